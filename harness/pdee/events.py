@@ -1,0 +1,153 @@
+"""The trigger's side of an execution: events, and the context the platform adds.
+
+A user's event is what ``pd.steps["trigger"]["event"]`` holds, as it is. Without one,
+each execution gets a realistic HTTP-trigger event. Ids are drawn from a seeded
+random source, so a run is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+_ALPHABET = string.ascii_letters + string.digits
+PLATFORM_VERSION = "3.62.0"
+
+
+def _id(rng: random.Random, prefix: str = "", length: int = 27) -> str:
+    """An id shaped like the platform's (a base-62 string, with a kind prefix)."""
+    return prefix + "".join(rng.choice(_ALPHABET) for _ in range(length))
+
+
+def default_event(index: int, endpoint: str) -> dict[str, Any]:
+    """A realistic HTTP-trigger event: a JSON POST to the workflow's endpoint."""
+    body = {"message": "hello from pdee", "index": index}
+    host = f"{endpoint}.m.pipedream.net"
+    return {
+        "method": "POST",
+        "path": "/",
+        "query": {},
+        "client_ip": "203.0.113.7",
+        "url": f"https://{host}/",
+        "headers": {
+            "host": host,
+            "content-length": str(len(json.dumps(body))),
+            "content-type": "application/json",
+            "user-agent": "curl/8.5.0",
+            "accept": "*/*",
+        },
+        "body": body,
+    }
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """The ids that stay the same for every execution of one run's workflow."""
+
+    workflow_id: str
+    deployment_id: str
+    emitter_id: str
+    owner_id: str
+    endpoint: str
+    name: str
+
+    @classmethod
+    def create(cls, rng: random.Random, name: str) -> Workflow:
+        return cls(
+            workflow_id=_id(rng, "p_", 7),
+            deployment_id=_id(rng, "d_", 8),
+            emitter_id=_id(rng, "hi_", 7),
+            owner_id=_id(rng, "o_", 7),
+            endpoint="eo" + _id(rng, "", 13).lower(),
+            name=name,
+        )
+
+
+def context(workflow: Workflow, rng: random.Random, when: datetime | None = None) -> dict[str, Any]:
+    """``pd.steps["trigger"]["context"]`` for one execution: a fresh ``id`` each time."""
+    execution_id = _id(rng)
+    ts = (when or datetime.now(timezone.utc)).isoformat(timespec="milliseconds")
+    return {
+        "id": execution_id,
+        "ts": ts.replace("+00:00", "Z"),
+        "pipeline_id": None,
+        "workflow_id": workflow.workflow_id,
+        "deployment_id": workflow.deployment_id,
+        "source_type": "COMPONENT",
+        "verified": False,
+        "hops": None,
+        "test": False,
+        "replay": False,
+        "owner_id": workflow.owner_id,
+        "platform_version": PLATFORM_VERSION,
+        "workflow_name": workflow.name,
+        "resume": None,
+        "emitter_id": workflow.emitter_id,
+        "external_user_id": None,
+        "external_user_environment": None,
+        "trace_id": execution_id,
+        "project_id": None,
+    }
+
+
+def _require_objects(events: list[Any], where: str) -> list[dict[str, Any]]:
+    for number, event in enumerate(events, start=1):
+        if not isinstance(event, dict):
+            raise UsageError(f"{where}: event {number} is not a JSON object; each event is {{...}}")
+    if not events:
+        raise UsageError(f"{where} holds no event; put at least one JSON object in it")
+    return events
+
+
+def parse_events(text: str, where: str) -> list[dict[str, Any]]:
+    """Events from a JSON object, a JSON array of objects, or JSON Lines.
+
+    Raises:
+        UsageError: the text is none of those.
+    """
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    else:
+        return _require_objects(whole if isinstance(whole, list) else [whole], where)
+    events = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"{where}: line {number} is not JSON ({exc.msg}); give a JSON object, "
+                f"a JSON array or JSON Lines"
+            ) from exc
+    return _require_objects(events, where)
+
+
+def load_events(event_json: str | None, event_file: Path | None) -> list[dict[str, Any]] | None:
+    """The user's events (executions cycle through them), or None for the default.
+
+    Raises:
+        UsageError: both sources given, or one that is unreadable or not events.
+    """
+    if event_json is not None and event_file is not None:
+        raise UsageError("--event and --event-file both give events; use one of them")
+    if event_json is not None:
+        return parse_events(event_json, "--event")
+    if event_file is not None:
+        if not event_file.is_file():
+            raise UsageError(f"event file {event_file} does not exist; check the path")
+        try:
+            text = event_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read event file {event_file}: {exc}") from exc
+        return parse_events(text, f"event file {event_file}")
+    return None

@@ -1,0 +1,120 @@
+"""A step's own long-lived process: loads the step once, then runs its handler per event.
+
+Run as ``python3 -m pdee_runtime.worker NAME PATH IN_FD OUT_FD``. The step's module is
+imported once, at start, so its globals live as long as this process: across warm
+executions, as on the platform. Its stdout and stderr are the step's logs (the
+supervisor reads them from a pipe); requests and replies go over IN_FD and OUT_FD.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from . import protocol
+from .pd import FlowExit, Pipedream, ensure_json
+
+Handler = Callable[[Pipedream], Any]
+
+
+def describe_error(exc: BaseException, step_file: str) -> dict[str, Any]:
+    """The report's form of a step's exception: type, message and traceback.
+
+    The traceback starts at the first frame in the step's own file, as the
+    platform shows it: the runtime's and importlib's frames above it are left out.
+    A ``SyntaxError`` keeps only its own lines (file, line, caret).
+    """
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != step_file:
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    return {"type": type(exc).__name__, "message": str(exc), "traceback": text}
+
+
+def load_handler(name: str, path: str) -> Handler:
+    """Import the step's code as a module and return its ``handler``.
+
+    Raises:
+        AttributeError: the module has no callable ``handler``.
+        Exception: whatever the module raises while it is imported.
+    """
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    handler = getattr(module, "handler", None)
+    if not callable(handler):
+        raise AttributeError(f"step {name!r} has no function handler(pd)")
+    return handler  # type: ignore[no-any-return]
+
+
+def run_handler(
+    handler: Handler, step_file: str, steps: dict[str, Any], inputs: dict[str, Any]
+) -> dict[str, Any]:
+    """Call ``handler(pd)`` once and describe what came of it."""
+    pd = Pipedream(steps, inputs)
+    error = None
+    return_value = None
+    started = time.perf_counter()
+    try:
+        result = handler(pd)
+        if not isinstance(result, FlowExit):
+            return_value = ensure_json(result, "the step's return value")
+    except BaseException as exc:  # the step's SystemExit is the step's error too
+        error = describe_error(exc, step_file)
+    duration_ms = (time.perf_counter() - started) * 1000
+    return {
+        "return_value": return_value,
+        "exports": pd.exports,
+        "exit": {"reason": pd.flow.exit_reason} if pd.flow.exited else None,
+        "respond": pd.response,
+        "error": error,
+        "duration_ms": duration_ms,
+    }
+
+
+def _flush_logs() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def main(argv: list[str]) -> None:
+    name, path, in_fd, out_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
+    requests = os.fdopen(in_fd, "rb")
+    replies = os.fdopen(out_fd, "wb")
+    try:  # under memory pressure the kernel kills a step before its supervisor
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("1000")
+    except OSError:
+        pass
+    sys.path.insert(0, protocol.PACKAGES_DIR)
+    started = time.perf_counter()
+    try:
+        handler = load_handler(name, path)
+    except BaseException as exc:
+        _flush_logs()
+        error = describe_error(exc, path)
+        protocol.send(replies, {"type": "loaded", "error": error})
+        return
+    _flush_logs()
+    load_ms = (time.perf_counter() - started) * 1000
+    protocol.send(replies, {"type": "loaded", "error": None, "duration_ms": load_ms})
+    for line in requests:
+        request = protocol.decode(line)
+        outcome = run_handler(handler, path, request["steps"], request["inputs"])
+        _flush_logs()
+        protocol.send(replies, {"type": "done", **outcome})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

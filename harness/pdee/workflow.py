@@ -1,0 +1,128 @@
+"""A workflow: its steps' code and the ``pd.inputs`` they get, read and checked.
+
+Everything a user can get wrong here becomes a one-line ``UsageError`` before any
+container starts. A syntax error is the exception: the platform reports it as the
+step's error, with its line, so pdee runs the step and lets it fail the same way.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: its name (the file's stem, as ``pd.steps`` knows it) and its code."""
+
+    name: str
+    path: Path
+    code: str
+
+
+def _has_handler(tree: ast.Module) -> bool:
+    return any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign, ast.ImportFrom))
+        and _defines_handler(node)
+        for node in tree.body
+    )
+
+
+def _defines_handler(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return node.name == "handler"
+    if isinstance(node, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == "handler" for t in node.targets)
+    if isinstance(node, ast.ImportFrom):
+        return any((alias.asname or alias.name) == "handler" for alias in node.names)
+    return False
+
+
+def load_step(path: Path) -> Step:
+    """Read and check one step file.
+
+    Raises:
+        UsageError: the file is missing, is not a Python file, or has no ``handler``.
+    """
+    if not path.exists():
+        raise UsageError(f"step file {path} does not exist; check the path")
+    if not path.is_file():
+        raise UsageError(f"step {path} is not a file; give a .py file with def handler(pd)")
+    if path.suffix != ".py":
+        raise UsageError(f"step {path} is not a Python file; give a .py file with def handler(pd)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read step {path}: {exc.strerror}") from exc
+    try:
+        code = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"step {path} is not UTF-8 Python source; save it as UTF-8") from exc
+    if "\0" in code:
+        raise UsageError(f"step {path} is not Python source (it holds NUL bytes)")
+    try:
+        tree = ast.parse(code, filename=str(path))
+    except SyntaxError:
+        tree = None  # reported by the EE as the step's error, as on the platform
+    if tree is not None and not _has_handler(tree):
+        raise UsageError(f"step {path} has no handler; define def handler(pd: \"pipedream\"): ...")
+    return Step(name=path.stem, path=path, code=code)
+
+
+def load_steps(paths: list[Path]) -> list[Step]:
+    """Read the workflow's steps in order; their names must be distinct.
+
+    Raises:
+        UsageError: no steps, a bad step file, or two steps with one name.
+    """
+    if not paths:
+        raise UsageError("no step given; run pdee run STEP.py [STEP.py ...]")
+    steps = [load_step(path) for path in paths]
+    seen: dict[str, Path] = {}
+    for step in steps:
+        if step.name == "trigger":
+            raise UsageError(f"step {step.path}: 'trigger' is the trigger's name; rename the file")
+        if step.name in seen:
+            raise UsageError(
+                f"steps {seen[step.name]} and {step.path} are both named {step.name!r} "
+                f"in pd.steps; rename one"
+            )
+        seen[step.name] = step.path
+    return steps
+
+
+def read_json_file(path: Path, what: str) -> Any:
+    """The JSON in ``path``.
+
+    Raises:
+        UsageError: the file cannot be read or is not JSON.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UsageError(f"{what} {path} does not exist; check the path") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
+
+
+def load_inputs(path: Path | None) -> dict[str, Any]:
+    """``pd.inputs`` for every step, from a JSON object in ``path`` (empty if None).
+
+    Raises:
+        UsageError: the file is unreadable or not a JSON object.
+    """
+    if path is None:
+        return {}
+    inputs = read_json_file(path, "inputs file")
+    if not isinstance(inputs, dict):
+        raise UsageError(f"inputs file {path} must hold a JSON object, like {{\"url\": \"...\"}}")
+    return inputs
