@@ -7,18 +7,17 @@ failed; 2 bad invocation or input; 3 no Docker daemon; 4 EE image missing or sta
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
-from . import __version__, render, report
+from . import __version__, interrupts, render, report
 from .driver import DEFAULT_IMAGE, DockerEngine
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, PdeeError, UsageError
+from .interrupts import Terminated
 from .events import load_events
 from .runner import RunPlan, run_plan
 from .scheduler import Mode
@@ -37,16 +36,8 @@ PLATFORM_MAX_MEMORY = 10 * 2**30
 PLATFORM_MAX_TIMEOUT_S = 750.0
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived: unwind like Ctrl-C, so every container is removed."""
-
-
-def _on_sigterm(_signum: int, _frame: FrameType | None) -> NoReturn:
-    raise Terminated
-
-
 def _fail(exc: PdeeError) -> NoReturn:
-    err_console.print(f"Error: {exc}", markup=False, highlight=False)
+    err_console.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -118,7 +109,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary and errors.")] = False,
 ) -> None:
     """Run a workflow's steps for a number of events in emulated EEs."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    interrupts.install()
     try:
         plan = build_plan(
             steps, events, event_file, event, inputs, mode, tmp_size, memory, timeout, network,
@@ -126,8 +117,10 @@ def run(
         )
         if report_path is not None:
             report.check_writable(report_path)
-        engine = DockerEngine.connect()
-        with render.progress(console, plan.executions, enabled=not quiet) as on_execution:
+        with (
+            DockerEngine.connect() as engine,
+            render.progress(console, plan.executions, enabled=not quiet) as on_execution,
+        ):
             result = run_plan(engine, plan, on_execution)
         built = report.build(result)
         if report_path is not None:
@@ -148,7 +141,8 @@ def run(
 def gc() -> None:
     """Remove every EE container a killed pdee left behind (label pdee.run)."""
     try:
-        removed = DockerEngine.connect().remove_containers()
+        with DockerEngine.connect() as engine:
+            removed = engine.remove_containers()
     except PdeeError as exc:
         _fail(exc)
     console.print(f"removed {removed} EE container(s)")

@@ -12,10 +12,12 @@ and ``pdee gc`` find leftovers by that label, not by remembered references.
 from __future__ import annotations
 
 import enum
+import gc
 import json
 import socket
 import struct
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,7 @@ import requests.exceptions
 from docker.models.containers import Container
 
 from .errors import DockerUnavailable, EEError, ImageError, UsageError
+from .interrupts import deferred
 from .sizes import format_size
 
 LABEL_RUN = "pdee.run"
@@ -34,6 +37,7 @@ DEFAULT_IMAGE = "pdee-ee:latest"
 # the container's hard limit is tmp + memory + this, so /tmp never starves the step.
 MEMORY_HEADROOM_BYTES = 256 * 2**20
 PIDS_LIMIT = 1024
+DOCKER_API_VERSION = "1.41"  # Docker Engine 20.10 and later
 BUILTIN_NETWORKS = ("bridge", "none", "host")
 STDOUT, STDERR = 1, 2
 
@@ -87,8 +91,11 @@ class _AttachedStream:
     stream (1 stdout, 2 stderr), three zero bytes, the chunk's length (big-endian).
     """
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    def __init__(self, attached: Any) -> None:
+        # docker-py hands back the HTTP response's socket, wrapped in a SocketIO for
+        # a local daemon; both must be closed.
+        self.attached = attached
+        self.sock: socket.socket = getattr(attached, "_sock", attached)
         self.raw = bytearray()
         self.stdout = bytearray()
         self.stderr_tail = bytearray()
@@ -135,10 +142,11 @@ class _AttachedStream:
             self.raw += chunk
 
     def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        for closable in (self.sock, self.attached):
+            try:
+                closable.close()
+            except OSError:
+                pass
 
 
 class EE:
@@ -202,12 +210,15 @@ class EE:
         if self.state is not EEState.NEW:
             raise RuntimeError(f"EE {self.id} is {self.state.value}; an EE starts only once")
         try:
-            self.container = self.client.containers.create(self.spec.image, **self._create_options())
+            with deferred():  # a container the daemon made must not be unknown to pdee
+                self.container = self.client.containers.create(
+                    self.spec.image, **self._create_options()
+                )
             # Attach before start, so that not a byte of output is missed.
             sock = self.client.api.attach_socket(
                 self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
             )
-            self.stream = _AttachedStream(getattr(sock, "_sock", sock))
+            self.stream = _AttachedStream(sock)
             self.container.start()
         except docker.errors.DockerException as exc:
             raise EEError(f"EE {self.id} could not start: {_explain(exc)}") from exc
@@ -296,6 +307,13 @@ class EE:
                     raise
 
 
+def _collect_failed_sockets() -> None:
+    """Free the socket docker-py leaves open when connecting to its Unix socket fails."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
 def _explain(exc: Exception) -> str:
     if isinstance(exc, docker.errors.APIError):
         return str(exc.explanation or exc)
@@ -308,6 +326,16 @@ class DockerEngine:
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
 
+    def __enter__(self) -> DockerEngine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections to the daemon."""
+        self.client.close()
+
     @classmethod
     def connect(cls) -> DockerEngine:
         """Connect where docker-py looks (``DOCKER_HOST``, else the local socket).
@@ -315,14 +343,22 @@ class DockerEngine:
         Raises:
             DockerUnavailable: no daemon answers there.
         """
+        client = None
         try:
-            client = docker.from_env(timeout=120)
+            # A fixed API version: with "auto", docker-py asks the daemon at once and
+            # leaks that socket when none answers.
+            client = docker.from_env(version=DOCKER_API_VERSION, timeout=120)
             client.ping()
+            return cls(client)
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise DockerUnavailable(
-                f"no Docker daemon answers ({_explain(exc)}); start dockerd or set DOCKER_HOST"
-            ) from exc
-        return cls(client)
+            if client is not None:
+                client.close()
+            failure = _explain(exc)
+        # Outside the except block, so that the traceback no longer holds the socket.
+        _collect_failed_sockets()
+        raise DockerUnavailable(
+            f"no Docker daemon answers ({failure}); start dockerd or set DOCKER_HOST"
+        )
 
     def image(self, tag: str) -> ImageInfo:
         """What the image ``tag`` is.
@@ -368,9 +404,11 @@ class DockerEngine:
         """
         label = LABEL_RUN if run_id is None else f"{LABEL_RUN}={run_id}"
         removed = 0
-        for container in self.client.containers.list(all=True, filters={"label": label}):
+        # The low-level list: the high-level one inspects each container and fails
+        # on one removed meanwhile.
+        for container in self.client.api.containers(all=True, filters={"label": label}):
             try:
-                container.remove(force=True, v=True)
+                self.client.api.remove_container(container["Id"], force=True, v=True)
                 removed += 1
             except docker.errors.NotFound:
                 pass

@@ -101,6 +101,7 @@ def failures(console: Console, report: dict[str, Any], limit: int = 5) -> None:
             f"[bold red]execution {execution['index']} ({execution['ee']}, {execution['start']}) "
             f"{execution['status']}{where}:[/] {error.get('type')}: {error.get('message')}",
             highlight=False,
+            soft_wrap=True,
         )
         if error.get("traceback"):
             console.print(error["traceback"].rstrip(), markup=False, highlight=False)
@@ -131,7 +132,9 @@ def show(console: Console, report: dict[str, Any], quiet: bool) -> None:
         failures(console, report)
         notes = sorted({note for e in report["executions"] for note in e["notes"]})
         for note in notes:
-            console.print(f"[yellow]note:[/] {note}", highlight=False)
+            console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     if report["settings"].get("python_note"):
-        console.print(f"[yellow]note:[/] {report['settings']['python_note']}", highlight=False)
-    console.print(summary_line(report), highlight=False)
+        console.print(
+            f"[yellow]note:[/] {report['settings']['python_note']}", highlight=False, soft_wrap=True
+        )
+    console.print(summary_line(report), highlight=False, soft_wrap=True)

@@ -19,6 +19,7 @@ from . import __version__
 from .driver import EE, DockerEngine, EEGone, EESpec, ImageInfo
 from .errors import ImageError
 from .events import Workflow, context, default_event
+from .interrupts import deferred
 from .runtime import fingerprint
 from .scheduler import Decision, Mode, Retirement, Scheduler
 from .workflow import Step
@@ -145,11 +146,12 @@ class Runner:
                 self.result.executions.append(record)
                 self.on_execution(record)
         finally:
-            for retirement in self.scheduler.end(self.clock_s):
-                self.retire(retirement)
-            for ee in self.live.values():
-                ee.destroy()
-            self.engine.remove_containers(self.run_id)
+            with deferred():  # a second Ctrl-C must not cut the clean-up short
+                for retirement in self.scheduler.end(self.clock_s):
+                    self.retire(retirement)
+                for ee in self.live.values():
+                    ee.destroy()
+                self.engine.remove_containers(self.run_id)
         return self.result
 
     def start_ee(self, ee_id: str) -> EE:

@@ -1,0 +1,46 @@
+# pdee: `make help` lists the targets. Every target sets up what it needs.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+IMAGE ?= pdee-ee:latest
+
+.PHONY: help venv image demo test test-fast bench lint clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/pdee: pyproject.toml
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || (apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/pdee ## Create .venv with pdee and the dev tools
+
+image: venv ## Build the EE image (offline: bootstraps a Debian base if python:3.12-slim is absent)
+	PYTHON=$(BIN)/python PDEE_IMAGE=$(IMAGE) bash images/build.sh
+
+demo: image ## Run the write/read/list/delete example workflow for 20 events in a warm EE
+	$(BIN)/pdee run examples/write_file.py examples/read_file.py examples/list_files.py \
+		examples/delete_file.py --events 20 --report demo-report.json
+
+test: image ## Run every test: unit, and integration against the real daemon and image
+	$(BIN)/pytest
+
+test-fast: venv ## Run the tests that need no Docker
+	$(BIN)/pytest tests/unit
+
+bench: image ## Measure warm and cold executions against docker exec / docker run baselines
+	$(BIN)/python bench/bench.py
+
+lint: venv ## ruff and mypy --strict
+	$(BIN)/ruff check harness tests bench examples
+	$(BIN)/ruff format --check harness tests bench
+	$(BIN)/mypy
+
+clean: ## Remove EE containers left behind, the venv and downloaded wheels
+	-$(BIN)/pdee gc
+	rm -rf $(VENV) images/wheels images/wheels.part .pytest_cache .mypy_cache .ruff_cache demo-report.json

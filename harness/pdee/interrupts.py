@@ -1,0 +1,55 @@
+"""Ctrl-C and SIGTERM, held back while the daemon holds state pdee cannot see yet.
+
+A signal that lands while ``containers.create`` waits for its reply would leave a
+container the daemon finishes making after pdee has cleaned up. Inside ``deferred()``
+the signal is only noted; it is raised when the outermost ``deferred()`` block ends,
+once pdee knows the container and can remove it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: pdee unwinds as for Ctrl-C, removing every container."""
+
+
+_depth = 0
+_pending: BaseException | None = None
+
+
+def _handle(signum: int, _frame: FrameType | None) -> None:
+    global _pending
+    exc: BaseException = KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+    if _depth:
+        _pending = _pending or exc
+        return
+    raise exc
+
+
+def install() -> None:
+    """Route SIGINT and SIGTERM through pdee's handler (main thread only)."""
+    signal.signal(signal.SIGINT, _handle)
+    signal.signal(signal.SIGTERM, _handle)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold back Ctrl-C and SIGTERM until the block ends (main thread; a no-op elsewhere)."""
+    global _depth, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0 and _pending is not None:
+            pending, _pending = _pending, None
+            raise pending
