@@ -1,0 +1,98 @@
+"""`make bench`: pdee's warm and cold executions against Docker's own baselines.
+
+Everything is measured in this one run, on this machine, and printed as ratios:
+
+- warm execution (a trivial step, round trip through pdee) vs `docker exec CONTAINER
+  python3 -c pass` in a running container: target at most 0.1x;
+- cold execution (new container, runtime, step, removal) vs `docker run --rm IMAGE
+  python3 -c pass`: target at most 1.5x;
+- the whole `pdee run trivial.py --events 50`, wall time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pdee.driver import DEFAULT_IMAGE, DockerEngine
+from pdee.runner import RunPlan, run_plan
+from pdee.scheduler import Mode
+from pdee.workflow import load_steps
+
+TRIVIAL = "def handler(pd):\n    return 1\n"
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def docker_exec_s(image: str, repeats: int) -> float:
+    name = f"pdee-bench-{int(time.time())}"
+    subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--entrypoint", "sleep",
+                    image, "300"], check=True, stdout=subprocess.DEVNULL)
+    try:
+        timed(["docker", "exec", name, "python3", "-c", "pass"])  # warm-up
+        return statistics.median(
+            timed(["docker", "exec", name, "python3", "-c", "pass"]) for _ in range(repeats))
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], stdout=subprocess.DEVNULL)
+
+
+def docker_run_s(image: str, repeats: int) -> float:
+    command = ["docker", "run", "--rm", "--entrypoint", "python3", image, "-c", "pass"]
+    timed(command)
+    return statistics.median(timed(command) for _ in range(repeats))
+
+
+def pdee_per_execution_s(step: Path, mode: Mode, events: int) -> list[float]:
+    """Wall time between consecutive executions as pdee's caller sees them."""
+    plan = RunPlan(steps=load_steps([step]), executions=events, events=None, inputs={},
+                   mode=mode, tmp_size_bytes=2 * 2**30, memory_bytes=256 * 2**20,
+                   timeout_s=30, network="none", image=DEFAULT_IMAGE)
+    stamps = [time.perf_counter()]
+    with DockerEngine.connect() as engine:
+        run_plan(engine, plan, lambda _record: stamps.append(time.perf_counter()))
+    return [b - a for a, b in zip(stamps, stamps[1:])]
+
+
+def main() -> int:
+    image = DEFAULT_IMAGE
+    with tempfile.TemporaryDirectory() as tmp:
+        step = Path(tmp) / "trivial.py"
+        step.write_text(TRIVIAL)
+        exec_s = docker_exec_s(image, repeats=15)
+        run_s = docker_run_s(image, repeats=7)
+        warm = pdee_per_execution_s(step, Mode.WARM, events=501)[1:]  # drop the cold start
+        cold = pdee_per_execution_s(step, Mode.COLD, events=8)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pdee", "run", str(step), "--events", "50", "-q"],
+                       check=True, stdout=subprocess.DEVNULL)
+        cli_s = time.perf_counter() - started
+    warm_s, cold_s = statistics.median(warm), statistics.median(cold)
+    rows = [
+        ("docker exec python3 -c pass (baseline)", exec_s * 1000, None, None),
+        ("pdee warm execution (median of 500)", warm_s * 1000, warm_s / exec_s, 0.1),
+        ("docker run --rm python3 -c pass (baseline)", run_s * 1000, None, None),
+        ("pdee cold execution (median of 8)", cold_s * 1000, cold_s / run_s, 1.5),
+    ]
+    print(f"{'measure':48} {'ms':>9} {'ratio':>8} {'target':>8}")
+    failed = False
+    for name, ms, ratio, target in rows:
+        verdict = ""
+        if ratio is not None and target is not None:
+            verdict = "ok" if ratio <= target else "MISSED"
+            failed |= ratio > target
+        print(f"{name:48} {ms:9.2f} {ratio if ratio is not None else '':>8.3} "
+              f"{target if target is not None else '':>8} {verdict}".replace("  None", ""))
+    print(f"pdee run trivial.py --events 50 (whole CLI): {cli_s:.2f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
