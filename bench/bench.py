@@ -11,6 +11,7 @@ Everything is measured in this one run, on this machine, and printed as ratios:
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import subprocess
 import sys
@@ -34,12 +35,16 @@ def timed(command: list[str]) -> float:
 
 def docker_exec_s(image: str, repeats: int) -> float:
     name = f"pdee-bench-{int(time.time())}"
-    subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--entrypoint", "sleep",
-                    image, "300"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["docker", "run", "-d", "--rm", "--name", name, "--entrypoint", "sleep", image, "300"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         timed(["docker", "exec", name, "python3", "-c", "pass"])  # warm-up
         return statistics.median(
-            timed(["docker", "exec", name, "python3", "-c", "pass"]) for _ in range(repeats))
+            timed(["docker", "exec", name, "python3", "-c", "pass"]) for _ in range(repeats)
+        )
     finally:
         subprocess.run(["docker", "rm", "-f", name], stdout=subprocess.DEVNULL)
 
@@ -52,13 +57,22 @@ def docker_run_s(image: str, repeats: int) -> float:
 
 def pdee_per_execution_s(step: Path, mode: Mode, events: int) -> list[float]:
     """Wall time between consecutive executions as pdee's caller sees them."""
-    plan = RunPlan(steps=load_steps([step]), executions=events, events=None, inputs={},
-                   mode=mode, tmp_size_bytes=2 * 2**30, memory_bytes=256 * 2**20,
-                   timeout_s=30, network="none", image=DEFAULT_IMAGE)
+    plan = RunPlan(
+        steps=load_steps([step]),
+        executions=events,
+        events=None,
+        inputs={},
+        mode=mode,
+        tmp_size_bytes=2 * 2**30,
+        memory_bytes=256 * 2**20,
+        timeout_s=30,
+        network="none",
+        image=DEFAULT_IMAGE,
+    )
     stamps = [time.perf_counter()]
     with DockerEngine.connect() as engine:
         run_plan(engine, plan, lambda _record: stamps.append(time.perf_counter()))
-    return [b - a for a, b in zip(stamps, stamps[1:])]
+    return [b - a for a, b in itertools.pairwise(stamps)]
 
 
 def main() -> int:
@@ -71,8 +85,11 @@ def main() -> int:
         warm = pdee_per_execution_s(step, Mode.WARM, events=501)[1:]  # drop the cold start
         cold = pdee_per_execution_s(step, Mode.COLD, events=8)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pdee", "run", str(step), "--events", "50", "-q"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "pdee", "run", str(step), "--events", "50", "-q"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         cli_s = time.perf_counter() - started
     warm_s, cold_s = statistics.median(warm), statistics.median(cold)
     rows = [
@@ -88,8 +105,10 @@ def main() -> int:
         if ratio is not None and target is not None:
             verdict = "ok" if ratio <= target else "MISSED"
             failed |= ratio > target
-        print(f"{name:48} {ms:9.2f} {ratio if ratio is not None else '':>8.3} "
-              f"{target if target is not None else '':>8} {verdict}".replace("  None", ""))
+        print(
+            f"{name:48} {ms:9.2f} {ratio if ratio is not None else '':>8.3} "
+            f"{target if target is not None else '':>8} {verdict}".replace("  None", "")
+        )
     print(f"pdee run trivial.py --events 50 (whole CLI): {cli_s:.2f} s")
     return 1 if failed else 0
 

@@ -7,7 +7,6 @@ failed; 2 bad invocation or input; 3 no Docker daemon; 4 EE image missing or sta
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -17,8 +16,8 @@ from rich.console import Console
 from . import __version__, interrupts, render, report
 from .driver import DEFAULT_IMAGE, DockerEngine
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, PdeeError, UsageError
-from .interrupts import Terminated
 from .events import load_events
+from .interrupts import Terminated
 from .runner import RunPlan, run_plan
 from .scheduler import Mode
 from .sizes import format_size, parse_size
@@ -87,33 +86,63 @@ def build_plan(
 
 @app.command()
 def run(
-    steps: Annotated[list[Path], typer.Argument(help="Step files, in workflow order.", show_default=False)],
+    steps: Annotated[
+        list[Path], typer.Argument(help="Step files, in workflow order.", show_default=False)
+    ],
     events: Annotated[
         int | None,
         typer.Option(help="Executions to run (default: one per event in --event-file, else 1)."),
     ] = None,
     event_file: Annotated[
         Path | None,
-        typer.Option(help="Events: a JSON object, a JSON array or JSON Lines; executions cycle through them."),
+        typer.Option(
+            help="Events: a JSON object, a JSON array or JSON Lines; executions cycle through them."
+        ),
     ] = None,
     event: Annotated[str | None, typer.Option(help="One event as inline JSON.")] = None,
-    inputs: Annotated[Path | None, typer.Option(help="pd.inputs for every step, as a JSON object file.")] = None,
-    mode: Annotated[Mode, typer.Option(help="warm: reuse one EE; cold: a new EE per execution.")] = Mode.WARM,
+    inputs: Annotated[
+        Path | None, typer.Option(help="pd.inputs for every step, as a JSON object file.")
+    ] = None,
+    mode: Annotated[
+        Mode, typer.Option(help="warm: reuse one EE; cold: a new EE per execution.")
+    ] = Mode.WARM,
     tmp_size: Annotated[str, typer.Option(help="Size of /tmp (the platform's: 2GB).")] = "2GB",
-    memory: Annotated[str, typer.Option(help="Step memory limit (platform default 256MB, max 10GB).")] = "256MB",
-    timeout: Annotated[float, typer.Option(help="Execution time limit in seconds (platform: 30, max 750).")] = 30.0,
-    network: Annotated[str, typer.Option(help="bridge, none, host or a Docker network's name.")] = "bridge",
-    report_path: Annotated[Path | None, typer.Option("--report", help="Write the JSON report here.")] = None,
+    memory: Annotated[
+        str, typer.Option(help="Step memory limit (platform default 256MB, max 10GB).")
+    ] = "256MB",
+    timeout: Annotated[
+        float, typer.Option(help="Execution time limit in seconds (platform: 30, max 750).")
+    ] = 30.0,
+    network: Annotated[
+        str, typer.Option(help="bridge, none, host or a Docker network's name.")
+    ] = "bridge",
+    report_path: Annotated[
+        Path | None, typer.Option("--report", help="Write the JSON report here.")
+    ] = None,
     image: Annotated[str, typer.Option(envvar="PDEE_IMAGE", help="The EE image.")] = DEFAULT_IMAGE,
-    seed: Annotated[int | None, typer.Option(help="Seed for ids and random choices, to replay a run.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary and errors.")] = False,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for ids and random choices, to replay a run.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the summary and errors.")
+    ] = False,
 ) -> None:
     """Run a workflow's steps for a number of events in emulated EEs."""
     interrupts.install()
     try:
         plan = build_plan(
-            steps, events, event_file, event, inputs, mode, tmp_size, memory, timeout, network,
-            image, seed,
+            steps,
+            events,
+            event_file,
+            event,
+            inputs,
+            mode,
+            tmp_size,
+            memory,
+            timeout,
+            network,
+            image,
+            seed,
         )
         if report_path is not None:
             report.check_writable(report_path)
@@ -162,4 +191,4 @@ def main() -> None:
 __all__ = ["app", "build_plan", "format_size", "main"]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

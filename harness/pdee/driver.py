@@ -78,10 +78,10 @@ class EEState(enum.Enum):
 class EEGone(EEError):
     """The EE's container ended under pdee's feet, e.g. killed for memory."""
 
-    def __init__(self, message: str, oom_killed: bool, exit_code: int | None) -> None:
+    def __init__(self, message: str, oom_killed: bool, container_exit_code: int | None) -> None:
         super().__init__(message)
         self.oom_killed = oom_killed
-        self.exit_code = exit_code
+        self.container_exit_code = container_exit_code
 
 
 class _AttachedStream:
@@ -135,7 +135,7 @@ class _AttachedStream:
             self.sock.settimeout(remaining)
             try:
                 chunk = self.sock.recv(1 << 16)
-            except socket.timeout as exc:
+            except TimeoutError as exc:
                 raise TimeoutError from exc
             if not chunk:
                 return False
@@ -216,7 +216,7 @@ class EE:
                 )
             # Attach before start, so that not a byte of output is missed.
             sock = self.client.api.attach_socket(
-                self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+                str(self.container.id), params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
             )
             self.stream = _AttachedStream(sock)
             self.container.start()
@@ -280,14 +280,16 @@ class EE:
             exit_code = self.container.attrs["State"].get("ExitCode")
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             pass
-        why = "it was killed for memory (the container's hard limit)" if oom_killed else (
-            f"exit code {exit_code}" if exit_code is not None else "it is gone"
+        why = (
+            "it was killed for memory (the container's hard limit)"
+            if oom_killed
+            else (f"exit code {exit_code}" if exit_code is not None else "it is gone")
         )
         tail = self._stderr_tail()
         return EEGone(
             f"EE {self.id} ended during {during!r}: {why}" + (f"; stderr: {tail}" if tail else ""),
             oom_killed=oom_killed,
-            exit_code=exit_code,
+            container_exit_code=exit_code,
         )
 
     def destroy(self) -> None:

@@ -16,7 +16,13 @@ from rich.table import Table
 from .runner import OnExecution
 from .sizes import format_size
 
-STATUS_STYLE = {"ok": "green", "exit": "cyan", "error": "red", "timeout": "yellow", "oom": "magenta"}
+STATUS_STYLE = {
+    "ok": "green",
+    "exit": "cyan",
+    "error": "red",
+    "timeout": "yellow",
+    "oom": "magenta",
+}
 # A run longer than this shows its failures, and its first and last executions.
 TABLE_ROWS = 60
 
@@ -71,7 +77,9 @@ def _rows(executions: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
 def executions_table(report: dict[str, Any]) -> Table:
     table = Table(title="executions", title_justify="left")
     for column in ("#", "EE", "start", "status", "duration", "/tmp used", "peak memory"):
-        table.add_column(column, justify="right" if column not in ("EE", "start", "status") else "left")
+        table.add_column(
+            column, justify="right" if column not in ("EE", "start", "status") else "left"
+        )
     for execution in _rows(report["executions"]):
         if execution is None:
             table.add_row("…", "", "", "", "", "", "")

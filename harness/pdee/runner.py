@@ -89,7 +89,9 @@ def python_note(python: str, base_image: str | None) -> str | None:
 class Runner:
     """Carries out one plan."""
 
-    def __init__(self, engine: DockerEngine, plan: RunPlan, on_execution: OnExecution | None = None):
+    def __init__(
+        self, engine: DockerEngine, plan: RunPlan, on_execution: OnExecution | None = None
+    ):
         self.engine = engine
         self.plan = plan
         self.on_execution = on_execution or (lambda _record: None)
@@ -184,8 +186,10 @@ class Runner:
             ee = self.start_ee(decision.ee)
             cold_start_ms = round((time.perf_counter() - started) * 1000, 3)
         events = self.plan.events
-        event = events[decision.index % len(events)] if events else default_event(
-            decision.index, self.workflow.endpoint
+        event = (
+            events[decision.index % len(events)]
+            if events
+            else default_event(decision.index, self.workflow.endpoint)
         )
         message = {
             "type": "run",

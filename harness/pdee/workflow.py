@@ -70,7 +70,7 @@ def load_step(path: Path) -> Step:
     except SyntaxError:
         tree = None  # reported by the EE as the step's error, as on the platform
     if tree is not None and not _has_handler(tree):
-        raise UsageError(f"step {path} has no handler; define def handler(pd: \"pipedream\"): ...")
+        raise UsageError(f'step {path} has no handler; define def handler(pd: "pipedream"): ...')
     return Step(name=path.stem, path=path, code=code)
 
 
@@ -124,5 +124,5 @@ def load_inputs(path: Path | None) -> dict[str, Any]:
         return {}
     inputs = read_json_file(path, "inputs file")
     if not isinstance(inputs, dict):
-        raise UsageError(f"inputs file {path} must hold a JSON object, like {{\"url\": \"...\"}}")
+        raise UsageError(f'inputs file {path} must hold a JSON object, like {{"url": "..."}}')
     return inputs

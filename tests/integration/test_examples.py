@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -17,7 +18,7 @@ PAYLOAD = os.urandom(300_000)
 
 
 class FileServer(BaseHTTPRequestHandler):
-    uploads: list[tuple[str, bytes]] = []
+    uploads: ClassVar[list[tuple[str, bytes]]] = []
 
     def do_GET(self) -> None:
         self.send_response(200)
@@ -49,10 +50,20 @@ def server() -> Iterator[str]:
 
 def test_download_then_upload_multipart(pdee, server, tmp_path):
     inputs = tmp_path / "inputs.json"
-    inputs.write_text(json.dumps({"download_url": f"{server}/logo.png",
-                                  "upload_url": f"{server}/upload"}))
-    outcome = pdee("run", EXAMPLES / "download.py", EXAMPLES / "upload.py", "--inputs", inputs,
-                   "--network", "host", "--events", "2")
+    inputs.write_text(
+        json.dumps({"download_url": f"{server}/logo.png", "upload_url": f"{server}/upload"})
+    )
+    outcome = pdee(
+        "run",
+        EXAMPLES / "download.py",
+        EXAMPLES / "upload.py",
+        "--inputs",
+        inputs,
+        "--network",
+        "host",
+        "--events",
+        "2",
+    )
     assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
     for execution in outcome.executions:
         assert execution["steps"]["download"]["return_value"]["bytes"] == len(PAYLOAD)
@@ -66,8 +77,9 @@ def test_download_then_upload_multipart(pdee, server, tmp_path):
 
 
 def test_write_read_list_delete(pdee):
-    steps = [EXAMPLES / f"{name}.py" for name in ("write_file", "read_file", "list_files",
-                                                  "delete_file")]
+    steps = [
+        EXAMPLES / f"{name}.py" for name in ("write_file", "read_file", "list_files", "delete_file")
+    ]
     outcome = pdee("run", *steps, "--events", "3")
     assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
     for execution in outcome.executions:

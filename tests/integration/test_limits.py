@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = pytest.mark.usefixtures("no_new_containers")
 
-FILL_TMP = '''
+FILL_TMP = """
 import errno, os
 
 def handler(pd):
@@ -23,7 +23,7 @@ def handler(pd):
         return {"free": free, "written": written, "errno": exc.errno, "error": str(exc)}
     finally:
         os.close(fd)
-'''
+"""
 
 
 def test_tmp_cap_is_exact(pdee, write_step):
@@ -42,7 +42,7 @@ def test_tmp_cap_is_exact(pdee, write_step):
     assert outcome.report["settings"]["tmp_size_bytes"] == 64 * 2**20
 
 
-WRITE_GB = '''
+WRITE_GB = """
 import os
 
 def handler(pd):
@@ -51,7 +51,7 @@ def handler(pd):
         for _ in range(int(pd.inputs["mb"])):
             f.write(chunk)
     return os.path.getsize("/tmp/big")
-'''
+"""
 
 
 @pytest.mark.slow
@@ -69,7 +69,7 @@ def test_tmp_does_not_count_as_memory(pdee, write_step, tmp_path):
     assert execution["memory"]["peak_bytes"] < 100 * 2**20
 
 
-HOG = '''
+HOG = """
 import os
 
 def handler(pd):
@@ -80,7 +80,7 @@ def handler(pd):
         hog = "x" * (600 * 2**20)
         return len(hog)
     return {"marker_existed": existed}
-'''
+"""
 
 
 @pytest.mark.slow
@@ -104,7 +104,7 @@ def test_step_over_memory_is_oom_and_ee_restarts_the_step(pdee, write_step, tmp_
     assert "Out of Memory" in outcome.stderr + outcome.stdout
 
 
-SLEEPER = '''
+SLEEPER = """
 import time
 
 calls = 0
@@ -116,7 +116,7 @@ def handler(pd):
     if pd.steps["trigger"]["event"].get("sleep"):
         time.sleep(60)
     return calls
-'''
+"""
 
 
 def test_timeout_stops_the_step_and_keeps_earlier_steps(pdee, write_step, tmp_path):
@@ -124,8 +124,9 @@ def test_timeout_stops_the_step_and_keeps_earlier_steps(pdee, write_step, tmp_pa
     events = tmp_path / "events.jsonl"
     events.write_text('{"sleep": true}\n{"sleep": false}\n')
     started = time.monotonic()
-    outcome = pdee("run", first, write_step("sleeper", SLEEPER), "--event-file", events,
-                   "--timeout", "1")
+    outcome = pdee(
+        "run", first, write_step("sleeper", SLEEPER), "--event-file", events, "--timeout", "1"
+    )
     assert time.monotonic() - started < 20
     assert outcome.exit_code == 1
     timed_out, after = outcome.executions

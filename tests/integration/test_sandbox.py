@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.usefixtures("no_new_containers")
 
-PROBE = '''
+PROBE = """
 import errno, getpass, os, subprocess
 
 def try_write(path):
@@ -33,7 +33,7 @@ def handler(pd):
         "tmp": try_write("/tmp/probe"),
         "ran": ran,
     }
-'''
+"""
 
 
 def test_only_tmp_is_writable_and_executable(pdee, write_step):
@@ -50,7 +50,9 @@ def test_only_tmp_is_writable_and_executable(pdee, write_step):
 
 
 def test_network_none_cuts_the_step_off(pdee, write_step):
-    step = write_step("net", '''
+    step = write_step(
+        "net",
+        """
         import socket
 
         def handler(pd):
@@ -59,7 +61,8 @@ def test_network_none_cuts_the_step_off(pdee, write_step):
             except OSError as exc:
                 return type(exc).__name__
             return "connected"
-    ''')
+    """,
+    )
     outcome = pdee("run", step, "--network", "none")
     assert outcome.exit_code == 0, outcome.stderr
     assert outcome.executions[0]["steps"]["net"]["return_value"] == "ConnectionRefusedError"

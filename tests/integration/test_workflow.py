@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.usefixtures("no_new_containers")
 
-COUNTER = '''
+COUNTER = """
 import os
 
 calls = 0
@@ -17,7 +17,7 @@ def handler(pd):
     index = pd.steps["trigger"]["event"]["body"]["index"]
     open(f"/tmp/left-by-{index}", "w").write("x")
     return {"calls": calls, "files": sorted(n for n in os.listdir("/tmp") if n.startswith("left"))}
-'''
+"""
 
 
 def test_warm_keeps_files_and_globals(pdee, write_step):
@@ -43,52 +43,76 @@ def test_cold_starts_empty_every_time(pdee, write_step):
 
 
 def test_steps_share_tmp_exports_and_return_values(pdee, write_step):
-    producer = write_step("producer", '''
+    producer = write_step(
+        "producer",
+        """
         def handler(pd):
             with open("/tmp/handoff.txt", "w") as f:
                 f.write("from producer")
             pd.export("path", "/tmp/handoff.txt")
             return {"rows": 3}
-    ''')
-    consumer = write_step("consumer", '''
+    """,
+    )
+    consumer = write_step(
+        "consumer",
+        """
         def handler(pd):
             step = pd.steps["producer"]
             with open(step["path"]) as f:
                 text = f.read()
             return {"text": text, "rows": step["$return_value"]["rows"],
                     "trigger": sorted(pd.steps["trigger"])}
-    ''')
+    """,
+    )
     outcome = pdee("run", producer, consumer)
     assert outcome.exit_code == 0, outcome.stderr
     [execution] = outcome.executions
     assert execution["steps"]["producer"]["exports"] == {"path": "/tmp/handoff.txt"}
     assert execution["steps"]["consumer"]["return_value"] == {
-        "text": "from producer", "rows": 3, "trigger": ["context", "event"],
+        "text": "from producer",
+        "rows": 3,
+        "trigger": ["context", "event"],
     }
 
 
 def test_trigger_event_and_context_are_realistic(pdee, write_step):
-    step = write_step("look", '''
+    step = write_step(
+        "look",
+        """
         def handler(pd):
             return pd.steps["trigger"]
-    ''')
+    """,
+    )
     outcome = pdee("run", step, "--events", "2")
     first, second = (e["steps"]["look"]["return_value"] for e in outcome.executions)
     assert first["event"]["method"] == "POST"
     assert set(first["event"]) >= {"body", "client_ip", "headers", "method", "path", "query", "url"}
     assert all(key == key.lower() for key in first["event"]["headers"])
-    context_keys = {"id", "ts", "workflow_id", "deployment_id", "emitter_id", "owner_id",
-                    "platform_version", "replay", "trace_id", "workflow_name"}
+    context_keys = {
+        "id",
+        "ts",
+        "workflow_id",
+        "deployment_id",
+        "emitter_id",
+        "owner_id",
+        "platform_version",
+        "replay",
+        "trace_id",
+        "workflow_name",
+    }
     assert set(first["context"]) >= context_keys
     assert first["context"]["id"] != second["context"]["id"]
     assert first["context"]["workflow_id"] == second["context"]["workflow_id"]
 
 
 def test_flow_exit_skips_later_steps(pdee, write_step):
-    stop = write_step("stop", '''
+    stop = write_step(
+        "stop",
+        """
         def handler(pd):
             return pd.flow.exit("nothing to do")
-    ''')
+    """,
+    )
     never = write_step("never", 'def handler(pd):\n    raise RuntimeError("must not run")\n')
     outcome = pdee("run", stop, never)
     assert outcome.exit_code == 0, outcome.stderr
@@ -99,12 +123,15 @@ def test_flow_exit_skips_later_steps(pdee, write_step):
 
 
 def test_flow_exit_without_return_finishes_the_step(pdee, write_step):
-    step = write_step("late", '''
+    step = write_step(
+        "late",
+        """
         def handler(pd):
             pd.flow.exit("later")
             print("still running")
             return 7
-    ''')
+    """,
+    )
     outcome = pdee("run", step)
     [execution] = outcome.executions
     assert execution["status"] == "exit"
@@ -113,31 +140,40 @@ def test_flow_exit_without_return_finishes_the_step(pdee, write_step):
 
 
 def test_respond_is_recorded(pdee, write_step, tmp_path):
-    step = write_step("reply", '''
+    step = write_step(
+        "reply",
+        """
         def handler(pd):
             pd.respond({"status": 201, "body": {"got": pd.steps["trigger"]["event"]["n"]}})
-    ''')
+    """,
+    )
     outcome = pdee("run", step, "--event", '{"n": 5}')
     [execution] = outcome.executions
     assert execution["respond"] == {"status": 201, "body": {"got": 5}}
 
 
 def test_step_exception_is_the_steps_error_with_traceback(pdee, write_step):
-    step = write_step("broken", '''
+    step = write_step(
+        "broken",
+        """
         def helper():
             raise FileExistsError("/tmp/x exists")
 
         def handler(pd):
             print("before")
             helper()
-    ''')
+    """,
+    )
     outcome = pdee("run", step)
     assert outcome.exit_code == 1
     [execution] = outcome.executions
     error = execution["error"]
     assert execution["status"] == "error"
     assert (error["type"], error["message"], error["step"]) == (
-        "FileExistsError", "/tmp/x exists", "broken")
+        "FileExistsError",
+        "/tmp/x exists",
+        "broken",
+    )
     assert "line 7, in handler" in error["traceback"]
     assert "line 3, in helper" in error["traceback"]
     assert "pdee_runtime" not in error["traceback"]
@@ -146,7 +182,7 @@ def test_step_exception_is_the_steps_error_with_traceback(pdee, write_step):
 
 
 def test_syntax_error_is_reported_with_its_line(pdee, write_step):
-    step = write_step("typo", 'def handler(pd):\n    return 1\n\nx = (\n')
+    step = write_step("typo", "def handler(pd):\n    return 1\n\nx = (\n")
     outcome = pdee("run", step)
     assert outcome.exit_code == 1
     [execution] = outcome.executions
@@ -155,7 +191,7 @@ def test_syntax_error_is_reported_with_its_line(pdee, write_step):
 
 
 def test_non_json_return_value_fails_like_the_platform(pdee, write_step):
-    step = write_step("obj", 'def handler(pd):\n    return object()\n')
+    step = write_step("obj", "def handler(pd):\n    return object()\n")
     outcome = pdee("run", step)
     [execution] = outcome.executions
     assert execution["error"]["type"] == "TypeError"
@@ -166,16 +202,34 @@ def test_report_contract(pdee, write_step):
     outcome = pdee("run", write_step("noop", "def handler(pd):\n    return 1\n"), "--events", "2")
     report = outcome.report
     assert set(report) >= {"pdee_version", "settings", "executions", "summary"}
-    assert set(report["settings"]) >= {"mode", "tmp_size_bytes", "memory_bytes", "timeout_s",
-                                       "python", "image"}
+    assert set(report["settings"]) >= {
+        "mode",
+        "tmp_size_bytes",
+        "memory_bytes",
+        "timeout_s",
+        "python",
+        "image",
+    }
     assert report["settings"]["tmp_size_bytes"] == 2 * 2**30
     assert report["settings"]["timeout_s"] == 30
     assert report["settings"]["python"].startswith("3.")
     for execution in report["executions"]:
-        assert set(execution) >= {"index", "ee", "start", "status", "error", "steps", "tmp",
-                                  "memory", "duration_ms"}
-        assert set(execution["steps"]["noop"]) >= {"return_value", "exports", "logs",
-                                                   "duration_ms"}
+        assert set(execution) >= {
+            "index",
+            "ee",
+            "start",
+            "status",
+            "error",
+            "steps",
+            "tmp",
+            "memory",
+            "duration_ms",
+        }
+        assert set(execution["steps"]["noop"]) >= {"return_value", "exports", "logs", "duration_ms"}
         assert execution["tmp"]["files"] == 0
-    assert (report["summary"]["executions"], report["summary"]["ok"],
-            report["summary"]["failed"], report["summary"]["ees_started"]) == (2, 2, 0, 1)
+    assert (
+        report["summary"]["executions"],
+        report["summary"]["ok"],
+        report["summary"]["failed"],
+        report["summary"]["ees_started"],
+    ) == (2, 2, 0, 1)

@@ -53,7 +53,10 @@ def test_run_handler_outcomes():
 
     outcome = run_handler(ok, __file__, {}, {"url": "u"})
     assert (outcome["return_value"], outcome["exports"], outcome["error"]) == (
-        {"inputs": {"url": "u"}}, {"x": 1}, None)
+        {"inputs": {"url": "u"}},
+        {"x": 1},
+        None,
+    )
     outcome = run_handler(exits, __file__, {}, {})
     assert outcome["exit"] == {"reason": "stop"} and outcome["return_value"] is None
     outcome = run_handler(fails, __file__, {}, {})

@@ -20,7 +20,10 @@ def run(scheduler: Scheduler, events: int) -> list[tuple[str, Start]]:
 
 def test_warm_reuses_one_ee():
     assert run(Scheduler(Mode.WARM), 3) == [
-        ("ee-1", Start.COLD), ("ee-1", Start.WARM), ("ee-1", Start.WARM)]
+        ("ee-1", Start.COLD),
+        ("ee-1", Start.WARM),
+        ("ee-1", Start.WARM),
+    ]
 
 
 def test_cold_starts_and_retires_an_ee_per_event():
@@ -49,8 +52,14 @@ def test_finish_without_execution_is_refused_and_end_retires_all():
 
 
 def record(status: str, start: str = "warm") -> dict:
-    reply = {"status": status, "duration_ms": 1.0, "tmp": {"used_bytes": 10, "files": 1},
-             "memory": {"peak_bytes": 5}, "restarted_steps": ["s"], "platform_files_intact": False}
+    reply = {
+        "status": status,
+        "duration_ms": 1.0,
+        "tmp": {"used_bytes": 10, "files": 1},
+        "memory": {"peak_bytes": 5},
+        "restarted_steps": ["s"],
+        "platform_files_intact": False,
+    }
     rec = execution_record(Decision(0, 0.0, "ee-1", Start(start)), reply, None, False)
     rec.pop("_broken")
     return rec

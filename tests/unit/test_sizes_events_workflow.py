@@ -14,8 +14,15 @@ from pdee.workflow import load_inputs, load_step, load_steps
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("2GB", 2 * 2**30), ("512MB", 512 * 2**20), ("512m", 512 * 2**20), ("1.5g", 3 * 2**29),
-     ("100", 100), ("64KiB", 64 * 1024), (" 2 gb ", 2 * 2**30)],
+    [
+        ("2GB", 2 * 2**30),
+        ("512MB", 512 * 2**20),
+        ("512m", 512 * 2**20),
+        ("1.5g", 3 * 2**29),
+        ("100", 100),
+        ("64KiB", 64 * 1024),
+        (" 2 gb ", 2 * 2**30),
+    ],
 )
 def test_parse_size(text, size):
     assert parse_size(text) == size
@@ -29,7 +36,11 @@ def test_parse_size_rejects(text):
 
 def test_format_size():
     assert [format_size(n) for n in (2 * 2**30, 1536 * 2**20, 10, 2048)] == [
-        "2GB", "1.5GB", "10B", "2KB"]
+        "2GB",
+        "1.5GB",
+        "10B",
+        "2KB",
+    ]
 
 
 def test_parse_events_forms():
@@ -38,11 +49,14 @@ def test_parse_events_forms():
     assert parse_events('{"a": 1}\n\n{"a": 2}\n', "x") == [{"a": 1}, {"a": 2}]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[]", "holds no event"),
-    ('{"a": 1}\nnope', "line 2 is not JSON"),
-    ('"text"', "event 1 is not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[]", "holds no event"),
+        ('{"a": 1}\nnope', "line 2 is not JSON"),
+        ('"text"', "event 1 is not a JSON object"),
+    ],
+)
 def test_parse_events_errors(text, message):
     with pytest.raises(UsageError, match=message):
         parse_events(text, "f")

@@ -36,7 +36,6 @@ PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 LOG_LIMIT_BYTES = PAYLOAD_LIMIT_BYTES + 1
 
 
-
 def _package_root_parent() -> str:
     """The directory to put on a worker's PYTHONPATH so ``-m <package>.worker`` works."""
     path = os.path.dirname(os.path.abspath(__file__))

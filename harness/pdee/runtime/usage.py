@@ -12,7 +12,6 @@ import os
 from dataclasses import dataclass
 
 
-
 def _status_fields(text: str, names: tuple[str, ...]) -> dict[str, int]:
     """Parse the ``kB`` fields ``names`` out of a /proc/<pid>/status text, in bytes."""
     found: dict[str, int] = {}
