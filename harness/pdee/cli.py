@@ -20,7 +20,7 @@ from .events import load_events
 from .interrupts import Terminated
 from .runner import RunPlan, run_plan
 from .scheduler import Mode
-from .sizes import format_size, parse_size
+from .sizes import parse_size
 from .workflow import load_inputs, load_steps
 
 app = typer.Typer(
@@ -188,7 +188,7 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "build_plan", "format_size", "main"]
+__all__ = ["app", "build_plan", "main"]
 
 if __name__ == "__main__":
     main()

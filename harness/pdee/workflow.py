@@ -26,11 +26,7 @@ class Step:
 
 
 def _has_handler(tree: ast.Module) -> bool:
-    return any(
-        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign, ast.ImportFrom))
-        and _defines_handler(node)
-        for node in tree.body
-    )
+    return any(_defines_handler(node) for node in tree.body)
 
 
 def _defines_handler(node: ast.stmt) -> bool:
