@@ -28,7 +28,6 @@ from docker.models.containers import Container
 
 from .errors import DockerUnavailable, EEError, ImageError, UsageError
 from .interrupts import deferred
-from .sizes import format_size
 
 LABEL_RUN = "pdee.run"
 LABEL_EE = "pdee.ee"
@@ -133,10 +132,7 @@ class _AttachedStream:
             if remaining <= 0:
                 raise TimeoutError
             self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(1 << 16)
-            except TimeoutError as exc:
-                raise TimeoutError from exc
+            chunk = self.sock.recv(1 << 16)  # raises TimeoutError past the deadline
             if not chunk:
                 return False
             self.raw += chunk
@@ -300,13 +296,20 @@ class EE:
         if self.stream is not None:
             self.stream.close()
         if self.container is not None:
-            try:
-                self.container.remove(force=True, v=True)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as exc:
-                if exc.status_code != 409:  # 409: removal already in progress
-                    raise
+            _remove_container(self.client, str(self.container.id))
+
+
+def _remove_container(client: docker.DockerClient, container_id: str) -> bool:
+    """Force-remove a container and its volumes; False if it was already gone."""
+    try:
+        client.api.remove_container(container_id, force=True, v=True)
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:  # removal already in progress
+            return False
+        raise
+    return True
 
 
 def _collect_failed_sockets() -> None:
@@ -405,24 +408,7 @@ class DockerEngine:
             How many containers were removed.
         """
         label = LABEL_RUN if run_id is None else f"{LABEL_RUN}={run_id}"
-        removed = 0
         # The low-level list: the high-level one inspects each container and fails
         # on one removed meanwhile.
-        for container in self.client.api.containers(all=True, filters={"label": label}):
-            try:
-                self.client.api.remove_container(container["Id"], force=True, v=True)
-                removed += 1
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as exc:
-                if exc.status_code != 409:
-                    raise
-        return removed
-
-    def describe_memory(self, spec: EESpec) -> str:
-        """The container's hard memory limit, explained, for reports."""
-        return (
-            f"{format_size(spec.container_memory_bytes)} = /tmp {format_size(spec.tmp_size_bytes)}"
-            f" + step {format_size(spec.memory_bytes)} + runtime "
-            f"{format_size(MEMORY_HEADROOM_BYTES)}"
-        )
+        containers = self.client.api.containers(all=True, filters={"label": label})
+        return sum(_remove_container(self.client, c["Id"]) for c in containers)

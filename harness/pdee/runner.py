@@ -104,7 +104,8 @@ class Runner:
         self.clock_s = 0.0
         self.result = RunResult(run_id=self.run_id, settings={})
 
-    def settings(self, image: ImageInfo, python: str | None) -> dict[str, Any]:
+    def settings(self, image: ImageInfo) -> dict[str, Any]:
+        """The report's settings; ``python`` is filled in when the first EE says hello."""
         plan = self.plan
         settings: dict[str, Any] = {
             "mode": plan.mode.value,
@@ -112,8 +113,8 @@ class Runner:
             "memory_bytes": plan.memory_bytes,
             "container_memory_bytes": self.spec.container_memory_bytes,
             "timeout_s": plan.timeout_s,
-            "python": python,
-            "python_note": python_note(python, image.base_image) if python else None,
+            "python": None,
+            "python_note": None,
             "image": image.tag,
             "image_id": image.id,
             "base_image": image.base_image,
@@ -135,7 +136,7 @@ class Runner:
         """
         image = check_image(self.engine, self.plan.image)
         self.engine.check_network(self.plan.network)
-        self.result.settings = self.settings(image, None)
+        self.result.settings = self.settings(image)
         try:
             for index in range(self.plan.executions):
                 decision = self.scheduler.arrive(index, self.clock_s)

@@ -316,7 +316,8 @@ class Supervisor:
             Ended: the deadline passed, the step went over its memory limit, or its
                 process died without replying.
         """
-        next_sample = 0.0
+        # The first sample waits an interval: a quick step is sampled once, at its reply.
+        next_sample = time.monotonic() + SAMPLE_INTERVAL_S
         while True:
             now = time.monotonic()
             if now >= next_sample:
