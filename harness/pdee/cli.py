@@ -7,8 +7,9 @@ failed; 2 bad invocation or input; 3 no Docker daemon; 4 EE image missing or sta
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,10 +17,17 @@ from rich.console import Console
 from . import __version__, interrupts, render, report
 from .driver import DEFAULT_IMAGE, DockerEngine
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, PdeeError, UsageError
-from .events import load_events
+from .events import Schedule, load_events, load_schedule
 from .interrupts import Terminated
 from .runner import RunPlan, run_plan
-from .scheduler import Mode
+from .scheduler import (
+    DEFAULT_CHAOS,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_INTERVAL_S,
+    Mode,
+    Policy,
+    arrival_times,
+)
 from .sizes import parse_size
 from .workflow import load_inputs, load_steps
 
@@ -40,19 +48,98 @@ def _fail(exc: PdeeError) -> NoReturn:
     raise typer.Exit(exc.exit_code)
 
 
+MAX_EES = 64  # pdee's own bound on --concurrency and --warm-workers, not the platform's
+
+
+def _arrivals(
+    count: int | None,
+    seed: int,
+    interval: float | None,
+    rate: float | None,
+    schedule: Schedule | None,
+    user_events: list[dict[str, Any]] | None,
+) -> tuple[list[float], dict[str, Any]]:
+    """The virtual arrival times, and how the report describes them."""
+    if sum(x is not None for x in (interval, rate, schedule)) > 1:
+        raise UsageError("--interval, --rate and --schedule each set arrival times; use one")
+    if schedule is not None:
+        count = len(schedule.events) if count is None else count
+        if count > len(schedule.events):
+            raise UsageError(
+                f"--events {count}: the schedule holds {len(schedule.events)} events; "
+                f"give at most that many"
+            )
+        described: dict[str, Any] = {"kind": "schedule"}
+        return arrival_times(count, seed, timestamps=schedule.timestamps), described
+    if count is None:
+        count = len(user_events) if user_events else 1
+    if rate is not None:
+        if rate <= 0:
+            raise UsageError(f"--rate {rate:g}: give a positive number of events per minute")
+        described = {"kind": "rate", "per_minute": rate}
+        return arrival_times(count, seed, rate_per_minute=rate), described
+    interval = DEFAULT_INTERVAL_S if interval is None else interval
+    if interval < 0:
+        raise UsageError(f"--interval {interval:g}: give 0 (a burst) or more seconds")
+    described = {"kind": "interval", "interval_s": interval}
+    return arrival_times(count, seed, interval_s=interval), described
+
+
+def _policy(
+    mode: Mode,
+    concurrency: int,
+    idle_timeout: float | None,
+    chaos: float | None,
+    warm_workers: int,
+    seed: int,
+) -> Policy:
+    if mode is not Mode.REALISTIC:
+        for name, value in (("--idle-timeout", idle_timeout), ("--chaos", chaos)):
+            if value is not None:
+                raise UsageError(
+                    f"{name} applies to --mode realistic only, not --mode {mode.value}"
+                )
+    if mode is Mode.COLD and warm_workers:
+        raise UsageError("--warm-workers keeps EEs for reuse; --mode cold never reuses one")
+    if not 1 <= concurrency <= MAX_EES:
+        raise UsageError(f"--concurrency {concurrency}: give 1 to {MAX_EES}")
+    if not 0 <= warm_workers <= MAX_EES:
+        raise UsageError(f"--warm-workers {warm_workers}: give 0 to {MAX_EES}")
+    if idle_timeout is not None and idle_timeout <= 0:
+        raise UsageError(f"--idle-timeout {idle_timeout:g}: give a positive number of seconds")
+    if chaos is not None and not 0 <= chaos <= 1:
+        raise UsageError(f"--chaos {chaos:g}: give a probability from 0 to 1")
+    return Policy(
+        mode=mode,
+        concurrency=concurrency,
+        idle_timeout_s=DEFAULT_IDLE_TIMEOUT_S if idle_timeout is None else idle_timeout,
+        chaos=DEFAULT_CHAOS if chaos is None else chaos,
+        warm_workers=warm_workers,
+        seed=seed,
+    )
+
+
 def build_plan(
     steps: list[Path],
-    events: int | None,
-    event_file: Path | None,
-    event: str | None,
-    inputs: Path | None,
-    mode: Mode,
-    tmp_size: str,
-    memory: str,
-    timeout: float,
-    network: str,
-    image: str,
-    seed: int | None,
+    *,
+    events: int | None = None,
+    event_file: Path | None = None,
+    event: str | None = None,
+    schedule: Path | None = None,
+    inputs: Path | None = None,
+    mode: Mode = Mode.REALISTIC,
+    concurrency: int = 1,
+    interval: float | None = None,
+    rate: float | None = None,
+    idle_timeout: float | None = None,
+    chaos: float | None = None,
+    warm_workers: int = 0,
+    tmp_size: str = "2GB",
+    memory: str = "256MB",
+    timeout: float = 30.0,
+    network: str = "bridge",
+    image: str = DEFAULT_IMAGE,
+    seed: int | None = None,
 ) -> RunPlan:
     """Check every option and input file; the plan to run.
 
@@ -60,27 +147,33 @@ def build_plan(
         UsageError: anything wrong, with how to fix it.
     """
     workflow = load_steps(steps)
+    if schedule is not None and (event is not None or event_file is not None):
+        raise UsageError("--schedule holds the events; drop --event and --event-file")
     user_events = load_events(event, event_file)
+    loaded_schedule = load_schedule(schedule) if schedule is not None else None
     memory_bytes = parse_size(memory, "--memory")
     if memory_bytes > PLATFORM_MAX_MEMORY:
         raise UsageError(f"--memory {memory} is over the platform's maximum of 10GB")
     if not 0 < timeout <= PLATFORM_MAX_TIMEOUT_S:
         raise UsageError(f"--timeout {timeout:g} is out of range; the platform allows 0 < s <= 750")
-    count = events if events is not None else (len(user_events) if user_events else 1)
-    if count < 1:
-        raise UsageError(f"--events {count}: give at least 1 execution")
+    if events is not None and events < 1:
+        raise UsageError(f"--events {events}: give at least 1 execution")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    arrivals, described = _arrivals(events, seed, interval, rate, loaded_schedule, user_events)
     return RunPlan(
         steps=workflow,
-        executions=count,
-        events=user_events,
+        events=loaded_schedule.events if loaded_schedule else user_events,
+        arrivals=arrivals,
         inputs=load_inputs(inputs),
-        mode=mode,
+        policy=_policy(mode, concurrency, idle_timeout, chaos, warm_workers, seed),
         tmp_size_bytes=parse_size(tmp_size, "--tmp-size"),
         memory_bytes=memory_bytes,
         timeout_s=timeout,
         network=network,
         image=image,
-        seed=seed,
+        arrivals_described=described,
+        origin=loaded_schedule.origin if loaded_schedule else None,
     )
 
 
@@ -91,7 +184,9 @@ def run(
     ],
     events: Annotated[
         int | None,
-        typer.Option(help="Executions to run (default: one per event in --event-file, else 1)."),
+        typer.Option(
+            help="Executions to run (default: one per event in --event-file or --schedule, else 1)."
+        ),
     ] = None,
     event_file: Annotated[
         Path | None,
@@ -100,12 +195,54 @@ def run(
         ),
     ] = None,
     event: Annotated[str | None, typer.Option(help="One event as inline JSON.")] = None,
+    schedule: Annotated[
+        Path | None,
+        typer.Option(
+            help='Events that carry their arrival time in a "ts" field (seconds or ISO 8601).'
+        ),
+    ] = None,
     inputs: Annotated[
         Path | None, typer.Option(help="pd.inputs for every step, as a JSON object file.")
     ] = None,
     mode: Annotated[
-        Mode, typer.Option(help="warm: reuse one EE; cold: a new EE per execution.")
-    ] = Mode.WARM,
+        Mode,
+        typer.Option(
+            help="realistic: the platform's reuse, idle expiry and random destruction; "
+            "warm: always reuse; cold: never reuse."
+        ),
+    ] = Mode.REALISTIC,
+    concurrency: Annotated[
+        int, typer.Option(help="Executions in flight at once, each on its own EE.")
+    ] = 1,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            help=f"Virtual seconds between events (default {DEFAULT_INTERVAL_S:g}; 0: a burst).",
+            show_default=False,
+        ),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Events per minute, arriving at random (Poisson).", show_default=False),
+    ] = None,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help=f"Seconds an idle EE lives (default {DEFAULT_IDLE_TIMEOUT_S:g}, the platform's).",
+            show_default=False,
+        ),
+    ] = None,
+    chaos: Annotated[
+        float | None,
+        typer.Option(
+            help="Chance that an idle EE is destroyed before each event "
+            f"(default {DEFAULT_CHAOS:g}).",
+            show_default=False,
+        ),
+    ] = None,
+    warm_workers: Annotated[
+        int, typer.Option(help="EEs started before the first event and kept (never expire).")
+    ] = 0,
     tmp_size: Annotated[str, typer.Option(help="Size of /tmp (the platform's: 2GB).")] = "2GB",
     memory: Annotated[
         str, typer.Option(help="Step memory limit (platform default 256MB, max 10GB).")
@@ -121,7 +258,10 @@ def run(
     ] = None,
     image: Annotated[str, typer.Option(envvar="PDEE_IMAGE", help="The EE image.")] = DEFAULT_IMAGE,
     seed: Annotated[
-        int | None, typer.Option(help="Seed for ids and random choices, to replay a run.")
+        int | None,
+        typer.Option(
+            help="Seed of every random choice (default: a new one, printed), to replay a run."
+        ),
     ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the summary and errors.")
@@ -132,22 +272,31 @@ def run(
     try:
         plan = build_plan(
             steps,
-            events,
-            event_file,
-            event,
-            inputs,
-            mode,
-            tmp_size,
-            memory,
-            timeout,
-            network,
-            image,
-            seed,
+            events=events,
+            event_file=event_file,
+            event=event,
+            schedule=schedule,
+            inputs=inputs,
+            mode=mode,
+            concurrency=concurrency,
+            interval=interval,
+            rate=rate,
+            idle_timeout=idle_timeout,
+            chaos=chaos,
+            warm_workers=warm_workers,
+            tmp_size=tmp_size,
+            memory=memory,
+            timeout=timeout,
+            network=network,
+            image=image,
+            seed=seed,
         )
         if report_path is not None:
             report.check_writable(report_path)
+        policy = plan.policy
+        connections = policy.concurrency + policy.warm_workers + 8
         with (
-            DockerEngine.connect() as engine,
+            DockerEngine.connect(connections) as engine,
             render.progress(console, plan.executions, enabled=not quiet) as on_execution,
         ):
             result = run_plan(engine, plan, on_execution)

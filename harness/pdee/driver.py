@@ -16,6 +16,7 @@ import gc
 import json
 import socket
 import struct
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -138,6 +139,10 @@ class _AttachedStream:
             self.raw += chunk
 
     def close(self) -> None:
+        try:  # wakes a thread blocked in recv(), which close() alone does not
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         for closable in (self.sock, self.attached):
             try:
                 closable.close()
@@ -162,6 +167,8 @@ class EE:
         self.container: Container | None = None
         self.stream: _AttachedStream | None = None
         self.hello: dict[str, Any] = {}
+        # start() runs on an EE's own thread while destroy() may come from another.
+        self._lock = threading.Lock()
 
     def __enter__(self) -> EE:
         try:
@@ -203,24 +210,43 @@ class EE:
             EEError: the container could not start or its runtime did not answer.
             RuntimeError: the EE was already started or destroyed.
         """
-        if self.state is not EEState.NEW:
-            raise RuntimeError(f"EE {self.id} is {self.state.value}; an EE starts only once")
+        with self._lock:
+            if self.state is not EEState.NEW:
+                raise RuntimeError(f"EE {self.id} is {self.state.value}; an EE starts only once")
         try:
             with deferred():  # a container the daemon made must not be unknown to pdee
-                self.container = self.client.containers.create(
-                    self.spec.image, **self._create_options()
-                )
+                container = self.client.containers.create(self.spec.image, **self._create_options())
+            with self._lock:
+                self.container = container
+                destroyed = self._destroyed()
+            if destroyed:  # destroy() came while the daemon was creating it
+                _remove_container(self.client, str(container.id))
+                raise EEError(f"EE {self.id} was destroyed while it started")
             # Attach before start, so that not a byte of output is missed.
-            sock = self.client.api.attach_socket(
-                str(self.container.id), params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            stream = _AttachedStream(
+                self.client.api.attach_socket(
+                    str(container.id), params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+                )
             )
-            self.stream = _AttachedStream(sock)
-            self.container.start()
+            with self._lock:
+                self.stream = stream
+                destroyed = self._destroyed()
+            if destroyed:
+                stream.close()
+                raise EEError(f"EE {self.id} was destroyed while it started")
+            container.start()
         except docker.errors.DockerException as exc:
             raise EEError(f"EE {self.id} could not start: {_explain(exc)}") from exc
-        self.state = EEState.RUNNING
+        with self._lock:
+            if self._destroyed():
+                raise EEError(f"EE {self.id} was destroyed while it started")
+            self.state = EEState.RUNNING
         self.hello = self._read_message(time.monotonic() + timeout_s, "start")
         return self.hello
+
+    def _destroyed(self) -> bool:
+        # A method, not an inline test: destroy() may change the state from another thread.
+        return self.state is EEState.DESTROYED
 
     def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """Send one message to the supervisor and return its reply.
@@ -252,6 +278,8 @@ class EE:
             if self.state is EEState.DESTROYED:
                 raise EEError(f"EE {self.id} was destroyed") from exc
         if line is None:
+            if self.state is EEState.DESTROYED:
+                raise EEError(f"EE {self.id} was destroyed")
             raise self._gone(during)
         try:
             reply = json.loads(line)
@@ -289,14 +317,17 @@ class EE:
         )
 
     def destroy(self) -> None:
-        """Remove the container (and its tmpfs). Safe to call again, or before start."""
-        if self.state is EEState.DESTROYED:
-            return
-        self.state = EEState.DESTROYED
-        if self.stream is not None:
-            self.stream.close()
-        if self.container is not None:
-            _remove_container(self.client, str(self.container.id))
+        """Remove the container (and its tmpfs). Safe to call again, before start, or
+        from another thread while the EE starts or waits for a reply."""
+        with self._lock:
+            if self.state is EEState.DESTROYED:
+                return
+            self.state = EEState.DESTROYED
+            container, stream = self.container, self.stream
+        if stream is not None:
+            stream.close()
+        if container is not None:
+            _remove_container(self.client, str(container.id))
 
 
 def _remove_container(client: docker.DockerClient, container_id: str) -> bool:
@@ -342,8 +373,12 @@ class DockerEngine:
         self.client.close()
 
     @classmethod
-    def connect(cls) -> DockerEngine:
+    def connect(cls, connections: int = 10) -> DockerEngine:
         """Connect where docker-py looks (``DOCKER_HOST``, else the local socket).
+
+        Args:
+            connections: how many requests may be in flight at once (one per EE
+                thread, and a few more), so that none is dropped from the pool.
 
         Raises:
             DockerUnavailable: no daemon answers there.
@@ -352,7 +387,9 @@ class DockerEngine:
         try:
             # A fixed API version: with "auto", docker-py asks the daemon at once and
             # leaks that socket when none answers.
-            client = docker.from_env(version=DOCKER_API_VERSION, timeout=120)
+            client = docker.from_env(
+                version=DOCKER_API_VERSION, timeout=120, max_pool_size=connections
+            )
             client.ping()
             return cls(client)
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:

@@ -151,3 +151,59 @@ def load_events(event_json: str | None, event_file: Path | None) -> list[dict[st
             raise UsageError(f"cannot read event file {event_file}: {exc}") from exc
         return parse_events(text, f"event file {event_file}")
     return None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Events that carry their own arrival times (``--schedule``), in arrival order."""
+
+    events: list[dict[str, Any]]
+    timestamps: list[float]  # seconds, in the file's own origin
+    origin: datetime | None  # the first event's wall-clock time, when ts is ISO 8601
+
+
+def _timestamp(value: Any, where: str) -> tuple[float, datetime | None]:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UsageError(f"{where}: ts must be seconds (a number) or an ISO 8601 time")
+    if not isinstance(value, str):
+        return float(value), None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"{where}: ts {value!r} is not an ISO 8601 time; write e.g. 2026-11-23T10:00:00Z "
+            f"or a number of seconds"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp(), when
+
+
+def load_schedule(path: Path) -> Schedule:
+    """Events with a ``ts`` each (seconds, or ISO 8601 times), sorted by it.
+
+    Raises:
+        UsageError: unreadable, not events, an event without ``ts``, or mixed kinds of ts.
+    """
+    if not path.is_file():
+        raise UsageError(f"schedule {path} does not exist; check the path")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read schedule {path}: {exc}") from exc
+    where = f"schedule {path}"
+    events = parse_events(text, where)
+    stamped = []
+    for number, event in enumerate(events, start=1):
+        if "ts" not in event:
+            raise UsageError(f'{where}: event {number} has no ts; give each event a "ts"')
+        seconds, when = _timestamp(event["ts"], f"{where}: event {number}")
+        stamped.append((seconds, when, event))
+    if len({when is None for _, when, _ in stamped}) > 1:
+        raise UsageError(f"{where}: mix of numeric and ISO 8601 ts; use one kind")
+    stamped.sort(key=lambda item: item[0])  # stable: equal ts keep the file's order
+    return Schedule(
+        events=[event for _, _, event in stamped],
+        timestamps=[seconds for seconds, _, _ in stamped],
+        origin=stamped[0][1],
+    )

@@ -76,19 +76,20 @@ def _rows(executions: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
 
 def executions_table(report: dict[str, Any]) -> Table:
     table = Table(title="executions", title_justify="left")
-    for column in ("#", "EE", "start", "status", "duration", "/tmp used", "peak memory"):
+    for column in ("#", "at", "EE", "start", "status", "duration", "/tmp used", "peak memory"):
         table.add_column(
             column, justify="right" if column not in ("EE", "start", "status") else "left"
         )
     for execution in _rows(report["executions"]):
         if execution is None:
-            table.add_row("…", "", "", "", "", "", "")
+            table.add_row("…", "", "", "", "", "", "", "")
             continue
         tmp = execution.get("tmp") or {}
         memory = execution.get("memory") or {}
         status = execution["status"]
         table.add_row(
             str(execution["index"]),
+            f"{execution['at_s']:.1f}s",
             execution["ee"],
             execution["start"],
             f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
@@ -97,6 +98,84 @@ def executions_table(report: dict[str, Any]) -> Table:
             format_size(memory["peak_bytes"]) if memory.get("peak_bytes") else "-",
         )
     return table
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 32
+TIMELINE_ROWS = 30
+
+
+def index_ranges(indices: list[int], width: int = 40) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` as ``#0-2 #5 #7-8``, cut at about ``width`` characters."""
+    runs: list[list[int]] = []
+    for index in indices:
+        if runs and index == runs[-1][1] + 1:
+            runs[-1][1] = index
+        else:
+            runs.append([index, index])
+    parts = [f"#{a}" if a == b else f"#{a}-{b}" for a, b in runs]
+    text = ""
+    for shown, part in enumerate(parts):
+        if len(text) + len(part) > width:
+            return f"{text}… ({len(parts) - shown} more)"
+        text += ("" if not text else " ") + part
+    return text
+
+
+def sparkline(values: list[int], top: int, width: int = SPARK_WIDTH) -> str:
+    """``values`` (0..top) as block characters; the maximum of each bucket when too many."""
+    if not values or top <= 0:
+        return ""
+    if len(values) > width:
+        size = len(values) / width
+        values = [
+            max(values[int(i * size) : max(int((i + 1) * size), int(i * size) + 1)])
+            for i in range(width)
+        ]
+    return "".join(
+        SPARKS[min(len(SPARKS) - 1, value * len(SPARKS) // (top + 1))] for value in values
+    )
+
+
+def timeline_table(report: dict[str, Any]) -> Table:
+    """Each EE: when it started and went away, what it ran, how its /tmp grew."""
+    by_index = {e["index"]: e for e in report["executions"]}
+    tmp_size = report["settings"]["tmp_size_bytes"]
+    peak = max((e["tmp"]["used_bytes"] for e in by_index.values() if e.get("tmp")), default=0)
+    table = Table(title="EEs (virtual time)", title_justify="left")
+    table.add_column("EE")
+    table.add_column("life", no_wrap=True)
+    table.add_column("executions")
+    table.add_column(f"/tmp per execution (█ = {format_size(peak)})")
+    table.add_column("last /tmp", justify="right")
+    table.add_column("failed")
+    ees = report["ees"]
+    shown = [ee for ee in ees if any(_failed(by_index[i]) for i in ee["executions"])]
+    shown += [ee for ee in ees if ee not in shown][: max(0, TIMELINE_ROWS - len(shown))]
+    shown.sort(key=lambda ee: int(ee["id"].split("-")[-1]))
+    for ee in shown:
+        runs = [by_index[i] for i in ee["executions"] if i in by_index]
+        used = [(e.get("tmp") or {}).get("used_bytes", 0) for e in runs]
+        failed = [e["index"] for e in runs if _failed(e)]
+        life = f"{ee['started_at_s']:.1f}→"
+        life += f"{ee['retired_at_s']:.1f}s {ee['retired']}" if ee.get("retired") else "…"
+        if ee.get("warm_worker"):
+            life += " (warm worker)"
+        table.add_row(
+            ee["id"],
+            life,
+            index_ranges(ee["executions"], 24) or "-",
+            sparkline(used, peak),
+            f"{format_size(used[-1])} ({used[-1] * 100 // tmp_size}%)" if used else "-",
+            f"[red]{index_ranges(failed, 16)}[/]" if failed else "",
+        )
+    if len(shown) < len(ees):
+        table.caption = f"{len(ees) - len(shown)} more EEs in the report"
+    return table
+
+
+def _failed(execution: dict[str, Any]) -> bool:
+    return execution["status"] not in ("ok", "exit")
 
 
 def failures(console: Console, report: dict[str, Any], limit: int = 5) -> None:
@@ -124,12 +203,25 @@ def failures(console: Console, report: dict[str, Any], limit: int = 5) -> None:
 def summary_line(report: dict[str, Any]) -> str:
     s = report["summary"]
     settings = report["settings"]
+    arrivals = settings["arrivals"]
+    if arrivals.get("kind") == "interval":
+        pace = f"interval {arrivals['interval_s']:g} s"
+    elif arrivals.get("kind") == "rate":
+        pace = f"rate {arrivals['per_minute']:g}/min"
+    else:
+        pace = "schedule"
+    lifecycle = ""
+    if settings["mode"] == "realistic":
+        lifecycle = f", idle timeout {settings['idle_timeout_s']:g} s, chaos {settings['chaos']:g}"
     return (
         f"{s['executions']} executions: {s['ok']} ok, {s['failed']} failed "
-        f"({s['warm']} warm, {s['cold']} cold; {s['ees_started']} EEs) | mode {settings['mode']}, "
+        f"({s['warm']} warm, {s['cold']} cold) | EEs: {s['ees_started']} started, "
+        f"{s['ees_reused']} reused, {s['ees_expired']} expired, "
+        f"{s['ees_destroyed_at_random']} destroyed at random | mode {settings['mode']}, "
+        f"concurrency {settings['concurrency']}, {pace}{lifecycle} | "
         f"/tmp {format_size(settings['tmp_size_bytes'])}, memory "
         f"{format_size(settings['memory_bytes'])}, timeout {settings['timeout_s']:g} s, "
-        f"Python {settings['python']}"
+        f"Python {settings['python']} | seed {settings['seed']} (replay: --seed {settings['seed']})"
     )
 
 
@@ -137,6 +229,7 @@ def show(console: Console, report: dict[str, Any], quiet: bool) -> None:
     """The table, the failures, the notes and the summary; with ``quiet``, the summary."""
     if not quiet:
         console.print(executions_table(report))
+        console.print(timeline_table(report))
         failures(console, report)
         notes = sorted({note for e in report["executions"] for note in e["notes"]})
         for note in notes:

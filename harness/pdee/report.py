@@ -10,6 +10,7 @@ from typing import Any
 from . import __version__
 from .errors import UsageError
 from .runner import RunResult
+from .scheduler import Retire
 
 # Statuses that count as success: ``exit`` is a step's own ``pd.flow.exit``.
 PASSING = frozenset({"ok", "exit"})
@@ -20,6 +21,7 @@ def summary(executions: list[dict[str, Any]], ees: dict[str, dict[str, Any]]) ->
     """Counts over a run: executions by status and start, and EEs."""
     statuses = Counter(execution["status"] for execution in executions)
     starts = Counter(execution["start"] for execution in executions)
+    retired = Counter(ee["retired"] for ee in ees.values() if ee.get("retired"))
     return {
         "executions": len(executions),
         "ok": statuses["ok"] + statuses["exit"],
@@ -28,6 +30,10 @@ def summary(executions: list[dict[str, Any]], ees: dict[str, dict[str, Any]]) ->
         "cold": starts["cold"],
         "warm": starts["warm"],
         "ees_started": len(ees),
+        "ees_reused": sum(len(ee.get("executions", [])) > 1 for ee in ees.values()),
+        "ees_expired": retired[Retire.IDLE.value],
+        "ees_destroyed_at_random": retired[Retire.CHAOS.value],
+        "ees_retired": {reason.value: retired[reason.value] for reason in Retire},
         "max_tmp_used_bytes": max(
             (e["tmp"]["used_bytes"] for e in executions if e.get("tmp")), default=0
         ),

@@ -1,18 +1,33 @@
 """A run: the plan's events, executed in EEs as the scheduler decides.
 
-``run_plan`` is what ``pdee run`` does, without the CLI: tests call it directly. It
-asks the scheduler where each event goes, starts, reuses and destroys EEs through
-the driver accordingly, and returns every execution's record. Every container it
-makes is removed on the way out, whatever the way out is.
+``run_plan`` is what ``pdee run`` does, without the CLI: tests call it directly.
+
+The main thread walks the events in arrival order on the virtual clock, asks the
+scheduler where each goes, and hands the work to the EE's *lane*: a thread that owns
+one EE, starts its container, runs its executions one at a time and destroys it. So
+up to ``concurrency`` executions run for real at once, each in its own container.
+
+The virtual clock: an execution that starts at virtual time ``s`` and takes ``d``
+seconds for real ends at ``s + d``. Before the scheduler decides for an event arriving
+at ``t``, the main thread waits until it knows, for every execution in flight, whether
+it ends before ``t`` (it finished) or after (it has already run longer than ``t - s``).
+A 10-minute gap between events therefore costs no real time, and a burst costs what
+its executions cost.
+
+Every container the run makes is removed on the way out, whatever the way out is.
 """
 
 from __future__ import annotations
 
+import queue
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import __version__
@@ -21,12 +36,14 @@ from .errors import ImageError
 from .events import Workflow, context, default_event
 from .interrupts import deferred
 from .runtime import fingerprint
-from .scheduler import Decision, Mode, Retirement, Scheduler
+from .scheduler import Decision, Policy, Retirement, Scheduler, Start
 from .workflow import Step
 
 # How long past the step timeout pdee waits for the runtime's own answer.
 REPLY_GRACE_S = 15.0
 PLATFORM_PYTHON = "3.12"
+# On the way out: how long lanes get to finish the Docker call they are in.
+LANE_JOIN_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -34,16 +51,21 @@ class RunPlan:
     """Everything ``pdee run`` was asked to do."""
 
     steps: list[Step]
-    executions: int
-    events: list[dict[str, Any]] | None
+    events: list[dict[str, Any]] | None  # None: a default HTTP event for each execution
+    arrivals: list[float]  # virtual arrival time of each execution, in seconds
     inputs: dict[str, Any]
-    mode: Mode
+    policy: Policy
     tmp_size_bytes: int
     memory_bytes: int
     timeout_s: float
     network: str
     image: str
-    seed: int | None = None
+    arrivals_described: dict[str, Any] = field(default_factory=dict)
+    origin: datetime | None = None  # the wall-clock time of virtual 0 (default: now)
+
+    @property
+    def executions(self) -> int:
+        return len(self.arrivals)
 
 
 @dataclass
@@ -86,6 +108,41 @@ def python_note(python: str, base_image: str | None) -> str | None:
     )
 
 
+@dataclass
+class _Done:
+    """A lane's report to the main thread: an execution ended, an EE said hello, or a failure."""
+
+    ee: str
+    record: dict[str, Any] | None = None
+    elapsed_s: float = 0.0  # the execution's real time, cold start included
+    gone: bool = False
+    hello: dict[str, Any] | None = None
+    failure: BaseException | None = None
+
+
+class _Lane:
+    """One EE and the thread that drives it; tasks run in the order they are given."""
+
+    def __init__(self, ee: EE) -> None:
+        self.ee = ee
+        self.tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        # (virtual start, time.monotonic() start) of the execution in progress.
+        self.running: tuple[float, float] | None = None
+        self.thread = threading.Thread(target=self._loop, name=f"pdee-{ee.id}", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while (task := self.tasks.get()) is not None:
+            task()
+
+    def give(self, task: Callable[[], None]) -> None:
+        self.tasks.put(task)
+
+    def close(self) -> None:
+        """No more tasks: the thread ends after the ones it has."""
+        self.tasks.put(None)
+
+
 class Runner:
     """Carries out one plan."""
 
@@ -97,18 +154,30 @@ class Runner:
         self.on_execution = on_execution or (lambda _record: None)
         self.run_id = uuid.uuid4().hex[:12]
         self.spec = EESpec(plan.image, plan.tmp_size_bytes, plan.memory_bytes, plan.network)
-        self.scheduler = Scheduler(plan.mode)
-        self.rng = random.Random(plan.seed)
+        self.scheduler = Scheduler(plan.policy)
+        self.rng = random.Random(plan.policy.seed)
         self.workflow = Workflow.create(self.rng, plan.steps[-1].name)
-        self.live: dict[str, EE] = {}
-        self.clock_s = 0.0
+        self.origin = plan.origin or datetime.now(timezone.utc)
         self.result = RunResult(run_id=self.run_id, settings={})
+        self.lanes: dict[str, _Lane] = {}  # live EEs
+        self.retired_lanes: list[_Lane] = []
+        self.in_flight: dict[str, Decision] = {}
+        self.clock_s = 0.0  # the latest virtual time pdee knows of
+        self.cond = threading.Condition()
+        self.inbox: list[_Done] = []
+        self.closing = False
 
     def settings(self, image: ImageInfo) -> dict[str, Any]:
         """The report's settings; ``python`` is filled in when the first EE says hello."""
-        plan = self.plan
-        settings: dict[str, Any] = {
-            "mode": plan.mode.value,
+        plan, policy = self.plan, self.plan.policy
+        return {
+            "mode": policy.mode.value,
+            "concurrency": policy.concurrency,
+            "idle_timeout_s": policy.idle_timeout_s,
+            "chaos": policy.chaos,
+            "warm_workers": policy.warm_workers,
+            "arrivals": plan.arrivals_described,
+            "seed": policy.seed,
             "tmp_size_bytes": plan.tmp_size_bytes,
             "memory_bytes": plan.memory_bytes,
             "container_memory_bytes": self.spec.container_memory_bytes,
@@ -121,71 +190,64 @@ class Runner:
             "network": plan.network,
             "executions": plan.executions,
             "steps": [step.name for step in plan.steps],
-            "seed": plan.seed,
             "pdee_version": __version__,
             "run_id": self.run_id,
         }
-        return settings
+
+    # -- the main thread --
 
     def run(self) -> RunResult:
         """Run every execution of the plan.
 
         Raises:
             ImageError, UsageError: before any container starts.
-            EEError: an EE could not start.
+            EEError: an EE could not start or its runtime failed.
         """
         image = check_image(self.engine, self.plan.image)
         self.engine.check_network(self.plan.network)
         self.result.settings = self.settings(image)
         try:
-            for index in range(self.plan.executions):
-                decision = self.scheduler.arrive(index, self.clock_s)
-                record = self.execute(decision)
-                self.clock_s += record["duration_ms"] / 1000
-                for retirement in self.scheduler.finish(
-                    decision.ee, self.clock_s, broken=record.pop("_broken")
-                ):
-                    self.retire(retirement)
-                self.result.executions.append(record)
-                self.on_execution(record)
+            for ee_id in self.scheduler.begin():
+                self._open_lane(ee_id, 0.0, warm_worker=True)
+            for index, arrived_at_s in enumerate(self.plan.arrivals):
+                self._sync(arrived_at_s)
+                arrival = self.scheduler.arrive(index, arrived_at_s)
+                self._retire(arrival.retired)
+                for ee_id in arrival.prestarted:
+                    self._open_lane(ee_id, arrived_at_s, warm_worker=True)
+                decision = arrival.decision
+                if decision is None:
+                    assert arrival.wait_for is not None
+                    self._wait_for_ee(arrival.wait_for)
+                    decision = self.scheduler.resume(index, arrived_at_s, arrival.wait_for)
+                self._dispatch(decision)
+            self._wait(lambda: not self.in_flight)
+            self._retire(self.scheduler.end(self.clock_s))
         finally:
             with deferred():  # a second Ctrl-C must not cut the clean-up short
-                for retirement in self.scheduler.end(self.clock_s):
-                    self.retire(retirement)
-                for ee in self.live.values():
-                    ee.destroy()
-                self.engine.remove_containers(self.run_id)
+                self._close()
+        self.result.executions.sort(key=lambda record: record["index"])
         return self.result
 
-    def start_ee(self, ee_id: str) -> EE:
-        ee = self.engine.ee(self.spec, self.run_id, ee_id)
-        self.live[ee_id] = ee
-        hello = ee.start()
-        if self.result.settings.get("python") is None:
-            python = str(hello.get("python"))
-            self.result.settings["python"] = python
-            base = self.result.settings["base_image"]
-            self.result.settings["python_note"] = python_note(python, base)
-        ee.request(
-            {
-                "type": "load",
-                "steps": [{"name": step.name, "code": step.code} for step in self.plan.steps],
-                "inputs": self.plan.inputs,
-                "memory_bytes": self.plan.memory_bytes,
-                "timeout_s": self.plan.timeout_s,
-            },
-            timeout_s=60,
-        )
-        self.result.ees[ee_id] = {"id": ee_id, "started_at_s": self.clock_s, "executions": []}
-        return ee
+    def _open_lane(self, ee_id: str, at_s: float, warm_worker: bool) -> _Lane:
+        lane = _Lane(self.engine.ee(self.spec, self.run_id, ee_id))
+        self.lanes[ee_id] = lane
+        self.result.ees[ee_id] = {
+            "id": ee_id,
+            "warm_worker": warm_worker,
+            "started_at_s": round(at_s, 6),
+            "executions": [],
+            "retired": None,
+            "retired_at_s": None,
+        }
+        if warm_worker:
+            lane.give(lambda: self._guarded(lane, lambda: self._start(lane)))
+        return lane
 
-    def execute(self, decision: Decision) -> dict[str, Any]:
-        started = time.perf_counter()
-        ee = self.live.get(decision.ee)
-        cold_start_ms = None
-        if ee is None:
-            ee = self.start_ee(decision.ee)
-            cold_start_ms = round((time.perf_counter() - started) * 1000, 3)
+    def _dispatch(self, decision: Decision) -> None:
+        lane = self.lanes.get(decision.ee) or self._open_lane(
+            decision.ee, decision.at_s, warm_worker=False
+        )
         events = self.plan.events
         event = (
             events[decision.index % len(events)]
@@ -196,38 +258,161 @@ class Runner:
             "type": "run",
             "index": decision.index,
             "event": event,
-            "context": context(self.workflow, self.rng),
+            "context": context(
+                self.workflow, self.rng, self.origin + timedelta(seconds=decision.at_s)
+            ),
         }
-        broken = False
+        self.in_flight[decision.ee] = decision
+        lane.give(lambda: self._guarded(lane, lambda: self._execute(lane, decision, message)))
+
+    def _retire(self, retirements: list[Retirement]) -> None:
+        for retirement in retirements:
+            life = self.result.ees[retirement.ee]
+            life["retired"] = retirement.reason.value
+            life["retired_at_s"] = round(retirement.at_s, 6)
+            lane = self.lanes.pop(retirement.ee)
+            lane.give(lane.ee.destroy)
+            lane.close()
+            self.retired_lanes.append(lane)
+
+    def _sync(self, at_s: float) -> None:
+        """Wait until every execution in flight is known to end before or after ``at_s``."""
+
+        def known() -> float | None:
+            """None when all is known, else how long to wait before looking again."""
+            now, waits = time.monotonic(), []
+            for ee_id in self.in_flight:
+                running = self.lanes[ee_id].running
+                if running is None:  # not begun yet: its lane is starting the EE
+                    waits.append(0.005)
+                    continue
+                virtual_start, real_start = running
+                still_unknown = at_s - virtual_start - (now - real_start)
+                if still_unknown > 0:
+                    waits.append(still_unknown)
+            return min(waits) if waits else None
+
+        self._wait(lambda: known() is None, known)
+
+    def _wait_for_ee(self, ee_id: str) -> None:
+        """Wait until ``ee_id``'s execution in flight has ended and been taken in."""
+        self._wait(lambda: ee_id not in self.in_flight)
+
+    def _wait(
+        self, done: Callable[[], bool], poll: Callable[[], float | None] = lambda: None
+    ) -> None:
+        """Take in what the lanes report until ``done()``; ``poll()`` bounds each wait."""
+        with self.cond:
+            while True:
+                inbox, self.inbox = self.inbox, []
+                for item in inbox:
+                    self._take(item)
+                if done():
+                    return
+                if not self.inbox:
+                    self.cond.wait(poll())
+
+    def _take(self, item: _Done) -> None:
+        if item.failure is not None:
+            raise item.failure
+        if item.hello is not None and self.result.settings.get("python") is None:
+            python = str(item.hello.get("python"))
+            self.result.settings["python"] = python
+            self.result.settings["python_note"] = python_note(
+                python, self.result.settings["base_image"]
+            )
+        if item.record is None:
+            return
+        record = item.record
+        decision = self.in_flight.pop(item.ee)
+        end_s = decision.at_s + item.elapsed_s
+        self.clock_s = max(self.clock_s, end_s)
+        self._retire(self.scheduler.finish(item.ee, end_s, record["status"], gone=item.gone))
+        self.result.ees[item.ee]["executions"].append(decision.index)
+        self.result.executions.append(record)
+        self.on_execution(record)
+
+    def _post(self, item: _Done) -> None:
+        with self.cond:
+            self.inbox.append(item)
+            self.cond.notify_all()
+
+    def _close(self) -> None:
+        """Destroy every EE (at once), let the lanes end, and sweep by label."""
+        self.closing = True
+        lanes = list(self.lanes.values()) + self.retired_lanes
+        for lane in lanes:
+            lane.close()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda lane: lane.ee.destroy(), lanes))
+        deadline = time.monotonic() + LANE_JOIN_S
+        for lane in lanes:
+            lane.thread.join(max(0.0, deadline - time.monotonic()))
+        self.engine.remove_containers(self.run_id)
+
+    # -- on a lane's thread --
+
+    def _guarded(self, lane: _Lane, task: Callable[[], None]) -> None:
+        """Run ``task``; a failure goes to the main thread, unless the run is closing."""
         try:
-            reply = ee.request(message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S)
-        except EEGone as gone:
-            broken = True
+            task()
+        except Exception as exc:
+            if not self.closing:
+                self._post(_Done(ee=lane.ee.id, failure=exc))
+            lane.close()
+
+    def _start(self, lane: _Lane) -> None:
+        hello = lane.ee.start()
+        lane.ee.request(
+            {
+                "type": "load",
+                "steps": [{"name": step.name, "code": step.code} for step in self.plan.steps],
+                "inputs": self.plan.inputs,
+                "memory_bytes": self.plan.memory_bytes,
+                "timeout_s": self.plan.timeout_s,
+            },
+            timeout_s=60,
+        )
+        self._post(_Done(ee=lane.ee.id, hello=hello))
+
+    def _execute(self, lane: _Lane, decision: Decision, message: dict[str, Any]) -> None:
+        started = time.monotonic()
+        with self.cond:
+            lane.running = (decision.at_s, started)
+            self.cond.notify_all()
+        cold_start_ms = None
+        if decision.start is Start.COLD:
+            self._start(lane)
+            cold_start_ms = round((time.monotonic() - started) * 1000, 3)
+        gone = False
+        try:
+            reply = lane.ee.request(message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S)
+        except EEGone as exc:
+            gone = True
             reply = {
-                "status": "oom" if gone.oom_killed else "error",
+                "status": "oom" if exc.oom_killed else "error",
                 "error": {
-                    "type": "OutOfMemory" if gone.oom_killed else "EEGone",
-                    "message": str(gone),
+                    "type": "OutOfMemory" if exc.oom_killed else "EEGone",
+                    "message": str(exc),
                     "step": None,
                     "traceback": None,
                 },
-                "duration_ms": (time.perf_counter() - started) * 1000,
+                "duration_ms": (time.monotonic() - started) * 1000,
             }
-        self.result.ees[decision.ee]["executions"].append(decision.index)
-        return execution_record(decision, reply, cold_start_ms, broken)
-
-    def retire(self, retirement: Retirement) -> None:
-        ee = self.live.pop(retirement.ee, None)
-        if ee is not None:
-            ee.destroy()
-        life = self.result.ees.get(retirement.ee)
-        if life is not None:
-            life["retired_at_s"] = retirement.at_s
-            life["retired"] = retirement.reason.value
+        done = _Done(
+            ee=lane.ee.id,
+            record=execution_record(decision, reply, cold_start_ms),
+            elapsed_s=time.monotonic() - started,
+            gone=gone,
+        )
+        with self.cond:
+            lane.running = None
+            self.inbox.append(done)
+            self.cond.notify_all()
 
 
 def execution_record(
-    decision: Decision, reply: dict[str, Any], cold_start_ms: float | None, broken: bool
+    decision: Decision, reply: dict[str, Any], cold_start_ms: float | None
 ) -> dict[str, Any]:
     """The report's record of one execution, from the scheduler's decision and the EE's reply."""
     notes = []
@@ -245,6 +430,7 @@ def execution_record(
         "index": decision.index,
         "ee": decision.ee,
         "start": decision.start.value,
+        "arrived_at_s": round(decision.arrived_at_s, 6),
         "at_s": round(decision.at_s, 6),
         "status": reply["status"],
         "error": reply.get("error"),
@@ -257,7 +443,6 @@ def execution_record(
         "cold_start_ms": cold_start_ms,
         "restarted_steps": reply.get("restarted_steps", []),
         "notes": notes,
-        "_broken": broken,
     }
 
 
