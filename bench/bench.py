@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pdee.driver import DEFAULT_IMAGE, DockerEngine
 from pdee.runner import RunPlan, run_plan
-from pdee.scheduler import Mode
+from pdee.scheduler import Mode, Policy
 from pdee.workflow import load_steps
 
 TRIVIAL = "def handler(pd):\n    return 1\n"
@@ -59,10 +59,10 @@ def pdee_per_execution_s(step: Path, mode: Mode, events: int) -> list[float]:
     """Wall time between consecutive executions as pdee's caller sees them."""
     plan = RunPlan(
         steps=load_steps([step]),
-        executions=events,
         events=None,
+        arrivals=[0.0] * events,
         inputs={},
-        mode=mode,
+        policy=Policy(mode=mode),
         tmp_size_bytes=2 * 2**30,
         memory_bytes=256 * 2**20,
         timeout_s=30,

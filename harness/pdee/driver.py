@@ -138,11 +138,16 @@ class _AttachedStream:
                 return False
             self.raw += chunk
 
-    def close(self) -> None:
-        try:  # wakes a thread blocked in recv(), which close() alone does not
+    def shutdown(self) -> None:
+        """End the stream; a thread blocked reading it wakes up. Safe from any thread."""
+        try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def close(self) -> None:
+        """Free the socket. Only when no thread reads it: a read blocked on a socket
+        closed under it may wait for its whole timeout instead of waking up."""
         for closable in (self.sock, self.attached):
             try:
                 closable.close()
@@ -167,8 +172,10 @@ class EE:
         self.container: Container | None = None
         self.stream: _AttachedStream | None = None
         self.hello: dict[str, Any] = {}
-        # start() runs on an EE's own thread while destroy() may come from another.
+        # start() and request() run on an EE's own thread while destroy() may come
+        # from another; the thread that last leaves the stream closes it.
         self._lock = threading.Lock()
+        self._readers = 0
 
     def __enter__(self) -> EE:
         try:
@@ -265,9 +272,22 @@ class EE:
         return self._read_message(time.monotonic() + timeout_s, message.get("type", "?"))
 
     def _read_message(self, deadline: float, during: str) -> dict[str, Any]:
-        assert self.stream is not None
+        stream = self.stream
+        assert stream is not None
+        with self._lock:
+            self._readers += 1
         try:
-            line = self.stream.read_line(deadline)
+            return self._read_reply(stream, deadline, during)
+        finally:
+            with self._lock:
+                self._readers -= 1
+                last_out = self._destroyed() and self._readers == 0
+            if last_out:
+                stream.close()
+
+    def _read_reply(self, stream: _AttachedStream, deadline: float, during: str) -> dict[str, Any]:
+        try:
+            line = stream.read_line(deadline)
         except TimeoutError:
             raise EEError(
                 f"EE {self.id} did not answer {during!r} in time; its runtime is stuck "
@@ -323,9 +343,11 @@ class EE:
             if self.state is EEState.DESTROYED:
                 return
             self.state = EEState.DESTROYED
-            container, stream = self.container, self.stream
+            container, stream, read_elsewhere = self.container, self.stream, self._readers > 0
         if stream is not None:
-            stream.close()
+            stream.shutdown()  # wakes a thread waiting for a reply
+            if not read_elsewhere:
+                stream.close()
         if container is not None:
             _remove_container(self.client, str(container.id))
 

@@ -18,26 +18,47 @@ def containers(client) -> list[str]:
     return [c["Id"] for c in client.api.containers(all=True, filters={"label": LABEL_RUN})]
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_mid_run_leaves_no_container(docker_client, write_step, signum, code):
-    step = write_step("slow", "import time\n\ndef handler(pd):\n    time.sleep(0.3)\n")
+def interrupt(docker_client, command: list[str], signum: int, running: int) -> tuple[int, str]:
+    """Run ``pdee``, send ``signum`` a second after ``running`` of its EEs exist.
+
+    Returns:
+        pdee's exit code and standard error.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "pdee", "run", str(step), "--events", "200", "--mode", "cold"],
+        [sys.executable, "-m", "pdee", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         deadline = time.monotonic() + 30
-        while not containers(docker_client) and time.monotonic() < deadline:
+        while len(containers(docker_client)) < running and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert containers(docker_client), "pdee started no container"
-        time.sleep(1.0)  # well into the run: several EEs made and destroyed
+        assert len(containers(docker_client)) >= running, "pdee did not start its EEs"
+        time.sleep(1.0)  # well into the run
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == code, stderr
+        process.communicate()
+    return process.returncode, stderr
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_mid_run_leaves_no_container(docker_client, write_step, signum, code):
+    step = write_step("slow", "import time\n\ndef handler(pd):\n    time.sleep(0.3)\n")
+    command = ["run", str(step), "--events", "200", "--mode", "cold"]
+    returncode, stderr = interrupt(docker_client, command, signum, running=1)
+    assert returncode == code, stderr
     assert "Traceback" not in stderr
     assert "containers were removed" in stderr
+    assert containers(docker_client) == []
+
+
+def test_ctrl_c_with_concurrent_ees_leaves_no_container(docker_client, write_step):
+    step = write_step("slow", "import time\n\ndef handler(pd):\n    time.sleep(2)\n")
+    command = ["run", str(step), "--events", "40", "--concurrency", "4", "--interval", "0"]
+    returncode, stderr = interrupt(docker_client, command, signal.SIGINT, running=4)
+    assert returncode == 130, stderr
+    assert "Traceback" not in stderr
     assert containers(docker_client) == []

@@ -87,7 +87,7 @@ def handler(pd):
 def test_step_over_memory_is_oom_and_ee_restarts_the_step(pdee, write_step, tmp_path):
     events = tmp_path / "events.jsonl"
     events.write_text('{"hog": true}\n{"hog": false}\n')
-    outcome = pdee("run", write_step("hog", HOG), "--event-file", events)
+    outcome = pdee("run", write_step("hog", HOG), "--event-file", events, "--mode", "warm")
     assert outcome.exit_code == 1
     oom, after = outcome.executions
     assert oom["status"] == "oom"
@@ -125,7 +125,15 @@ def test_timeout_stops_the_step_and_keeps_earlier_steps(pdee, write_step, tmp_pa
     events.write_text('{"sleep": true}\n{"sleep": false}\n')
     started = time.monotonic()
     outcome = pdee(
-        "run", first, write_step("sleeper", SLEEPER), "--event-file", events, "--timeout", "1"
+        "run",
+        first,
+        write_step("sleeper", SLEEPER),
+        "--event-file",
+        events,
+        "--timeout",
+        "1",
+        "--mode",
+        "warm",
     )
     assert time.monotonic() - started < 20
     assert outcome.exit_code == 1
@@ -138,7 +146,18 @@ def test_timeout_stops_the_step_and_keeps_earlier_steps(pdee, write_step, tmp_pa
     assert timed_out["steps"]["first"]["return_value"] == "done"
     assert "started 1" in timed_out["steps"]["sleeper"]["logs"]
     assert 1000 <= timed_out["duration_ms"] < 5000
-    # The killed process is restarted: its globals start again.
+    # --mode warm keeps the EE: the killed process is restarted, its globals start again.
     assert after["status"] == "ok"
+    assert (after["ee"], after["start"]) == (timed_out["ee"], "warm")
     assert after["restarted_steps"] == ["sleeper"]
     assert after["steps"]["sleeper"]["return_value"] == 1
+
+
+def test_realistic_mode_replaces_an_ee_after_a_timeout(pdee, write_step, tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"sleep": true}\n{"sleep": false}\n')
+    outcome = pdee("run", write_step("sleeper", SLEEPER), "--event-file", events, "--timeout", "1")
+    timed_out, after = outcome.executions
+    assert timed_out["status"] == "timeout" and after["status"] == "ok"
+    assert after["start"] == "cold" and after["ee"] != timed_out["ee"]
+    assert outcome.report["ees"][0]["retired"] == "timeout"

@@ -1,0 +1,112 @@
+"""``pdee run``'s options turned into a plan, and every way to get them wrong: no Docker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pdee.cli import build_plan
+from pdee.errors import UsageError
+from pdee.events import load_schedule
+from pdee.scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, Mode
+
+STEP = "def handler(pd):\n    return 1\n"
+
+
+@pytest.fixture
+def step(write_step):
+    return write_step("step", STEP)
+
+
+def test_defaults_are_the_platforms(step):
+    plan = build_plan([step], events=3)
+    policy = plan.policy
+    assert policy.mode is Mode.REALISTIC and policy.concurrency == 1
+    assert (policy.idle_timeout_s, policy.chaos, policy.warm_workers) == (
+        DEFAULT_IDLE_TIMEOUT_S,
+        DEFAULT_CHAOS,
+        0,
+    )
+    assert plan.arrivals == [0.0, 5.0, 10.0]
+    assert plan.arrivals_described == {"kind": "interval", "interval_s": 5.0}
+    assert isinstance(policy.seed, int)  # chosen, so that the report can replay it
+
+
+def test_a_given_seed_fixes_poisson_arrivals(step):
+    first = build_plan([step], events=20, rate=6, seed=11)
+    assert first.arrivals == build_plan([step], events=20, rate=6, seed=11).arrivals
+    assert first.arrivals != build_plan([step], events=20, rate=6, seed=12).arrivals
+    assert first.arrivals_described == {"kind": "rate", "per_minute": 6}
+
+
+def test_schedule_gives_events_and_times(step, tmp_path):
+    schedule = tmp_path / "events.jsonl"
+    lines = [{"ts": "2026-11-23T10:10:00Z", "n": 2}, {"ts": "2026-11-23T10:00:00Z", "n": 1}]
+    schedule.write_text("\n".join(json.dumps(line) for line in lines))
+    plan = build_plan([step], schedule=schedule)
+    assert plan.arrivals == [0.0, 600.0]
+    assert [e["n"] for e in plan.events or []] == [1, 2]
+    assert plan.origin is not None and plan.origin.isoformat() == "2026-11-23T10:00:00+00:00"
+    assert build_plan([step], schedule=schedule, events=1).executions == 1
+
+
+def test_schedule_in_seconds_keeps_file_order_for_ties(tmp_path):
+    schedule = tmp_path / "s.json"
+    schedule.write_text(
+        json.dumps([{"ts": 30, "n": "b"}, {"ts": 10, "n": "a"}, {"ts": 30, "n": "c"}])
+    )
+    loaded = load_schedule(schedule)
+    assert [e["n"] for e in loaded.events] == ["a", "b", "c"]
+    assert loaded.timestamps == [10.0, 30.0, 30.0] and loaded.origin is None
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([{"n": 1}], "has no ts"),
+        ([{"ts": "yesterday"}], "not an ISO 8601 time"),
+        ([{"ts": [1]}], "ts must be seconds"),
+        ([{"ts": 1}, {"ts": "2026-11-23T10:00:00Z"}], "mix of numeric and ISO"),
+    ],
+)
+def test_bad_schedules(tmp_path, lines, message):
+    schedule = tmp_path / "s.jsonl"
+    schedule.write_text("\n".join(json.dumps(line) for line in lines))
+    with pytest.raises(UsageError, match=message):
+        load_schedule(schedule)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"interval": 1, "rate": 2}, "use one"),
+        ({"interval": -1}, "--interval -1"),
+        ({"rate": 0}, "positive number of events per minute"),
+        ({"concurrency": 0}, "--concurrency 0: give 1 to 64"),
+        ({"concurrency": 65}, "give 1 to 64"),
+        ({"warm_workers": -1}, "--warm-workers -1"),
+        ({"chaos": 1.5}, "probability from 0 to 1"),
+        ({"idle_timeout": 0}, "positive number of seconds"),
+        ({"mode": Mode.WARM, "chaos": 0.5}, "--chaos applies to --mode realistic only"),
+        ({"mode": Mode.COLD, "idle_timeout": 5}, "--idle-timeout applies to --mode realistic"),
+        ({"mode": Mode.COLD, "warm_workers": 1}, "never reuses"),
+        ({"events": 0}, "at least 1"),
+    ],
+)
+def test_bad_options_say_what_to_do(step, options, message):
+    with pytest.raises(UsageError, match=message):
+        build_plan([step], **options)
+
+
+def test_schedule_excludes_other_sources_of_events_and_times(step, tmp_path):
+    schedule = tmp_path / "s.jsonl"
+    schedule.write_text('{"ts": 0}\n{"ts": 5}\n')
+    with pytest.raises(UsageError, match="drop --event"):
+        build_plan([step], schedule=schedule, event='{"a": 1}')
+    with pytest.raises(UsageError, match="use one"):
+        build_plan([step], schedule=schedule, interval=3)
+    with pytest.raises(UsageError, match="holds 2 events"):
+        build_plan([step], schedule=schedule, events=3)
+    with pytest.raises(UsageError, match="does not exist"):
+        build_plan([step], schedule=tmp_path / "missing.jsonl")
