@@ -36,7 +36,7 @@ from .errors import ImageError
 from .events import Workflow, context, default_event
 from .interrupts import deferred
 from .runtime import fingerprint
-from .scheduler import Decision, Policy, Retirement, Scheduler, Start
+from .scheduler import Decision, Mode, Policy, Retirement, Scheduler, Start
 from .workflow import Step
 
 # How long past the step timeout pdee waits for the runtime's own answer.
@@ -126,8 +126,10 @@ class _Lane:
     def __init__(self, ee: EE) -> None:
         self.ee = ee
         self.tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        # (virtual start, time.monotonic() start) of the execution in progress.
+        # (virtual time, time.monotonic()) at one moment of the execution in progress:
+        # its virtual clock runs with real time from there.
         self.running: tuple[float, float] | None = None
+        self.start_s: float | None = None  # how long its EE took to start, once it has
         self.thread = threading.Thread(target=self._loop, name=f"pdee-{ee.id}", daemon=True)
         self.thread.start()
 
@@ -161,6 +163,12 @@ class Runner:
         self.result = RunResult(run_id=self.run_id, settings={})
         self.lanes: dict[str, _Lane] = {}  # live EEs
         self.retired_lanes: list[_Lane] = []
+        # EEs started ahead, in the background, which the next cold starts take.
+        self.standby: list[_Lane] = []
+        self.standby_wanted = {Mode.WARM: 0, Mode.REALISTIC: 1}.get(
+            plan.policy.mode, plan.policy.concurrency
+        )
+        self.standby_made = 0
         self.in_flight: dict[str, Decision] = {}
         self.clock_s = 0.0  # the latest virtual time pdee knows of
         self.cond = threading.Condition()
@@ -229,8 +237,15 @@ class Runner:
         self.result.executions.sort(key=lambda record: record["index"])
         return self.result
 
-    def _open_lane(self, ee_id: str, at_s: float, warm_worker: bool) -> _Lane:
-        lane = _Lane(self.engine.ee(self.spec, self.run_id, ee_id))
+    def _open_lane(
+        self, ee_id: str, at_s: float, warm_worker: bool, lane: _Lane | None = None
+    ) -> _Lane:
+        """A lane for EE ``ee_id`` (a new one, or ``lane`` taken from the standby)."""
+        if lane is None:
+            lane = _Lane(self.engine.ee(self.spec, self.run_id, ee_id))
+            if warm_worker:
+                self._give_start(lane)
+        lane.ee.id = ee_id
         self.lanes[ee_id] = lane
         self.result.ees[ee_id] = {
             "id": ee_id,
@@ -240,14 +255,25 @@ class Runner:
             "retired": None,
             "retired_at_s": None,
         }
-        if warm_worker:
-            lane.give(lambda: self._guarded(lane, lambda: self._start(lane)))
         return lane
 
+    def _refill_standby(self, events_left: int) -> None:
+        """Start EEs ahead for the cold starts to come (no more than events remain)."""
+        while len(self.standby) < min(self.standby_wanted, events_left):
+            self.standby_made += 1
+            lane = _Lane(self.engine.ee(self.spec, self.run_id, f"standby-{self.standby_made}"))
+            self._give_start(lane)
+            self.standby.append(lane)
+
+    def _give_start(self, lane: _Lane) -> None:
+        lane.give(lambda: self._guarded(lane, lambda: self._start(lane)))
+
     def _dispatch(self, decision: Decision) -> None:
-        lane = self.lanes.get(decision.ee) or self._open_lane(
-            decision.ee, decision.at_s, warm_worker=False
-        )
+        lane = self.lanes.get(decision.ee)
+        if lane is None:  # a cold start: on a standby EE if one is there
+            standby = self.standby.pop(0) if self.standby else None
+            lane = self._open_lane(decision.ee, decision.at_s, warm_worker=False, lane=standby)
+            self._refill_standby(self.plan.executions - decision.index - 1)
         events = self.plan.events
         event = (
             events[decision.index % len(events)]
@@ -340,7 +366,7 @@ class Runner:
     def _close(self) -> None:
         """Destroy every EE (at once), let the lanes end, and sweep by label."""
         self.closing = True
-        lanes = list(self.lanes.values()) + self.retired_lanes
+        lanes = list(self.lanes.values()) + self.retired_lanes + self.standby
         for lane in lanes:
             lane.close()
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -362,6 +388,7 @@ class Runner:
             lane.close()
 
     def _start(self, lane: _Lane) -> None:
+        started = time.monotonic()
         hello = lane.ee.start()
         lane.ee.request(
             {
@@ -373,17 +400,29 @@ class Runner:
             },
             timeout_s=60,
         )
+        lane.start_s = time.monotonic() - started
         self._post(_Done(ee=lane.ee.id, hello=hello))
 
-    def _execute(self, lane: _Lane, decision: Decision, message: dict[str, Any]) -> None:
-        started = time.monotonic()
+    def _set_running(self, lane: _Lane, virtual_s: float | None) -> None:
         with self.cond:
-            lane.running = (decision.at_s, started)
+            lane.running = None if virtual_s is None else (virtual_s, time.monotonic())
             self.cond.notify_all()
-        cold_start_ms = None
+
+    def _execute(self, lane: _Lane, decision: Decision, message: dict[str, Any]) -> None:
+        """Run one execution; a cold one starts the EE first, unless a standby EE did.
+
+        Either way the EE's start is part of the execution's virtual time.
+        """
+        cold_start_s = 0.0
         if decision.start is Start.COLD:
-            self._start(lane)
-            cold_start_ms = round((time.monotonic() - started) * 1000, 3)
+            if lane.start_s is None:  # virtual time runs during the start itself
+                self._set_running(lane, decision.at_s)
+                self._start(lane)
+            assert lane.start_s is not None
+            cold_start_s = lane.start_s
+        self._set_running(lane, decision.at_s + cold_start_s)
+        started = time.monotonic()
+        cold_start_ms = round(cold_start_s * 1000, 3) if decision.start is Start.COLD else None
         gone = False
         try:
             reply = lane.ee.request(message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S)
@@ -402,7 +441,7 @@ class Runner:
         done = _Done(
             ee=lane.ee.id,
             record=execution_record(decision, reply, cold_start_ms),
-            elapsed_s=time.monotonic() - started,
+            elapsed_s=cold_start_s + time.monotonic() - started,
             gone=gone,
         )
         with self.cond:

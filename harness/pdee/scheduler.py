@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 
 class Mode(str, enum.Enum):
@@ -317,3 +319,64 @@ def arrival_times(
         times.append(now)
         now += rng.expovariate(rate_per_minute / 60.0)
     return times
+
+
+@dataclass
+class Simulation:
+    """What ``simulate`` decided: every placement, retirement and warm-worker start."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    retired: list[Retirement] = field(default_factory=list)
+    prestarted: list[str] = field(default_factory=list)
+    ends: dict[int, float] = field(default_factory=dict)  # index -> virtual end
+
+    @property
+    def placements(self) -> list[tuple[str, str]]:
+        """(EE, cold or warm) for each execution, in order."""
+        return [(d.ee, d.start.value) for d in self.decisions]
+
+    def reasons(self) -> Counter[Retire]:
+        return Counter(r.reason for r in self.retired)
+
+
+def simulate(
+    policy: Policy,
+    arrivals: Sequence[float],
+    duration: Callable[[int], float] = lambda _index: 0.1,
+    status: Callable[[int], str] = lambda _index: "ok",
+) -> Simulation:
+    """The scheduler's decisions for EEs whose executions take ``duration(index)``
+    seconds and end with ``status(index)``: the runner's protocol with no container.
+    """
+    scheduler = Scheduler(policy)
+    run = Simulation(prestarted=scheduler.begin())
+    in_flight: dict[str, tuple[int, float]] = {}
+
+    def finish(ee: str) -> None:
+        index, end = in_flight.pop(ee)
+        run.retired += scheduler.finish(ee, end, status(index))
+
+    def finish_until(at_s: float) -> None:
+        for ee in sorted(in_flight, key=lambda e: in_flight[e][1]):
+            if in_flight[ee][1] <= at_s:
+                finish(ee)
+
+    for index, at_s in enumerate(arrivals):
+        finish_until(at_s)
+        arrival = scheduler.arrive(index, at_s)
+        run.retired += arrival.retired
+        run.prestarted += arrival.prestarted
+        decision = arrival.decision
+        if decision is None:
+            assert arrival.wait_for is not None
+            finish(arrival.wait_for)
+            decision = scheduler.resume(index, at_s, arrival.wait_for)
+        if decision.ee in in_flight:
+            raise AssertionError(f"two executions at once in {decision.ee}")
+        end = decision.at_s + duration(index)
+        in_flight[decision.ee] = (index, end)
+        run.ends[index] = end
+        run.decisions.append(decision)
+    finish_until(math.inf)
+    run.retired += scheduler.end(max(run.ends.values(), default=0.0))
+    return run

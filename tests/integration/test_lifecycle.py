@@ -96,7 +96,7 @@ def test_the_same_seed_replays_the_same_decisions(pdee, write_step):
 def test_warm_workers_are_started_before_the_first_event(pdee, write_step):
     outcome = pdee(
         "run", write_step("marks", MARKS), "--warm-workers", "2", "--concurrency", "2",
-        "--interval", "0", "--events", "2", "--event", '{"sleep": 0.5}',
+        "--interval", "0", "--events", "2", "--event", '{"sleep": 0.5}', "--chaos", "0",
     )  # fmt: skip
     assert outcome.exit_code == 0, outcome.stderr
     assert sorted(placements(outcome)) == [("ee-1", "warm"), ("ee-2", "warm")]

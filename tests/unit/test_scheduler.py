@@ -1,12 +1,10 @@
-"""The scheduler's decisions, driven by a fake EE on the virtual clock: no Docker."""
+"""The scheduler's decisions, driven by fake EEs (``simulate``) on the virtual clock: no Docker."""
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -20,64 +18,8 @@ from pdee.scheduler import (
     Start,
     arrival_times,
     chaos_draw,
+    simulate,
 )
-
-
-@dataclass
-class FakeRun:
-    """What a run did with EEs that take ``duration(index)`` seconds and end with ``status``."""
-
-    decisions: list[Decision] = field(default_factory=list)
-    retired: list[Retirement] = field(default_factory=list)
-    prestarted: list[str] = field(default_factory=list)
-    ends: dict[int, float] = field(default_factory=dict)
-
-    @property
-    def placements(self) -> list[tuple[str, str]]:
-        return [(d.ee, d.start.value) for d in self.decisions]
-
-    def reasons(self) -> Counter[Retire]:
-        return Counter(r.reason for r in self.retired)
-
-
-def simulate(
-    policy: Policy,
-    arrivals: list[float],
-    duration: Callable[[int], float] = lambda _index: 0.1,
-    status: Callable[[int], str] = lambda _index: "ok",
-) -> FakeRun:
-    """The runner's protocol with a fake EE: report every end before each arrival."""
-    scheduler = Scheduler(policy)
-    run = FakeRun(prestarted=scheduler.begin())
-    in_flight: dict[str, tuple[int, float]] = {}
-
-    def finish(ee: str) -> None:
-        index, end = in_flight.pop(ee)
-        run.retired += scheduler.finish(ee, end, status(index))
-
-    def finish_until(at_s: float) -> None:
-        for ee in sorted(in_flight, key=lambda e: in_flight[e][1]):
-            if in_flight[ee][1] <= at_s:
-                finish(ee)
-
-    for index, at_s in enumerate(arrivals):
-        finish_until(at_s)
-        arrival = scheduler.arrive(index, at_s)
-        run.retired += arrival.retired
-        run.prestarted += arrival.prestarted
-        decision = arrival.decision
-        if decision is None:
-            assert arrival.wait_for in in_flight
-            finish(arrival.wait_for)
-            decision = scheduler.resume(index, at_s, arrival.wait_for)
-        assert decision.ee not in in_flight, "two executions in one EE"
-        end = decision.at_s + duration(index)
-        in_flight[decision.ee] = (index, end)
-        run.ends[index] = end
-        run.decisions.append(decision)
-    finish_until(math.inf)
-    run.retired += scheduler.end(max(run.ends.values(), default=0.0))
-    return run
 
 
 def every(interval_s: float, count: int) -> list[float]:
