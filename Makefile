@@ -23,9 +23,9 @@ venv: $(BIN)/pdee ## Create .venv with pdee and the dev tools
 image: venv ## Build the EE image (offline: bootstraps a Debian base if python:3.12-slim is absent)
 	PYTHON=$(BIN)/python PDEE_IMAGE=$(IMAGE) bash images/build.sh
 
-demo: image ## Run the write/read/list/delete example workflow for 20 events in a warm EE
+demo: image ## Run the write/read/list/delete example workflow for 20 events in realistic EEs
 	$(BIN)/pdee run examples/write_file.py examples/read_file.py examples/list_files.py \
-		examples/delete_file.py --events 20 --report demo-report.json
+		examples/delete_file.py --events 20 --seed 1 --report demo-report.json
 
 test: image ## Run every test: unit, and integration against the real daemon and image
 	$(BIN)/pytest

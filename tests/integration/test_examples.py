@@ -88,3 +88,26 @@ def test_write_read_list_delete(pdee):
         assert steps_out["list_files"]["exports"]["files"] == ["example.bin"]
         assert steps_out["delete_file"]["return_value"] is False
         assert execution["tmp"]["files"] == 0
+
+
+def test_leftovers_fill_a_warm_ee_until_chaos_gives_a_fresh_one(pdee):
+    outcome = pdee(
+        "run", EXAMPLES / "leftovers.py", "--events", "24", "--tmp-size", "64MB",
+        "--interval", "60", "--chaos", "0.08", "--seed", "3",
+    )  # fmt: skip
+    assert outcome.exit_code == 1
+    by_ee: dict[str, list[dict]] = {}
+    for execution in outcome.executions:
+        by_ee.setdefault(execution["ee"], []).append(execution)
+    first, *later = by_ee.values()
+    # 8MB a time in 64MB, beside the platform's files: the 8th execution hits the cap.
+    assert [e["status"] for e in first[:7]] == ["ok"] * 7
+    failure = first[7]
+    assert failure["status"] == "error"
+    assert failure["error"]["type"] == "OSError"
+    assert "No space left on device" in failure["error"]["message"]
+    # A new EE starts empty: its first execution sees only its own file.
+    fresh = later[0][0]
+    assert fresh["start"] == "cold" and fresh["status"] == "ok"
+    assert fresh["steps"]["leftovers"]["return_value"] == 2  # its file and __pdg__
+    assert outcome.report["ees"][0]["retired"] == "chaos"
