@@ -101,7 +101,7 @@ def executions_table(report: dict[str, Any]) -> Table:
 
 
 SPARKS = "▁▂▃▄▅▆▇█"
-SPARK_WIDTH = 32
+SPARK_WIDTH = 24
 TIMELINE_ROWS = 30
 
 
@@ -141,12 +141,11 @@ def timeline_table(report: dict[str, Any]) -> Table:
     """Each EE: when it started and went away, what it ran, how its /tmp grew."""
     by_index = {e["index"]: e for e in report["executions"]}
     tmp_size = report["settings"]["tmp_size_bytes"]
-    peak = max((e["tmp"]["used_bytes"] for e in by_index.values() if e.get("tmp")), default=0)
     table = Table(title="EEs (virtual time)", title_justify="left")
     table.add_column("EE")
     table.add_column("life", no_wrap=True)
     table.add_column("executions")
-    table.add_column(f"/tmp per execution (█ = {format_size(peak)})")
+    table.add_column(f"/tmp (█ = {format_size(tmp_size)})", no_wrap=True)
     table.add_column("last /tmp", justify="right")
     table.add_column("failed")
     ees = report["ees"]
@@ -165,7 +164,7 @@ def timeline_table(report: dict[str, Any]) -> Table:
             ee["id"],
             life,
             index_ranges(ee["executions"], 24) or "-",
-            sparkline(used, peak),
+            sparkline(used, tmp_size),
             f"{format_size(used[-1])} ({used[-1] * 100 // tmp_size}%)" if used else "-",
             f"[red]{index_ranges(failed, 16)}[/]" if failed else "",
         )
