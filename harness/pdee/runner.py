@@ -161,8 +161,8 @@ class Runner:
         self.workflow = Workflow.create(self.rng, plan.steps[-1].name)
         self.origin = plan.origin or datetime.now(timezone.utc)
         self.result = RunResult(run_id=self.run_id, settings={})
-        self.lanes: dict[str, _Lane] = {}  # live EEs
-        self.retired_lanes: list[_Lane] = []
+        self.every_lane: list[_Lane] = []  # so that the way out misses none
+        self.lanes: dict[str, _Lane] = {}  # live EEs, by id
         # EEs started ahead, in the background, which the next cold starts take.
         self.standby: list[_Lane] = []
         self.standby_wanted = {Mode.WARM: 0, Mode.REALISTIC: 1}.get(
@@ -242,7 +242,7 @@ class Runner:
     ) -> _Lane:
         """A lane for EE ``ee_id`` (a new one, or ``lane`` taken from the standby)."""
         if lane is None:
-            lane = _Lane(self.engine.ee(self.spec, self.run_id, ee_id))
+            lane = self._new_lane(ee_id)
             if warm_worker:
                 self._give_start(lane)
         lane.ee.id = ee_id
@@ -261,9 +261,15 @@ class Runner:
         """Start EEs ahead for the cold starts to come (no more than events remain)."""
         while len(self.standby) < min(self.standby_wanted, events_left):
             self.standby_made += 1
-            lane = _Lane(self.engine.ee(self.spec, self.run_id, f"standby-{self.standby_made}"))
+            lane = self._new_lane(f"standby-{self.standby_made}")
             self._give_start(lane)
             self.standby.append(lane)
+
+    def _new_lane(self, ee_id: str) -> _Lane:
+        """A lane with no task yet, known to ``_close`` before it can make a container."""
+        lane = _Lane(self.engine.ee(self.spec, self.run_id, ee_id))
+        self.every_lane.append(lane)
+        return lane
 
     def _give_start(self, lane: _Lane) -> None:
         lane.give(lambda: self._guarded(lane, lambda: self._start(lane)))
@@ -299,7 +305,6 @@ class Runner:
             lane = self.lanes.pop(retirement.ee)
             lane.give(lane.ee.destroy)
             lane.close()
-            self.retired_lanes.append(lane)
 
     def _sync(self, at_s: float) -> None:
         """Wait until every execution in flight is known to end before or after ``at_s``."""
@@ -366,7 +371,7 @@ class Runner:
     def _close(self) -> None:
         """Destroy every EE (at once), let the lanes end, and sweep by label."""
         self.closing = True
-        lanes = list(self.lanes.values()) + self.retired_lanes + self.standby
+        lanes = self.every_lane
         for lane in lanes:
             lane.close()
         with ThreadPoolExecutor(max_workers=8) as pool:

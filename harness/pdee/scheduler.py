@@ -165,7 +165,9 @@ class Scheduler:
         self.ees: dict[str, _EE] = {}
         self.started = 0
         self._work_given = 0
-        self._retired_at: dict[str, float] = {}
+        # EEs retired when their execution ended, by id: (virtual end, when given that
+        # work). Until that end, on the virtual clock, they still take a slot.
+        self._ghosts: dict[str, tuple[float, int]] = {}
 
     def _new_ee(self, at_s: float, warm_worker: bool = False) -> _EE:
         self.started += 1
@@ -191,11 +193,17 @@ class Scheduler:
             ee = max(idle, key=lambda e: (e.last_given_work, -e.number))
             return Arrival(retired, prestarted, self._give(ee, index, at_s, at_s, Start.WARM))
         busy = [ee for ee in self.ees.values() if ee.busy_at(at_s)]
-        if len(busy) < self.policy.concurrency:
+        self._ghosts = {ee: ghost for ee, ghost in self._ghosts.items() if ghost[0] > at_s}
+        if len(busy) + len(self._ghosts) < self.policy.concurrency:
             ee = self._new_ee(at_s)
             return Arrival(retired, prestarted, self._give(ee, index, at_s, at_s, Start.COLD))
-        oldest = min(busy, key=lambda e: (e.last_given_work, e.number))
-        return Arrival(retired, prestarted, None, wait_for=oldest.id)
+        # Every slot is taken: wait for the one given work longest ago.
+        slots = [(ee.last_given_work, ee.id) for ee in busy]
+        slots += [(given, ee_id) for ee_id, (_, given) in self._ghosts.items()]
+        _, oldest = min(slots)
+        if oldest in self._ghosts:  # it ended already, retired: a new EE takes its slot
+            return Arrival(retired, prestarted, self.resume(index, at_s, oldest))
+        return Arrival(retired, prestarted, None, wait_for=oldest)
 
     def resume(self, index: int, arrived_at_s: float, waited_for: str) -> Decision:
         """Event ``index`` waited for ``waited_for``, whose execution has been reported.
@@ -207,7 +215,8 @@ class Scheduler:
             raise ValueError(f"{waited_for}'s execution has not been reported as finished")
         if ee is not None and self.policy.mode is not Mode.COLD:
             return self._give(ee, index, arrived_at_s, ee.free_at_s, Start.WARM)
-        at_s = max(arrived_at_s, self._retired_at.get(waited_for, arrived_at_s))
+        ended_s, _ = self._ghosts.pop(waited_for, (arrived_at_s, 0))
+        at_s = max(arrived_at_s, ended_s)
         return self._give(self._new_ee(at_s), index, arrived_at_s, at_s, Start.COLD)
 
     def finish(
@@ -233,7 +242,10 @@ class Scheduler:
             reason = Retire.COLD_MODE
         elif self.policy.mode is Mode.REALISTIC and status in ("oom", "timeout"):
             reason = Retire(status)
-        return [self._retire(ee, end_s, reason)] if reason else []
+        if reason is None:
+            return []
+        self._ghosts[ee.id] = (end_s, ee.last_given_work)
+        return [self._retire(ee, end_s, reason)]
 
     def end(self, at_s: float) -> list[Retirement]:
         """The run is over: every remaining EE retires."""
@@ -281,7 +293,6 @@ class Scheduler:
 
     def _retire(self, ee: _EE, at_s: float, reason: Retire) -> Retirement:
         del self.ees[ee.id]
-        self._retired_at[ee.id] = at_s
         return Retirement(ee=ee.id, at_s=at_s, reason=reason)
 
 
@@ -344,9 +355,14 @@ def simulate(
     arrivals: Sequence[float],
     duration: Callable[[int], float] = lambda _index: 0.1,
     status: Callable[[int], str] = lambda _index: "ok",
+    eager: bool = False,
 ) -> Simulation:
     """The scheduler's decisions for EEs whose executions take ``duration(index)``
     seconds and end with ``status(index)``: the runner's protocol with no container.
+
+    Ends are reported before the first arrival that comes after them; with ``eager``,
+    as soon as each execution starts, as the runner does when steps are quick for
+    real but long on the virtual clock.
     """
     scheduler = Scheduler(policy)
     run = Simulation(prestarted=scheduler.begin())
@@ -369,7 +385,8 @@ def simulate(
         decision = arrival.decision
         if decision is None:
             assert arrival.wait_for is not None
-            finish(arrival.wait_for)
+            if arrival.wait_for in in_flight:
+                finish(arrival.wait_for)
             decision = scheduler.resume(index, at_s, arrival.wait_for)
         if decision.ee in in_flight:
             raise AssertionError(f"two executions at once in {decision.ee}")
@@ -377,6 +394,8 @@ def simulate(
         in_flight[decision.ee] = (index, end)
         run.ends[index] = end
         run.decisions.append(decision)
+        if eager:
+            finish(decision.ee)
     finish_until(math.inf)
     run.retired += scheduler.end(max(run.ends.values(), default=0.0))
     return run

@@ -102,13 +102,15 @@ def test_burst_spreads_round_robin_over_concurrency_ees():
     assert all(d.arrived_at_s == 0.0 for d in run.decisions)
 
 
+@pytest.mark.parametrize("eager", [False, True], ids=["ends-reported-late", "ends-reported-early"])
 @pytest.mark.parametrize("mode", list(Mode))
-def test_never_more_than_concurrency_in_flight_nor_two_in_one_ee(mode):
+def test_never_more_than_concurrency_in_flight_nor_two_in_one_ee(mode, eager):
     rng = random.Random(5)
     arrivals = arrival_times(300, seed=5, rate_per_minute=600)
     durations = [rng.uniform(0.01, 0.5) for _ in arrivals]
+    statuses = [rng.choice(["ok"] * 8 + ["oom", "timeout"]) for _ in arrivals]
     policy = Policy(mode=mode, concurrency=3, chaos=0.0 if mode is not Mode.REALISTIC else 0.05)
-    run = simulate(policy, arrivals, lambda i: durations[i])
+    run = simulate(policy, arrivals, lambda i: durations[i], lambda i: statuses[i], eager=eager)
     spans = [(d.at_s, run.ends[d.index], d.ee) for d in run.decisions]
     for at_s, _, _ in spans:
         overlapping = [s for s in spans if s[0] <= at_s < s[1]]
@@ -174,10 +176,23 @@ def test_a_gone_container_retires_its_ee_in_every_mode():
     assert scheduler.finish("ee-2", 3.0, "error", gone=True)[0].reason is Retire.BROKEN
 
 
-def test_cold_mode_burst_waits_then_starts_a_new_ee():
-    run = simulate(Policy(mode=Mode.COLD, concurrency=2), every(0, 4), lambda _i: 1.0)
+@pytest.mark.parametrize("eager", [False, True])
+def test_cold_mode_burst_waits_then_starts_a_new_ee(eager):
+    # Reported early or late, a retired EE's slot stays taken until its virtual end.
+    run = simulate(Policy(mode=Mode.COLD, concurrency=2), every(0, 4), lambda _i: 1.0, eager=eager)
     assert run.placements == [(f"ee-{n}", "cold") for n in range(1, 5)]
     assert [d.at_s for d in run.decisions] == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_same_decisions_whether_ends_are_reported_early_or_late():
+    arrivals = arrival_times(200, seed=2, rate_per_minute=120)
+    for policy in (
+        Policy(concurrency=3, chaos=0.05, seed=2),
+        Policy(mode=Mode.COLD, concurrency=2),
+    ):
+        late = simulate(policy, arrivals, lambda i: 0.2 + (i % 5) * 0.3)
+        early = simulate(policy, arrivals, lambda i: 0.2 + (i % 5) * 0.3, eager=True)
+        assert late.decisions == early.decisions
 
 
 def test_protocol_misuse_is_refused():
