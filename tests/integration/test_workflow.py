@@ -199,7 +199,8 @@ def test_non_json_return_value_fails_like_the_platform(pdee, write_step):
 
 
 def test_report_contract(pdee, write_step):
-    outcome = pdee("run", write_step("noop", "def handler(pd):\n    return 1\n"), "--events", "2")
+    step = write_step("noop", "def handler(pd):\n    return 1\n")
+    outcome = pdee("run", step, "--events", "2", "--chaos", "0")
     report = outcome.report
     assert set(report) >= {"pdee_version", "settings", "executions", "summary"}
     assert set(report["settings"]) >= {
