@@ -36,7 +36,7 @@ from .errors import ImageError
 from .events import Workflow, context, default_event
 from .interrupts import deferred
 from .runtime import fingerprint
-from .scheduler import Decision, Mode, Policy, Retirement, Scheduler, Start
+from .scheduler import Decision, Mode, Policy, Retire, Retirement, Scheduler, Start
 from .workflow import Step
 
 # How long past the step timeout pdee waits for the runtime's own answer.
@@ -163,12 +163,13 @@ class Runner:
         self.result = RunResult(run_id=self.run_id, settings={})
         self.every_lane: list[_Lane] = []  # so that the way out misses none
         self.lanes: dict[str, _Lane] = {}  # live EEs, by id
-        # EEs started ahead, in the background, which the next cold starts take.
+        # EEs started ahead, in the background, which the next cold starts take: in
+        # cold mode one per slot; otherwise one, once an EE went away mid-run (a sign
+        # of churn, chaos or expiry) so that short runs pay for no spare container.
         self.standby: list[_Lane] = []
-        self.standby_wanted = {Mode.WARM: 0, Mode.REALISTIC: 1}.get(
-            plan.policy.mode, plan.policy.concurrency
-        )
+        self.standby_wanted = plan.policy.concurrency if plan.policy.mode is Mode.COLD else 0
         self.standby_made = 0
+        self.dispatched = 0
         self.in_flight: dict[str, Decision] = {}
         self.clock_s = 0.0  # the latest virtual time pdee knows of
         self.cond = threading.Condition()
@@ -257,8 +258,9 @@ class Runner:
         }
         return lane
 
-    def _refill_standby(self, events_left: int) -> None:
+    def _refill_standby(self) -> None:
         """Start EEs ahead for the cold starts to come (no more than events remain)."""
+        events_left = self.plan.executions - self.dispatched
         while len(self.standby) < min(self.standby_wanted, events_left):
             self.standby_made += 1
             lane = self._new_lane(f"standby-{self.standby_made}")
@@ -275,11 +277,12 @@ class Runner:
         lane.give(lambda: self._guarded(lane, lambda: self._start(lane)))
 
     def _dispatch(self, decision: Decision) -> None:
+        self.dispatched += 1
         lane = self.lanes.get(decision.ee)
         if lane is None:  # a cold start: on a standby EE if one is there
             standby = self.standby.pop(0) if self.standby else None
             lane = self._open_lane(decision.ee, decision.at_s, warm_worker=False, lane=standby)
-            self._refill_standby(self.plan.executions - decision.index - 1)
+            self._refill_standby()
         events = self.plan.events
         event = (
             events[decision.index % len(events)]
@@ -305,6 +308,9 @@ class Runner:
             lane = self.lanes.pop(retirement.ee)
             lane.give(lane.ee.destroy)
             lane.close()
+            if retirement.reason is not Retire.END and not self.standby_wanted:
+                self.standby_wanted = 1
+                self._refill_standby()
 
     def _sync(self, at_s: float) -> None:
         """Wait until every execution in flight is known to end before or after ``at_s``."""
