@@ -294,7 +294,9 @@ def run(
         if report_path is not None:
             report.check_writable(report_path)
         policy = plan.policy
-        connections = policy.concurrency + policy.warm_workers + 8
+        # One API call at a time per EE thread: the EEs in flight, as many standby
+        # EEs in cold mode, the warm workers, and a few for the main thread.
+        connections = 2 * policy.concurrency + policy.warm_workers + 8
         with (
             DockerEngine.connect(connections) as engine,
             render.progress(console, plan.executions, enabled=not quiet) as on_execution,

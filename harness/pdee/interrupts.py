@@ -4,6 +4,11 @@ A signal that lands while ``containers.create`` waits for its reply would leave 
 container the daemon finishes making after pdee has cleaned up. Inside ``deferred()``
 the signal is only noted; it is raised when the outermost ``deferred()`` block ends,
 once pdee knows the container and can remove it.
+
+Signals reach the main thread only. EEs that start on their own threads (a run's
+lanes) need no deferral: the main thread destroys every EE on the way out, and an EE
+destroyed while the daemon creates its container removes that container itself as
+soon as the daemon answers (``EE.start``).
 """
 
 from __future__ import annotations
