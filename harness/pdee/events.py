@@ -143,14 +143,23 @@ def load_events(event_json: str | None, event_file: Path | None) -> list[dict[st
     if event_json is not None:
         return parse_events(event_json, "--event")
     if event_file is not None:
-        if not event_file.is_file():
-            raise UsageError(f"event file {event_file} does not exist; check the path")
-        try:
-            text = event_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read event file {event_file}: {exc}") from exc
-        return parse_events(text, f"event file {event_file}")
+        return read_events(event_file, "event file")
     return None
+
+
+def read_events(path: Path, what: str) -> list[dict[str, Any]]:
+    """The events in file ``path`` (``what`` names it in errors: "event file", "schedule").
+
+    Raises:
+        UsageError: missing, unreadable, or not events.
+    """
+    if not path.is_file():
+        raise UsageError(f"{what} {path} does not exist; check the path")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc}") from exc
+    return parse_events(text, f"{what} {path}")
 
 
 @dataclass(frozen=True)
@@ -185,14 +194,8 @@ def load_schedule(path: Path) -> Schedule:
     Raises:
         UsageError: unreadable, not events, an event without ``ts``, or mixed kinds of ts.
     """
-    if not path.is_file():
-        raise UsageError(f"schedule {path} does not exist; check the path")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read schedule {path}: {exc}") from exc
     where = f"schedule {path}"
-    events = parse_events(text, where)
+    events = read_events(path, "schedule")
     stamped = []
     for number, event in enumerate(events, start=1):
         if "ts" not in event:
