@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .report import PASSING
 from .runner import OnExecution
 from .sizes import format_size
 
@@ -52,7 +53,7 @@ def progress(console: Console, total: int, enabled: bool) -> Iterator[OnExecutio
 
         def advance(record: dict[str, Any]) -> None:
             counts[record["start"]] += 1
-            if record["status"] not in ("ok", "exit"):
+            if _failed(record):
                 counts["failed"] += 1
             bar.update(task, advance=1, counts=describe())
 
@@ -64,7 +65,7 @@ def _rows(executions: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
     if len(executions) <= TABLE_ROWS:
         return list(executions)
     keep = {e["index"] for e in executions[:10] + executions[-10:]}
-    keep |= {e["index"] for e in executions if e["status"] not in ("ok", "exit")}
+    keep |= {e["index"] for e in executions if _failed(e)}
     rows: list[dict[str, Any] | None] = []
     for execution in executions:
         if execution["index"] in keep:
@@ -174,12 +175,12 @@ def timeline_table(report: dict[str, Any]) -> Table:
 
 
 def _failed(execution: dict[str, Any]) -> bool:
-    return execution["status"] not in ("ok", "exit")
+    return execution["status"] not in PASSING
 
 
 def failures(console: Console, report: dict[str, Any], limit: int = 5) -> None:
     """The first failing executions, each with its step's error and traceback."""
-    failed = [e for e in report["executions"] if e["status"] not in ("ok", "exit")]
+    failed = [e for e in report["executions"] if _failed(e)]
     for execution in failed[:limit]:
         error = execution["error"] or {}
         where = f" in step {error['step']!r}" if error.get("step") else ""
