@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import defaultdict
@@ -56,6 +57,14 @@ def test_concurrency_runs_isolated_ees_at_the_same_time(pdee, write_step):
     assert 4.0 <= wall_s < 9.0, wall_s
     assert [e["start"] for e in executions] == ["cold"] * 4 + ["warm"] * 4
     assert outcome.report["summary"]["ees_started"] == 4
+    # One EE, one execution at a time, for real: each EE's runs follow one another.
+    for ran in seen.values():
+        spans = sorted(
+            (r["started"], r["ended"])
+            for e in executions
+            if (r := e["steps"]["marks"]["return_value"])["id"] in ran
+        )
+        assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
 
 
 def test_interval_past_the_idle_timeout_makes_every_start_cold(pdee, write_step):
