@@ -19,7 +19,7 @@ from .driver import DEFAULT_IMAGE, DockerEngine
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, PdeeError, UsageError
 from .events import Schedule, load_events, load_schedule
 from .interrupts import Terminated
-from .runner import RunPlan, run_plan
+from .runner import Runner, RunPlan
 from .scheduler import (
     DEFAULT_CHAOS,
     DEFAULT_IDLE_TIMEOUT_S,
@@ -269,6 +269,7 @@ def run(
 ) -> None:
     """Run a workflow's steps for a number of events in emulated EEs."""
     interrupts.install()
+    runner: Runner | None = None
     try:
         plan = build_plan(
             steps,
@@ -301,19 +302,27 @@ def run(
             DockerEngine.connect(connections) as engine,
             render.progress(console, plan.executions, enabled=not quiet) as on_execution,
         ):
-            result = run_plan(engine, plan, on_execution)
+            runner = Runner(engine, plan, on_execution)
+            result = runner.run()
         built = report.build(result)
         if report_path is not None:
             report.write(report_path, built)
         render.show(console, built, quiet)
     except PdeeError as exc:
         _fail(exc)
-    except KeyboardInterrupt:
-        err_console.print("Interrupted: the run's EE containers were removed.")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except Terminated:
-        err_console.print("Terminated: the run's EE containers were removed.")
-        raise typer.Exit(EXIT_TERMINATED) from None
+    except (KeyboardInterrupt, Terminated) as exc:
+        ctrl_c = isinstance(exc, KeyboardInterrupt)
+        message = "Interrupted" if ctrl_c else "Terminated"
+        message += ": the run's EE containers were removed"
+        if runner is not None and runner.result.settings and report_path is not None:
+            try:
+                with interrupts.deferred():
+                    report.write(report_path, report.build(runner.result, interrupted=True))
+                message += f"; the executions that ended are in {report_path}"
+            except PdeeError as error:
+                message += f"; {error}"
+        err_console.print(message + ".", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INTERRUPTED if ctrl_c else EXIT_TERMINATED) from None
     raise typer.Exit(report.exit_code(built["executions"]))
 
 

@@ -43,14 +43,21 @@ def summary(executions: list[dict[str, Any]], ees: dict[str, dict[str, Any]]) ->
     }
 
 
-def build(result: RunResult) -> dict[str, Any]:
-    """The report of a run, as ``--report`` writes it."""
+def build(result: RunResult, interrupted: bool = False) -> dict[str, Any]:
+    """The report of a run, as ``--report`` writes it.
+
+    Args:
+        interrupted: the run was cut short (Ctrl-C, SIGTERM): the report holds the
+            executions that had ended, and the EEs as far as they had got.
+    """
+    executions = sorted(result.executions, key=lambda record: record["index"])
     return {
         "pdee_version": __version__,
+        "interrupted": interrupted,
         "settings": result.settings,
-        "executions": result.executions,
+        "executions": executions,
         "ees": list(result.ees.values()),
-        "summary": summary(result.executions, result.ees),
+        "summary": summary(executions, result.ees),
     }
 
 

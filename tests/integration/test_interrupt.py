@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -18,8 +19,10 @@ def containers(client) -> list[str]:
     return [c["Id"] for c in client.api.containers(all=True, filters={"label": LABEL_RUN})]
 
 
-def interrupt(docker_client, command: list[str], signum: int, running: int) -> tuple[int, str]:
-    """Run ``pdee``, send ``signum`` a second after ``running`` of its EEs exist.
+def interrupt(
+    docker_client, command: list[str], signum: int, running: int, settle_s: float = 1.0
+) -> tuple[int, str]:
+    """Run ``pdee``, send ``signum`` ``settle_s`` after ``running`` of its EEs exist.
 
     Returns:
         pdee's exit code and standard error.
@@ -35,7 +38,7 @@ def interrupt(docker_client, command: list[str], signum: int, running: int) -> t
         while len(containers(docker_client)) < running and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(containers(docker_client)) >= running, "pdee did not start its EEs"
-        time.sleep(1.0)  # well into the run
+        time.sleep(settle_s)  # well into the run
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
     finally:
@@ -45,11 +48,18 @@ def interrupt(docker_client, command: list[str], signum: int, running: int) -> t
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_mid_run_leaves_no_container(docker_client, write_step, signum, code):
+def test_signal_mid_run_leaves_no_container(docker_client, write_step, tmp_path, signum, code):
     step = write_step("slow", "import time\n\ndef handler(pd):\n    time.sleep(0.3)\n")
-    command = ["run", str(step), "--events", "200", "--mode", "cold"]
-    returncode, stderr = interrupt(docker_client, command, signum, running=1)
+    report = tmp_path / "partial.json"
+    command = ["run", str(step), "--events", "200", "--mode", "cold", "--report", str(report)]
+    returncode, stderr = interrupt(docker_client, command, signum, running=1, settle_s=3.0)
     assert returncode == code, stderr
+    # The report holds what ended before the signal, and says the run was cut short.
+    partial = json.loads(report.read_text())
+    assert partial["interrupted"] is True
+    assert 1 <= partial["summary"]["executions"] < 200
+    assert [e["index"] for e in partial["executions"]] == list(range(len(partial["executions"])))
+    assert str(report) in stderr
     assert "Traceback" not in stderr
     assert "containers were removed" in stderr
     assert containers(docker_client) == []
