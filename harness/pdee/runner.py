@@ -1,6 +1,7 @@
 """A run: the plan's events, executed in EEs as the scheduler decides.
 
-``run_plan`` is what ``pdee run`` does, without the CLI: tests call it directly.
+``Runner(engine, plan).run()`` (or ``run_plan``) is what ``pdee run`` does, without
+the CLI; the bench calls it directly, and unit tests give it fake EEs.
 
 The main thread walks the events in arrival order on the virtual clock, asks the
 scheduler where each goes, and hands the work to the EE's *lane*: a thread that owns
@@ -12,7 +13,8 @@ seconds for real ends at ``s + d``. Before the scheduler decides for an event ar
 at ``t``, the main thread waits until it knows, for every execution in flight, whether
 it ends before ``t`` (it finished) or after (it has already run longer than ``t - s``).
 A 10-minute gap between events therefore costs no real time, and a burst costs what
-its executions cost.
+its executions cost. Where cold starts recur, a *standby* EE starts ahead in the
+background; its measured start still counts on the virtual clock.
 
 Every container the run makes is removed on the way out, whatever the way out is.
 """
