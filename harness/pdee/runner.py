@@ -416,9 +416,10 @@ class Runner:
         lane.start_s = time.monotonic() - started
         self._post(_Done(ee=lane.ee.id, hello=hello))
 
-    def _set_running(self, lane: _Lane, virtual_s: float | None) -> None:
+    def _set_running(self, lane: _Lane, virtual_s: float) -> None:
+        """From now on, ``lane``'s execution is at ``virtual_s`` plus the real time since."""
         with self.cond:
-            lane.running = None if virtual_s is None else (virtual_s, time.monotonic())
+            lane.running = (virtual_s, time.monotonic())
             self.cond.notify_all()
 
     def _execute(self, lane: _Lane, decision: Decision, message: dict[str, Any]) -> None:
