@@ -150,9 +150,11 @@ def timeline_table(report: dict[str, Any]) -> Table:
     table.add_column("last /tmp", justify="right")
     table.add_column("failed")
     ees = report["ees"]
-    shown = [ee for ee in ees if any(_failed(by_index[i]) for i in ee["executions"])]
-    shown += [ee for ee in ees if ee not in shown][: max(0, TIMELINE_ROWS - len(shown))]
-    shown.sort(key=lambda ee: int(ee["id"].split("-")[-1]))
+    # Every EE with a failure, then the first others, in the report's order.
+    chosen = {ee["id"] for ee in ees if any(_failed(by_index[i]) for i in ee["executions"])}
+    others = [ee["id"] for ee in ees if ee["id"] not in chosen]
+    chosen.update(others[: max(0, TIMELINE_ROWS - len(chosen))])
+    shown = [ee for ee in ees if ee["id"] in chosen]
     for ee in shown:
         runs = [by_index[i] for i in ee["executions"] if i in by_index]
         used = [(e.get("tmp") or {}).get("used_bytes", 0) for e in runs]

@@ -50,14 +50,13 @@ def build(result: RunResult, interrupted: bool = False) -> dict[str, Any]:
         interrupted: the run was cut short (Ctrl-C, SIGTERM): the report holds the
             executions that had ended, and the EEs as far as they had got.
     """
-    executions = sorted(result.executions, key=lambda record: record["index"])
     return {
         "pdee_version": __version__,
         "interrupted": interrupted,
         "settings": result.settings,
-        "executions": executions,
+        "executions": result.executions,
         "ees": list(result.ees.values()),
-        "summary": summary(executions, result.ees),
+        "summary": summary(result.executions, result.ees),
     }
 
 

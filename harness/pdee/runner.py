@@ -237,7 +237,8 @@ class Runner:
         finally:
             with deferred():  # a second Ctrl-C must not cut the clean-up short
                 self._close()
-        self.result.executions.sort(key=lambda record: record["index"])
+            # In event order, also when the run was cut short and reported as it stands.
+            self.result.executions.sort(key=lambda record: record["index"])
         return self.result
 
     def _open_lane(
