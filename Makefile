@@ -21,7 +21,7 @@ $(BIN)/pdee: pyproject.toml
 venv: $(BIN)/pdee ## Create .venv with pdee and the dev tools
 
 image: venv ## Build the EE image (offline: bootstraps a Debian base if python:3.12-slim is absent)
-	PYTHON=$(BIN)/python PDEE_IMAGE=$(IMAGE) bash images/build.sh
+	$(BIN)/pdee image build --tag $(IMAGE) $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
 
 demo: image ## Run the write/read/list/delete example workflow for 20 events in realistic EEs
 	$(BIN)/pdee run examples/write_file.py examples/read_file.py examples/list_files.py \
@@ -41,6 +41,6 @@ lint: venv ## ruff and mypy --strict
 	$(BIN)/ruff format --check harness tests bench
 	$(BIN)/mypy
 
-clean: ## Remove EE containers left behind, the venv and downloaded wheels
+clean: ## Remove EEs that dead pdee runs left behind, and the venv (the wheel cache stays)
 	-$(BIN)/pdee gc
-	rm -rf $(VENV) images/wheels images/wheels.part .pytest_cache .mypy_cache .ruff_cache demo-report.json
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-report.json

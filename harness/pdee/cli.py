@@ -1,180 +1,81 @@
-"""The ``pdee`` command line: thin commands that hand off to the runner.
+"""The ``pdee`` command line: parse, call the Python API, print.
 
 Exit codes: 0 every execution ok (or ended by ``pd.flow.exit``); 1 an execution
-failed; 2 bad invocation or input; 3 no Docker daemon; 4 EE image missing or stale;
-5 an EE broke outside the step's code; 130 Ctrl-C; 143 SIGTERM.
+failed; 2 bad invocation or input; 3 no Docker daemon; 4 EE image missing, stale or
+not buildable; 5 an EE broke outside the step's code; 130 Ctrl-C; 143 SIGTERM.
 """
 
 from __future__ import annotations
 
-import random
+import logging
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
-from . import __version__, interrupts, render, report
-from .driver import DEFAULT_IMAGE, DockerEngine
-from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, PdeeError, UsageError
-from .events import Schedule, load_events, load_schedule
+from . import __version__, image, interrupts, render, report
+from .api import connections_for
+from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, PdeeError, RunAborted
 from .interrupts import Terminated
-from .runner import Runner, RunPlan
-from .scheduler import (
-    DEFAULT_CHAOS,
-    DEFAULT_IDLE_TIMEOUT_S,
-    DEFAULT_INTERVAL_S,
-    Mode,
-    Policy,
-    arrival_times,
-)
-from .sizes import parse_size
-from .workflow import load_inputs, load_steps
+from .plan import build_plan
+from .records import RunResult
+from .runner import Runner
+from .scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_INTERVAL_S, Mode
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     help="Run Pipedream Python steps in an emulated execution environment (EE).",
 )
+image_app = typer.Typer(no_args_is_help=True, help="The EE image.")
+app.add_typer(image_app, name="image")
 console = Console()
 err_console = Console(stderr=True)
 
-PLATFORM_MAX_MEMORY = 10 * 2**30
-PLATFORM_MAX_TIMEOUT_S = 750.0
+
+def _say(console: Console, text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _fail(exc: PdeeError) -> NoReturn:
-    err_console.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    _say(err_console, f"Error: {exc}")
     raise typer.Exit(exc.exit_code)
 
 
-MAX_EES = 64  # pdee's own bound on --concurrency and --warm-workers, not the platform's
+def _docker(connections: int = 10):  # type: ignore[no-untyped-def]
+    """The Docker backend (imported here: only commands that need a daemon load docker)."""
+    from .docker_backend import DockerBackend
+
+    return DockerBackend.connect(connections)
 
 
-def _arrivals(
-    count: int | None,
-    seed: int,
-    interval: float | None,
-    rate: float | None,
-    schedule: Schedule | None,
-    user_events: list[dict[str, Any]] | None,
-) -> tuple[list[float], dict[str, Any]]:
-    """The virtual arrival times, and how the report describes them."""
-    if sum(x is not None for x in (interval, rate, schedule)) > 1:
-        raise UsageError("--interval, --rate and --schedule each set arrival times; use one")
-    if schedule is not None:
-        count = len(schedule.events) if count is None else count
-        if count > len(schedule.events):
-            raise UsageError(
-                f"--events {count}: the schedule holds {len(schedule.events)} events; "
-                f"give at most that many"
-            )
-        described: dict[str, Any] = {"kind": "schedule"}
-        return arrival_times(count, seed, timestamps=schedule.timestamps), described
-    if count is None:
-        count = len(user_events) if user_events else 1
-    if rate is not None:
-        if rate <= 0:
-            raise UsageError(f"--rate {rate:g}: give a positive number of events per minute")
-        described = {"kind": "rate", "per_minute": rate}
-        return arrival_times(count, seed, rate_per_minute=rate), described
-    interval = DEFAULT_INTERVAL_S if interval is None else interval
-    if interval < 0:
-        raise UsageError(f"--interval {interval:g}: give 0 (a burst) or more seconds")
-    described = {"kind": "interval", "interval_s": interval}
-    return arrival_times(count, seed, interval_s=interval), described
+def _version(value: bool) -> None:
+    if value:
+        _say(console, f"pdee {__version__}")
+        raise typer.Exit()
 
 
-def _policy(
-    mode: Mode,
-    concurrency: int,
-    idle_timeout: float | None,
-    chaos: float | None,
-    warm_workers: int,
-    seed: int,
-) -> Policy:
-    if mode is not Mode.REALISTIC:
-        for name, value in (("--idle-timeout", idle_timeout), ("--chaos", chaos)):
-            if value is not None:
-                raise UsageError(
-                    f"{name} applies to --mode realistic only, not --mode {mode.value}"
-                )
-    if mode is Mode.COLD and warm_workers:
-        raise UsageError("--warm-workers keeps EEs for reuse; --mode cold never reuses one")
-    if not 1 <= concurrency <= MAX_EES:
-        raise UsageError(f"--concurrency {concurrency}: give 1 to {MAX_EES}")
-    if not 0 <= warm_workers <= MAX_EES:
-        raise UsageError(f"--warm-workers {warm_workers}: give 0 to {MAX_EES}")
-    if idle_timeout is not None and idle_timeout <= 0:
-        raise UsageError(f"--idle-timeout {idle_timeout:g}: give a positive number of seconds")
-    if chaos is not None and not 0 <= chaos <= 1:
-        raise UsageError(f"--chaos {chaos:g}: give a probability from 0 to 1")
-    return Policy(
-        mode=mode,
-        concurrency=concurrency,
-        idle_timeout_s=DEFAULT_IDLE_TIMEOUT_S if idle_timeout is None else idle_timeout,
-        chaos=DEFAULT_CHAOS if chaos is None else chaos,
-        warm_workers=warm_workers,
-        seed=seed,
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print pdee's version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Log every Docker call and its time to stderr.")
+    ] = False,
+) -> None:
+    """Run Pipedream Python steps in an emulated execution environment (EE)."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(name)s: %(message)s" if debug else "warning: %(message)s",
+        force=True,
     )
-
-
-def build_plan(
-    steps: list[Path],
-    *,
-    events: int | None = None,
-    event_file: Path | None = None,
-    event: str | None = None,
-    schedule: Path | None = None,
-    inputs: Path | None = None,
-    mode: Mode = Mode.REALISTIC,
-    concurrency: int = 1,
-    interval: float | None = None,
-    rate: float | None = None,
-    idle_timeout: float | None = None,
-    chaos: float | None = None,
-    warm_workers: int = 0,
-    tmp_size: str = "2GB",
-    memory: str = "256MB",
-    timeout: float = 30.0,
-    network: str = "bridge",
-    image: str = DEFAULT_IMAGE,
-    seed: int | None = None,
-) -> RunPlan:
-    """Check every option and input file; the plan to run.
-
-    Raises:
-        UsageError: anything wrong, with how to fix it.
-    """
-    workflow = load_steps(steps)
-    if schedule is not None and (event is not None or event_file is not None):
-        raise UsageError("--schedule holds the events; drop --event and --event-file")
-    user_events = load_events(event, event_file)
-    loaded_schedule = load_schedule(schedule) if schedule is not None else None
-    memory_bytes = parse_size(memory, "--memory")
-    if memory_bytes > PLATFORM_MAX_MEMORY:
-        raise UsageError(f"--memory {memory} is over the platform's maximum of 10GB")
-    if not 0 < timeout <= PLATFORM_MAX_TIMEOUT_S:
-        raise UsageError(f"--timeout {timeout:g} is out of range; the platform allows 0 < s <= 750")
-    if events is not None and events < 1:
-        raise UsageError(f"--events {events}: give at least 1 execution")
-    if seed is None:
-        seed = random.SystemRandom().randrange(2**31)
-    arrivals, described = _arrivals(events, seed, interval, rate, loaded_schedule, user_events)
-    return RunPlan(
-        steps=workflow,
-        events=loaded_schedule.events if loaded_schedule else user_events,
-        arrivals=arrivals,
-        inputs=load_inputs(inputs),
-        policy=_policy(mode, concurrency, idle_timeout, chaos, warm_workers, seed),
-        tmp_size_bytes=parse_size(tmp_size, "--tmp-size"),
-        memory_bytes=memory_bytes,
-        timeout_s=timeout,
-        network=network,
-        image=image,
-        arrivals_described=described,
-        origin=loaded_schedule.origin if loaded_schedule else None,
-    )
+    if not debug:  # docker-py and urllib3 speak only when asked to
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 @app.command()
@@ -256,7 +157,9 @@ def run(
     report_path: Annotated[
         Path | None, typer.Option("--report", help="Write the JSON report here.")
     ] = None,
-    image: Annotated[str, typer.Option(envvar="PDEE_IMAGE", help="The EE image.")] = DEFAULT_IMAGE,
+    image_tag: Annotated[
+        str, typer.Option("--image", envvar="PDEE_IMAGE", help="The EE image.")
+    ] = image.DEFAULT_TAG,
     seed: Annotated[
         int | None,
         typer.Option(
@@ -289,58 +192,120 @@ def run(
             memory=memory,
             timeout=timeout,
             network=network,
-            image=image,
+            image=image_tag,
             seed=seed,
         )
         if report_path is not None:
             report.check_writable(report_path)
-        policy = plan.policy
-        # One API call at a time per EE thread: the EEs in flight, as many standby
-        # EEs in cold mode, the warm workers, and a few for the main thread.
-        connections = 2 * policy.concurrency + policy.warm_workers + 8
         with (
-            DockerEngine.connect(connections) as engine,
+            _docker(connections_for(plan)) as backend,
             render.progress(console, plan.executions, enabled=not quiet) as on_execution,
         ):
-            runner = Runner(engine, plan, on_execution)
+            runner = Runner(backend, plan, on_execution)
             result = runner.run()
-        built = report.build(result)
-        if report_path is not None:
-            report.write(report_path, built)
-        render.show(console, built, quiet)
+    except RunAborted as aborted:
+        _finish(aborted.result, report_path, quiet)
+        _fail(aborted)
     except PdeeError as exc:
         _fail(exc)
     except (KeyboardInterrupt, Terminated) as exc:
-        ctrl_c = isinstance(exc, KeyboardInterrupt)
-        message = "Interrupted" if ctrl_c else "Terminated"
-        message += ": the run's EE containers were removed"
-        if runner is not None and runner.result.settings and report_path is not None:
-            try:
-                with interrupts.deferred():
-                    report.write(report_path, report.build(runner.result, interrupted=True))
-                message += f"; the executions that ended are in {report_path}"
-            except PdeeError as error:
-                message += f"; {error}"
-        err_console.print(message + ".", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_INTERRUPTED if ctrl_c else EXIT_TERMINATED) from None
-    raise typer.Exit(report.exit_code(built["executions"]))
+        _interrupted(runner, report_path, ctrl_c=isinstance(exc, KeyboardInterrupt))
+    _finish(result, report_path, quiet)
+    raise typer.Exit(report.exit_code(result))
+
+
+def _finish(result: RunResult, report_path: Path | None, quiet: bool) -> None:
+    """Write the report and show the run."""
+    if report_path is not None:
+        try:
+            report.write(report_path, report.build(result))
+        except PdeeError as exc:
+            _fail(exc)
+    render.show(console, result, quiet)
+
+
+def _interrupted(runner: Runner | None, report_path: Path | None, ctrl_c: bool) -> NoReturn:
+    """Say what was kept of a run cut short by Ctrl-C or SIGTERM, and exit."""
+    message = "Interrupted" if ctrl_c else "Terminated"
+    message += ": the run's EE containers were removed"
+    if runner is not None and report_path is not None:
+        try:
+            with interrupts.deferred():
+                report.write(report_path, report.build(runner.result))
+            message += f"; the executions that ended are in {report_path}"
+        except PdeeError as error:
+            message += f"; {error}"
+    _say(err_console, message + ".")
+    raise typer.Exit(EXIT_INTERRUPTED if ctrl_c else EXIT_TERMINATED)
 
 
 @app.command()
-def gc() -> None:
-    """Remove every EE container a killed pdee left behind (label pdee.run)."""
+def gc(
+    everything: Annotated[
+        bool,
+        typer.Option("--all", help="Remove every pdee EE on this daemon, also those of live runs."),
+    ] = False,
+) -> None:
+    """Remove the EEs that pdee runs which are gone (killed, crashed) left behind.
+
+    An EE is left alone while the pdee process that made it runs (on this host), and
+    for a day when it was made from another host.
+    """
     try:
-        with DockerEngine.connect() as engine:
-            removed = engine.remove_containers()
+        with _docker() as backend:
+            sweep = backend.sweep(everything)
     except PdeeError as exc:
         _fail(exc)
-    console.print(f"removed {removed} EE container(s)")
+    spared = f"; {sweep.spared} of live runs left alone" if sweep.spared else ""
+    _say(console, f"removed {sweep.removed} EE container(s){spared}")
 
 
 @app.command()
 def version() -> None:
     """Print pdee's version."""
-    console.print(f"pdee {__version__}")
+    _say(console, f"pdee {__version__}")
+
+
+@image_app.command("build")
+def image_build(
+    tag: Annotated[
+        str, typer.Option(envvar="PDEE_IMAGE", help="The image's name.")
+    ] = image.DEFAULT_TAG,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BASE_IMAGE",
+            help=f"The image to build on (default: {image.PLATFORM_BASE} if present, "
+            "else a Debian base bootstrapped from this machine's apt sources).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Build the EE image, offline, from the recipe inside this pdee."""
+    interrupts.install()
+    try:
+        with _docker() as backend:
+            if console.is_terminal:
+                with console.status("building the EE image") as status:
+
+                    def show(line: str) -> None:
+                        status.update(line[:120])
+
+                    built = image.build(backend, tag, base, show, show)
+            else:
+                built = image.build(backend, tag, base, lambda line: _say(err_console, line))
+    except PdeeError as exc:
+        _fail(exc)
+    except (KeyboardInterrupt, Terminated) as exc:
+        raise typer.Exit(
+            EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
+        ) from None
+    what = "built" if built.built else "up to date"
+    note = "" if built.python.startswith("3.12.") else " (not the platform's 3.12: see README)"
+    _say(
+        console,
+        f"image {built.tag} {what}: {built.id}, Python {built.python}{note}, base {built.base}",
+    )
 
 
 def main() -> None:
@@ -348,7 +313,7 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "build_plan", "main"]
+__all__ = ["app", "main"]
 
 if __name__ == "__main__":
     main()

@@ -5,18 +5,26 @@ Hierarchy::
     PdeeError                 (exit 1) the root; only the CLI edge catches it
     ├── UsageError            (exit 2) bad invocation or input: a missing step file,
     │                                  an unreadable event file, a bad size
-    ├── DockerUnavailable     (exit 3) no Docker daemon answers
+    ├── BackendUnavailable    (exit 3) the EE backend (the Docker daemon) does not answer
     ├── ImageError            (exit 4) the EE image is missing or was built from
-    │                                  other runtime code
-    └── EEError               (exit 5) an EE broke in a way that is not the step's
-                                       doing (the container vanished, the runtime
-                                       stopped answering)
+    │                                  another pdee's recipe
+    ├── EEError               (exit 5) an EE broke in a way that is not the step's
+    │   │                              doing (it could not start, its runtime stopped
+    │   │                              answering)
+    │   └── EEGone            (exit 5) its container ended under pdee's feet
+    └── RunAborted            (its cause's code) a run stopped half-way because the
+                                       backend failed; carries the partial result
 
 A step's own exception is never one of these: it is the step's error, in the report.
 Messages are one line: what happened and how to fix it.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .records import RunResult
 
 
 class PdeeError(Exception):
@@ -26,19 +34,19 @@ class PdeeError(Exception):
 
 
 class UsageError(PdeeError):
-    """The command line or one of its input files is wrong."""
+    """The command line, an API argument or one of the input files is wrong."""
 
     exit_code = 2
 
 
-class DockerUnavailable(PdeeError):
-    """No Docker daemon answers where docker-py looks (DOCKER_HOST or the socket)."""
+class BackendUnavailable(PdeeError):
+    """The EE backend does not answer (for Docker: no daemon at DOCKER_HOST or the socket)."""
 
     exit_code = 3
 
 
 class ImageError(PdeeError):
-    """The EE image is missing, or holds a runtime other than this pdee's."""
+    """The EE image is missing, or was built by another version of pdee."""
 
     exit_code = 4
 
@@ -47,6 +55,29 @@ class EEError(PdeeError):
     """An EE stopped working for a reason outside the step's code."""
 
     exit_code = 5
+
+
+class EEGone(EEError):
+    """The EE's container ended under pdee's feet, e.g. killed for memory."""
+
+    def __init__(self, message: str, oom_killed: bool, container_exit_code: int | None) -> None:
+        super().__init__(message)
+        self.oom_killed = oom_killed
+        self.container_exit_code = container_exit_code
+
+
+class RunAborted(PdeeError):
+    """A run stopped before its last event because the backend failed.
+
+    ``result`` holds every execution that had ended, and says why the run stopped
+    (``result.aborted``); the exit code is the cause's (3 backend, 4 image, 5 EE).
+    """
+
+    def __init__(self, cause: PdeeError, result: RunResult) -> None:
+        super().__init__(f"the run stopped after {len(result.executions)} execution(s): {cause}")
+        self.cause = cause
+        self.result = result
+        self.exit_code = cause.exit_code
 
 
 EXIT_INTERRUPTED = 130  # Ctrl-C

@@ -7,22 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .report import PASSING
+from .records import Execution, RunResult, Status
 from .runner import OnExecution
 from .sizes import format_size
 
 STATUS_STYLE = {
-    "ok": "green",
-    "exit": "cyan",
-    "error": "red",
-    "timeout": "yellow",
-    "oom": "magenta",
+    Status.OK: "green",
+    Status.EXIT: "cyan",
+    Status.ERROR: "red",
+    Status.TIMEOUT: "yellow",
+    Status.OOM: "magenta",
 }
 # A run longer than this shows its failures, and its first and last executions.
 TABLE_ROWS = 60
@@ -33,7 +33,7 @@ def progress(console: Console, total: int, enabled: bool) -> Iterator[OnExecutio
     """A live progress bar with counts of warm, cold and failed executions."""
     counts = {"warm": 0, "cold": 0, "failed": 0}
     if not enabled or not console.is_terminal:
-        yield lambda _record: None
+        yield lambda _execution: None
         return
     bar = Progress(
         TextColumn("[bold]running"),
@@ -51,52 +51,50 @@ def progress(console: Console, total: int, enabled: bool) -> Iterator[OnExecutio
     with bar:
         task = bar.add_task("run", total=total, counts=describe())
 
-        def advance(record: dict[str, Any]) -> None:
-            counts[record["start"]] += 1
-            if _failed(record):
+        def advance(execution: Execution) -> None:
+            counts[execution.start.value] += 1
+            if not execution.passed:
                 counts["failed"] += 1
             bar.update(task, advance=1, counts=describe())
 
         yield advance
 
 
-def _rows(executions: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+def _rows(executions: list[Execution]) -> list[Execution | None]:
     """The executions to show; None marks a gap."""
     if len(executions) <= TABLE_ROWS:
         return list(executions)
-    keep = {e["index"] for e in executions[:10] + executions[-10:]}
-    keep |= {e["index"] for e in executions if _failed(e)}
-    rows: list[dict[str, Any] | None] = []
+    keep = {e.index for e in executions[:10] + executions[-10:]}
+    keep |= {e.index for e in executions if not e.passed}
+    rows: list[Execution | None] = []
     for execution in executions:
-        if execution["index"] in keep:
+        if execution.index in keep:
             rows.append(execution)
         elif rows and rows[-1] is not None:
             rows.append(None)
     return rows
 
 
-def executions_table(report: dict[str, Any]) -> Table:
+def executions_table(result: RunResult) -> Table:
     table = Table(title="executions", title_justify="left")
     for column in ("#", "at", "EE", "start", "status", "duration", "/tmp used", "peak memory"):
         table.add_column(
             column, justify="right" if column not in ("EE", "start", "status") else "left"
         )
-    for execution in _rows(report["executions"]):
+    for execution in _rows(result.executions):
         if execution is None:
             table.add_row("…", "", "", "", "", "", "", "")
             continue
-        tmp = execution.get("tmp") or {}
-        memory = execution.get("memory") or {}
-        status = execution["status"]
+        tmp, memory, status = execution.tmp, execution.memory, execution.status
         table.add_row(
-            str(execution["index"]),
-            f"{execution['at_s']:.1f}s",
-            execution["ee"],
-            execution["start"],
-            f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
-            f"{execution['duration_ms']:.1f} ms",
-            format_size(tmp["used_bytes"]) if tmp else "-",
-            format_size(memory["peak_bytes"]) if memory.get("peak_bytes") else "-",
+            str(execution.index),
+            f"{execution.at_s:.1f}s",
+            execution.ee,
+            execution.start.value,
+            f"[{STATUS_STYLE[status]}]{status.value}[/]",
+            f"{execution.duration_ms:.1f} ms",
+            format_size(tmp.used_bytes) if tmp else "-",
+            format_size(memory.peak_bytes) if memory and memory.peak_bytes else "-",
         )
     return table
 
@@ -138,10 +136,10 @@ def sparkline(values: list[int], top: int, width: int = SPARK_WIDTH) -> str:
     )
 
 
-def timeline_table(report: dict[str, Any]) -> Table:
+def timeline_table(result: RunResult) -> Table:
     """Each EE: when it started and went away, what it ran, how its /tmp grew."""
-    by_index = {e["index"]: e for e in report["executions"]}
-    tmp_size = report["settings"]["tmp_size_bytes"]
+    by_index = {e.index: e for e in result.executions}
+    tmp_size = result.settings.tmp_size_bytes
     table = Table(title="EEs (virtual time)", title_justify="left")
     table.add_column("EE")
     table.add_column("life", no_wrap=True)
@@ -149,24 +147,29 @@ def timeline_table(report: dict[str, Any]) -> Table:
     table.add_column(f"/tmp (█ = {format_size(tmp_size)})", no_wrap=True)
     table.add_column("last /tmp", justify="right")
     table.add_column("failed")
-    ees = report["ees"]
+    ees = list(result.ees.values())
     # Every EE with a failure, then the first others, in the report's order.
-    chosen = {ee["id"] for ee in ees if any(_failed(by_index[i]) for i in ee["executions"])}
-    others = [ee["id"] for ee in ees if ee["id"] not in chosen]
+    chosen = {
+        ee.id for ee in ees if any(not by_index[i].passed for i in ee.executions if i in by_index)
+    }
+    others = [ee.id for ee in ees if ee.id not in chosen]
     chosen.update(others[: max(0, TIMELINE_ROWS - len(chosen))])
-    shown = [ee for ee in ees if ee["id"] in chosen]
+    shown = [ee for ee in ees if ee.id in chosen]
     for ee in shown:
-        runs = [by_index[i] for i in ee["executions"] if i in by_index]
-        used = [(e.get("tmp") or {}).get("used_bytes", 0) for e in runs]
-        failed = [e["index"] for e in runs if _failed(e)]
-        life = f"{ee['started_at_s']:.1f}→"
-        life += f"{ee['retired_at_s']:.1f}s {ee['retired']}" if ee.get("retired") else "…"
-        if ee.get("warm_worker"):
+        runs = [by_index[i] for i in ee.executions if i in by_index]
+        used = [e.tmp.used_bytes if e.tmp else 0 for e in runs]
+        failed = [e.index for e in runs if not e.passed]
+        life = f"{ee.started_at_s:.1f}→"
+        if ee.retired is not None:
+            life += f"{ee.retired_at_s or 0.0:.1f}s {ee.retired.value}"
+        else:
+            life += "…"
+        if ee.warm_worker:
             life += " (warm worker)"
         table.add_row(
-            ee["id"],
+            ee.id,
             life,
-            index_ranges(ee["executions"], 24) or "-",
+            index_ranges(ee.executions, 24) or "-",
             sparkline(used, tmp_size),
             f"{format_size(used[-1])} ({used[-1] * 100 // tmp_size}%)" if used else "-",
             f"[red]{index_ranges(failed, 16)}[/]" if failed else "",
@@ -176,36 +179,33 @@ def timeline_table(report: dict[str, Any]) -> Table:
     return table
 
 
-def _failed(execution: dict[str, Any]) -> bool:
-    return execution["status"] not in PASSING
-
-
-def failures(console: Console, report: dict[str, Any], limit: int = 5) -> None:
+def failures(console: Console, result: RunResult, limit: int = 5) -> None:
     """The first failing executions, each with its step's error and traceback."""
-    failed = [e for e in report["executions"] if _failed(e)]
+    failed = [e for e in result.executions if not e.passed]
     for execution in failed[:limit]:
-        error = execution["error"] or {}
-        where = f" in step {error['step']!r}" if error.get("step") else ""
+        error = execution.error
+        where = f" in step {error.step!r}" if error and error.step else ""
+        what = f"{error.type}: {error.message}" if error else "no error recorded"
         console.print(
-            f"[bold red]execution {execution['index']} ({execution['ee']}, {execution['start']}) "
-            f"{execution['status']}{where}:[/] {error.get('type')}: {error.get('message')}",
+            f"[bold red]execution {execution.index} ({execution.ee}, {execution.start.value}) "
+            f"{execution.status.value}{where}:[/] {escape(what)}",
             highlight=False,
             soft_wrap=True,
         )
-        if error.get("traceback"):
-            console.print(error["traceback"].rstrip(), markup=False, highlight=False)
-        step = execution["steps"].get(error.get("step") or "", {})
-        if step.get("logs"):
+        if error and error.traceback:
+            console.print(error.traceback.rstrip(), markup=False, highlight=False)
+        step = execution.steps.get(error.step or "") if error else None
+        if step is not None and step.logs:
             console.print("[dim]logs:[/]")
-            console.print(step["logs"].rstrip()[-2000:], markup=False, highlight=False)
+            console.print(step.logs.rstrip()[-2000:], markup=False, highlight=False)
     if len(failed) > limit:
         console.print(f"... and {len(failed) - limit} more failed executions (see --report)")
 
 
-def summary_line(report: dict[str, Any]) -> str:
-    s = report["summary"]
-    settings = report["settings"]
-    arrivals = settings["arrivals"]
+def summary_line(result: RunResult) -> str:
+    s = result.summary
+    settings = result.settings
+    arrivals = settings.arrivals
     if arrivals.get("kind") == "interval":
         pace = f"interval {arrivals['interval_s']:g} s"
     elif arrivals.get("kind") == "rate":
@@ -213,31 +213,33 @@ def summary_line(report: dict[str, Any]) -> str:
     else:
         pace = "schedule"
     lifecycle = ""
-    if settings["mode"] == "realistic":
-        lifecycle = f", idle timeout {settings['idle_timeout_s']:g} s, chaos {settings['chaos']:g}"
+    if settings.mode == "realistic":
+        lifecycle = f", idle timeout {settings.idle_timeout_s:g} s, chaos {settings.chaos:g}"
     return (
-        f"{s['executions']} executions: {s['ok']} ok, {s['failed']} failed "
-        f"({s['warm']} warm, {s['cold']} cold) | EEs: {s['ees_started']} started, "
-        f"{s['ees_reused']} reused, {s['ees_expired']} expired, "
-        f"{s['ees_destroyed_at_random']} destroyed at random | mode {settings['mode']}, "
-        f"concurrency {settings['concurrency']}, {pace}{lifecycle} | "
-        f"/tmp {format_size(settings['tmp_size_bytes'])}, memory "
-        f"{format_size(settings['memory_bytes'])}, timeout {settings['timeout_s']:g} s, "
-        f"Python {settings['python']} | seed {settings['seed']} (replay: --seed {settings['seed']})"
+        f"{s.executions} executions: {s.ok} ok, {s.failed} failed "
+        f"({s.warm} warm, {s.cold} cold) | EEs: {s.ees_started} started, "
+        f"{s.ees_reused} reused, {s.ees_expired} expired, "
+        f"{s.ees_destroyed_at_random} destroyed at random | mode {settings.mode}, "
+        f"concurrency {settings.concurrency}, {pace}{lifecycle} | "
+        f"/tmp {format_size(settings.tmp_size_bytes)}, memory "
+        f"{format_size(settings.memory_bytes)}, timeout {settings.timeout_s:g} s, "
+        f"Python {settings.python} | seed {settings.seed} (replay: --seed {settings.seed})"
     )
 
 
-def show(console: Console, report: dict[str, Any], quiet: bool) -> None:
+def show(console: Console, result: RunResult, quiet: bool) -> None:
     """The table, the failures, the notes and the summary; with ``quiet``, the summary."""
     if not quiet:
-        console.print(executions_table(report))
-        console.print(timeline_table(report))
-        failures(console, report)
-        notes = sorted({note for e in report["executions"] for note in e["notes"]})
+        console.print(executions_table(result))
+        console.print(timeline_table(result))
+        failures(console, result)
+        notes = sorted({note for e in result.executions for note in e.notes})
         for note in notes:
-            console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
-    if report["settings"].get("python_note"):
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    if result.settings.python_note:
         console.print(
-            f"[yellow]note:[/] {report['settings']['python_note']}", highlight=False, soft_wrap=True
+            f"[yellow]note:[/] {escape(result.settings.python_note)}",
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(summary_line(report), highlight=False, soft_wrap=True)
+    console.print(summary_line(result), markup=False, highlight=False, soft_wrap=True)

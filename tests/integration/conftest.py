@@ -1,4 +1,4 @@
-"""Integration tests: a real Docker daemon and the real EE image (`make image`).
+"""Integration tests: a real Docker daemon and the real EE image (`make image`, i.e. `pdee image build`).
 
 Every test here is marked `docker`. At the end of the session, no container labelled
 `pdee.run` may be left: a leak fails the run.
@@ -10,8 +10,7 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-
-from pdee.driver import LABEL_RUN
+from pdee.backend import LABEL_RUN
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

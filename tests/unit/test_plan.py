@@ -1,4 +1,5 @@
-"""``pdee run``'s options turned into a plan, and every way to get them wrong: no Docker."""
+"""``pdee run``'s options (and ``pdee.run``'s arguments) turned into a plan, and every way
+to get them wrong: no Docker."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import json
 
 import pytest
 
-from pdee.cli import build_plan
 from pdee.errors import UsageError
 from pdee.events import load_schedule
+from pdee.plan import build_plan
 from pdee.scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, Mode
 
 STEP = "def handler(pd):\n    return 1\n"
@@ -92,6 +93,23 @@ def test_bad_schedules(tmp_path, lines, message):
         ({"mode": Mode.COLD, "idle_timeout": 5}, "--idle-timeout applies to --mode realistic"),
         ({"mode": Mode.COLD, "warm_workers": 1}, "never reuses"),
         ({"events": 0}, "at least 1"),
+        ({"tmp_size": "2 parsecs"}, "--tmp-size: '2 parsecs' is not a size"),
+        ({"tmp_size": "0MB"}, "--tmp-size: '0MB' is zero"),
+        ({"memory": "11GB"}, "over the platform's maximum of 10GB"),
+        ({"timeout": 0}, "--timeout 0 is out of range"),
+        ({"timeout": 751}, "the platform allows 0 < s <= 750"),
+        ({"mode": "lukewarm"}, "--mode lukewarm: give one of realistic, warm, cold"),
+        ({"event": "{nope"}, "--event: line 1 is not JSON"),
+        ({"event": "[1]"}, "event 1 is not a JSON object"),
+        ({"event": "{}", "event_file": "events.json"}, "use one of them"),
+        ({"inputs": "missing.json"}, "inputs file missing.json does not exist"),
+        # What only a Python caller can get wrong.
+        ({"events": "3"}, "--events: '3' is not a number"),
+        ({"events": 2.5}, "--events: 2.5 is not a whole number"),
+        ({"concurrency": True}, "--concurrency: True is not a number"),
+        ({"tmp_size": 0}, "--tmp-size: 0 bytes"),
+        ({"memory": 1.5}, "--memory: 1.5 is not a size"),
+        ({"inputs": {"when": object()}}, "inputs: not JSON data"),
     ],
 )
 def test_bad_options_say_what_to_do(step, options, message):
@@ -110,3 +128,24 @@ def test_schedule_excludes_other_sources_of_events_and_times(step, tmp_path):
         build_plan([step], schedule=schedule, events=3)
     with pytest.raises(UsageError, match="does not exist"):
         build_plan([step], schedule=tmp_path / "missing.jsonl")
+
+
+def test_python_callers_get_the_same_plan_from_sizes_in_bytes_and_dicts(step):
+    by_text = build_plan([str(step)], tmp_size="512MB", memory="1GB", event='{"a": 1}', seed=3)
+    by_value = build_plan(
+        [step], tmp_size=512 * 2**20, memory=2**30, event={"a": 1}, inputs={"k": [1]}, seed=3
+    )
+    assert (by_text.tmp_size_bytes, by_text.memory_bytes) == (512 * 2**20, 2**30)
+    assert (by_value.tmp_size_bytes, by_value.memory_bytes) == (512 * 2**20, 2**30)
+    assert by_text.events == by_value.events == [{"a": 1}]
+    assert by_value.inputs == {"k": [1]} and by_text.inputs == {}
+    assert by_text.arrivals == by_value.arrivals
+
+
+def test_steps_must_be_a_list_of_existing_python_files(step, tmp_path):
+    with pytest.raises(UsageError, match="give a list of step files"):
+        build_plan(str(step))
+    with pytest.raises(UsageError, match="no step given"):
+        build_plan([])
+    with pytest.raises(UsageError, match="does not exist"):
+        build_plan([tmp_path / "nope.py"])

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pdee.runtime import fingerprint, protocol
+from pdee.runtime import protocol
 from pdee.runtime.pd import FlowExit, Pipedream
 from pdee.runtime.usage import process_memory, session_of, tmp_usage
 from pdee.runtime.worker import describe_error, run_handler
@@ -109,7 +109,3 @@ def test_protocol_round_trip_and_code_path():
     with pytest.raises(ValueError):
         protocol.decode(b"[1]")
     assert protocol.code_path("abc") == "/tmp/__pdg__/dist/code/abc/code.py"
-
-
-def test_fingerprint_is_stable():
-    assert fingerprint() == fingerprint() and len(fingerprint()) == 16

@@ -2,8 +2,9 @@
 
 This subpackage is self-contained: it imports nothing but the standard library and
 its own modules, because the image copies it alone (as ``pdee_runtime``) and runs
-``python3 -m pdee_runtime``. The harness imports it as ``pdee.runtime`` only to unit
-test it and to fingerprint the code baked into the image.
+``python3 -m pdee_runtime``. The harness imports it as ``pdee.runtime`` to unit test
+it, to check the protocol version of an EE's hello, and to put it in the image
+(``pdee.image``).
 
 Processes inside an EE::
 
@@ -14,21 +15,3 @@ Processes inside an EE::
 """
 
 PROTOCOL_VERSION = 1
-
-
-def fingerprint() -> str:
-    """A short hash of this runtime's code, baked into the image as a label.
-
-    pdee compares it with its own copy of the runtime, so that an image built from
-    older code is caught with a hint to run ``make image`` instead of misbehaving.
-    """
-    import hashlib
-    import os
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    digest = hashlib.sha256()
-    for name in sorted(os.listdir(here)):
-        if name.endswith(".py"):
-            with open(os.path.join(here, name), "rb") as source:
-                digest.update(name.encode() + b"\0" + source.read() + b"\0")
-    return digest.hexdigest()[:16]

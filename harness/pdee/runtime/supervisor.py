@@ -7,7 +7,9 @@ It reads one message per line on stdin and answers on stdout:
   code.py``, so it counts against the /tmp cap) and starts one worker per step.
 - ``run``: one execution: the trigger's event and context. The steps run in order,
   each in its worker; the reply is the execution's result.
-- ``stop``: end the workers and exit.
+
+At the end of its input (pdee removes the container, or closes the stream) it ends
+the workers and exits.
 
 The step's memory limit is enforced here, not by the container: the worker's session
 is sampled every few milliseconds and killed past the limit, so that /tmp (tmpfs,
@@ -424,7 +426,7 @@ class Supervisor:
 
 
 def main() -> None:
-    """Serve pdee over stdin/stdout until ``stop`` or end of input."""
+    """Serve pdee over stdin/stdout until the end of input."""
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt replies
     supervisor = Supervisor()
@@ -437,8 +439,6 @@ def main() -> None:
                 protocol.send(replies, supervisor.load(message))
             elif kind == "run":
                 protocol.send(replies, supervisor.run(message))
-            elif kind == "stop":
-                break
             else:
                 protocol.send(replies, {"type": "fatal", "message": f"unknown message {kind!r}"})
     finally:

@@ -1,12 +1,14 @@
-"""The EE driver: the only module that talks to Docker.
+"""The Docker backend: the only module that imports ``docker``.
 
-An ``EE`` is one container running the runtime's supervisor. pdee talks to it over
-the container's attached stdin/stdout (Docker's attach API, one JSON message per
-line), so nothing is bind-mounted and no port is published: it works the same with
-a remote ``DOCKER_HOST``, Docker-in-Docker, or ``--network none``.
+An EE is one container running the runtime's supervisor. pdee talks to it over the
+container's attached stdin/stdout (Docker's attach API, one JSON message per line), so
+nothing is bind-mounted and no port is published: it works the same with a remote
+``DOCKER_HOST``, Docker-in-Docker, or ``--network none``.
 
-Every container carries the label ``pdee.run=<run id>``; ``DockerEngine.remove_run``
-and ``pdee gc`` find leftovers by that label, not by remembered references.
+Every container carries the label ``pdee.run=<run id>`` and its owner's labels
+(``ownership``); ``DockerBackend.remove_run`` and ``pdee gc`` find leftovers by label,
+not by remembered references. With ``--debug`` every Docker call is logged with its
+time (logger ``pdee.docker``).
 """
 
 from __future__ import annotations
@@ -14,57 +16,51 @@ from __future__ import annotations
 import enum
 import gc
 import json
+import logging
 import socket
 import struct
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import docker
 import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from .errors import DockerUnavailable, EEError, ImageError, UsageError
+from . import ownership
+from .backend import LABEL_RUN, EESpec, ImageInfo
+from .errors import BackendUnavailable, EEError, EEGone, ImageError, UsageError
 from .interrupts import deferred
 
-LABEL_RUN = "pdee.run"
-LABEL_EE = "pdee.ee"
-DEFAULT_IMAGE = "pdee-ee:latest"
-# Room above /tmp and the step's limit for the supervisor and the sampling slack:
-# the container's hard limit is tmp + memory + this, so /tmp never starves the step.
-MEMORY_HEADROOM_BYTES = 256 * 2**20
+log = logging.getLogger("pdee.docker")
+
+LABEL_RECIPE = "pdee.recipe"
+LABEL_BASE = "pdee.base"
 PIDS_LIMIT = 1024
 DOCKER_API_VERSION = "1.41"  # Docker Engine 20.10 and later
 BUILTIN_NETWORKS = ("bridge", "none", "host")
 STDOUT, STDERR = 1, 2
+DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
-@dataclass(frozen=True)
-class EESpec:
-    """How to make an EE: its image and the platform's caps."""
-
-    image: str
-    tmp_size_bytes: int
-    memory_bytes: int
-    network: str = "bridge"
-
-    @property
-    def container_memory_bytes(self) -> int:
-        """The container's hard limit: /tmp (tmpfs pages count here) + step + headroom."""
-        return self.tmp_size_bytes + self.memory_bytes + MEMORY_HEADROOM_BYTES
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """What pdee needs to know of the EE image before it starts one."""
-
-    tag: str
-    id: str
-    runtime_fingerprint: str | None
-    base_image: str | None
+@contextmanager
+def _timed(what: str) -> Iterator[None]:
+    """Log one Docker call and how long it took (``--debug``)."""
+    started = time.perf_counter()
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        if log.isEnabledFor(logging.DEBUG):
+            outcome = " (failed)" if failed else ""
+            log.debug("%s: %.1f ms%s", what, (time.perf_counter() - started) * 1000, outcome)
 
 
 class EEState(enum.Enum):
@@ -73,15 +69,6 @@ class EEState(enum.Enum):
     NEW = "new"  # an object only: no container yet
     RUNNING = "running"  # the container runs and its supervisor answered
     DESTROYED = "destroyed"  # the container is gone (or was never made); final
-
-
-class EEGone(EEError):
-    """The EE's container ended under pdee's feet, e.g. killed for memory."""
-
-    def __init__(self, message: str, oom_killed: bool, container_exit_code: int | None) -> None:
-        super().__init__(message)
-        self.oom_killed = oom_killed
-        self.container_exit_code = container_exit_code
 
 
 class _AttachedStream:
@@ -155,29 +142,33 @@ class _AttachedStream:
                 pass
 
 
-class EE:
-    """One execution environment: a container with the runtime, used as a context manager.
+class DockerEE:
+    """One EE as a container with the runtime; a context manager (start ... destroy).
 
     ``start`` makes and starts the container and waits for the supervisor;
     ``request`` sends one message and returns the reply; ``destroy`` removes the
-    container and is safe to call any number of times.
+    container and is safe to call any number of times, from any thread.
     """
 
-    def __init__(self, client: docker.DockerClient, spec: EESpec, run_id: str, ee_id: str) -> None:
+    def __init__(
+        self, client: docker.DockerClient, spec: EESpec, labels: dict[str, str], ee_id: str
+    ) -> None:
         self.client = client
         self.spec = spec
-        self.run_id = run_id
+        self.labels = labels
         self.id = ee_id
         self.state = EEState.NEW
         self.container: Container | None = None
         self.stream: _AttachedStream | None = None
-        self.hello: dict[str, Any] = {}
         # start() and request() run on an EE's own thread while destroy() may come
         # from another; the thread that last leaves the stream closes it.
         self._lock = threading.Lock()
         self._readers = 0
 
-    def __enter__(self) -> EE:
+    def __repr__(self) -> str:
+        return f"<DockerEE {self.id} {self.state.value}>"
+
+    def __enter__(self) -> DockerEE:
         try:
             self.start()
         except BaseException:
@@ -188,11 +179,15 @@ class EE:
     def __exit__(self, *_exc: object) -> None:
         self.destroy()
 
+    @property
+    def container_name(self) -> str:
+        return f"pdee-{self.labels[LABEL_RUN]}-{self.id}"
+
     def _create_options(self) -> dict[str, Any]:
         spec = self.spec
         options: dict[str, Any] = {
-            "name": f"pdee-{self.run_id}-{self.id}",
-            "labels": {LABEL_RUN: self.run_id, LABEL_EE: self.id},
+            "name": self.container_name,
+            "labels": self.labels,
             "stdin_open": True,
             "tty": False,
             "read_only": True,
@@ -221,7 +216,8 @@ class EE:
             if self.state is not EEState.NEW:
                 raise RuntimeError(f"EE {self.id} is {self.state.value}; an EE starts only once")
         try:
-            with deferred():  # a container the daemon made must not be unknown to pdee
+            with deferred(), _timed(f"create {self.container_name}"):
+                # a container the daemon made must not be unknown to pdee
                 container = self.client.containers.create(self.spec.image, **self._create_options())
             with self._lock:
                 self.container = container
@@ -230,30 +226,48 @@ class EE:
                 _remove_container(self.client, str(container.id))
                 raise EEError(f"EE {self.id} was destroyed while it started")
             # Attach before start, so that not a byte of output is missed.
-            stream = _AttachedStream(
-                self.client.api.attach_socket(
-                    str(container.id), params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            with _timed(f"attach {self.container_name}"):
+                stream = _AttachedStream(
+                    self.client.api.attach_socket(
+                        str(container.id),
+                        params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1},
+                    )
                 )
-            )
             with self._lock:
                 self.stream = stream
                 destroyed = self._destroyed()
             if destroyed:
                 stream.close()
                 raise EEError(f"EE {self.id} was destroyed while it started")
-            container.start()
-        except docker.errors.DockerException as exc:
+            with _timed(f"start {self.container_name}"):
+                container.start()
+        except DOCKER_ERRORS as exc:
             raise EEError(f"EE {self.id} could not start: {_explain(exc)}") from exc
         with self._lock:
             if self._destroyed():
                 raise EEError(f"EE {self.id} was destroyed while it started")
             self.state = EEState.RUNNING
-        self.hello = self._read_message(time.monotonic() + timeout_s, "start")
-        return self.hello
+        return self._read_message(time.monotonic() + timeout_s, "start")
 
     def _destroyed(self) -> bool:
         # A method, not an inline test: destroy() may change the state from another thread.
         return self.state is EEState.DESTROYED
+
+    def rename(self, ee_id: str) -> None:
+        """Take the id ``ee_id``; the container's name follows it.
+
+        Raises:
+            EEError: the daemon refused.
+        """
+        old = self.container_name
+        self.id = ee_id
+        if self.container is None:
+            return
+        try:
+            with _timed(f"rename {old} to {self.container_name}"):
+                self.client.api.rename(str(self.container.id), self.container_name)
+        except DOCKER_ERRORS as exc:
+            raise EEError(f"EE {ee_id} could not be renamed: {_explain(exc)}") from exc
 
     def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """Send one message to the supervisor and return its reply.
@@ -318,11 +332,12 @@ class EE:
         oom_killed, exit_code = False, None
         try:
             assert self.container is not None
-            self.container.wait(timeout=10)
-            self.container.reload()
+            with _timed(f"inspect {self.container_name}"):
+                self.container.wait(timeout=10)
+                self.container.reload()
             oom_killed = bool(self.container.attrs["State"].get("OOMKilled"))
             exit_code = self.container.attrs["State"].get("ExitCode")
-        except (docker.errors.DockerException, requests.exceptions.RequestException):
+        except DOCKER_ERRORS:
             pass
         why = (
             "it was killed for memory (the container's hard limit)"
@@ -349,13 +364,18 @@ class EE:
             if not read_elsewhere:
                 stream.close()
         if container is not None:
-            _remove_container(self.client, str(container.id))
+            try:
+                _remove_container(self.client, str(container.id))
+            except DOCKER_ERRORS as exc:
+                # The run's final sweep by label, or `pdee gc`, removes it later.
+                log.warning("could not remove EE %s: %s", self.id, _explain(exc))
 
 
 def _remove_container(client: docker.DockerClient, container_id: str) -> bool:
     """Force-remove a container and its volumes; False if it was already gone."""
     try:
-        client.api.remove_container(container_id, force=True, v=True)
+        with _timed(f"remove {container_id[:12]}"):
+            client.api.remove_container(container_id, force=True, v=True)
     except docker.errors.NotFound:
         return False
     except docker.errors.APIError as exc:
@@ -378,13 +398,25 @@ def _explain(exc: Exception) -> str:
     return str(exc)
 
 
-class DockerEngine:
-    """The Docker daemon, as pdee uses it."""
+@dataclass(frozen=True)
+class Sweep:
+    """What ``DockerBackend.sweep`` did."""
+
+    removed: int  # containers removed
+    spared: int  # containers of live pdee runs, left alone
+
+
+class DockerBackend:
+    """EEs as containers on a Docker daemon (``DOCKER_HOST``, else the local socket)."""
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
+        self.owner = ownership.Owner.this_process()
 
-    def __enter__(self) -> DockerEngine:
+    def __repr__(self) -> str:
+        return f"<DockerBackend {self.client.api.base_url}>"
+
+    def __enter__(self) -> DockerBackend:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -395,7 +427,7 @@ class DockerEngine:
         self.client.close()
 
     @classmethod
-    def connect(cls, connections: int = 10) -> DockerEngine:
+    def connect(cls, connections: int = 10) -> DockerBackend:
         """Connect where docker-py looks (``DOCKER_HOST``, else the local socket).
 
         Args:
@@ -403,26 +435,29 @@ class DockerEngine:
                 thread, and a few more), so that none is dropped from the pool.
 
         Raises:
-            DockerUnavailable: no daemon answers there.
+            BackendUnavailable: no daemon answers there.
         """
         client = None
         try:
             # A fixed API version: with "auto", docker-py asks the daemon at once and
             # leaks that socket when none answers.
-            client = docker.from_env(
-                version=DOCKER_API_VERSION, timeout=120, max_pool_size=connections
-            )
-            client.ping()
+            with _timed("connect and ping"):
+                client = docker.from_env(
+                    version=DOCKER_API_VERSION, timeout=120, max_pool_size=connections
+                )
+                client.ping()
             return cls(client)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        except DOCKER_ERRORS as exc:
             if client is not None:
                 client.close()
             failure = _explain(exc)
         # Outside the except block, so that the traceback no longer holds the socket.
         _collect_failed_sockets()
-        raise DockerUnavailable(
+        raise BackendUnavailable(
             f"no Docker daemon answers ({failure}); start dockerd or set DOCKER_HOST"
         )
+
+    # -- what a run needs --
 
     def image(self, tag: str) -> ImageInfo:
         """What the image ``tag`` is.
@@ -431,17 +466,18 @@ class DockerEngine:
             ImageError: there is no such image here.
         """
         try:
-            image = self.client.images.get(tag)
+            with _timed(f"inspect image {tag}"):
+                image = self.client.images.get(tag)
         except docker.errors.ImageNotFound:
-            raise ImageError(f"image {tag} not found; build it with `make image`") from None
-        except docker.errors.APIError as exc:
+            raise ImageError(f"image {tag} not found; build it with `pdee image build`") from None
+        except DOCKER_ERRORS as exc:
             raise ImageError(f"cannot inspect image {tag}: {_explain(exc)}") from exc
         labels = image.labels or {}
         return ImageInfo(
             tag=tag,
             id=image.short_id.removeprefix("sha256:"),
-            runtime_fingerprint=labels.get("pdee.runtime"),
-            base_image=labels.get("pdee.base"),
+            recipe=labels.get(LABEL_RECIPE),
+            base_image=labels.get(LABEL_BASE),
         )
 
     def check_network(self, name: str) -> None:
@@ -449,25 +485,131 @@ class DockerEngine:
         if name in BUILTIN_NETWORKS:
             return
         try:
-            self.client.networks.get(name)
+            with _timed(f"inspect network {name}"):
+                self.client.networks.get(name)
         except docker.errors.NotFound:
             raise UsageError(
                 f"network {name!r} does not exist; use bridge, none, host or create it "
                 f"with `docker network create {name}`"
             ) from None
 
-    def ee(self, spec: EESpec, run_id: str, ee_id: str) -> EE:
-        """A new, not yet started, EE."""
-        return EE(self.client, spec, run_id, ee_id)
+    def ee(self, spec: EESpec, run_id: str, ee_id: str) -> DockerEE:
+        """A new, not yet started, EE of run ``run_id``."""
+        labels = {LABEL_RUN: run_id, **self.owner.labels(time.time())}
+        return DockerEE(self.client, spec, labels, ee_id)
 
-    def remove_containers(self, run_id: str | None = None) -> int:
-        """Force-remove the containers of run ``run_id`` (of every run if None).
+    def remove_run(self, run_id: str) -> int:
+        """Force-remove every container of run ``run_id``; how many there were."""
+        return sum(
+            _remove_container(self.client, c["Id"])
+            for c in self._containers(f"{LABEL_RUN}={run_id}")
+        )
 
-        Returns:
-            How many containers were removed.
+    def sweep(self, everything: bool = False) -> Sweep:
+        """Remove the EEs whose pdee is gone (``ownership.abandoned``), or all of them.
+
+        Raises:
+            BackendUnavailable: the daemon stopped answering.
         """
-        label = LABEL_RUN if run_id is None else f"{LABEL_RUN}={run_id}"
+        removed = spared = 0
+        now, host = time.time(), socket.gethostname()
+        try:
+            for container in self._containers(LABEL_RUN):
+                labels = container.get("Labels") or {}
+                if everything or ownership.abandoned(labels, now, host):
+                    removed += _remove_container(self.client, container["Id"])
+                else:
+                    spared += 1
+        except DOCKER_ERRORS as exc:
+            raise BackendUnavailable(f"the Docker daemon failed: {_explain(exc)}") from exc
+        return Sweep(removed, spared)
+
+    def _containers(self, label: str) -> list[dict[str, Any]]:
         # The low-level list: the high-level one inspects each container and fails
         # on one removed meanwhile.
-        containers = self.client.api.containers(all=True, filters={"label": label})
-        return sum(_remove_container(self.client, c["Id"]) for c in containers)
+        with _timed(f"list containers {label}"):
+            return self.client.api.containers(all=True, filters={"label": label})  # type: ignore[no-any-return]
+
+    # -- what building the image needs (``pdee.image``) --
+
+    def has_image(self, tag: str) -> bool:
+        try:
+            with _timed(f"inspect image {tag}"):
+                self.client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def import_rootfs(self, tarball: Path, tag: str) -> None:
+        """Make image ``tag`` from a root filesystem tarball (``docker import``).
+
+        Raises:
+            ImageError: the daemon refused it.
+        """
+        repository, _, version = tag.rpartition(":")
+        try:
+            with _timed(f"import {tag}"):
+                self.client.api.import_image_from_file(
+                    str(tarball), repository=repository, tag=version
+                )
+        except DOCKER_ERRORS as exc:
+            raise ImageError(f"cannot import {tag}: {_explain(exc)}") from exc
+
+    def python_version(self, tag: str) -> str:
+        """The version of ``python3`` in image ``tag`` (a throwaway container, no network).
+
+        Raises:
+            ImageError: the image has no working python3.
+        """
+        command = ["python3", "-c", "import platform; print(platform.python_version())"]
+        try:
+            with _timed(f"python3 in {tag}"):
+                output = self.client.containers.run(
+                    tag,
+                    command,
+                    entrypoint=[],
+                    network_mode="none",
+                    remove=True,
+                    labels={LABEL_RUN: "image-build", **self.owner.labels(time.time())},
+                )
+        except DOCKER_ERRORS as exc:
+            raise ImageError(f"image {tag} has no working python3: {_explain(exc)}") from exc
+        return bytes(output).decode().strip()
+
+    def build(
+        self,
+        context: IO[bytes],
+        tag: str,
+        buildargs: dict[str, str],
+        on_output: Callable[[str], None],
+    ) -> str:
+        """Build image ``tag`` from a tar ``context`` with no network; its id.
+
+        Raises:
+            ImageError: the build failed (the message holds the daemon's last words).
+        """
+        last = ""
+        try:
+            with _timed(f"build {tag}"):
+                for chunk in self.client.api.build(
+                    fileobj=context,
+                    custom_context=True,
+                    tag=tag,
+                    buildargs=buildargs,
+                    network_mode="none",
+                    rm=True,
+                    forcerm=True,
+                    decode=True,
+                ):
+                    if "error" in chunk:
+                        raise ImageError(f"building {tag} failed: {chunk['error'].strip()}")
+                    for line in str(chunk.get("stream", "")).splitlines():
+                        if line.strip():
+                            last = line.strip()
+                            on_output(last)
+        except DOCKER_ERRORS as exc:
+            raise ImageError(f"building {tag} failed: {_explain(exc)} ({last})") from exc
+        return self.image(tag).id
+
+
+__all__ = ["DockerBackend", "DockerEE", "Sweep"]

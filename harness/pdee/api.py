@@ -1,0 +1,112 @@
+"""``pdee.run``: run steps in emulated EEs from Python, as ``pdee run`` does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .backend import Backend
+from .image import DEFAULT_TAG
+from .plan import RunPlan, StrPath, build_plan
+from .records import RunResult
+from .runner import OnExecution, Runner
+from .scheduler import Mode
+
+
+def connections_for(plan: RunPlan) -> int:
+    """Backend connections a plan needs: one per EE thread, and a few for the main one.
+
+    The EEs in flight, as many standby EEs in cold mode, the warm workers, and 8.
+    """
+    policy = plan.policy
+    return 2 * policy.concurrency + policy.warm_workers + 8
+
+
+def execute(
+    plan: RunPlan, backend: Backend | None = None, on_execution: OnExecution | None = None
+) -> RunResult:
+    """Run a checked plan, on ``backend`` or on the Docker daemon that docker-py finds.
+
+    Raises:
+        BackendUnavailable, ImageError, UsageError: before any EE starts.
+        RunAborted: the backend failed mid-run (``.result`` has what ended).
+    """
+    if backend is not None:
+        return Runner(backend, plan, on_execution).run()
+    from .docker_backend import DockerBackend
+
+    with DockerBackend.connect(connections_for(plan)) as docker_backend:
+        return Runner(docker_backend, plan, on_execution).run()
+
+
+def run(
+    steps: Sequence[StrPath],
+    *,
+    events: int | None = None,
+    event_file: StrPath | None = None,
+    event: str | dict[str, Any] | None = None,
+    schedule: StrPath | None = None,
+    inputs: StrPath | dict[str, Any] | None = None,
+    mode: Mode | str = Mode.REALISTIC,
+    concurrency: int = 1,
+    interval: float | None = None,
+    rate: float | None = None,
+    idle_timeout: float | None = None,
+    chaos: float | None = None,
+    warm_workers: int = 0,
+    tmp_size: str | int = "2GB",
+    memory: str | int = "256MB",
+    timeout: float = 30.0,
+    network: str = "bridge",
+    image: str = DEFAULT_TAG,
+    seed: int | None = None,
+    backend: Backend | None = None,
+    on_execution: OnExecution | None = None,
+) -> RunResult:
+    """Run a workflow's steps for a number of events in emulated EEs.
+
+    The keyword arguments are ``pdee run``'s options, with the same defaults (the
+    platform's) and the same checks; see ``pdee.plan.build_plan``.
+
+    Example::
+
+        result = pdee.run(["step.py"], events=3, mode="warm", tmp_size="2GB")
+        assert [e.status for e in result.executions] == ["ok", "ok", "ok"]
+
+    Args:
+        steps: the step files, in workflow order.
+        backend: where EEs run (default: the Docker daemon at ``DOCKER_HOST`` or the
+            local socket, connected for this run and closed after it).
+        on_execution: called on the calling thread with each execution as it ends.
+
+    Returns:
+        Every execution (in event order), every EE's life, and the settings.
+
+    Raises:
+        UsageError: a bad argument or input file (the CLI's exit code 2).
+        BackendUnavailable: no Docker daemon answers (3).
+        ImageError: the EE image is missing or stale (4): ``pdee image build``.
+        RunAborted: the backend failed mid-run; ``.result`` holds what ended.
+    """
+    plan = build_plan(
+        steps,
+        events=events,
+        event_file=event_file,
+        event=event,
+        schedule=schedule,
+        inputs=inputs,
+        mode=mode,
+        concurrency=concurrency,
+        interval=interval,
+        rate=rate,
+        idle_timeout=idle_timeout,
+        chaos=chaos,
+        warm_workers=warm_workers,
+        tmp_size=tmp_size,
+        memory=memory,
+        timeout=timeout,
+        network=network,
+        image=image,
+        seed=seed,
+    )
+    return execute(plan, backend, on_execution)

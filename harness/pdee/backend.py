@@ -1,0 +1,128 @@
+"""The EE backend interface: what a run needs of whatever runs its EEs.
+
+Docker (``docker_backend.DockerBackend``) is the one implementation today; a fake in
+the unit tests runs whole plans through the real runner, and Kubernetes pods could be
+another. Nothing outside the implementation knows which backend it talks to.
+
+An EE is started once, answers requests one at a time, and is destroyed once
+(``destroy`` is safe to call again, and from another thread while it starts or waits
+for a reply, which must then end with an ``EEError``)::
+
+    with backend.ee(spec, run_id, "ee-1") as ee:      # start() ... destroy()
+        ee.request({"type": "load", ...}, timeout_s=60)
+        reply = ee.request({"type": "run", ...}, timeout_s=45)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .errors import BackendUnavailable, EEError, EEGone, ImageError
+
+# Room above /tmp and the step's limit for the supervisor and the sampling slack:
+# the EE's hard memory limit is tmp + memory + this, so /tmp never starves the step.
+MEMORY_HEADROOM_BYTES = 256 * 2**20
+LABEL_RUN = "pdee.run"
+
+
+@dataclass(frozen=True)
+class EESpec:
+    """How to make an EE: its image and the platform's caps."""
+
+    image: str
+    tmp_size_bytes: int
+    memory_bytes: int
+    network: str = "bridge"
+
+    @property
+    def container_memory_bytes(self) -> int:
+        """The EE's hard limit: /tmp (tmpfs pages are memory) + step + headroom."""
+        return self.tmp_size_bytes + self.memory_bytes + MEMORY_HEADROOM_BYTES
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What pdee needs to know of the EE image before it starts one."""
+
+    tag: str
+    id: str
+    recipe: str | None  # the fingerprint of the recipe it was built from
+    base_image: str | None
+
+
+class EE(Protocol):
+    """One execution environment."""
+
+    id: str
+
+    def start(self, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Make the EE and wait for its runtime; return the runtime's hello.
+
+        Raises:
+            EEError: it could not start, or was destroyed meanwhile.
+        """
+        ...
+
+    def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """Send one message to the runtime and return its reply.
+
+        Raises:
+            EEGone: the EE ended (``oom_killed`` says whether for memory).
+            EEError: no reply in time, or the EE was destroyed meanwhile.
+        """
+        ...
+
+    def rename(self, ee_id: str) -> None:
+        """Take the id ``ee_id`` (an EE started ahead gets its id when a cold start takes it)."""
+        ...
+
+    def destroy(self) -> None:
+        """Remove the EE and everything in it. Idempotent, and safe from any thread."""
+        ...
+
+    def __enter__(self) -> EE: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class Backend(Protocol):
+    """Where EEs run."""
+
+    def image(self, tag: str) -> ImageInfo:
+        """What the image ``tag`` is.
+
+        Raises:
+            ImageError: there is no such image.
+        """
+        ...
+
+    def check_network(self, name: str) -> None:
+        """Raises UsageError unless EEs can be attached to network ``name``."""
+        ...
+
+    def ee(self, spec: EESpec, run_id: str, ee_id: str) -> EE:
+        """A new EE of run ``run_id``, not started yet."""
+        ...
+
+    def remove_run(self, run_id: str) -> int:
+        """Remove whatever run ``run_id`` left (found by label); how many EEs went."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the backend's connections."""
+        ...
+
+
+__all__ = [
+    "EE",
+    "LABEL_RUN",
+    "MEMORY_HEADROOM_BYTES",
+    "Backend",
+    "BackendUnavailable",
+    "EEError",
+    "EEGone",
+    "EESpec",
+    "ImageError",
+    "ImageInfo",
+]

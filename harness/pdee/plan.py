@@ -1,0 +1,273 @@
+"""A run plan: every option and input checked, defaults applied, in one place.
+
+``build_plan`` is what both ``pdee run`` and ``pdee.run`` call; its keyword arguments
+are the CLI's options (sizes as ``"512MB"`` or bytes, durations in seconds), and every
+mistake is a ``UsageError`` with the one-line message the CLI prints.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .events import Schedule, load_events, load_schedule, parse_events
+from .image import DEFAULT_TAG
+from .scheduler import (
+    DEFAULT_CHAOS,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_INTERVAL_S,
+    Mode,
+    Policy,
+    arrival_times,
+)
+from .sizes import parse_size
+from .workflow import Step, load_inputs, load_steps
+
+PLATFORM_MAX_MEMORY = 10 * 2**30
+PLATFORM_MAX_TIMEOUT_S = 750.0
+MAX_EES = 64  # pdee's own bound on --concurrency and --warm-workers, not the platform's
+
+StrPath = str | PathLike[str]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a run was asked to do, checked."""
+
+    steps: list[Step]
+    events: list[dict[str, Any]] | None  # None: a default HTTP event for each execution
+    arrivals: list[float]  # virtual arrival time of each execution, in seconds
+    inputs: dict[str, Any]
+    policy: Policy
+    tmp_size_bytes: int
+    memory_bytes: int
+    timeout_s: float
+    network: str = "bridge"
+    image: str = DEFAULT_TAG
+    arrivals_described: dict[str, Any] = field(default_factory=dict)
+    origin: datetime | None = None  # the wall-clock time of virtual 0 (default: now)
+
+    @property
+    def executions(self) -> int:
+        return len(self.arrivals)
+
+
+def _arrivals(
+    count: int | None,
+    seed: int,
+    interval: float | None,
+    rate: float | None,
+    schedule: Schedule | None,
+    user_events: list[dict[str, Any]] | None,
+) -> tuple[list[float], dict[str, Any]]:
+    """The virtual arrival times, and how the report describes them."""
+    if sum(x is not None for x in (interval, rate, schedule)) > 1:
+        raise UsageError("--interval, --rate and --schedule each set arrival times; use one")
+    if schedule is not None:
+        count = len(schedule.events) if count is None else count
+        if count > len(schedule.events):
+            raise UsageError(
+                f"--events {count}: the schedule holds {len(schedule.events)} events; "
+                f"give at most that many"
+            )
+        described: dict[str, Any] = {"kind": "schedule"}
+        return arrival_times(count, seed, timestamps=schedule.timestamps), described
+    if count is None:
+        count = len(user_events) if user_events else 1
+    if rate is not None:
+        if rate <= 0:
+            raise UsageError(f"--rate {rate:g}: give a positive number of events per minute")
+        described = {"kind": "rate", "per_minute": rate}
+        return arrival_times(count, seed, rate_per_minute=rate), described
+    interval = DEFAULT_INTERVAL_S if interval is None else interval
+    if interval < 0:
+        raise UsageError(f"--interval {interval:g}: give 0 (a burst) or more seconds")
+    described = {"kind": "interval", "interval_s": interval}
+    return arrival_times(count, seed, interval_s=interval), described
+
+
+def _policy(
+    mode: Mode,
+    concurrency: int,
+    idle_timeout: float | None,
+    chaos: float | None,
+    warm_workers: int,
+    seed: int,
+) -> Policy:
+    if mode is not Mode.REALISTIC:
+        for name, value in (("--idle-timeout", idle_timeout), ("--chaos", chaos)):
+            if value is not None:
+                raise UsageError(
+                    f"{name} applies to --mode realistic only, not --mode {mode.value}"
+                )
+    if mode is Mode.COLD and warm_workers:
+        raise UsageError("--warm-workers keeps EEs for reuse; --mode cold never reuses one")
+    if not 1 <= concurrency <= MAX_EES:
+        raise UsageError(f"--concurrency {concurrency}: give 1 to {MAX_EES}")
+    if not 0 <= warm_workers <= MAX_EES:
+        raise UsageError(f"--warm-workers {warm_workers}: give 0 to {MAX_EES}")
+    if idle_timeout is not None and idle_timeout <= 0:
+        raise UsageError(f"--idle-timeout {idle_timeout:g}: give a positive number of seconds")
+    if chaos is not None and not 0 <= chaos <= 1:
+        raise UsageError(f"--chaos {chaos:g}: give a probability from 0 to 1")
+    return Policy(
+        mode=mode,
+        concurrency=concurrency,
+        idle_timeout_s=DEFAULT_IDLE_TIMEOUT_S if idle_timeout is None else idle_timeout,
+        chaos=DEFAULT_CHAOS if chaos is None else chaos,
+        warm_workers=warm_workers,
+        seed=seed,
+    )
+
+
+def _size(value: str | int, option: str) -> int:
+    """Bytes of a size given as text (``"512MB"``) or as a number of bytes."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise UsageError(f"{option}: {value!r} is not a size; write it like 512MB or 2GB")
+    if isinstance(value, int):
+        if value <= 0:
+            raise UsageError(f"{option}: {value} bytes; give a size like 512MB or 2GB")
+        return value
+    return parse_size(value, option)
+
+
+def _mode(mode: Mode | str) -> Mode:
+    try:
+        return Mode(mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in Mode)
+        raise UsageError(f"--mode {mode}: give one of {choices}") from None
+
+
+def _number(value: Any, option: str, kind: type = float) -> Any:
+    """``value`` as an int or float, refusing text and bools (API callers' mistakes)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{option}: {value!r} is not a number")
+    if kind is int and not float(value).is_integer():
+        raise UsageError(f"{option}: {value!r} is not a whole number")
+    return kind(value)
+
+
+def _user_events(
+    event: str | dict[str, Any] | None, event_file: StrPath | None
+) -> list[dict[str, Any]] | None:
+    if isinstance(event, dict):
+        if event_file is not None:
+            raise UsageError("--event and --event-file both give events; use one of them")
+        return parse_events(json.dumps(event), "--event")
+    return load_events(event, Path(event_file) if event_file is not None else None)
+
+
+def build_plan(
+    steps: Sequence[StrPath],
+    *,
+    events: int | None = None,
+    event_file: StrPath | None = None,
+    event: str | dict[str, Any] | None = None,
+    schedule: StrPath | None = None,
+    inputs: StrPath | dict[str, Any] | None = None,
+    mode: Mode | str = Mode.REALISTIC,
+    concurrency: int = 1,
+    interval: float | None = None,
+    rate: float | None = None,
+    idle_timeout: float | None = None,
+    chaos: float | None = None,
+    warm_workers: int = 0,
+    tmp_size: str | int = "2GB",
+    memory: str | int = "256MB",
+    timeout: float = 30.0,
+    network: str = "bridge",
+    image: str = DEFAULT_TAG,
+    seed: int | None = None,
+) -> RunPlan:
+    """Check every option and input file; the plan to run.
+
+    Args:
+        steps: the step files, in workflow order.
+        events: executions to run (default: one per event given, else 1).
+        event_file: events: a JSON object, a JSON array or JSON Lines.
+        event: one event, as JSON text or a dict.
+        schedule: events that each carry their arrival time in ``ts``.
+        inputs: ``pd.inputs`` for every step: a JSON file, or a dict.
+        mode: ``realistic``, ``warm`` or ``cold``.
+        concurrency: executions in flight at once, each on its own EE.
+        interval: virtual seconds between arrivals (default 5; 0 is a burst).
+        rate: instead of ``interval``, events a minute, at random (Poisson).
+        idle_timeout: seconds an idle EE lives (realistic; default 600).
+        chaos: chance an idle EE is destroyed before each arrival (realistic; 0.01).
+        warm_workers: EEs started before the first event and kept.
+        tmp_size: size of /tmp (``"2GB"`` or bytes).
+        memory: the step's memory limit (``"256MB"`` or bytes; at most 10GB).
+        timeout: seconds for a whole execution (at most 750).
+        network: bridge, none, host or a network's name.
+        image: the EE image.
+        seed: seed of every random choice (default: a new one).
+
+    Raises:
+        UsageError: anything wrong, with how to fix it.
+    """
+    if isinstance(steps, (str, PathLike)):
+        raise UsageError("steps: give a list of step files, e.g. ['step.py']")
+    workflow = load_steps([Path(step) for step in steps])
+    if schedule is not None and (event is not None or event_file is not None):
+        raise UsageError("--schedule holds the events; drop --event and --event-file")
+    user_events = _user_events(event, event_file)
+    loaded_schedule = load_schedule(Path(schedule)) if schedule is not None else None
+    memory_bytes = _size(memory, "--memory")
+    if memory_bytes > PLATFORM_MAX_MEMORY:
+        raise UsageError(f"--memory {memory} is over the platform's maximum of 10GB")
+    timeout = _number(timeout, "--timeout")
+    if not 0 < timeout <= PLATFORM_MAX_TIMEOUT_S:
+        raise UsageError(f"--timeout {timeout:g} is out of range; the platform allows 0 < s <= 750")
+    events = _number(events, "--events", int)
+    if events is not None and events < 1:
+        raise UsageError(f"--events {events}: give at least 1 execution")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    arrivals, described = _arrivals(
+        events,
+        _number(seed, "--seed", int),
+        _number(interval, "--interval"),
+        _number(rate, "--rate"),
+        loaded_schedule,
+        user_events,
+    )
+    policy = _policy(
+        _mode(mode),
+        _number(concurrency, "--concurrency", int),
+        _number(idle_timeout, "--idle-timeout"),
+        _number(chaos, "--chaos"),
+        _number(warm_workers, "--warm-workers", int),
+        seed,
+    )
+    if isinstance(inputs, dict):
+        try:
+            json.dumps(inputs, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"inputs: not JSON data ({exc}); give plain dicts, lists, str") from None
+        loaded_inputs = inputs
+    else:
+        loaded_inputs = load_inputs(Path(inputs) if inputs is not None else None)
+    return RunPlan(
+        steps=workflow,
+        events=loaded_schedule.events if loaded_schedule else user_events,
+        arrivals=arrivals,
+        inputs=loaded_inputs,
+        policy=policy,
+        tmp_size_bytes=_size(tmp_size, "--tmp-size"),
+        memory_bytes=memory_bytes,
+        timeout_s=timeout,
+        network=network,
+        image=image,
+        arrivals_described=described,
+        origin=loaded_schedule.origin if loaded_schedule else None,
+    )

@@ -1,0 +1,147 @@
+"""A backend with no Docker: EEs that "run" an execution by waiting.
+
+It implements ``pdee.backend.Backend`` (mypy checks it: ``make lint``), so whole plans
+run through the real ``Runner``, threads, virtual clock and clean-up included. An
+event steers its execution: ``sleep`` (seconds), ``status`` (how it ends), ``gone``
+(the EE's container ends under it), ``tmp`` (bytes /tmp holds after it).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from pdee.backend import Backend, EESpec, ImageInfo
+from pdee.errors import EEError, EEGone
+from pdee.image import recipe_fingerprint
+from pdee.runtime import PROTOCOL_VERSION
+
+
+class FakeEE:
+    """Starts after ``start_s``; runs an execution by waiting ``event["sleep"]`` seconds."""
+
+    def __init__(self, backend: FakeBackend, spec: EESpec, ee_id: str) -> None:
+        self.backend = backend
+        self.spec = spec
+        self.id = ee_id
+        self.names = [ee_id]
+        self.started = False
+        self.destroyed = threading.Event()
+        self.running = 0
+        self.tmp_used = 4096
+
+    def __enter__(self) -> FakeEE:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.destroy()
+
+    def start(self, timeout_s: float = 60.0) -> dict[str, Any]:
+        if self.backend.fail_start_of == self.id:
+            raise EEError(f"EE {self.id} could not start: no such image")
+        if self.destroyed.wait(self.backend.start_s):
+            raise EEError(f"EE {self.id} was destroyed while it started")
+        self.started = True
+        return {"type": "hello", "python": "3.12.7", "protocol": PROTOCOL_VERSION}
+
+    def rename(self, ee_id: str) -> None:
+        self.id = ee_id
+        self.names.append(ee_id)
+
+    def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        assert self.started and not self.destroyed.is_set()
+        if message["type"] == "load":
+            return {"type": "ready"}
+        event = message["event"]
+        self.running += 1
+        with self.backend.lock:
+            self.backend.in_flight += 1
+            self.backend.most_in_flight = max(self.backend.most_in_flight, self.backend.in_flight)
+        try:
+            assert self.running == 1, f"two executions at once in {self.id}"
+            if self.destroyed.wait(event.get("sleep", 0.0)):
+                raise EEError(f"EE {self.id} was destroyed")
+            if event.get("gone"):
+                raise EEGone(f"EE {self.id} ended", oom_killed=True, container_exit_code=137)
+            if self.backend.fail_during == message["index"]:
+                raise EEError(f"EE {self.id} did not answer 'run' in time")
+            self.tmp_used += event.get("tmp", 0)
+            return {
+                "type": "result",
+                "status": event.get("status", "ok"),
+                "error": None,
+                "duration_ms": event.get("sleep", 0.0) * 1000,
+                "steps": {
+                    "step": {
+                        "return_value": {"index": message["index"]},
+                        "exports": {"ee": self.id},
+                        "logs": f"event {message['index']}\n",
+                        "duration_ms": 1.0,
+                    }
+                },
+                "tmp": {
+                    "used_bytes": self.tmp_used,
+                    "files": 0,
+                    "size_bytes": self.spec.tmp_size_bytes,
+                },
+                "memory": {"peak_bytes": 10 * 2**20, "limit_bytes": self.spec.memory_bytes},
+                "restarted_steps": [],
+                "platform_files_intact": True,
+            }
+        finally:
+            self.running -= 1
+            with self.backend.lock:
+                self.backend.in_flight -= 1
+
+    def destroy(self) -> None:
+        self.destroyed.set()
+
+
+class FakeBackend:
+    """What the runner asks of a backend, answered in memory."""
+
+    def __init__(
+        self,
+        start_s: float = 0.0,
+        fail_start_of: str | None = None,
+        fail_during: int | None = None,
+        recipe: str | None = None,
+    ) -> None:
+        self.start_s = start_s
+        self.fail_start_of = fail_start_of
+        self.fail_during = fail_during  # the index of an execution whose EE breaks
+        self.recipe = recipe or recipe_fingerprint()
+        self.ees: list[FakeEE] = []
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.swept: list[str] = []
+        self.closed = False
+
+    def image(self, tag: str) -> ImageInfo:
+        return ImageInfo(tag, "abc123", self.recipe, "python:3.12-slim")
+
+    def check_network(self, name: str) -> None:
+        pass
+
+    def ee(self, spec: EESpec, run_id: str, ee_id: str) -> FakeEE:
+        ee = FakeEE(self, spec, ee_id)
+        self.ees.append(ee)
+        return ee
+
+    def remove_run(self, run_id: str) -> int:
+        self.swept.append(run_id)
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+    def wait_all_destroyed(self, within_s: float = 5.0) -> bool:
+        deadline = time.monotonic() + within_s
+        return all(ee.destroyed.wait(max(0.0, deadline - time.monotonic())) for ee in self.ees)
+
+
+def _declared(backend: FakeBackend) -> Backend:
+    return backend  # mypy: the fake has everything the interface declares

@@ -1,0 +1,261 @@
+"""Typed records, the report's contract and the terminal's summaries, with no EE at all."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pdee import report
+from pdee.records import EELife, Execution, RunResult, Settings, Status
+from pdee.render import index_ranges, sparkline
+from pdee.runner import python_note
+from pdee.scheduler import Decision, Retire, Start
+
+
+def reply(status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "status": status,
+        "duration_ms": 1.0,
+        "steps": {
+            "s": {"return_value": [1], "exports": {"k": "v"}, "logs": "hi\n", "duration_ms": 0.5}
+        },
+        "tmp": {"used_bytes": 10, "files": 1, "size_bytes": 2**31},
+        "memory": {"peak_bytes": 5, "limit_bytes": 2**28},
+        "restarted_steps": ["s"],
+        "platform_files_intact": False,
+        **extra,
+    }
+
+
+def execution(index: int, status: str, start: str = "warm", **extra: Any) -> Execution:
+    decision = Decision(index, float(index), float(index), "ee-1", Start(start))
+    return Execution.from_reply(
+        decision, reply(status, **extra), 300.0 if start == "cold" else None
+    )
+
+
+def settings() -> Settings:
+    return Settings(
+        mode="realistic",
+        concurrency=1,
+        idle_timeout_s=600.0,
+        chaos=0.01,
+        warm_workers=0,
+        arrivals={"kind": "interval", "interval_s": 5.0},
+        seed=1,
+        tmp_size_bytes=2**31,
+        memory_bytes=2**28,
+        container_memory_bytes=2**31 + 2**29,
+        timeout_s=30.0,
+        image="pdee-ee:latest",
+        image_id="abc",
+        base_image="pdee-base:bookworm",
+        network="bridge",
+        executions=4,
+        steps=["s"],
+        pdee_version="0",
+        run_id="r",
+        python="3.11.2",
+        python_note="note",
+    )
+
+
+def run_result() -> RunResult:
+    error = {"type": "ValueError", "message": "boom", "step": "s", "traceback": "Traceback ..."}
+    executions = [
+        execution(0, "ok", "cold"),
+        execution(1, "exit", exit_reason="done"),
+        execution(2, "error", error=error),
+        execution(3, "timeout"),
+    ]
+    ees = {
+        "ee-1": EELife("ee-1", False, 0.0, [0, 1], Retire.CHAOS, 7.0),
+        "ee-2": EELife("ee-2", False, 7.0, [2], Retire.IDLE, 700.0),
+        "ee-3": EELife("ee-3", True, 700.0, [3], Retire.END, 703.0),
+    }
+    return RunResult("r", settings(), executions, ees)
+
+
+def test_summary_and_exit_code():
+    result = run_result()
+    s = result.summary
+    assert (s.executions, s.ok, s.failed, s.cold, s.warm) == (4, 2, 2, 1, 3)
+    assert (s.ees_started, s.ees_reused, s.ees_expired) == (3, 1, 1)
+    assert s.ees_destroyed_at_random == 1 and s.ees_retired[Retire.END] == 1
+    assert s.by_status[Status.TIMEOUT] == 1 and s.max_tmp_used_bytes == 10
+    assert report.exit_code(result) == 1 and not result.passed
+    result.executions = result.executions[:2]
+    assert report.exit_code(result) == 0 and result.passed
+    result.aborted = "the daemon went away"
+    assert not result.passed
+
+
+def test_statuses_are_strings_and_say_whether_they_passed():
+    assert Status.OK == "ok" and Status("oom") is Status.OOM
+    assert [s.value for s in Status if s.passed] == ["ok", "exit"]
+    assert execution(0, "exit").status == "exit" and execution(0, "exit").passed
+
+
+def test_execution_record_notes_and_repr():
+    record = execution(0, "ok")
+    assert any("restarted" in n for n in record.notes)
+    assert any("__pdg__" in n for n in record.notes)
+    assert repr(record) == "<Execution #0 ok on ee-1 (warm)>"
+    assert record.steps["s"].return_value == [1] and record.tmp is not None
+
+
+def test_python_note_only_off_platform():
+    assert python_note("3.12.7", "python:3.12-slim") is None
+    note = python_note("3.11.2", "pdee-base:bookworm")
+    assert note is not None and "3.11.2" in note
+
+
+# The report as CI jobs have parsed it since pdee 0.1: every key, with its JSON types.
+# A key may be added; none may go or change type.
+STEP = {"return_value": "any", "exports": "object", "logs": "str", "duration_ms": "number"}
+ERROR = {"type": "str", "message": "str", "step": "str|null", "traceback": "str|null"}
+CONTRACT = {
+    "pdee_version": "str",
+    "interrupted": "bool",
+    "settings": {
+        "mode": "str",
+        "concurrency": "int",
+        "idle_timeout_s": "number",
+        "chaos": "number",
+        "warm_workers": "int",
+        "arrivals": "object",
+        "seed": "int",
+        "tmp_size_bytes": "int",
+        "memory_bytes": "int",
+        "container_memory_bytes": "int",
+        "timeout_s": "number",
+        "python": "str",
+        "python_note": "str|null",
+        "image": "str",
+        "image_id": "str",
+        "base_image": "str|null",
+        "network": "str",
+        "executions": "int",
+        "steps": ["str"],
+        "pdee_version": "str",
+        "run_id": "str",
+    },
+    "executions": [
+        {
+            "index": "int",
+            "ee": "str",
+            "start": "str",
+            "arrived_at_s": "number",
+            "at_s": "number",
+            "status": "str",
+            "error": ("null", ERROR),
+            "exit_reason": "str|null",
+            "respond": "object|null",
+            "steps": {"s": STEP},
+            "tmp": {"used_bytes": "int", "files": "int", "size_bytes": "int"},
+            "memory": {"peak_bytes": "int", "limit_bytes": "int"},
+            "duration_ms": "number",
+            "cold_start_ms": "number|null",
+            "restarted_steps": ["str"],
+            "notes": ["str"],
+        }
+    ],
+    "ees": [
+        {
+            "id": "str",
+            "warm_worker": "bool",
+            "started_at_s": "number",
+            "executions": ["int"],
+            "retired": "str|null",
+            "retired_at_s": "number|null",
+        }
+    ],
+    "summary": {
+        "executions": "int",
+        "ok": "int",
+        "failed": "int",
+        "by_status": {s: "int" for s in ("ok", "exit", "error", "timeout", "oom")},
+        "cold": "int",
+        "warm": "int",
+        "ees_started": "int",
+        "ees_reused": "int",
+        "ees_expired": "int",
+        "ees_destroyed_at_random": "int",
+        "ees_retired": {
+            r: "int" for r in ("idle", "chaos", "oom", "timeout", "broken", "cold-mode", "end")
+        },
+        "max_tmp_used_bytes": "int",
+        "max_memory_peak_bytes": "int",
+    },
+}
+TYPES = {
+    "str": str,
+    "int": int,
+    "bool": bool,
+    "number": (int, float),
+    "object": dict,
+    "null": type(None),
+}
+
+
+def conforms(value: Any, spec: Any, path: str = "$") -> list[str]:
+    """Where ``value`` breaks ``spec``; empty when it conforms."""
+    if isinstance(spec, tuple):  # alternatives
+        tries = [conforms(value, alternative, path) for alternative in spec]
+        return [] if any(not t for t in tries) else tries[-1]
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            return [f"{path}: {type(value).__name__}, not an object"]
+        wrong = [f"{path}.{key}: missing" for key in spec if key not in value]
+        for key, sub in spec.items():
+            if key in value:
+                wrong += conforms(value[key], sub, f"{path}.{key}")
+        return wrong
+    if isinstance(spec, list):
+        if not isinstance(value, list):
+            return [f"{path}: {type(value).__name__}, not an array"]
+        return [w for i, item in enumerate(value) for w in conforms(item, spec[0], f"{path}[{i}]")]
+    if spec == "any":
+        return []
+    kinds = tuple(TYPES[name] for name in spec.split("|"))
+    if isinstance(value, bool) and bool not in kinds:
+        return [f"{path}: bool, not {spec}"]
+    return [] if isinstance(value, kinds) else [f"{path}: {type(value).__name__}, not {spec}"]
+
+
+def test_the_report_keeps_its_contract():
+    built = json.loads(json.dumps(report.build(run_result())))
+    assert conforms(built, CONTRACT) == []
+    assert built["executions"][2]["error"]["type"] == "ValueError"
+    assert built["executions"][1]["exit_reason"] == "done"
+    assert built["ees"][0]["retired"] == "chaos" and built["interrupted"] is False
+    assert built["aborted"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "broken"),
+    [
+        (lambda r: r["settings"].pop("seed"), "$.settings.seed: missing"),
+        (lambda r: r["executions"][0].update(status=1), "$.executions[0].status: int, not str"),
+        (lambda r: r["summary"]["by_status"].update(ok="1"), "by_status.ok: str, not int"),
+    ],
+)
+def test_the_contract_test_catches_a_broken_report(change, broken):
+    built = json.loads(json.dumps(report.build(run_result())))
+    change(built)
+    assert any(broken in problem for problem in conforms(built, CONTRACT))
+
+
+def test_index_ranges_compress_and_cut():
+    assert index_ranges([0, 1, 2, 5, 7, 8]) == "#0-2 #5 #7-8"
+    assert index_ranges([]) == ""
+    assert index_ranges(list(range(0, 100, 2)), width=12) == "#0 #2 #4 #6… (46 more)"
+
+
+def test_sparkline_scales_to_top_and_buckets_long_series():
+    assert sparkline([0, 50, 100], 100) == "▁▄█"
+    assert sparkline([], 100) == ""
+    long = sparkline(list(range(1000)), 999, width=10)
+    assert len(long) == 10 and long[-1] == "█"
