@@ -69,13 +69,11 @@ def main_options(
     ] = False,
 ) -> None:
     """Run Pipedream Python steps in an emulated execution environment (EE)."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(name)s: %(message)s" if debug else "warning: %(message)s",
-        force=True,
-    )
-    if not debug:  # docker-py and urllib3 speak only when asked to
-        logging.getLogger("urllib3").setLevel(logging.ERROR)
+    # Without --debug, logging's last resort prints pdee's warnings to stderr.
+    if debug:
+        logging.basicConfig(
+            level=logging.DEBUG, format="%(asctime)s %(name)s: %(message)s", force=True
+        )
 
 
 @app.command()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import docker
 import pytest
+
 from pdee.backend import LABEL_RUN
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+
 from pdee.backend import LABEL_RUN
 
 pytestmark = pytest.mark.usefixtures("no_new_containers")
