@@ -24,12 +24,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-from pdee.driver import DEFAULT_IMAGE, DockerEngine
-from pdee.runner import RunPlan, run_plan
-from pdee.scheduler import Mode, Policy, arrival_times, simulate
-from pdee.workflow import load_steps
+import pdee
+from pdee.image import DEFAULT_TAG
+from pdee.records import Execution
+from pdee.scheduler import Policy, arrival_times, simulate
 
 TRIVIAL = "def handler(pd):\n    return 1\n"
 
@@ -62,25 +61,17 @@ def docker_run_s(image: str, repeats: int) -> float:
     return statistics.median(timed(command) for _ in range(repeats))
 
 
-def pdee_per_execution_s(
-    step: Path, mode: Mode, events: int
-) -> tuple[list[float], list[dict[str, Any]]]:
+def pdee_per_execution_s(step: Path, mode: str, events: int) -> tuple[list[float], list[Execution]]:
     """Wall time between consecutive executions as pdee's caller sees them, and the records."""
-    plan = RunPlan(
-        steps=load_steps([step]),
-        events=None,
-        arrivals=[0.0] * events,
-        inputs={},
-        policy=Policy(mode=mode),
-        tmp_size_bytes=2 * 2**30,
-        memory_bytes=256 * 2**20,
-        timeout_s=30,
-        network="none",
-        image=DEFAULT_IMAGE,
-    )
     stamps = [time.perf_counter()]
-    with DockerEngine.connect() as engine:
-        result = run_plan(engine, plan, lambda _record: stamps.append(time.perf_counter()))
+    result = pdee.run(
+        [step],
+        events=events,
+        mode=mode,
+        interval=0,
+        network="none",
+        on_execution=lambda _execution: stamps.append(time.perf_counter()),
+    )
     return [b - a for a, b in itertools.pairwise(stamps)], result.executions
 
 
@@ -99,17 +90,17 @@ def scheduler_per_event_s(events: int) -> float:
 
 
 def main() -> int:
-    image = DEFAULT_IMAGE
+    image = DEFAULT_TAG
     with tempfile.TemporaryDirectory() as tmp:
         step = Path(tmp) / "trivial.py"
         step.write_text(TRIVIAL)
         exec_s = docker_exec_s(image, repeats=15)
         run_s = docker_run_s(image, repeats=7)
-        warm = pdee_per_execution_s(step, Mode.WARM, events=501)[0][1:]  # drop the cold start
-        cold, cold_records = pdee_per_execution_s(step, Mode.COLD, events=8)
+        warm = pdee_per_execution_s(step, "warm", events=501)[0][1:]  # drop the cold start
+        cold, cold_records = pdee_per_execution_s(step, "cold", events=8)
         # What one EE takes to start (container, runtime, step loaded), as reported;
         # standby EEs start while earlier executions run, so the gaps are shorter.
-        ee_start_s = statistics.median(r["cold_start_ms"] for r in cold_records) / 1000
+        ee_start_s = statistics.median(r.cold_start_ms or 0.0 for r in cold_records) / 1000
         cli50_s = cli_s(step, "--events", "50")
         realistic_s = cli_s(step, "--events", "1000", "--concurrency", "4")
         burst_s = cli_s(step, "--events", "1000", "--concurrency", "4", "--interval", "0")

@@ -55,6 +55,7 @@ class EE(Protocol):
     """One execution environment."""
 
     id: str
+    hello: dict[str, Any]  # what its runtime said when it started ({} before)
 
     def start(self, timeout_s: float = 60.0) -> dict[str, Any]:
         """Make the EE and wait for its runtime; return the runtime's hello.

@@ -160,6 +160,7 @@ class DockerEE:
         self.state = EEState.NEW
         self.container: Container | None = None
         self.stream: _AttachedStream | None = None
+        self.hello: dict[str, Any] = {}  # the runtime's, once started
         # start() and request() run on an EE's own thread while destroy() may come
         # from another; the thread that last leaves the stream closes it.
         self._lock = threading.Lock()
@@ -247,7 +248,8 @@ class DockerEE:
             if self._destroyed():
                 raise EEError(f"EE {self.id} was destroyed while it started")
             self.state = EEState.RUNNING
-        return self._read_message(time.monotonic() + timeout_s, "start")
+        self.hello = self._read_message(time.monotonic() + timeout_s, "start")
+        return self.hello
 
     def _destroyed(self) -> bool:
         # A method, not an inline test: destroy() may change the state from another thread.

@@ -253,7 +253,9 @@ def build_plan(
         try:
             json.dumps(inputs, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise UsageError(f"inputs: not JSON data ({exc}); give plain dicts, lists, str") from None
+            raise UsageError(
+                f"inputs: not JSON data ({exc}); give dicts, lists, text, numbers"
+            ) from None
         loaded_inputs = inputs
     else:
         loaded_inputs = load_inputs(Path(inputs) if inputs is not None else None)

@@ -27,6 +27,7 @@ class FakeEE:
         self.id = ee_id
         self.names = [ee_id]
         self.started = False
+        self.hello: dict[str, Any] = {}
         self.destroyed = threading.Event()
         self.running = 0
         self.tmp_used = 4096
@@ -44,7 +45,8 @@ class FakeEE:
         if self.destroyed.wait(self.backend.start_s):
             raise EEError(f"EE {self.id} was destroyed while it started")
         self.started = True
-        return {"type": "hello", "python": "3.12.7", "protocol": PROTOCOL_VERSION}
+        self.hello = {"type": "hello", "python": "3.12.7", "protocol": PROTOCOL_VERSION}
+        return self.hello
 
     def rename(self, ee_id: str) -> None:
         self.id = ee_id

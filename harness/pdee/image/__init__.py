@@ -203,9 +203,7 @@ def bootstrap_base(backend: ImageBackend, tag: str, progress: Progress = _quiet)
         backend.import_rootfs(tarball, tag)
 
 
-def choose_base(
-    backend: ImageBackend, base: str | None = None, progress: Progress = _quiet
-) -> str:
+def choose_base(backend: ImageBackend, base: str | None = None, progress: Progress = _quiet) -> str:
     """The base to build on: ``base``, else the platform's Python, else a bootstrapped one.
 
     Raises:
@@ -293,11 +291,9 @@ def build(
         built = True
     progress(f"checking that an EE of {tag} starts")
     spec = EESpec(image=tag, tmp_size_bytes=64 * 2**20, memory_bytes=256 * 2**20, network="none")
-    ee = backend.ee(spec, f"image-check-{uuid.uuid4().hex[:8]}", "check")
     try:
-        hello = ee.start()
+        with backend.ee(spec, f"image-check-{uuid.uuid4().hex[:8]}", "check") as ee:
+            python = str(ee.hello.get("python"))
     except EEError as exc:
         raise ImageError(f"an EE of {tag} does not start: {exc}; rebuild it") from exc
-    finally:
-        ee.destroy()
-    return BuiltImage(tag, backend.image(tag).id, chosen, str(hello.get("python")), built)
+    return BuiltImage(tag, backend.image(tag).id, chosen, python, built)
