@@ -130,10 +130,12 @@ def test_an_ee_removed_from_outside_fails_its_execution_and_the_run_goes_on(
     docker_client, write_step, tmp_path
 ):
     report = tmp_path / "report.json"
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps({"sleep": s}) for s in (0.1, 20, 0.1, 0.1)))
     step = write_step("slow", SLOW)
-    run = start_pdee("run", step, "--events", "4", "--mode", "warm", "--report", report)
+    run = start_pdee("run", step, "--event-file", events, "--mode", "warm", "--report", report)
     wait_for(lambda: len(containers(docker_client)) == 1)
-    time.sleep(2.5)  # execution 0 ended, execution 1 is under way
+    time.sleep(3)  # execution 0 ended, execution 1 sleeps for 20 s
     docker_client.api.remove_container(containers(docker_client)[0]["Id"], force=True)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == 1, stderr

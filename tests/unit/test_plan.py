@@ -149,3 +149,18 @@ def test_steps_must_be_a_list_of_existing_python_files(step, tmp_path):
         build_plan([])
     with pytest.raises(UsageError, match="does not exist"):
         build_plan([tmp_path / "nope.py"])
+
+
+def test_the_api_takes_exactly_the_plans_arguments_with_the_same_defaults():
+    import inspect
+
+    import pdee
+
+    plan_parameters = inspect.signature(build_plan).parameters
+    run_parameters = dict(inspect.signature(pdee.run).parameters)
+    assert {run_parameters.pop("backend").default, run_parameters.pop("on_execution").default} == {
+        None
+    }
+    assert [(p.name, p.default, p.kind) for p in run_parameters.values()] == [
+        (p.name, p.default, p.kind) for p in plan_parameters.values()
+    ]
