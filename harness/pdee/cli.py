@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from .plan import build_plan
 from .records import RunResult
 from .runner import Runner
 from .scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_INTERVAL_S, Mode
+
+if TYPE_CHECKING:
+    from .docker_backend import DockerBackend
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -43,7 +46,7 @@ def _fail(exc: PdeeError) -> NoReturn:
     raise typer.Exit(exc.exit_code)
 
 
-def _docker(connections: int = 10):  # type: ignore[no-untyped-def]
+def _docker(connections: int = 10) -> DockerBackend:
     """The Docker backend (imported here: only commands that need a daemon load docker)."""
     from .docker_backend import DockerBackend
 
@@ -244,10 +247,9 @@ def gc(
         typer.Option("--all", help="Remove every pdee EE on this daemon, also those of live runs."),
     ] = False,
 ) -> None:
-    """Remove the EEs that pdee runs which are gone (killed, crashed) left behind.
+    """Remove the EEs left behind by pdee runs that were killed.
 
-    An EE is left alone while the pdee process that made it runs (on this host), and
-    for a day when it was made from another host.
+    EEs of runs still going on this host are left alone; those made from another host, for a day.
     """
     try:
         with _docker() as backend:

@@ -256,11 +256,8 @@ class DockerEE:
         return self.state is EEState.DESTROYED
 
     def rename(self, ee_id: str) -> None:
-        """Take the id ``ee_id``; the container's name follows it.
-
-        Raises:
-            EEError: the daemon refused.
-        """
+        """Take the id ``ee_id``; the container's name follows it where the daemon lets it
+        (a name is only a label for people: a refusal is logged, not raised)."""
         old = self.container_name
         self.id = ee_id
         if self.container is None:
@@ -269,7 +266,7 @@ class DockerEE:
             with _timed(f"rename {old} to {self.container_name}"):
                 self.client.api.rename(str(self.container.id), self.container_name)
         except DOCKER_ERRORS as exc:
-            raise EEError(f"EE {ee_id} could not be renamed: {_explain(exc)}") from exc
+            log.warning("EE %s keeps the container name %s: %s", ee_id, old, _explain(exc))
 
     def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """Send one message to the supervisor and return its reply.

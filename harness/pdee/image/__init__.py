@@ -120,7 +120,11 @@ def download_wheels(requirements: bytes, python: str, progress: Progress = _quie
                 f"pip could not download the EE's wheels ({said}); check the host's "
                 f"network and proxy settings, then run `pdee image build` again"
             )
-        partial.replace(wheels)
+        try:
+            partial.replace(wheels)
+        except OSError:  # another build finished the same download first
+            if not (wheels / "requirements.txt").is_file():
+                raise
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return wheels
