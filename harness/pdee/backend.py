@@ -49,6 +49,7 @@ class ImageInfo:
     id: str
     recipe: str | None  # the fingerprint of the recipe it was built from
     base_image: str | None
+    python: str | None = None  # the EE's Python version
 
 
 class EE(Protocol):

@@ -2,7 +2,8 @@
 
 Exit codes: 0 every execution ok (or ended by ``pd.flow.exit``); 1 an execution
 failed; 2 bad invocation or input; 3 no Docker daemon; 4 EE image missing, stale or
-not buildable; 5 an EE broke outside the step's code; 130 Ctrl-C; 143 SIGTERM.
+not buildable; 5 an EE broke outside the step's code; 6 packages could not be fetched;
+130 Ctrl-C; 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from . import __version__, image, interrupts, render, report
+from . import __version__, image, interrupts, packages, render, report
 from .api import connections_for
-from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, PdeeError, RunAborted
+from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ImageError, PdeeError, RunAborted
 from .interrupts import Terminated
 from .plan import build_plan
 from .records import RunResult
-from .runner import Runner
+from .runner import Runner, check_image
 from .scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_INTERVAL_S, Mode
+from .sizes import parse_size
+from .workflow import load_steps
 
 if TYPE_CHECKING:
     from .docker_backend import DockerBackend
@@ -264,6 +267,42 @@ def gc(
 def version() -> None:
     """Print pdee's version."""
     _say(console, f"pdee {__version__}")
+
+
+@app.command("packages")
+def packages_command(
+    steps: Annotated[
+        list[Path], typer.Argument(help="Step files, in workflow order.", show_default=False)
+    ],
+    offline: Annotated[bool, typer.Option(help="Use only pdee's cache; fetch nothing.")] = False,
+    tmp_size: Annotated[str, typer.Option(help="Size of /tmp (the platform's: 2GB).")] = "2GB",
+    image_tag: Annotated[
+        str, typer.Option("--image", envvar="PDEE_IMAGE", help="The EE image.")
+    ] = image.DEFAULT_TAG,
+) -> None:
+    """Show the packages the steps need, as the platform finds them: versions and sizes.
+
+    Imports map to PyPI packages by pipreqs' table; `# pipedream add-package NAME==V` adds or pins.
+
+    Wheels for the EE's Python are fetched on this host once, then read from pdee's cache.
+    """
+    try:
+        workflow = load_steps(steps)
+        wanted = packages.requirements(workflow)
+        if not wanted:
+            _say(console, "the steps import no package outside the standard library")
+            return
+        cap = parse_size(tmp_size, "--tmp-size")
+        with _docker() as backend:
+            info = check_image(backend, image_tag)
+        if info.python is None:
+            raise ImageError(f"image {image_tag} does not say its Python; rebuild it")
+        fetched = packages.fetch(
+            wanted, info.python, offline=offline, progress=lambda line: _say(err_console, line)
+        )
+    except PdeeError as exc:
+        _fail(exc)
+    render.packages(console, fetched, info.python, cap)
 
 
 @image_app.command("build")

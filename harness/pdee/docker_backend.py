@@ -42,6 +42,7 @@ log = logging.getLogger("pdee.docker")
 
 LABEL_RECIPE = "pdee.recipe"
 LABEL_BASE = "pdee.base"
+LABEL_PYTHON = "pdee.python"
 PIDS_LIMIT = 1024
 DOCKER_API_VERSION = "1.41"  # Docker Engine 20.10 and later
 BUILTIN_NETWORKS = ("bridge", "none", "host")
@@ -477,6 +478,7 @@ class DockerBackend:
             id=image.short_id.removeprefix("sha256:"),
             recipe=labels.get(LABEL_RECIPE),
             base_image=labels.get(LABEL_BASE),
+            python=labels.get(LABEL_PYTHON),
         )
 
     def check_network(self, name: str) -> None:

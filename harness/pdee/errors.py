@@ -8,6 +8,8 @@ Hierarchy::
     ├── BackendUnavailable    (exit 3) the EE backend (the Docker daemon) does not answer
     ├── ImageError            (exit 4) the EE image is missing or was built from
     │                                  another pdee's recipe
+    ├── PackageError          (exit 6) the steps' packages could not be fetched (no
+    │                                  network on the host, or --offline and not cached)
     ├── EEError               (exit 5) an EE broke in a way that is not the step's
     │   │                              doing (it could not start, its runtime stopped
     │   │                              answering)
@@ -49,6 +51,12 @@ class ImageError(PdeeError):
     """The EE image is missing, or was built by another version of pdee."""
 
     exit_code = 4
+
+
+class PackageError(PdeeError):
+    """The steps' packages could not be had: PyPI out of reach, or not cached offline."""
+
+    exit_code = 6
 
 
 class EEError(PdeeError):

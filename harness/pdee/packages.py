@@ -15,15 +15,24 @@ two small packages 0.4 needs).
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
+import platform
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
+import uuid
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipreqs import pipreqs
 
-from .errors import UsageError
+from .errors import PackageError, PdeeError, UsageError
+from .image import cache_dir
 from .workflow import Step
 
 # `# pipedream add-package NAME` or `# pipedream add-package NAME==VERSION`, on a line
@@ -148,3 +157,156 @@ def requirements(steps: list[Step]) -> list[Requirement]:
         steps_needing = tuple(dict.fromkeys(want.step for want in wants))
         result.append(Requirement(name, pinned.version if pinned else None, steps_needing))
     return sorted(result, key=lambda r: canonical(r.name))
+
+
+# -- fetching on the host ------------------------------------------------------------
+
+# The EE's glibc (Debian bookworm's, and python:3.12-slim's at least) runs wheels
+# built for manylinux glibc 2.5 up to 2.36; pip must be told each tag.
+EE_GLIBC_MINOR = 36
+
+
+def wheel_platforms(machine: str) -> list[str]:
+    """The ``--platform`` tags of wheels that run in an EE on ``machine`` (``x86_64``)."""
+    tags = [f"manylinux_2_{minor}_{machine}" for minor in range(EE_GLIBC_MINOR, 4, -1)]
+    return [*tags, f"manylinux2014_{machine}", f"manylinux2010_{machine}", f"manylinux1_{machine}"]
+
+
+@dataclass(frozen=True)
+class Wheel:
+    """One wheel of a resolved package set (dependencies included)."""
+
+    name: str
+    version: str
+    file: str
+    bytes: int  # installed, uncompressed: what it takes in /tmp (without .pyc files)
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+@dataclass(frozen=True)
+class PackageSet:
+    """A workflow's packages, resolved for the EE's Python and fetched into the cache."""
+
+    requirements: list[Requirement]
+    wheels: list[Wheel]  # every package to install, dependencies included
+    directory: Path | None  # where the wheels are; None when there are none
+    key: str  # names the set: the same requirements for the same EE give the same key
+
+    @property
+    def installed_bytes(self) -> int:
+        return sum(wheel.bytes for wheel in self.wheels)
+
+
+def _wheel(path: Path) -> Wheel:
+    name, version = path.name.split("-")[:2]
+    with zipfile.ZipFile(path) as archive:
+        size = sum(info.file_size for info in archive.infolist())
+    return Wheel(name, version, path.name, size)
+
+
+def _set_key(requirements: list[Requirement], python: str, machine: str) -> str:
+    specs = sorted(
+        canonical(r.name) + (f"=={r.version}" if r.version else "") for r in requirements
+    )
+    text = json.dumps([specs, ".".join(python.split(".")[:2]), machine])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _unavailable(stderr: str, requirements: list[Requirement], python: str) -> PdeeError:
+    """What pip's failure means for the user."""
+    missing = re.search(r"No matching distribution found for (\S+)", stderr)
+    if missing:
+        wanted = missing.group(1)
+        by = next(
+            (
+                r
+                for r in requirements
+                if canonical(r.name) == canonical(re.split("[=<>]", wanted)[0])
+            ),
+            None,
+        )
+        hint = (
+            "pin a version that exists"
+            if by is not None and by.version
+            else "if the import's package has another name, add `# pipedream add-package NAME`"
+        )
+        needed = f" (needed by {', '.join(by.steps)})" if by is not None and by.steps else ""
+        return UsageError(
+            f"no wheel of {wanted}{needed} on PyPI for the EE's Python {python} on Linux; {hint}"
+        )
+    said = (stderr.strip().splitlines() or ["no output"])[-1]
+    return PackageError(
+        f"pip could not fetch the packages ({said}); check the host's network, or run with "
+        f"--offline once they are cached"
+    )
+
+
+def fetch(
+    requirements: list[Requirement],
+    python: str,
+    *,
+    offline: bool = False,
+    machine: str | None = None,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> PackageSet:
+    """Resolve and download the workflow's packages for the EE, once; later calls read
+    the cache (``$XDG_CACHE_HOME/pdee/packages``) and need no network.
+
+    Args:
+        requirements: what the steps need (``requirements``).
+        python: the EE's Python version.
+        offline: never fetch: what is not cached is an error.
+        machine: the EE's architecture (default: this machine's).
+        progress: called with a line when a download starts.
+
+    Raises:
+        UsageError: a package or version that has no wheel for the EE.
+        PackageError: nothing cached with ``offline``, or pip could not reach PyPI.
+    """
+    machine = machine or platform.machine()
+    key = _set_key(requirements, python, machine)
+    if not requirements:
+        return PackageSet([], [], None, key)
+    directory = cache_dir() / "packages" / key
+    lock = directory / "resolved.json"
+    if lock.is_file():
+        files = json.loads(lock.read_text())
+        wheels = [Wheel(**wheel) for wheel in files]
+        if all((directory / wheel.file).is_file() for wheel in wheels):
+            return PackageSet(requirements, wheels, directory, key)
+    if offline:
+        raise PackageError(
+            f"--offline: {', '.join(r.spec for r in requirements)} not in pdee's cache; "
+            f"run once without --offline to fetch them"
+        )
+    progress(
+        f"fetching {', '.join(r.spec for r in requirements)} for Python {python} (pip download)"
+    )
+    partial = directory.with_name(f"{key}.part-{uuid.uuid4().hex[:8]}")
+    partial.mkdir(parents=True)
+    try:
+        major, minor = python.split(".")[:2]
+        command = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check"]
+        command += ["--quiet", "--only-binary=:all:", "--dest", str(partial)]
+        command += ["--python-version", f"{major}.{minor}", "--implementation", "cp"]
+        command += ["--abi", f"cp{major}{minor}"]
+        for tag in wheel_platforms(machine):
+            command += ["--platform", tag]
+        command += [r.spec for r in requirements]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise _unavailable(done.stderr, requirements, python)
+        wheels = sorted((_wheel(path) for path in partial.glob("*.whl")), key=lambda w: w.name)
+        (partial / "resolved.json").write_text(json.dumps([vars(w) for w in wheels], indent=1))
+        shutil.rmtree(directory, ignore_errors=True)  # an incomplete one, if any
+        try:
+            partial.replace(directory)
+        except OSError:  # another pdee finished the same set first
+            if not lock.is_file():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return PackageSet(requirements, wheels, directory, key)

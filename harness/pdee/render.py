@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .packages import PackageSet, canonical
 from .records import Execution, RunResult, Status
 from .runner import OnExecution
 from .sizes import format_size
@@ -243,3 +244,33 @@ def show(console: Console, result: RunResult, quiet: bool) -> None:
             soft_wrap=True,
         )
     console.print(summary_line(result), markup=False, highlight=False, soft_wrap=True)
+
+
+def packages(console: Console, fetched: PackageSet, python: str, tmp_size: int) -> None:
+    """The packages an EE gets: each with its version, its room in /tmp and who needs it."""
+    needed_by = {canonical(r.name): ", ".join(r.steps) for r in fetched.requirements}
+    table = Table(title=f"packages for Python {python}", title_justify="left")
+    for column in ("package", "version", "/tmp", "needed by"):
+        table.add_column(column, justify="right" if column == "/tmp" else "left")
+    for wheel in fetched.wheels:
+        table.add_row(
+            wheel.name,
+            wheel.version,
+            format_size(wheel.bytes),
+            needed_by.get(canonical(wheel.name), "[dim](a dependency)[/]"),
+        )
+    console.print(table)
+    total = fetched.installed_bytes
+    share = total * 100 / tmp_size
+    line = (
+        f"{len(fetched.wheels)} packages, {format_size(total)} installed: {share:.1f}% of the "
+        f"{format_size(tmp_size)} /tmp, where the platform puts them (/tmp/__pdg__/dist/python)"
+    )
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if share > 10:
+        console.print(
+            f"[yellow]note:[/] the packages take more than a tenth of /tmp: the step has "
+            f"{format_size(max(tmp_size - total, 0))} left",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from pdee.errors import UsageError
-from pdee.packages import Requirement, canonical, imported_modules, requirements
+from pdee.errors import PackageError, UsageError
+from pdee.packages import (
+    Requirement,
+    canonical,
+    fetch,
+    imported_modules,
+    requirements,
+    wheel_platforms,
+)
 from pdee.workflow import Step
 
 
@@ -89,3 +98,72 @@ def test_a_malformed_add_package_comment_says_how_to_write_it(comment):
 def test_canonical_names_compare_as_pypi_does():
     assert canonical("PyYAML") == canonical("pyyaml") == "pyyaml"
     assert canonical("scikit_learn") == canonical("Scikit.Learn") == "scikit-learn"
+
+
+def test_wheels_for_the_ee_cover_every_manylinux_glibc_up_to_its_own():
+    tags = wheel_platforms("x86_64")
+    assert tags[0] == "manylinux_2_36_x86_64" and "manylinux_2_17_x86_64" in tags
+    assert tags[-3:] == ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+
+
+def failing_pip(stderr: str):
+    class Done:
+        returncode = 1
+
+    Done.stderr = stderr
+    return lambda *_args, **_kwargs: Done()
+
+
+@pytest.mark.parametrize(
+    ("stderr", "error", "message"),
+    [
+        (
+            "ERROR: No matching distribution found for pdee-nope\n",
+            UsageError,
+            r"no wheel of pdee-nope \(needed by s\) .* add `# pipedream add-package NAME`",
+        ),
+        (
+            "ERROR: No matching distribution found for six==0.0.1\n",
+            UsageError,
+            r"no wheel of six==0\.0\.1 \(needed by s\) .* pin a version that exists",
+        ),
+        (
+            "WARNING: Retrying ... NewConnectionError\nERROR: Could not fetch URL\n",
+            PackageError,
+            r"pip could not fetch the packages \(ERROR: Could not fetch URL\); check the host's network",
+        ),
+    ],
+)
+def test_what_a_failed_fetch_means(tmp_path, monkeypatch, stderr, error, message):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(subprocess, "run", failing_pip(stderr))
+    wanted = [Requirement("pdee-nope", None, ("s",)), Requirement("six", "0.0.1", ("s",))]
+    with pytest.raises(error, match=message):
+        fetch(wanted, "3.11.2", machine="x86_64")
+    assert [p.name for p in (tmp_path / "pdee" / "packages").iterdir()] == []  # nothing half-done
+
+
+def test_a_cached_set_needs_no_pip_and_offline_needs_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    wanted = [Requirement("six", None, ("s",))]
+    with pytest.raises(PackageError, match="--offline: six not in pdee's cache"):
+        fetch(wanted, "3.11.2", offline=True, machine="x86_64")
+
+    def fake_pip(command, **_kwargs):
+        dest = Path(command[command.index("--dest") + 1])
+        with zipfile.ZipFile(dest / "six-1.17.0-py2.py3-none-any.whl", "w") as wheel:
+            wheel.writestr("six.py", "x" * 1000)
+
+        class Done:
+            returncode = 0
+            stderr = ""
+
+        return Done()
+
+    monkeypatch.setattr(subprocess, "run", fake_pip)
+    first = fetch(wanted, "3.11.2", machine="x86_64")
+    assert [(w.name, w.version, w.bytes) for w in first.wheels] == [("six", "1.17.0", 1000)]
+    monkeypatch.setattr(subprocess, "run", failing_pip("no network"))
+    again = fetch(wanted, "3.11.7", offline=True, machine="x86_64")  # same minor version
+    assert again.wheels == first.wheels and again.key == first.key
+    assert fetch([], "3.11.2", offline=True).wheels == []

@@ -289,7 +289,7 @@ def build(
         backend.build(
             context_tar(wheels),
             tag,
-            {"BASE_IMAGE": chosen, "RECIPE": recipe},
+            {"BASE_IMAGE": chosen, "RECIPE": recipe, "PYTHON_VERSION": python},
             build_output,
         )
         built = True

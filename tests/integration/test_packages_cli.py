@@ -1,0 +1,73 @@
+"""`pdee packages` against the real image and real PyPI (small packages): what the EE
+gets, with versions and sizes, fetched once and then read from the cache offline."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "pdee" / "packages"
+
+
+STEP = """
+import json, os
+import six                       # same name on PyPI
+from dateutil import parser      # python-dateutil, by pipreqs' table
+import yaml                      # PyYAML, a compiled wheel
+# pipedream add-package python-dateutil==2.9.0.post0
+
+def handler(pd):
+    return 1
+"""
+
+
+def test_packages_lists_what_the_ee_gets_then_works_offline(pdee, write_step, cache):
+    step = write_step("convert", STEP)
+    fetched = pdee("packages", step)
+    assert fetched.exit_code == 0, fetched.stderr
+    rows = {line.split("│")[1].strip(): line for line in fetched.stdout.splitlines() if "│" in line}
+    assert set(rows) == {"python_dateutil", "pyyaml", "six"}
+    assert "2.9.0.post0" in rows["python_dateutil"] and "convert" in rows["six"]
+    assert "3 packages" in fetched.stdout and "/tmp/__pdg__/dist/python" in fetched.stdout
+    assert "fetching" in fetched.stderr
+    assert len(list(cache.iterdir())) == 1
+
+    started = time.monotonic()
+    offline = pdee("packages", step, "--offline", "--tmp-size", "16MB")
+    assert offline.exit_code == 0, offline.stderr
+    assert time.monotonic() - started < 5 and "fetching" not in offline.stderr
+    assert "more than a tenth of /tmp" in offline.stdout
+
+
+def test_packages_offline_with_nothing_cached_exits_6(pdee, write_step, cache):
+    outcome = pdee("packages", write_step("convert", STEP), "--offline")
+    assert outcome.exit_code == 6
+    assert outcome.stderr.strip().startswith("Error: --offline: ")
+    assert "run once without --offline" in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("import pdee_no_such_module_k7\n", "add `# pipedream add-package NAME`"),
+        ("import six\n# pipedream add-package six==0.0.42\n", "pin a version that exists"),
+        ("# pipedream add-package six>=1\n", "write `# pipedream add-package NAME`"),
+    ],
+)
+def test_packages_that_cannot_be_had_are_usage_errors(pdee, write_step, cache, code, message):
+    outcome = pdee("packages", write_step("step", code + "def handler(pd):\n    return 1\n"))
+    assert outcome.exit_code == 2, outcome.stderr
+    errors = [line for line in outcome.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and message in errors[0]
+    assert "Traceback" not in outcome.stderr
+
+
+def test_steps_with_only_the_standard_library_need_nothing(pdee, write_step):
+    outcome = pdee("packages", write_step("plain", "import os, json\ndef handler(pd):\n    pass\n"))
+    assert outcome.exit_code == 0
+    assert "no package outside the standard library" in outcome.stdout
