@@ -60,6 +60,7 @@ def run(
     network: str = "bridge",
     image: str = DEFAULT_TAG,
     seed: int | None = None,
+    offline: bool = False,
     backend: Backend | None = None,
     on_execution: OnExecution | None = None,
 ) -> RunResult:
@@ -108,5 +109,6 @@ def run(
         network=network,
         image=image,
         seed=seed,
+        offline=offline,
     )
     return execute(plan, backend, on_execution)

@@ -15,10 +15,14 @@ for a reply, which must then end with an ``EEError``)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import BackendUnavailable, EEError, EEGone, ImageError
+
+if TYPE_CHECKING:
+    from .packages import PackageSet
 
 # Room above /tmp and the step's limit for the supervisor and the sampling slack:
 # the EE's hard memory limit is tmp + memory + this, so /tmp never starves the step.
@@ -101,6 +105,16 @@ class Backend(Protocol):
 
     def check_network(self, name: str) -> None:
         """Raises UsageError unless EEs can be attached to network ``name``."""
+        ...
+
+    def package_image(
+        self, image: ImageInfo, packages: PackageSet, progress: Callable[[str], None]
+    ) -> str:
+        """The EE image ``image`` with ``packages`` installed, made once; its tag.
+
+        Raises:
+            ImageError: it could not be made.
+        """
         ...
 
     def ee(self, spec: EESpec, run_id: str, ee_id: str) -> EE:

@@ -173,6 +173,9 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the summary and errors.")
     ] = False,
+    offline: Annotated[
+        bool, typer.Option(help="Take the steps' packages from pdee's cache only.")
+    ] = False,
 ) -> None:
     """Run a workflow's steps for a number of events in emulated EEs."""
     interrupts.install()
@@ -198,6 +201,7 @@ def run(
             network=network,
             image=image_tag,
             seed=seed,
+            offline=offline,
         )
         if report_path is not None:
             report.check_writable(report_path)
@@ -205,7 +209,7 @@ def run(
             _docker(connections_for(plan)) as backend,
             render.progress(console, plan.executions, enabled=not quiet) as on_execution,
         ):
-            runner = Runner(backend, plan, on_execution)
+            runner = Runner(backend, plan, on_execution, lambda line: _say(err_console, line))
             result = runner.run()
     except RunAborted as aborted:
         _finish(aborted.result, report_path, quiet)

@@ -33,7 +33,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from . import ownership
+from . import ownership, packages
 from .backend import LABEL_RUN, EESpec, ImageInfo
 from .errors import BackendUnavailable, EEError, EEGone, ImageError, UsageError
 from .interrupts import deferred
@@ -493,6 +493,22 @@ class DockerBackend:
                 f"network {name!r} does not exist; use bridge, none, host or create it "
                 f"with `docker network create {name}`"
             ) from None
+
+    def package_image(
+        self, image: ImageInfo, packages_: packages.PackageSet, progress: Callable[[str], None]
+    ) -> str:
+        """The EE image ``image`` with ``packages_`` installed (built once, no network).
+
+        Raises:
+            ImageError: the build failed.
+        """
+        tag = packages.image_tag(image.id, packages_)
+        if not self.has_image(tag):
+            specs = " ".join(wheel.spec for wheel in packages_.wheels)
+            progress(f"building {tag} with {specs}")
+            context = packages.build_context(packages_)
+            self.build(context, tag, {"EE_IMAGE": image.tag, "PACKAGES": specs}, lambda _: None)
+        return tag
 
     def ee(self, spec: EESpec, run_id: str, ee_id: str) -> DockerEE:
         """A new, not yet started, EE of run ``run_id``."""

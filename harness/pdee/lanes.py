@@ -67,6 +67,7 @@ class Lane:
         self.inbox = inbox
         self.tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self.start_s: float | None = None  # how long its EE took to start, once it has
+        self.packages_bytes = 0  # what the packages its EE copied into /tmp take there
         self.running: tuple[float, float] | None = None  # the main thread's copy of Running
         self.closing = False  # set on the way out: failures no longer matter
         self.thread = threading.Thread(target=self._loop, name=f"pdee-{ee.id}", daemon=True)

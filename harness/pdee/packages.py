@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import platform
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from pipreqs import pipreqs
@@ -310,3 +313,33 @@ def fetch(
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return PackageSet(requirements, wheels, directory, key)
+
+
+# -- the image an EE with these packages starts from ----------------------------------
+
+
+def _dockerfile() -> bytes:
+    return resources.files("pdee.image").joinpath("Dockerfile.packages").read_bytes()
+
+
+def image_tag(ee_image_id: str, packages: PackageSet) -> str:
+    """The tag of the EE image ``ee_image_id`` with ``packages`` installed: a hash of both."""
+    digest = hashlib.sha256(f"{ee_image_id}/{packages.key}/".encode() + _dockerfile())
+    return f"pdee-packages:{digest.hexdigest()[:16]}"
+
+
+def build_context(packages: PackageSet) -> io.BytesIO:
+    """The build context of that image: its Dockerfile, the wheels, their exact versions."""
+    assert packages.directory is not None
+    pins = "".join(f"{wheel.spec}\n" for wheel in packages.wheels).encode()
+    files = {"Dockerfile": _dockerfile(), "wheels/requirements.txt": pins}
+    for wheel in packages.wheels:
+        files[f"wheels/{wheel.file}"] = (packages.directory / wheel.file).read_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer

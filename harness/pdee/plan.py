@@ -19,6 +19,7 @@ from typing import Any
 from .errors import UsageError
 from .events import Schedule, load_events, load_schedule, parse_events
 from .image import DEFAULT_TAG
+from .packages import Requirement, requirements
 from .scheduler import (
     DEFAULT_CHAOS,
     DEFAULT_IDLE_TIMEOUT_S,
@@ -53,6 +54,8 @@ class RunPlan:
     image: str = DEFAULT_TAG
     arrivals_described: dict[str, Any] = field(default_factory=dict)
     origin: datetime | None = None  # the wall-clock time of virtual 0 (default: now)
+    packages: list[Requirement] = field(default_factory=list)  # what the steps import
+    offline: bool = False  # packages only from pdee's cache
 
     @property
     def executions(self) -> int:
@@ -188,6 +191,7 @@ def build_plan(
     network: str = "bridge",
     image: str = DEFAULT_TAG,
     seed: int | None = None,
+    offline: bool = False,
 ) -> RunPlan:
     """Check every option and input file; the plan to run.
 
@@ -211,6 +215,7 @@ def build_plan(
         network: bridge, none, host or a network's name.
         image: the EE image.
         seed: seed of every random choice (default: a new one).
+        offline: take the steps' packages from pdee's cache only; fetch nothing.
 
     Raises:
         UsageError: anything wrong, with how to fix it.
@@ -272,4 +277,6 @@ def build_plan(
         image=image,
         arrivals_described=described,
         origin=loaded_schedule.origin if loaded_schedule else None,
+        packages=requirements(workflow),
+        offline=bool(offline),
     )

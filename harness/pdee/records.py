@@ -91,14 +91,21 @@ class StepResult:
 
 @dataclass(frozen=True)
 class TmpUsage:
-    """What /tmp held when the execution ended: bytes used (as ``df``), files, its size."""
+    """What /tmp held when the execution ended: bytes used (as ``df``), files, its size,
+    and how much of it the workflow's packages take (in ``/tmp/__pdg__/dist/python``)."""
 
     used_bytes: int
     files: int
     size_bytes: int
+    packages_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"used_bytes": self.used_bytes, "files": self.files, "size_bytes": self.size_bytes}
+        return {
+            "used_bytes": self.used_bytes,
+            "files": self.files,
+            "size_bytes": self.size_bytes,
+            "packages_bytes": self.packages_bytes,
+        }
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,7 @@ class Execution:
                 used_bytes=int(tmp["used_bytes"]),
                 files=int(tmp.get("files", 0)),
                 size_bytes=int(tmp.get("size_bytes", 0)),
+                packages_bytes=int(tmp.get("packages_bytes", 0)),
             )
             if tmp
             else None,
@@ -255,6 +263,8 @@ class Settings:
     run_id: str
     python: str | None = None  # the EE's, from the first EE that starts
     python_note: str | None = None  # set when it is not the platform's
+    # The packages every EE gets: name, version, bytes installed (dependencies included).
+    packages: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -279,6 +289,7 @@ class Settings:
             "steps": self.steps,
             "pdee_version": self.pdee_version,
             "run_id": self.run_id,
+            "packages": self.packages,
         }
 
 

@@ -228,6 +228,20 @@ def summary_line(result: RunResult) -> str:
     )
 
 
+def packages_line(result: RunResult) -> str:
+    """Which packages the EEs got and what they left of /tmp."""
+    settings = result.settings
+    names = ", ".join(f"{p['name']}=={p['version']}" for p in settings.packages)
+    measured = [e.tmp.packages_bytes for e in result.executions if e.tmp and e.tmp.packages_bytes]
+    taken = max(measured, default=sum(p["bytes"] for p in settings.packages))
+    size = settings.tmp_size_bytes
+    line = (
+        f"packages: {names}: {format_size(taken)} of /tmp ({taken * 100 / size:.1f}%), "
+        f"{format_size(max(size - taken, 0))} left for the step"
+    )
+    return ("note: " if taken * 10 > size else "") + line
+
+
 def show(console: Console, result: RunResult, quiet: bool) -> None:
     """The table, the failures, the notes and the summary; with ``quiet``, the summary."""
     if not quiet:
@@ -237,6 +251,8 @@ def show(console: Console, result: RunResult, quiet: bool) -> None:
         notes = sorted({note for e in result.executions for note in e.notes})
         for note in notes:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    if result.settings.packages:
+        console.print(packages_line(result), markup=False, highlight=False, soft_wrap=True)
     if result.settings.python_note:
         console.print(
             f"[yellow]note:[/] {escape(result.settings.python_note)}",

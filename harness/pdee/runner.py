@@ -25,12 +25,13 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import __version__, clock
+from . import __version__, clock, packages
 from .backend import Backend, EESpec, ImageInfo
-from .errors import EEGone, ImageError, PdeeError, RunAborted
+from .errors import EEGone, ImageError, PdeeError, RunAborted, UsageError
 from .events import Workflow, context, default_event
 from .image import recipe_fingerprint
 from .interrupts import Terminated, deferred
@@ -39,6 +40,7 @@ from .plan import RunPlan
 from .records import EELife, Execution, RunResult, Settings
 from .runtime import PROTOCOL_VERSION
 from .scheduler import Decision, Mode, Retire, Retirement, Scheduler, Start
+from .sizes import format_size
 
 log = logging.getLogger("pdee")
 
@@ -96,11 +98,16 @@ class Runner:
     """Carries out one plan on one backend."""
 
     def __init__(
-        self, backend: Backend, plan: RunPlan, on_execution: OnExecution | None = None
+        self,
+        backend: Backend,
+        plan: RunPlan,
+        on_execution: OnExecution | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.backend = backend
         self.plan = plan
         self.on_execution = on_execution or (lambda _execution: None)
+        self.progress = progress or (lambda _line: None)  # what it does before the first EE
         self.run_id = uuid.uuid4().hex[:12]
         self.spec = EESpec(plan.image, plan.tmp_size_bytes, plan.memory_bytes, plan.network)
         self.scheduler = Scheduler(plan.policy)
@@ -159,6 +166,7 @@ class Runner:
         image = check_image(self.backend, self.plan.image)
         self.backend.check_network(self.plan.network)
         self.result.settings = self._settings(image)
+        self._prepare_packages(image)
         failure: PdeeError | None = None
         try:
             self._walk_events()
@@ -176,6 +184,34 @@ class Runner:
             self.result.aborted = str(failure)
             raise RunAborted(failure, self.result) from failure
         return self.result
+
+    def _prepare_packages(self, image: ImageInfo) -> None:
+        """Fetch the steps' packages and make the image EEs start from (before any EE).
+
+        Raises:
+            UsageError: a package cannot be had, or the packages alone fill /tmp.
+            PackageError: PyPI is out of reach, or they are not cached with offline.
+            ImageError: the image with the packages could not be made.
+        """
+        if not self.plan.packages:
+            return
+        if image.python is None:
+            raise ImageError(f"image {image.tag} does not say its Python; rebuild it")
+        fetched = packages.fetch(
+            self.plan.packages, image.python, offline=self.plan.offline, progress=self.progress
+        )
+        if fetched.installed_bytes >= self.plan.tmp_size_bytes:
+            raise UsageError(
+                f"the steps' packages take {format_size(fetched.installed_bytes)} installed, "
+                f"more than the {format_size(self.plan.tmp_size_bytes)} /tmp: every execution "
+                f"would fail; drop packages or give a larger --tmp-size"
+            )
+        self.spec = replace(
+            self.spec, image=self.backend.package_image(image, fetched, self.progress)
+        )
+        self.result.settings.packages = [
+            {"name": w.name, "version": w.version, "bytes": w.bytes} for w in fetched.wheels
+        ]
 
     def _walk_events(self) -> None:
         for ee_id in self.scheduler.begin():
@@ -339,7 +375,7 @@ class Runner:
                 f"image {self.plan.image} speaks runtime protocol {hello.get('protocol')}, "
                 f"this pdee {PROTOCOL_VERSION}; rebuild it with `pdee image build`"
             )
-        lane.ee.request(
+        loaded = lane.ee.request(
             {
                 "type": "load",
                 "steps": [{"name": step.name, "code": step.code} for step in self.plan.steps],
@@ -349,6 +385,7 @@ class Runner:
             },
             timeout_s=60,
         )
+        lane.packages_bytes = int(loaded.get("packages_bytes", 0))
         lane.start_s = time.monotonic() - started
         lane.post(Started(lane.ee.id, hello))
 
@@ -373,6 +410,8 @@ class Runner:
         except EEGone as exc:
             gone = True
             reply = gone_reply(exc, (time.monotonic() - started) * 1000)
+        if reply.get("tmp"):
+            reply["tmp"]["packages_bytes"] = lane.packages_bytes
         lane.post(
             Finished(
                 ee=decision.ee,

@@ -71,3 +71,68 @@ def test_steps_with_only_the_standard_library_need_nothing(pdee, write_step):
     outcome = pdee("packages", write_step("plain", "import os, json\ndef handler(pd):\n    pass\n"))
     assert outcome.exit_code == 0
     assert "no package outside the standard library" in outcome.stdout
+
+
+RUN_STEP = """
+import os
+import yaml
+import six
+from dateutil import parser
+# pipedream add-package six==1.16.0
+
+def handler(pd):
+    open("/tmp/mine", "w").write("x")
+    return {
+        "six": six.__version__,
+        "year": parser.parse("2026-11-24").year,
+        "yaml": yaml.safe_load("a: 1"),
+        "where": os.path.dirname(yaml.__file__),
+        "path": [p for p in __import__("sys").path if "__pdg__" in p],
+    }
+"""
+
+
+def test_run_installs_the_packages_in_tmp_where_they_take_their_room(pdee, write_step, cache):
+    step = write_step("convert", RUN_STEP)
+    first = pdee("run", step, "--events", "2", "--mode", "warm", "--tmp-size", "64MB")
+    assert first.exit_code == 0, first.stderr
+    value = first.executions[0]["steps"]["convert"]["return_value"]
+    assert value["six"] == "1.16.0"  # the add-package pin, not the latest
+    assert value["year"] == 2026 and value["yaml"] == {"a": 1}  # a compiled wheel works
+    assert value["where"] == "/tmp/__pdg__/dist/python/yaml"
+    assert value["path"] == ["/tmp/__pdg__/dist/python"]
+    tmp = first.executions[0]["tmp"]
+    assert tmp["packages_bytes"] > 2 * 2**20  # PyYAML alone is ~3MB installed
+    assert tmp["used_bytes"] >= tmp["packages_bytes"]
+    versions = {p["name"]: p["version"] for p in first.report["settings"]["packages"]}
+    assert versions["six"] == "1.16.0"  # dependencies come too (a new dateutil needs tzdata)
+    assert set(versions) >= {"python_dateutil", "pyyaml", "six"}
+    assert "packages: " in first.stdout and "left for the step" in first.stdout
+    assert "fetching" in first.stderr
+
+    # The second run fetches and builds nothing, and needs no network.
+    started = time.monotonic()
+    again = pdee("run", step, "--mode", "warm", "--tmp-size", "64MB", "--offline")
+    assert again.exit_code == 0, again.stderr
+    assert "fetching" not in again.stderr and "building" not in again.stderr
+    assert time.monotonic() - started < 15
+
+
+def test_run_offline_with_nothing_cached_fails_before_any_ee(pdee, write_step, cache):
+    outcome = pdee("run", write_step("convert", RUN_STEP), "--offline")
+    assert outcome.exit_code == 6 and "run once without --offline" in outcome.stderr
+    assert outcome.report is None
+
+
+def test_packages_bigger_than_tmp_are_refused_before_any_ee(pdee, write_step, cache):
+    outcome = pdee("run", write_step("convert", RUN_STEP), "--tmp-size", "2MB")
+    assert outcome.exit_code == 2, outcome.stderr
+    assert "more than the 2MB /tmp: every execution would fail" in outcome.stderr
+
+
+def test_two_steps_pinning_different_versions_are_refused(pdee, write_step):
+    first = write_step("a", "# pipedream add-package six==1.16.0\ndef handler(pd):\n    pass\n")
+    second = write_step("b", "# pipedream add-package six==1.17.0\ndef handler(pd):\n    pass\n")
+    outcome = pdee("run", first, second)
+    assert outcome.exit_code == 2
+    assert "steps 'a' (line 1) and 'b' (line 1) pin six" in outcome.stderr

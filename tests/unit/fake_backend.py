@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pdee.backend import Backend, EESpec, ImageInfo
 from pdee.errors import EEError, EEGone
 from pdee.image import recipe_fingerprint
+from pdee.packages import PackageSet
 from pdee.runtime import PROTOCOL_VERSION
 
 
@@ -127,6 +129,11 @@ class FakeBackend:
 
     def check_network(self, name: str) -> None:
         pass
+
+    def package_image(
+        self, image: ImageInfo, packages: PackageSet, progress: Callable[[str], None]
+    ) -> str:
+        return f"{image.tag}+{packages.key}"
 
     def ee(self, spec: EESpec, run_id: str, ee_id: str) -> FakeEE:
         ee = FakeEE(self, spec, ee_id)

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +48,20 @@ def _package_root_parent() -> str:
 
 
 RUNTIME_PARENT = _package_root_parent()
+
+
+def install_packages() -> int:
+    """Put the workflow's packages where the platform does, in /tmp; the bytes they take.
+
+    An image made for a package set holds them installed under ``/opt/pdee/packages``;
+    an EE copies them into its own /tmp at start, so they count against its cap, as on
+    the platform. A cold start pays the copy; a warm one finds them there.
+    """
+    if not os.path.isdir(protocol.PREINSTALLED_DIR) or os.path.exists(protocol.PACKAGES_DIR):
+        return 0
+    before = usage.tmp_usage("/tmp").used_bytes
+    shutil.copytree(protocol.PREINSTALLED_DIR, protocol.PACKAGES_DIR, symlinks=True)
+    return usage.tmp_usage("/tmp").used_bytes - before
 
 
 def _mb(n: int) -> str:
@@ -153,9 +168,10 @@ class Supervisor:
             with open(path, "wb") as out:
                 out.write(code)
             self.specs.append(StepSpec(step["name"], path))
+        packages_bytes = install_packages()
         for spec in self.specs:
             self.workers[spec.name] = self.spawn(spec, restarted=False)
-        return {"type": "ready"}
+        return {"type": "ready", "packages_bytes": packages_bytes}
 
     def run(self, message: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
