@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import uuid
 import zipfile
@@ -35,7 +34,7 @@ from pathlib import Path
 from pipreqs import pipreqs
 
 from .errors import PackageError, PdeeError, UsageError
-from .image import cache_dir
+from .image import cache_dir, tar_of
 from .workflow import Step
 
 # `# pipedream add-package NAME` or `# pipedream add-package NAME==VERSION`, on a line
@@ -335,11 +334,4 @@ def build_context(packages: PackageSet) -> io.BytesIO:
     files = {"Dockerfile": _dockerfile(), "wheels/requirements.txt": pins}
     for wheel in packages.wheels:
         files[f"wheels/{wheel.file}"] = (packages.directory / wheel.file).read_bytes()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer
+    return tar_of(files)

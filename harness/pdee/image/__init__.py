@@ -227,23 +227,24 @@ def choose_base(backend: ImageBackend, base: str | None = None, progress: Progre
     return bootstrapped
 
 
-def context_tar(wheels: Path) -> io.BytesIO:
-    """The build context, in memory: the recipe and the wheels."""
+def tar_of(files: dict[str, bytes]) -> io.BytesIO:
+    """A build context in memory: a tar of ``files`` (path in the context: content)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-
-        def add(name: str, data: bytes) -> None:
+        for name, data in files.items():
             info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
+            info.size, info.mode = len(data), 0o644
             tar.addfile(info, io.BytesIO(data))
-
-        for name, data in recipe_files().items():
-            add(name, data)
-        for wheel in sorted(wheels.glob("*.whl")):
-            add(f"wheels/{wheel.name}", wheel.read_bytes())
     buffer.seek(0)
     return buffer
+
+
+def context_tar(wheels: Path) -> io.BytesIO:
+    """The EE image's build context: the recipe and the wheels."""
+    files = recipe_files()
+    for wheel in sorted(wheels.glob("*.whl")):
+        files[f"wheels/{wheel.name}"] = wheel.read_bytes()
+    return tar_of(files)
 
 
 @dataclass(frozen=True)
