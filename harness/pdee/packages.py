@@ -15,6 +15,7 @@ two small packages 0.4 needs).
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import json
@@ -124,13 +125,21 @@ def imported_modules(step: Step) -> set[str]:
     return {name for name in found if name not in STDLIB and name != step.name}
 
 
+@functools.cache
+def _package_names() -> dict[str, str]:
+    """pipreqs' import-to-package table (what ``pipreqs.get_pkg_names`` reads at each
+    call), read once."""
+    lines = Path(pipreqs.join("mapping")).read_text().split()
+    return dict(line.split(":", 1) for line in lines)
+
+
 def detected(step: Step) -> list[_Wanted]:
     """The packages a step's imports need, by pipreqs' import-to-package table."""
-    wanted = []
-    for module in sorted(imported_modules(step)):
-        for package in pipreqs.get_pkg_names([module]):
-            wanted.append(_Wanted(package, None, step.name, f"import {module}"))
-    return wanted
+    table = _package_names()
+    return [
+        _Wanted(table.get(module, module), None, step.name, f"import {module}")
+        for module in sorted(imported_modules(step))
+    ]
 
 
 def requirements(steps: list[Step]) -> list[Requirement]:
