@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .scheduler import Decision, Retire, Start
@@ -49,12 +49,7 @@ class StepError:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "message": self.message,
-            "step": self.step,
-            "traceback": self.traceback,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -100,12 +95,7 @@ class TmpUsage:
     packages_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "used_bytes": self.used_bytes,
-            "files": self.files,
-            "size_bytes": self.size_bytes,
-            "packages_bytes": self.packages_bytes,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -116,7 +106,7 @@ class MemoryUsage:
     limit_bytes: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"peak_bytes": self.peak_bytes, "limit_bytes": self.limit_bytes}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -238,9 +228,10 @@ class EELife:
         }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Settings:
-    """What the run was asked to do and what it ran on (the report's ``settings``)."""
+    """What the run was asked to do and what it ran on (the report's ``settings``, whose
+    keys are these fields, in this order)."""
 
     mode: str
     concurrency: int
@@ -253,6 +244,8 @@ class Settings:
     memory_bytes: int
     container_memory_bytes: int
     timeout_s: float
+    python: str | None = None  # the EE's, from the first EE that starts
+    python_note: str | None = None  # set when it is not the platform's
     image: str
     image_id: str
     base_image: str | None
@@ -261,36 +254,11 @@ class Settings:
     steps: list[str]
     pdee_version: str
     run_id: str
-    python: str | None = None  # the EE's, from the first EE that starts
-    python_note: str | None = None  # set when it is not the platform's
     # The packages every EE gets: name, version, bytes installed (dependencies included).
     packages: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "concurrency": self.concurrency,
-            "idle_timeout_s": self.idle_timeout_s,
-            "chaos": self.chaos,
-            "warm_workers": self.warm_workers,
-            "arrivals": self.arrivals,
-            "seed": self.seed,
-            "tmp_size_bytes": self.tmp_size_bytes,
-            "memory_bytes": self.memory_bytes,
-            "container_memory_bytes": self.container_memory_bytes,
-            "timeout_s": self.timeout_s,
-            "python": self.python,
-            "python_note": self.python_note,
-            "image": self.image,
-            "image_id": self.image_id,
-            "base_image": self.base_image,
-            "network": self.network,
-            "executions": self.executions,
-            "steps": self.steps,
-            "pdee_version": self.pdee_version,
-            "run_id": self.run_id,
-            "packages": self.packages,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
