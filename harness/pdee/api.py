@@ -61,6 +61,8 @@ def run(
     image: str = DEFAULT_TAG,
     seed: int | None = None,
     offline: bool = False,
+    env: Sequence[str] | dict[str, str] | None = None,
+    env_file: StrPath | None = None,
     backend: Backend | None = None,
     on_execution: OnExecution | None = None,
 ) -> RunResult:
@@ -110,5 +112,7 @@ def run(
         image=image,
         seed=seed,
         offline=offline,
+        env=env,
+        env_file=env_file,
     )
     return execute(plan, backend, on_execution)

@@ -17,7 +17,14 @@ from rich.console import Console
 
 from . import __version__, image, interrupts, packages, render, report
 from .api import connections_for
-from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ImageError, PdeeError, RunAborted
+from .errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    ImageError,
+    PdeeError,
+    RunAborted,
+    UsageError,
+)
 from .interrupts import Terminated
 from .plan import build_plan
 from .records import RunResult
@@ -36,8 +43,14 @@ app = typer.Typer(
 )
 image_app = typer.Typer(no_args_is_help=True, help="The EE image.")
 app.add_typer(image_app, name="image")
-console = Console()
-err_console = Console(stderr=True)
+console = render.make_console()
+err_console = render.make_console(stderr=True)
+
+
+def _consoles() -> None:
+    """Consoles for stdout and stderr as they are now (a terminal, or a pipe or file)."""
+    global console, err_console
+    console, err_console = render.make_console(), render.make_console(stderr=True)
 
 
 def _say(console: Console, text: str) -> None:
@@ -75,6 +88,7 @@ def main_options(
     ] = False,
 ) -> None:
     """Run Pipedream Python steps in an emulated execution environment (EE)."""
+    _consoles()
     # Without --debug, logging's last resort prints pdee's warnings to stderr.
     if debug:
         logging.basicConfig(
@@ -171,15 +185,51 @@ def run(
         ),
     ] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only the summary and errors.")
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only the failures (with their errors) and the summary."
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Show every execution's logs, return values and exports."
+        ),
     ] = False,
     offline: Annotated[
         bool, typer.Option(help="Take the steps' packages from pdee's cache only.")
     ] = False,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env",
+            help="An environment variable for every step, KEY=VALUE (repeatable). "
+            "Only names are shown or reported.",
+            show_default=False,
+        ),
+    ] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Environment variables from a dotenv file (--env wins).", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Run a workflow's steps for a number of events in emulated EEs."""
+    """Run a workflow's steps for a number of events in emulated EEs.
+
+    With one execution, or -v, what each step printed, returned and exported is shown.
+    """
     interrupts.install()
     runner: Runner | None = None
+    if quiet and verbose:
+        _fail(UsageError("--quiet and --verbose contradict each other; give one"))
+    verbosity = (
+        render.Verbosity.QUIET
+        if quiet
+        else render.Verbosity.VERBOSE
+        if verbose
+        else render.Verbosity.NORMAL
+    )
     try:
         plan = build_plan(
             steps,
@@ -202,6 +252,8 @@ def run(
             image=image_tag,
             seed=seed,
             offline=offline,
+            env=env,
+            env_file=env_file,
         )
         if report_path is not None:
             report.check_writable(report_path)
@@ -212,24 +264,24 @@ def run(
             runner = Runner(backend, plan, on_execution, lambda line: _say(err_console, line))
             result = runner.run()
     except RunAborted as aborted:
-        _finish(aborted.result, report_path, quiet)
+        _finish(aborted.result, report_path, verbosity)
         _fail(aborted)
     except PdeeError as exc:
         _fail(exc)
     except (KeyboardInterrupt, Terminated) as exc:
         _interrupted(runner, report_path, ctrl_c=isinstance(exc, KeyboardInterrupt))
-    _finish(result, report_path, quiet)
+    _finish(result, report_path, verbosity)
     raise typer.Exit(report.exit_code(result))
 
 
-def _finish(result: RunResult, report_path: Path | None, quiet: bool) -> None:
+def _finish(result: RunResult, report_path: Path | None, verbosity: render.Verbosity) -> None:
     """Write the report and show the run."""
     if report_path is not None:
         try:
             report.write(report_path, report.build(result))
         except PdeeError as exc:
             _fail(exc)
-    render.show(console, result, quiet)
+    render.show(console, result, verbosity)
 
 
 def _interrupted(runner: Runner | None, report_path: Path | None, ctrl_c: bool) -> NoReturn:

@@ -106,16 +106,30 @@ def _require_objects(events: list[Any], where: str) -> list[dict[str, Any]]:
     return events
 
 
+def describe_json_error(exc: json.JSONDecodeError) -> str:
+    """Where and what a JSON error is, as a person reads it: ``line 4, column 12: ...``.
+
+    A trailing comma, which ``json`` reports at the next token, is pointed at itself.
+    """
+    before = exc.doc[: exc.pos].rstrip()
+    if before.endswith(",") and exc.msg.startswith(("Expecting property name", "Expecting value")):
+        pos = len(before) - 1
+        line = exc.doc.count("\n", 0, pos) + 1
+        column = pos - (exc.doc.rfind("\n", 0, pos) + 1) + 1
+        return f"line {line}, column {column}: a trailing comma; remove it"
+    return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+
+
 def parse_events(text: str, where: str) -> list[dict[str, Any]]:
     """Events from a JSON object, a JSON array of objects, or JSON Lines.
 
     Raises:
-        UsageError: the text is none of those.
+        UsageError: the text is none of those; the message says at which line and column.
     """
     try:
         whole = json.loads(text)
-    except json.JSONDecodeError:
-        whole = None
+    except json.JSONDecodeError as exc:
+        whole_error = exc
     else:
         return _require_objects(whole if isinstance(whole, list) else [whole], where)
     events = []
@@ -125,9 +139,13 @@ def parse_events(text: str, where: str) -> list[dict[str, Any]]:
         try:
             events.append(json.loads(line))
         except json.JSONDecodeError as exc:
+            if not events:  # not JSON Lines either: one document, wrong where it says
+                raise UsageError(
+                    f"{where} is not JSON: {describe_json_error(whole_error)}"
+                ) from exc
             raise UsageError(
-                f"{where}: line {number} is not JSON ({exc.msg}); give a JSON object, "
-                f"a JSON array or JSON Lines"
+                f"{where}: line {number}, column {exc.colno} is not JSON ({exc.msg}); "
+                f"in JSON Lines, each line is one event"
             ) from exc
     return _require_objects(events, where)
 

@@ -16,6 +16,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from .environment import build_env
 from .errors import UsageError
 from .events import Schedule, load_events, load_schedule, parse_events
 from .image import DEFAULT_TAG
@@ -56,6 +57,7 @@ class RunPlan:
     origin: datetime | None = None  # the wall-clock time of virtual 0 (default: now)
     packages: list[Requirement] = field(default_factory=list)  # what the steps import
     offline: bool = False  # packages only from pdee's cache
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # secrets: never shown
 
     @property
     def executions(self) -> int:
@@ -192,6 +194,8 @@ def build_plan(
     image: str = DEFAULT_TAG,
     seed: int | None = None,
     offline: bool = False,
+    env: Sequence[str] | dict[str, str] | None = None,
+    env_file: StrPath | None = None,
 ) -> RunPlan:
     """Check every option and input file; the plan to run.
 
@@ -216,6 +220,8 @@ def build_plan(
         image: the EE image.
         seed: seed of every random choice (default: a new one).
         offline: take the steps' packages from pdee's cache only; fetch nothing.
+        env: environment variables for every step: ``KEY=VALUE`` texts, or a dict.
+        env_file: a dotenv file of them (``env`` wins where both set one).
 
     Raises:
         UsageError: anything wrong, with how to fix it.
@@ -279,4 +285,5 @@ def build_plan(
         origin=loaded_schedule.origin if loaded_schedule else None,
         packages=requirements(workflow),
         offline=bool(offline),
+        env=build_env(env, Path(env_file) if env_file is not None else None),
     )

@@ -38,6 +38,8 @@ class StepError:
     message: str
     step: str | None = None
     traceback: str | None = None
+    file: str | None = None  # the step's file, as given to pdee
+    line: int | None = None  # the step's line nearest to where it was raised
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepError:
@@ -46,6 +48,8 @@ class StepError:
             message=str(data.get("message")),
             step=data.get("step"),
             traceback=data.get("traceback"),
+            file=data.get("file"),
+            line=data.get("line"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -54,13 +58,18 @@ class StepError:
 
 @dataclass(frozen=True)
 class StepResult:
-    """What one step of one execution gave: return value, exports, logs, time."""
+    """What one step of one execution gave: return value, exports, logs, time.
+
+    ``logs`` holds stdout and stderr as they came; ``stderr_lines`` numbers (from 0)
+    its lines that came from stderr.
+    """
 
     return_value: Any
     exports: dict[str, Any]
     logs: str
     duration_ms: float
     logs_truncated: bool = False
+    stderr_lines: list[int] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepResult:
@@ -70,13 +79,23 @@ class StepResult:
             logs=data.get("logs", ""),
             duration_ms=float(data.get("duration_ms", 0.0)),
             logs_truncated=bool(data.get("logs_truncated", False)),
+            stderr_lines=list(data.get("stderr_lines") or []),
         )
+
+    def log_lines(self) -> list[tuple[str, str]]:
+        """The logs line by line, each with the stream it came from."""
+        stderr = set(self.stderr_lines)
+        return [
+            ("stderr" if number in stderr else "stdout", line)
+            for number, line in enumerate(self.logs.splitlines())
+        ]
 
     def to_json(self) -> dict[str, Any]:
         data = {
             "return_value": self.return_value,
             "exports": self.exports,
             "logs": self.logs,
+            "stderr_lines": self.stderr_lines,
             "duration_ms": self.duration_ms,
         }
         if self.logs_truncated:
@@ -86,10 +105,12 @@ class StepResult:
 
 @dataclass(frozen=True)
 class TmpUsage:
-    """What /tmp held when the execution ended: bytes used (as ``df``), files, its size,
-    and how much of it the workflow's packages take (in ``/tmp/__pdg__/dist/python``)."""
+    """What /tmp held when the execution ended (bytes used, as ``df``, and files), the
+    most it held while the steps ran, its size, and how much of it the workflow's
+    packages take (in ``/tmp/__pdg__/dist/python``)."""
 
     used_bytes: int
+    peak_used_bytes: int
     files: int
     size_bytes: int
     packages_bytes: int = 0
@@ -169,6 +190,7 @@ class Execution:
             },
             tmp=TmpUsage(
                 used_bytes=int(tmp["used_bytes"]),
+                peak_used_bytes=int(tmp.get("peak_used_bytes", tmp["used_bytes"])),
                 files=int(tmp.get("files", 0)),
                 size_bytes=int(tmp.get("size_bytes", 0)),
                 packages_bytes=int(tmp.get("packages_bytes", 0)),
@@ -246,6 +268,7 @@ class Settings:
     timeout_s: float
     python: str | None = None  # the EE's, from the first EE that starts
     python_note: str | None = None  # set when it is not the platform's
+    memory_source: str | None = None  # where the EE's runtime reads step memory
     image: str
     image_id: str
     base_image: str | None
@@ -256,6 +279,7 @@ class Settings:
     run_id: str
     # The packages every EE gets: name, version, bytes installed (dependencies included).
     packages: list[dict[str, Any]] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)  # the variables' names (never values)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -277,6 +301,7 @@ class Summary:
     ees_destroyed_at_random: int
     ees_retired: dict[Retire, int]
     max_tmp_used_bytes: int
+    max_tmp_peak_used_bytes: int
     max_memory_peak_bytes: int
 
     @classmethod
@@ -297,6 +322,9 @@ class Summary:
             ees_destroyed_at_random=retired[Retire.CHAOS],
             ees_retired={reason: retired[reason] for reason in Retire},
             max_tmp_used_bytes=max((e.tmp.used_bytes for e in executions if e.tmp), default=0),
+            max_tmp_peak_used_bytes=max(
+                (e.tmp.peak_used_bytes for e in executions if e.tmp), default=0
+            ),
             max_memory_peak_bytes=max(
                 (e.memory.peak_bytes for e in executions if e.memory), default=0
             ),
@@ -316,6 +344,7 @@ class Summary:
             "ees_destroyed_at_random": self.ees_destroyed_at_random,
             "ees_retired": {reason.value: n for reason, n in self.ees_retired.items()},
             "max_tmp_used_bytes": self.max_tmp_used_bytes,
+            "max_tmp_peak_used_bytes": self.max_tmp_peak_used_bytes,
             "max_memory_peak_bytes": self.max_memory_peak_bytes,
         }
 

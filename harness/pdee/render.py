@@ -1,12 +1,16 @@
-"""What ``pdee run`` shows on a terminal: progress, a table of executions, a summary.
+"""What ``pdee run`` shows on a terminal: progress, what the steps did, tables, a summary.
 
-Rich styles it on a terminal and prints plain text otherwise (CI logs, pipes).
+Rich styles it on a terminal and prints plain text otherwise (CI logs, pipes), where
+no line is wrapped: paths and tracebacks stay whole for whoever reads or greps them.
 """
 
 from __future__ import annotations
 
+import enum
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .packages import PackageSet, canonical
-from .records import Execution, RunResult, Status
+from .records import Execution, RunResult, Status, StepResult
 from .runner import OnExecution
 from .sizes import format_size
 
@@ -27,6 +31,29 @@ STATUS_STYLE = {
 }
 # A run longer than this shows its failures, and its first and last executions.
 TABLE_ROWS = 60
+# What an execution's details show of each step, before pointing at --report.
+LOG_LINES = 40
+VALUE_CHARS = 300
+FAILURE_LOG_LINES = 20
+# Where output is not a terminal, lines are not wrapped; tables get this much room.
+PLAIN_WIDTH = 240
+
+
+class Verbosity(enum.IntEnum):
+    """How much ``pdee run`` shows."""
+
+    QUIET = -1  # failures and the summary
+    NORMAL = 0  # tables, failures, summary; what the steps did if there is one execution
+    VERBOSE = 1  # what the steps did in every execution, too
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console for stdout (or stderr) as it is now, that does not wrap text; where it
+    is not a terminal, tables get ``PLAIN_WIDTH`` columns rather than Rich's 80."""
+    console = Console(stderr=stderr, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, soft_wrap=True, width=PLAIN_WIDTH)
+    return console
 
 
 @contextmanager
@@ -78,7 +105,7 @@ def _rows(executions: list[Execution]) -> list[Execution | None]:
 
 def executions_table(result: RunResult) -> Table:
     table = Table(title="executions", title_justify="left")
-    for column in ("#", "at", "EE", "start", "status", "duration", "/tmp used", "peak memory"):
+    for column in ("#", "at", "EE", "start", "status", "duration", "/tmp peak", "memory peak"):
         table.add_column(
             column, justify="right" if column not in ("EE", "start", "status") else "left"
         )
@@ -94,7 +121,7 @@ def executions_table(result: RunResult) -> Table:
             execution.start.value,
             f"[{STATUS_STYLE[status]}]{status.value}[/]",
             f"{execution.duration_ms:.1f} ms",
-            format_size(tmp.used_bytes) if tmp else "-",
+            format_size(tmp.peak_used_bytes) if tmp else "-",
             format_size(memory.peak_bytes) if memory and memory.peak_bytes else "-",
         )
     return table
@@ -145,7 +172,7 @@ def timeline_table(result: RunResult) -> Table:
     table.add_column("EE")
     table.add_column("life", no_wrap=True)
     table.add_column("executions")
-    table.add_column(f"/tmp (█ = {format_size(tmp_size)})", no_wrap=True)
+    table.add_column(f"/tmp peaks (█ = {format_size(tmp_size)})", no_wrap=True)
     table.add_column("last /tmp", justify="right")
     table.add_column("failed")
     ees = list(result.ees.values())
@@ -158,6 +185,7 @@ def timeline_table(result: RunResult) -> Table:
     shown = [ee for ee in ees if ee.id in chosen]
     for ee in shown:
         runs = [by_index[i] for i in ee.executions if i in by_index]
+        peaks = [e.tmp.peak_used_bytes if e.tmp else 0 for e in runs]
         used = [e.tmp.used_bytes if e.tmp else 0 for e in runs]
         failed = [e.index for e in runs if not e.passed]
         life = f"{ee.started_at_s:.1f}→"
@@ -171,7 +199,7 @@ def timeline_table(result: RunResult) -> Table:
             ee.id,
             life,
             index_ranges(ee.executions, 24) or "-",
-            sparkline(used, tmp_size),
+            sparkline(peaks, tmp_size),
             f"{format_size(used[-1])} ({used[-1] * 100 // tmp_size}%)" if used else "-",
             f"[red]{index_ranges(failed, 16)}[/]" if failed else "",
         )
@@ -180,27 +208,100 @@ def timeline_table(result: RunResult) -> Table:
     return table
 
 
-def failures(console: Console, result: RunResult, limit: int = 5) -> None:
-    """The first failing executions, each with its step's error and traceback."""
-    failed = [e for e in result.executions if not e.passed]
-    for execution in failed[:limit]:
-        error = execution.error
-        where = f" in step {error.step!r}" if error and error.step else ""
-        what = f"{error.type}: {error.message}" if error else "no error recorded"
+def _say(console: Console, text: str, style: str | None = None) -> None:
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def _value(value: Any) -> str:
+    """A value as compact JSON, cut at ``VALUE_CHARS``."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if len(text) > VALUE_CHARS:
+        return f"{text[:VALUE_CHARS]}… ({len(text)} characters; see --report)"
+    return text
+
+
+def _log_lines(console: Console, step: StepResult, limit: int, indent: str) -> None:
+    """The last ``limit`` lines of a step's logs, each marked with its stream."""
+    lines = step.log_lines()
+    if len(lines) > limit:
+        _say(console, f"{indent}… {len(lines) - limit} earlier lines (see --report)", "dim")
+    for stream, line in lines[-limit:]:
+        mark = "err│ " if stream == "stderr" else "out│ "
         console.print(
-            f"[bold red]execution {execution.index} ({execution.ee}, {execution.start.value}) "
-            f"{execution.status.value}{where}:[/] {escape(what)}",
+            f"{indent}[{'red' if stream == 'stderr' else 'dim'}]{mark}[/]{escape(line)}",
             highlight=False,
             soft_wrap=True,
         )
-        if error and error.traceback:
-            console.print(error.traceback.rstrip(), markup=False, highlight=False)
+    if step.logs_truncated:
+        _say(console, f"{indent}(logs cut at the platform's 6MB payload limit)", "dim")
+
+
+def _headline(execution: Execution) -> str:
+    status = execution.status
+    parts = [
+        f"execution {execution.index}",
+        execution.ee,
+        execution.start.value,
+        f"[{STATUS_STYLE[status]}]{status.value}[/]",
+        f"{execution.duration_ms:.1f} ms",
+    ]
+    if execution.tmp:
+        parts.append(f"/tmp peak {format_size(execution.tmp.peak_used_bytes)}")
+    if execution.memory and execution.memory.peak_bytes:
+        parts.append(f"memory peak {format_size(execution.memory.peak_bytes)}")
+    return "[bold]──[/] " + " · ".join(parts)
+
+
+def _error(console: Console, execution: Execution, indent: str) -> None:
+    error = execution.error
+    where = f" in step {error.step!r}" if error and error.step else ""
+    what = f"{error.type}: {error.message}" if error else "no error recorded"
+    console.print(
+        f"{indent}[bold red]{execution.status.value}{where}:[/] {escape(what)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if error and error.traceback:
+        for line in error.traceback.rstrip().splitlines():
+            _say(console, indent + "  " + line)
+
+
+def details(console: Console, execution: Execution) -> None:
+    """What one execution's steps did: logs (stdout and stderr marked), return value,
+    exports; and its error, with the traceback, if it failed."""
+    console.print(_headline(execution), highlight=False, soft_wrap=True)
+    for name, step in execution.steps.items():
+        _say(console, f"  step {name} ({step.duration_ms:.1f} ms)", "bold")
+        _log_lines(console, step, LOG_LINES, "    ")
+        failed_here = execution.error is not None and execution.error.step == name
+        if not failed_here:
+            _say(console, f"    return value: {_value(step.return_value)}")
+        for export, value in step.exports.items():
+            _say(console, f"    export {export}: {_value(value)}")
+    if execution.exit_reason is not None or execution.status is Status.EXIT:
+        _say(console, f"  ended by pd.flow.exit: {execution.exit_reason!r}")
+    if execution.respond is not None:
+        _say(console, f"  pd.respond: {_value(execution.respond)}")
+    if not execution.passed:
+        _error(console, execution, "  ")
+
+
+def failures(
+    console: Console, result: RunResult, limit: int = 5, shown: frozenset[int] = frozenset()
+) -> None:
+    """The first failing executions (not already ``shown``): error, traceback, the
+    failing step's last log lines."""
+    failed = [e for e in result.executions if not e.passed and e.index not in shown]
+    for execution in failed[:limit]:
+        console.print(_headline(execution), highlight=False, soft_wrap=True)
+        _error(console, execution, "  ")
+        error = execution.error
         step = execution.steps.get(error.step or "") if error else None
         if step is not None and step.logs:
-            console.print("[dim]logs:[/]")
-            console.print(step.logs.rstrip()[-2000:], markup=False, highlight=False)
+            _say(console, f"  last logs of step {error.step if error else ''}:", "dim")
+            _log_lines(console, step, FAILURE_LOG_LINES, "    ")
     if len(failed) > limit:
-        console.print(f"... and {len(failed) - limit} more failed executions (see --report)")
+        _say(console, f"... and {len(failed) - limit} more failed executions (see --report)")
 
 
 def summary_line(result: RunResult) -> str:
@@ -213,6 +314,7 @@ def summary_line(result: RunResult) -> str:
         pace = f"rate {arrivals['per_minute']:g}/min"
     else:
         pace = "schedule"
+    env = f" | env {', '.join(settings.env)}" if settings.env else ""
     lifecycle = ""
     if settings.mode == "realistic":
         lifecycle = f", idle timeout {settings.idle_timeout_s:g} s, chaos {settings.chaos:g}"
@@ -224,7 +326,7 @@ def summary_line(result: RunResult) -> str:
         f"concurrency {settings.concurrency}, {pace}{lifecycle} | "
         f"/tmp {format_size(settings.tmp_size_bytes)}, memory "
         f"{format_size(settings.memory_bytes)}, timeout {settings.timeout_s:g} s, "
-        f"Python {settings.python} | seed {settings.seed} (replay: --seed {settings.seed})"
+        f"Python {settings.python}{env} | seed {settings.seed} (replay: --seed {settings.seed})"
     )
 
 
@@ -242,24 +344,33 @@ def packages_line(result: RunResult) -> str:
     return ("note: " if taken * 10 > size else "") + line
 
 
-def show(console: Console, result: RunResult, quiet: bool) -> None:
-    """The table, the failures, the notes and the summary; with ``quiet``, the summary."""
-    if not quiet:
+def show(console: Console, result: RunResult, verbosity: Verbosity = Verbosity.NORMAL) -> None:
+    """What the steps did (one execution, or all with ``VERBOSE``), the tables, the
+    failures, the notes and the summary; with ``QUIET``, the failures and the summary."""
+    detailed: frozenset[int] = frozenset()
+    if verbosity is Verbosity.VERBOSE or (
+        verbosity is Verbosity.NORMAL and len(result.executions) == 1
+    ):
+        for execution in result.executions:
+            details(console, execution)
+        detailed = frozenset(e.index for e in result.executions)
+    if verbosity is not Verbosity.QUIET:
         console.print(executions_table(result))
         console.print(timeline_table(result))
-        failures(console, result)
+    failures(console, result, shown=detailed)
+    if verbosity is not Verbosity.QUIET:
         notes = sorted({note for e in result.executions for note in e.notes})
         for note in notes:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     if result.settings.packages:
-        console.print(packages_line(result), markup=False, highlight=False, soft_wrap=True)
+        _say(console, packages_line(result))
     if result.settings.python_note:
         console.print(
             f"[yellow]note:[/] {escape(result.settings.python_note)}",
             highlight=False,
             soft_wrap=True,
         )
-    console.print(summary_line(result), markup=False, highlight=False, soft_wrap=True)
+    _say(console, summary_line(result))
 
 
 def packages(console: Console, fetched: PackageSet, python: str, tmp_size: int) -> None:

@@ -127,6 +127,7 @@ class Runner:
         self.dispatched = 0
         self.in_flight: dict[str, Decision] = {}
         self.clock_s = 0.0  # the latest virtual time pdee knows of
+        self.measure = True  # the exact peaks; off only for the benchmark's baseline
 
     def _settings(self, image: ImageInfo | None) -> Settings:
         plan, policy = self.plan, self.plan.policy
@@ -150,6 +151,7 @@ class Runner:
             steps=[step.name for step in plan.steps],
             pdee_version=__version__,
             run_id=self.run_id,
+            env=sorted(plan.env),
         )
 
     # -- the main thread --
@@ -345,6 +347,7 @@ class Runner:
         if settings.python is None:
             settings.python = str(hello.get("python"))
             settings.python_note = python_note(settings.python, settings.base_image)
+            settings.memory_source = hello.get("memory_source")
 
     def _take_finished(self, news: Finished) -> None:
         execution = news.execution
@@ -378,8 +381,13 @@ class Runner:
         loaded = lane.ee.request(
             {
                 "type": "load",
-                "steps": [{"name": step.name, "code": step.code} for step in self.plan.steps],
+                "steps": [
+                    {"name": step.name, "code": step.code, "source": str(step.path)}
+                    for step in self.plan.steps
+                ],
                 "inputs": self.plan.inputs,
+                "env": self.plan.env,
+                "measure": self.measure,
                 "memory_bytes": self.plan.memory_bytes,
                 "timeout_s": self.plan.timeout_s,
             },

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .events import describe_json_error
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def read_json_file(path: Path, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{what} {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
+        raise UsageError(f"{what} {path} is not JSON: {describe_json_error(exc)}") from exc
 
 
 def load_inputs(path: Path | None) -> dict[str, Any]:

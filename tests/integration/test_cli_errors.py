@@ -23,7 +23,7 @@ def one_line_error(outcome) -> str:
         (["--memory", "0MB"], "--memory: '0MB' is zero"),
         (["--memory", "20GB"], "over the platform's maximum"),
         (["--timeout", "1000"], "--timeout 1000 is out of range"),
-        (["--event", "{nope"], "--event: line 1 is not JSON"),
+        (["--event", "{nope"], "--event is not JSON: line 1, column 2"),
         (["--event", "[1, 2]"], "event 1 is not a JSON object"),
         (["--event-file", "missing.jsonl"], "event file missing.jsonl does not exist"),
         (["--inputs", "missing.json"], "inputs file missing.json does not exist"),

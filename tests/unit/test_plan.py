@@ -99,7 +99,7 @@ def test_bad_schedules(tmp_path, lines, message):
         ({"timeout": 0}, "--timeout 0 is out of range"),
         ({"timeout": 751}, "the platform allows 0 < s <= 750"),
         ({"mode": "lukewarm"}, "--mode lukewarm: give one of realistic, warm, cold"),
-        ({"event": "{nope"}, "--event: line 1 is not JSON"),
+        ({"event": "{nope"}, "--event is not JSON: line 1, column 2"),
         ({"event": "[1]"}, "event 1 is not a JSON object"),
         ({"event": "{}", "event_file": "events.json"}, "use one of them"),
         ({"inputs": "missing.json"}, "inputs file missing.json does not exist"),

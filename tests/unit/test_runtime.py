@@ -8,8 +8,11 @@ import pytest
 
 from pdee.runtime import protocol
 from pdee.runtime.pd import FlowExit, Pipedream
-from pdee.runtime.usage import process_memory, session_of, tmp_usage
-from pdee.runtime.worker import describe_error, run_handler
+from pdee.records import StepResult
+from pdee.runtime import usage
+from pdee.runtime.supervisor import StepWait, Supervisor
+from pdee.runtime.usage import parse_memory_stat, process_peak, session_of, tmp_usage
+from pdee.runtime.worker import TmpPeak, describe_error, run_handler
 
 
 def make_pd() -> Pipedream:
@@ -77,19 +80,104 @@ def test_describe_error_without_step_frames_keeps_only_the_exception():
     assert "test_runtime" not in error["traceback"]
 
 
-def test_process_memory_leaves_out_shared_memory():
-    status = "Name:\tpython3\nRssAnon:\t  1000 kB\nRssFile:\t  200 kB\nRssShmem:\t 900000 kB\n"
-    assert process_memory(status) == 1200 * 1024
+def test_process_peak_is_the_high_water_mark_less_mapped_files():
+    status = (
+        "Name:\tpython3\nVmHWM:\t  700000 kB\nRssAnon:\t  1000 kB\n"
+        "RssFile:\t  200 kB\nRssShmem:\t 90000 kB\n"
+    )
+    assert process_peak(status) == (700000 - 200 - 90000) * 1024
+    assert process_peak("Name:\tx\n") == 0
 
 
 def test_session_of_handles_spaces_in_names():
     assert session_of("42 (my step) S 1 42 77 0 -1 4194560") == 77
 
 
-def test_session_memory_of_this_process_is_counted():
-    from pdee.runtime.usage import session_memory
+def test_memory_stat_sums_the_named_counters():
+    text = "cache 300\nrss 1000\nshmem 50\ntotal_rss 4000\ntotal_shmem 600\n"
+    assert parse_memory_stat(text, ("total_rss", "total_shmem")) == 4600
+    assert parse_memory_stat("anon 7\nshmem 3\nfile 100\n", ("anon", "shmem")) == 10
 
-    assert session_memory(os.getsid(0)) > 1024 * 1024
+
+def test_meter_takes_tmp_out_of_the_cgroup_figure(tmp_path, monkeypatch):
+    stat = tmp_path / "memory.stat"
+    used = 500 * 2**20  # what /tmp holds
+    stat.write_text(f"anon {100 * 2**20}\nshmem {used + 30 * 2**20}\nfile {10**9}\n")
+    monkeypatch.setattr(usage, "CGROUP_MEMORY_STATS", ((str(stat), "anon", "shmem"),))
+    monkeypatch.setattr(usage, "tmp_used", lambda tmp: used)
+    meter = usage.MemoryMeter(tmp=str(tmp_path))
+    assert meter.source.startswith("cgroup")
+    # anon + shared memory, less what /tmp holds; the page cache (file) is not counted
+    assert meter.current() == 130 * 2**20
+
+
+def test_meter_without_a_cgroup_sums_the_processes_anonymous_memory(tmp_path, monkeypatch):
+    proc = tmp_path / "proc"
+    for pid, anon in (("1", 100), ("7", 2000), ("8", 3000)):
+        (proc / pid).mkdir(parents=True)
+        (proc / pid / "status").write_text(f"RssAnon:\t{anon} kB\nVmHWM:\t{anon * 2} kB\n")
+    (proc / "self").mkdir()
+    monkeypatch.setattr(usage, "CGROUP_MEMORY_STATS", ((str(tmp_path / "none"), "a", "s"),))
+    meter = usage.MemoryMeter(tmp=str(tmp_path), proc=str(proc))
+    assert meter.current() == 5100 * 1024
+    assert meter.process_peaks() == 6000 * 1024
+
+
+def test_stderr_lines_are_marked_in_the_combined_logs():
+    wait = StepWait()
+    wait.add_logs(b"one\ntwo\n", "stdout")
+    wait.add_logs(b"warn\n", "stderr")
+    wait.add_logs(b"half ", "stdout")
+    wait.add_logs(b"shared\nerr2\n", "stderr")
+    wait.add_logs(b"last\n", "stdout")
+    assert wait.logs == b"one\ntwo\nwarn\nhalf shared\nerr2\nlast\n"
+    assert wait.stderr_lines == [2, 3, 4]
+    step = StepResult.from_json({"logs": wait.logs.decode(), "stderr_lines": wait.stderr_lines})
+    assert [stream for stream, _ in step.log_lines()] == [
+        "stdout",
+        "stdout",
+        "stderr",
+        "stderr",
+        "stderr",
+        "stdout",
+    ]
+
+
+def test_payload_counts_return_values_and_names_the_step():
+    trigger = {"event": {"a": 1}}
+    small = {"logs": "x", "exports": {}, "return_value": None}
+    big = {"logs": "", "exports": {}, "return_value": "y" * (6 * 2**20)}
+    assert Supervisor.payload_over(trigger, {"a": small}) is None
+    step, size = Supervisor.payload_over(trigger, {"a": small, "b": big, "c": small})
+    assert step == "b" and size > 6 * 2**20
+
+
+def test_tracebacks_name_the_users_file_and_line():
+    path = "/tmp/__pdg__/dist/code/h/code.py"
+    code = compile("def handler(pd):\n    x = 1\n    raise KeyError('k')\n", path, "exec")
+    scope: dict = {}
+    exec(code, scope)
+    outcome = run_handler(scope["handler"], path, {}, {}, "bugs/raises.py")
+    error = outcome["error"]
+    assert 'File "bugs/raises.py", line 3, in handler' in error["traceback"]
+    assert path not in error["traceback"]
+    assert (error["file"], error["line"]) == ("bugs/raises.py", 3)
+
+
+def test_tmp_peak_samples_before_removals_and_truncations(tmp_path):
+    peak = TmpPeak(str(tmp_path))
+    peak.enabled = True
+    samples = []
+    peak.sample = lambda: samples.append(1)  # type: ignore[method-assign]
+    peak.hook("os.remove", ("/tmp/x", None))
+    peak.hook("open", ("/tmp/x", "w", 0))
+    peak.hook("open", ("/tmp/x", None, os.O_WRONLY | os.O_TRUNC))
+    peak.hook("open", ("/tmp/x", "r", 0))
+    peak.hook("import", ("x",))
+    assert len(samples) == 3
+    peak.enabled = False
+    peak.hook("os.remove", ("/tmp/x", None))
+    assert len(samples) == 3
 
 
 def test_tmp_usage_counts_files_outside_pdg(tmp_path):

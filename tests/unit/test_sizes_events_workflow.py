@@ -53,8 +53,12 @@ def test_parse_events_forms():
     ("text", "message"),
     [
         ("[]", "holds no event"),
-        ('{"a": 1}\nnope', "line 2 is not JSON"),
+        ('{"a": 1}\nnope', "line 2, column 1 is not JSON"),
         ('"text"', "event 1 is not a JSON object"),
+        # a pretty-printed file: the real line and column, not "line 1"
+        ('{\n  "a": 1,\n  "b": [1, 2],\n  "c": 3,\n}\n', "line 4, column 9: a trailing comma"),
+        ('[\n  {"a": 1}\n  {"a": 2}\n]', "line 3, column 3: Expecting ',' delimiter"),
+        ('{"a": 1}\n{"b": }\n', "line 2, column 7 is not JSON"),
     ],
 )
 def test_parse_events_errors(text, message):

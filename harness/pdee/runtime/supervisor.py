@@ -11,9 +11,10 @@ It reads one message per line on stdin and answers on stdout:
 At the end of its input (pdee removes the container, or closes the stream) it ends
 the workers and exits.
 
-The step's memory limit is enforced here, not by the container: the worker's session
-is sampled every few milliseconds and killed past the limit, so that /tmp (tmpfs,
-which the kernel charges to the container) never counts as step memory.
+The step's memory limit is enforced here, not by the container: the EE's memory, less
+/tmp's pages (``usage.MemoryMeter``), is sampled every few milliseconds and the step
+killed past the limit, so that /tmp (tmpfs, which the kernel charges to the container)
+never counts as step memory. /tmp's use is sampled with it, for its peak.
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ class StepSpec:
 
     name: str
     path: str
+    source: str  # the step's file as the user knows it, for tracebacks
+
+
+STDOUT, STDERR = "stdout", "stderr"
 
 
 @dataclass
@@ -84,7 +89,7 @@ class Worker:
     process: subprocess.Popen[bytes]
     requests: IO[bytes]
     replies_fd: int
-    logs_fd: int
+    log_fds: dict[int, str]  # the step's stdout and stderr pipes, and which is which
     restarted: bool
     loaded: bool = False
     served: int = 0
@@ -100,7 +105,7 @@ class Worker:
         except ProcessLookupError:
             pass
         self.process.wait()
-        for fd in (self.replies_fd, self.logs_fd):
+        for fd in (self.replies_fd, *self.log_fds):
             try:
                 os.close(fd)
             except OSError:
@@ -122,17 +127,28 @@ class Ended(Exception):
 
 @dataclass
 class StepWait:
-    """What waiting for one step gathered: its logs and its peak memory."""
+    """What waiting for one step gathered: its logs, its peaks of memory and /tmp."""
 
     logs: bytearray = field(default_factory=bytearray)
+    stderr_lines: list[int] = field(default_factory=list)  # lines of logs from stderr
     peak_bytes: int = 0
+    tmp_peak_bytes: int = 0
     truncated: bool = False
+    _line: int = 0  # the line of logs the next byte starts in
 
-    def add_logs(self, data: bytes) -> None:
+    def add_logs(self, data: bytes, stream: str = STDOUT) -> None:
         room = LOG_LIMIT_BYTES - len(self.logs)
         if len(data) > room:
             self.truncated = True
-        self.logs += data[: max(room, 0)]
+        data = data[: max(room, 0)]
+        if not data:
+            return
+        if stream == STDERR:  # every line it touches, also one it shares with stdout
+            last = self._line + data.count(b"\n") - data.endswith(b"\n")
+            marked = bool(self.stderr_lines) and self.stderr_lines[-1] == self._line
+            self.stderr_lines.extend(range(self._line + marked, last + 1))
+        self.logs += data
+        self._line += data.count(b"\n")
 
 
 class Supervisor:
@@ -144,6 +160,9 @@ class Supervisor:
         self.inputs: dict[str, Any] = {}
         self.memory_bytes = 256 * 2**20
         self.timeout_s = 30.0
+        self.env: dict[str, str] = {}
+        self.measure = True  # the peaks; off only to measure what measuring costs
+        self.meter = usage.MemoryMeter()
 
     # -- messages -------------------------------------------------------------------
 
@@ -154,12 +173,15 @@ class Supervisor:
             "protocol": PROTOCOL_VERSION,
             "python": platform.python_version(),
             "tmp_size_bytes": tmp.size_bytes,
+            "memory_source": self.meter.source,
         }
 
     def load(self, message: dict[str, Any]) -> dict[str, Any]:
         self.inputs = message.get("inputs") or {}
         self.memory_bytes = int(message["memory_bytes"])
         self.timeout_s = float(message["timeout_s"])
+        self.env = {str(k): str(v) for k, v in (message.get("env") or {}).items()}
+        self.measure = bool(message.get("measure", True))
         self.specs = []
         for step in message["steps"]:
             code = step["code"].encode()
@@ -167,7 +189,7 @@ class Supervisor:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as out:
                 out.write(code)
-            self.specs.append(StepSpec(step["name"], path))
+            self.specs.append(StepSpec(step["name"], path, step.get("source") or path))
         packages_bytes = install_packages()
         for spec in self.specs:
             self.workers[spec.name] = self.spawn(spec, restarted=False)
@@ -181,6 +203,9 @@ class Supervisor:
         results: dict[str, Any] = {}
         status, error, respond, exit_reason, peak = "ok", None, None, None, 0
         restarted: list[str] = []
+        tmp_peak = usage.tmp_used()
+        if self.measure:
+            self.meter.reset_peaks()
         for spec in self.specs:
             worker = self.workers.get(spec.name)
             if worker is None or not worker.alive():
@@ -196,10 +221,12 @@ class Supervisor:
             except Ended as ended:
                 status, error, outcome = ended.status, ended.error, None
             peak = max(peak, wait.peak_bytes)
+            tmp_peak = max(tmp_peak, wait.tmp_peak_bytes)
             step_result: dict[str, Any] = {
                 "return_value": None,
                 "exports": {},
                 "logs": wait.logs.decode(errors="replace"),
+                "stderr_lines": wait.stderr_lines,
                 "duration_ms": round((time.monotonic() - step_started) * 1000, 3),
             }
             if wait.truncated:
@@ -219,16 +246,18 @@ class Supervisor:
             if outcome["exit"] is not None:
                 status, exit_reason = "exit", outcome["exit"]["reason"]
                 break
-        payload = self.payload_bytes(trigger, results)
-        if status in ("ok", "exit") and payload > PAYLOAD_LIMIT_BYTES:
+        over = self.payload_over(trigger, results)
+        if status in ("ok", "exit") and over is not None:
+            step, payload = over
             status = "error"
             error = {
                 "type": "FunctionPayloadLimitExceeded",
                 "message": (
-                    f"Function Payload Limit Exceeded: logs, step exports and the event "
-                    f"add up to {_mb(payload)}, over the platform's 6MB"
+                    f"Function Payload Limit Exceeded: the event, logs, exports and return "
+                    f"values add up to {_mb(payload)} after step {step!r}, over the "
+                    f"platform's 6MB; keep large data in /tmp or in a data store"
                 ),
-                "step": None,
+                "step": step,
                 "traceback": None,
             }
         tmp = usage.tmp_usage("/tmp", tuple(spec.path for spec in self.specs))
@@ -240,7 +269,12 @@ class Supervisor:
             "steps": results,
             "respond": respond,
             "exit_reason": exit_reason,
-            "tmp": {"used_bytes": tmp.used_bytes, "files": tmp.files, "size_bytes": tmp.size_bytes},
+            "tmp": {
+                "used_bytes": tmp.used_bytes,
+                "peak_used_bytes": max(tmp_peak, tmp.used_bytes),
+                "files": tmp.files,
+                "size_bytes": tmp.size_bytes,
+            },
             "platform_files_intact": tmp.platform_files_intact,
             "memory": {"peak_bytes": peak, "limit_bytes": self.memory_bytes},
             "restarted_steps": restarted,
@@ -260,8 +294,9 @@ class Supervisor:
         """Start a step's process, which imports the step's code at once."""
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
-        logs_r, logs_w = os.pipe()
-        env = dict(os.environ)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        env = {**os.environ, **self.env}
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONPATH"] = RUNTIME_PARENT
         cwd = protocol.WORK_DIR if os.path.isdir(protocol.WORK_DIR) else "/"
@@ -271,29 +306,30 @@ class Supervisor:
             f"{__package__}.worker",
             spec.name,
             spec.path,
+            spec.source,
             str(to_worker_r),
             str(from_worker_w),
         ]
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
-            stdout=logs_w,
-            stderr=logs_w,
+            stdout=out_w,
+            stderr=err_w,
             pass_fds=(to_worker_r, from_worker_w),
             start_new_session=True,
             cwd=cwd,
             env=env,
         )
-        for fd in (to_worker_r, from_worker_w, logs_w):
+        for fd in (to_worker_r, from_worker_w, out_w, err_w):
             os.close(fd)
-        os.set_blocking(logs_r, False)
-        os.set_blocking(from_worker_r, False)
+        for fd in (out_r, err_r, from_worker_r):
+            os.set_blocking(fd, False)
         return Worker(
             spec=spec,
             process=process,
             requests=os.fdopen(to_worker_w, "wb"),
             replies_fd=from_worker_r,
-            logs_fd=logs_r,
+            log_fds={out_r: STDOUT, err_r: STDERR},
             restarted=restarted,
         )
 
@@ -322,13 +358,15 @@ class Supervisor:
                 }
             worker.loaded = True
         try:
-            protocol.send(worker.requests, {"steps": steps, "inputs": self.inputs})
+            protocol.send(
+                worker.requests, {"steps": steps, "inputs": self.inputs, "measure": self.measure}
+            )
         except BrokenPipeError:
             pass  # await_reply reports how the process ended
         return self.await_reply(worker, deadline, wait)
 
     def await_reply(self, worker: Worker, deadline: float, wait: StepWait) -> dict[str, Any]:
-        """Wait for the worker's next message, gathering its logs and memory meanwhile.
+        """Wait for the worker's next message, gathering its logs and peaks meanwhile.
 
         Raises:
             Ended: the deadline passed, the step went over its memory limit, or its
@@ -336,33 +374,59 @@ class Supervisor:
         """
         # The first sample waits an interval: a quick step is sampled once, at its reply.
         next_sample = time.monotonic() + SAMPLE_INTERVAL_S
+        fds = [worker.replies_fd, *worker.log_fds]
         while True:
             now = time.monotonic()
             if now >= next_sample:
-                used = usage.session_memory(worker.process.pid)
-                wait.peak_bytes = max(wait.peak_bytes, used)
+                self.sample(worker, wait, self.meter.current())
                 next_sample = now + SAMPLE_INTERVAL_S
-                if used > self.memory_bytes:
-                    worker.kill()
-                    self.drain_logs(worker, wait)
-                    raise Ended("oom", self.oom_error(worker.spec.name, used))
             if now >= deadline:
-                worker.kill()
+                self.end_step(worker)
                 raise Ended("timeout", self.timeout_error())
             wait_s = min(next_sample, deadline) - now
-            ready, _, _ = select.select([worker.replies_fd, worker.logs_fd], [], [], wait_s)
-            if worker.logs_fd in ready:
+            ready, _, _ = select.select(fds, [], [], wait_s)
+            if any(fd in ready for fd in worker.log_fds):
                 self.drain_logs(worker, wait)
             if worker.replies_fd in ready:
                 message = self.read_reply(worker)
                 if message is not None:
                     self.drain_logs(worker, wait)
-                    used = usage.session_memory(worker.process.pid)
-                    wait.peak_bytes = max(wait.peak_bytes, used)
+                    used = self.meter.current()
+                    if self.measure:
+                        used = max(used, self.meter.process_peaks())
+                        peak = message.get("tmp_peak_bytes")
+                        wait.tmp_peak_bytes = max(wait.tmp_peak_bytes, int(peak or 0))
+                    self.sample(worker, wait, used)
                     return message
                 elif not worker.alive():
                     self.drain_logs(worker, wait)
                     raise Ended(*self.death(worker))
+
+    def sample(self, worker: Worker, wait: StepWait, used: int) -> None:
+        """Take in one reading of step memory (and of /tmp); past the limit, end the step.
+
+        Raises:
+            Ended: ``used`` is over the memory limit: the step is killed.
+        """
+        wait.peak_bytes = max(wait.peak_bytes, used)
+        if self.measure:
+            wait.tmp_peak_bytes = max(wait.tmp_peak_bytes, usage.tmp_used())
+        if used > self.memory_bytes:
+            self.end_step(worker)
+            self.drain_logs(worker, wait)
+            raise Ended("oom", self.oom_error(worker.spec.name, used))
+
+    def end_step(self, worker: Worker) -> None:
+        """Kill a step that ran out of time or memory, and whatever it left running
+        outside its session; the other steps' processes live on."""
+        worker.kill()
+        sessions = {w.process.pid for w in self.workers.values() if w.alive()}
+        for pid, session in usage.sessions().items():
+            if pid not in (1, os.getpid()) and session not in sessions:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
     def read_reply(self, worker: Worker) -> dict[str, Any] | None:
         """One complete message from the worker, or None (not yet, or end of file)."""
@@ -381,14 +445,15 @@ class Supervisor:
 
     @staticmethod
     def drain_logs(worker: Worker, wait: StepWait) -> None:
-        while True:
-            try:
-                chunk = os.read(worker.logs_fd, 65536)
-            except (BlockingIOError, OSError):
-                return
-            if not chunk:
-                return
-            wait.add_logs(chunk)
+        for fd, stream in worker.log_fds.items():
+            while True:
+                try:
+                    chunk = os.read(fd, 65536)
+                except (BlockingIOError, OSError):
+                    break
+                if not chunk:
+                    break
+                wait.add_logs(chunk, stream)
 
     # -- errors, as the platform names them -------------------------------------------
 
@@ -396,8 +461,8 @@ class Supervisor:
         return {
             "type": "OutOfMemory",
             "message": (
-                f"Out of Memory: step {step!r} used {_mb(used)}, over the "
-                f"{_mb(self.memory_bytes)} memory limit; raise it with --memory "
+                f"Out of Memory: the EE's processes held {_mb(used)} during step {step!r}, "
+                f"over the {_mb(self.memory_bytes)} memory limit; raise it with --memory "
                 f"(the platform allows up to 10GB)"
             ),
             "traceback": None,
@@ -434,11 +499,16 @@ class Supervisor:
         }
 
     @staticmethod
-    def payload_bytes(trigger: dict[str, Any], results: dict[str, Any]) -> int:
+    def payload_over(trigger: dict[str, Any], results: dict[str, Any]) -> tuple[str, int] | None:
+        """The step after which the execution's payload (the event, and each step's logs,
+        exports and return value) went over the platform's limit, and its size then."""
         total = len(json.dumps(trigger["event"]))
-        for result in results.values():
+        for name, result in results.items():
             total += len(result["logs"].encode()) + len(json.dumps(result["exports"]))
-        return total
+            total += len(json.dumps(result["return_value"]))
+            if total > PAYLOAD_LIMIT_BYTES:
+                return name, total
+        return None
 
 
 def main() -> None:

@@ -1,15 +1,34 @@
-"""Measuring an EE from inside: step memory from /proc, and what /tmp holds.
+"""Measuring an EE from inside: its memory as the kernel charges it, and what /tmp holds.
 
-Step memory is the resident memory of a step's processes *less* their shared memory
-(``RssAnon + RssFile``): pages of files in /tmp live in tmpfs, which the kernel
-accounts as shared memory, so a step that writes or maps big files in /tmp is not
-charged for them, as on the platform where /tmp is disk.
+Step memory is what the EE's memory cgroup holds in anonymous and shared memory, less
+the pages of files in /tmp::
+
+    step memory = anon + shmem - /tmp used
+
+- every process of the EE counts (a child started in its own session too), and a page
+  shared by several processes (copy-on-write after ``fork``, ``mmap(-1, ...)``) once;
+- /tmp is a tmpfs, whose pages the kernel charges as shared memory: they are taken
+  out again, so /tmp never counts as memory, as on the platform where /tmp is disk;
+- the page cache of the image's own files (reclaimable) is not counted.
+
+The cgroup's counters are read where the EE's runtime finds them (cgroup v2 or v1);
+without them, the processes' own ``RssAnon`` are summed (shared pages then go uncounted).
+
+Peaks: a sampler reads that figure every few milliseconds, and each process's own
+high-water mark (``VmHWM``, reset per execution through ``clear_refs``) catches what
+a process held between two samples.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+# (memory.stat path, its anonymous-memory key, its shared-memory key), v2 then v1.
+CGROUP_MEMORY_STATS = (
+    ("/sys/fs/cgroup/memory.stat", "anon", "shmem"),
+    ("/sys/fs/cgroup/memory/memory.stat", "total_rss", "total_shmem"),
+)
 
 
 def _status_fields(text: str, names: tuple[str, ...]) -> dict[str, int]:
@@ -22,10 +41,15 @@ def _status_fields(text: str, names: tuple[str, ...]) -> dict[str, int]:
     return found
 
 
-def process_memory(status_text: str) -> int:
-    """Bytes of step memory of one process, from its /proc/<pid>/status text."""
-    fields = _status_fields(status_text, ("RssAnon", "RssFile"))
-    return fields.get("RssAnon", 0) + fields.get("RssFile", 0)
+def process_peak(status_text: str) -> int:
+    """What one process held at its peak, from its /proc/<pid>/status text.
+
+    ``VmHWM`` is the peak of its resident memory, files mapped from the image and from
+    /tmp included: their share now (``RssFile + RssShmem``) is taken off.
+    """
+    fields = _status_fields(status_text, ("VmHWM", "RssFile", "RssShmem"))
+    mapped = fields.get("RssFile", 0) + fields.get("RssShmem", 0)
+    return max(fields.get("VmHWM", 0) - mapped, 0)
 
 
 def session_of(stat_text: str) -> int:
@@ -34,25 +58,100 @@ def session_of(stat_text: str) -> int:
     return int(after_name[3])
 
 
-def session_memory(session: int, proc: str = "/proc") -> int:
-    """Bytes of step memory of every process in ``session``.
+def sessions(proc: str = "/proc") -> dict[int, int]:
+    """Every process's session id, by pid."""
+    found = {}
+    for pid in _pids(proc):
+        text = _read(f"{proc}/{pid}/stat")
+        if text is not None:
+            try:
+                found[int(pid)] = session_of(text)
+            except (ValueError, IndexError):
+                continue
+    return found
 
-    A step runs as the leader of its own session, so the processes it starts (say,
-    an ffmpeg it downloaded to /tmp) are charged to it too.
-    """
+
+def parse_memory_stat(text: str, keys: tuple[str, ...]) -> int:
+    """The sum of the byte counters ``keys`` in a cgroup's memory.stat text."""
     total = 0
-    for name in os.listdir(proc):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"{proc}/{name}/stat") as stat:
-                if session_of(stat.read()) != session:
-                    continue
-            with open(f"{proc}/{name}/status") as status:
-                total += process_memory(status.read())
-        except (OSError, ValueError, IndexError):
-            continue  # the process ended while we looked
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key in keys:
+            total += int(value)
     return total
+
+
+def _pids(proc: str) -> list[str]:
+    try:
+        return [name for name in os.listdir(proc) if name.isdigit()]
+    except OSError:
+        return []
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def tmp_used(tmp: str = "/tmp") -> int:
+    """Bytes used in ``tmp``, as ``df`` counts them."""
+    fs = os.statvfs(tmp)
+    return (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+
+
+class MemoryMeter:
+    """Reads the EE's step memory (see the module's docstring) and the processes' peaks."""
+
+    def __init__(self, tmp: str = "/tmp", proc: str = "/proc") -> None:
+        self.tmp = tmp
+        self.proc = proc
+        self.stat: tuple[str, tuple[str, str]] | None = None
+        for path, anon, shmem in CGROUP_MEMORY_STATS:
+            if _read(path) is not None:
+                self.stat = (path, (anon, shmem))
+                break
+
+    @property
+    def source(self) -> str:
+        """Where the figure comes from, for the report."""
+        return f"cgroup ({self.stat[0]})" if self.stat else "processes (RssAnon)"
+
+    def current(self) -> int:
+        """Bytes of step memory now."""
+        if self.stat is not None:
+            path, keys = self.stat
+            text = _read(path)
+            if text is not None:
+                charged = parse_memory_stat(text, keys)
+                # /tmp read after the counters: a write in between is not counted twice.
+                return max(charged - tmp_used(self.tmp), 0)
+        total = 0
+        for pid in _pids(self.proc):
+            text = _read(f"{self.proc}/{pid}/status")
+            if text is not None:
+                total += _status_fields(text, ("RssAnon",)).get("RssAnon", 0)
+        return total
+
+    def reset_peaks(self) -> None:
+        """Start every process's high-water mark again from what it holds now."""
+        for pid in _pids(self.proc):
+            try:
+                with open(f"{self.proc}/{pid}/clear_refs", "w") as clear:
+                    clear.write("5")
+            except OSError:
+                continue  # ended meanwhile, or not ours (docker-init)
+
+    def process_peaks(self) -> int:
+        """The most any one process of the EE held since ``reset_peaks`` (``process_peak``)."""
+        peak = 0
+        for pid in _pids(self.proc):
+            text = _read(f"{self.proc}/{pid}/status")
+            if text is not None:
+                peak = max(peak, process_peak(text))
+        return peak
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """A step's own long-lived process: loads the step once, then runs its handler per event.
 
-Run as ``python3 -m pdee_runtime.worker NAME PATH IN_FD OUT_FD``. The step's module is
-imported once, at start, so its globals live as long as this process: across warm
-executions, as on the platform. Its stdout and stderr are the step's logs (the
-supervisor reads them from a pipe); requests and replies go over IN_FD and OUT_FD.
+Run as ``python3 -m pdee_runtime.worker NAME PATH SOURCE IN_FD OUT_FD``. The step's
+module is imported once, at start, so its globals live as long as this process: across
+warm executions, as on the platform. Its stdout and stderr are the step's logs (the
+supervisor reads each from its own pipe); requests and replies go over IN_FD and OUT_FD.
+Tracebacks name SOURCE, the step's file as the user knows it, not its path in the EE.
 """
 
 from __future__ import annotations
@@ -23,18 +24,73 @@ from .pd import FlowExit, Pipedream, ensure_json
 Handler = Callable[[Pipedream], Any]
 
 
-def describe_error(exc: BaseException, step_file: str) -> dict[str, Any]:
-    """The report's form of a step's exception: type, message and traceback.
+def describe_error(exc: BaseException, step_file: str, source: str | None = None) -> dict[str, Any]:
+    """The report's form of a step's exception: type, message, traceback, where.
 
     The traceback starts at the first frame in the step's own file, as the
     platform shows it: the runtime's and importlib's frames above it are left out.
-    A ``SyntaxError`` keeps only its own lines (file, line, caret).
+    A ``SyntaxError`` keeps only its own lines (file, line, caret). With ``source``,
+    the step's file is named so, as the user knows it. ``line`` is the step's line
+    nearest to where the exception was raised.
     """
     tb: TracebackType | None = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != step_file:
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
-    return {"type": type(exc).__name__, "message": str(exc), "traceback": text}
+    line = None
+    if isinstance(exc, SyntaxError) and exc.filename == step_file:
+        line = exc.lineno
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == step_file:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    if source is not None:
+        text = text.replace(f'File "{step_file}"', f'File "{source}"')
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": text,
+        "file": source or step_file,
+        "line": line,
+    }
+
+
+class TmpPeak:
+    """The peak of /tmp's use by this process: sampled just before each removal,
+    truncation or overwrite the step makes through Python (an audit hook), so that a
+    file written and deleted between two of the supervisor's samples still counts."""
+
+    EVENTS = frozenset({"os.remove", "os.rename", "os.truncate", "shutil.rmtree"})
+
+    def __init__(self, tmp: str = "/tmp") -> None:
+        self.tmp = tmp
+        self.peak = 0
+        self.enabled = False
+
+    def sample(self) -> None:
+        fs = os.statvfs(self.tmp)
+        self.peak = max(self.peak, (fs.f_blocks - fs.f_bfree) * fs.f_frsize)
+
+    def reset(self) -> None:
+        self.peak = 0
+        self.sample()
+
+    def hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if not self.enabled:
+            return
+        if event in self.EVENTS or (event == "open" and _truncates(args)):
+            try:
+                self.sample()
+            except OSError:
+                pass
+
+
+def _truncates(args: tuple[Any, ...]) -> bool:
+    """Whether an ``open`` audit event's (path, mode, flags) may empty an existing file."""
+    mode, flags = (*args, None, None)[1:3]
+    return (isinstance(mode, str) and "w" in mode) or (
+        isinstance(flags, int) and bool(flags & os.O_TRUNC)
+    )
 
 
 def load_handler(name: str, path: str) -> Handler:
@@ -56,7 +112,11 @@ def load_handler(name: str, path: str) -> Handler:
 
 
 def run_handler(
-    handler: Handler, step_file: str, steps: dict[str, Any], inputs: dict[str, Any]
+    handler: Handler,
+    step_file: str,
+    steps: dict[str, Any],
+    inputs: dict[str, Any],
+    source: str | None = None,
 ) -> dict[str, Any]:
     """Call ``handler(pd)`` once and describe what came of it."""
     pd = Pipedream(steps, inputs)
@@ -68,7 +128,7 @@ def run_handler(
         if not isinstance(result, FlowExit):
             return_value = ensure_json(result, "the step's return value")
     except BaseException as exc:  # the step's SystemExit is the step's error too
-        error = describe_error(exc, step_file)
+        error = describe_error(exc, step_file, source)
     duration_ms = (time.perf_counter() - started) * 1000
     return {
         "return_value": return_value,
@@ -89,7 +149,7 @@ def _flush_logs() -> None:
 
 
 def main(argv: list[str]) -> None:
-    name, path, in_fd, out_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
+    name, path, source, in_fd, out_fd = argv[0], argv[1], argv[2], int(argv[3]), int(argv[4])
     requests = os.fdopen(in_fd, "rb")
     replies = os.fdopen(out_fd, "wb")
     try:  # under memory pressure the kernel kills a step before its supervisor
@@ -98,12 +158,14 @@ def main(argv: list[str]) -> None:
     except OSError:
         pass
     sys.path.insert(0, protocol.PACKAGES_DIR)
+    tmp_peak = TmpPeak()
+    sys.addaudithook(tmp_peak.hook)
     started = time.perf_counter()
     try:
         handler = load_handler(name, path)
     except BaseException as exc:
         _flush_logs()
-        error = describe_error(exc, path)
+        error = describe_error(exc, path, source)
         protocol.send(replies, {"type": "loaded", "error": error})
         return
     _flush_logs()
@@ -111,9 +173,13 @@ def main(argv: list[str]) -> None:
     protocol.send(replies, {"type": "loaded", "error": None, "duration_ms": load_ms})
     for line in requests:
         request = protocol.decode(line)
-        outcome = run_handler(handler, path, request["steps"], request["inputs"])
+        tmp_peak.enabled = bool(request.get("measure", True))
+        if tmp_peak.enabled:
+            tmp_peak.reset()
+        outcome = run_handler(handler, path, request["steps"], request["inputs"], source)
+        tmp_peak.enabled = False
         _flush_logs()
-        protocol.send(replies, {"type": "done", **outcome})
+        protocol.send(replies, {"type": "done", "tmp_peak_bytes": tmp_peak.peak, **outcome})
 
 
 if __name__ == "__main__":
