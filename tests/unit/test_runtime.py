@@ -104,8 +104,8 @@ def test_meter_takes_tmp_out_of_the_cgroup_figure(tmp_path, monkeypatch):
     used = 500 * 2**20  # what /tmp holds
     stat.write_text(f"anon {100 * 2**20}\nshmem {used + 30 * 2**20}\nfile {10**9}\n")
     monkeypatch.setattr(usage, "CGROUP_MEMORY_STATS", ((str(stat), "anon", "shmem"),))
-    monkeypatch.setattr(usage, "tmp_used", lambda tmp: used)
     meter = usage.MemoryMeter(tmp=str(tmp_path))
+    monkeypatch.setattr(meter, "tmp_used", lambda: used)
     assert meter.source.startswith("cgroup")
     # anon + shared memory, less what /tmp holds; the page cache (file) is not counted
     assert meter.current() == 130 * 2**20
@@ -120,7 +120,11 @@ def test_meter_without_a_cgroup_sums_the_processes_anonymous_memory(tmp_path, mo
     monkeypatch.setattr(usage, "CGROUP_MEMORY_STATS", ((str(tmp_path / "none"), "a", "s"),))
     meter = usage.MemoryMeter(tmp=str(tmp_path), proc=str(proc))
     assert meter.current() == 5100 * 1024
-    assert meter.process_peaks() == 6000 * 1024
+    peak = usage.ProcessPeak(7, proc=str(proc))  # no clear_refs here: reset does nothing
+    peak.reset()
+    assert peak.peak() == 4000 * 1024
+    peak.close()
+    assert peak.peak() == 0
 
 
 def test_stderr_lines_are_marked_in_the_combined_logs():

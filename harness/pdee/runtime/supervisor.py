@@ -90,6 +90,7 @@ class Worker:
     requests: IO[bytes]
     replies_fd: int
     log_fds: dict[int, str]  # the step's stdout and stderr pipes, and which is which
+    peak: usage.ProcessPeak
     restarted: bool
     loaded: bool = False
     served: int = 0
@@ -105,6 +106,7 @@ class Worker:
         except ProcessLookupError:
             pass
         self.process.wait()
+        self.peak.close()
         for fd in (self.replies_fd, *self.log_fds):
             try:
                 os.close(fd)
@@ -203,9 +205,10 @@ class Supervisor:
         results: dict[str, Any] = {}
         status, error, respond, exit_reason, peak = "ok", None, None, None, 0
         restarted: list[str] = []
-        tmp_peak = usage.tmp_used()
+        tmp_peak = 0
         if self.measure:
-            self.meter.reset_peaks()
+            for live in self.workers.values():
+                live.peak.reset()
         for spec in self.specs:
             worker = self.workers.get(spec.name)
             if worker is None or not worker.alive():
@@ -330,6 +333,7 @@ class Supervisor:
             requests=os.fdopen(to_worker_w, "wb"),
             replies_fd=from_worker_r,
             log_fds={out_r: STDOUT, err_r: STDERR},
+            peak=usage.ProcessPeak(process.pid),
             restarted=restarted,
         )
 
@@ -392,25 +396,25 @@ class Supervisor:
                 if message is not None:
                     self.drain_logs(worker, wait)
                     used = self.meter.current()
-                    if self.measure:
-                        used = max(used, self.meter.process_peaks())
+                    if self.measure:  # what it held between samples; /tmp before removals
+                        used = max(used, worker.peak.peak())
                         peak = message.get("tmp_peak_bytes")
                         wait.tmp_peak_bytes = max(wait.tmp_peak_bytes, int(peak or 0))
-                    self.sample(worker, wait, used)
+                    self.sample(worker, wait, used, tmp=False)  # /tmp is measured at the end
                     return message
                 elif not worker.alive():
                     self.drain_logs(worker, wait)
                     raise Ended(*self.death(worker))
 
-    def sample(self, worker: Worker, wait: StepWait, used: int) -> None:
+    def sample(self, worker: Worker, wait: StepWait, used: int, tmp: bool = True) -> None:
         """Take in one reading of step memory (and of /tmp); past the limit, end the step.
 
         Raises:
             Ended: ``used`` is over the memory limit: the step is killed.
         """
         wait.peak_bytes = max(wait.peak_bytes, used)
-        if self.measure:
-            wait.tmp_peak_bytes = max(wait.tmp_peak_bytes, usage.tmp_used())
+        if self.measure and tmp:
+            wait.tmp_peak_bytes = max(wait.tmp_peak_bytes, self.meter.tmp_used())
         if used > self.memory_bytes:
             self.end_step(worker)
             self.drain_logs(worker, wait)

@@ -14,9 +14,9 @@ the pages of files in /tmp::
 The cgroup's counters are read where the EE's runtime finds them (cgroup v2 or v1);
 without them, the processes' own ``RssAnon`` are summed (shared pages then go uncounted).
 
-Peaks: a sampler reads that figure every few milliseconds, and each process's own
-high-water mark (``VmHWM``, reset per execution through ``clear_refs``) catches what
-a process held between two samples.
+Peaks: a sampler reads that figure every few milliseconds, and each step process's
+own high-water mark (``VmHWM``, reset per execution through ``clear_refs``) catches
+what it held between two samples.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def _pids(proc: str) -> list[str]:
         return []
 
 
-def _read(path: str) -> str | None:
+def _read(path: str) -> str | None:  # for files read once
     try:
         with open(path) as file:
             return file.read()
@@ -102,32 +102,46 @@ def tmp_used(tmp: str = "/tmp") -> int:
     return (fs.f_blocks - fs.f_bfree) * fs.f_frsize
 
 
+def _pread(fd: int) -> str:
+    return os.pread(fd, 1 << 16, 0).decode()
+
+
 class MemoryMeter:
-    """Reads the EE's step memory (see the module's docstring) and the processes' peaks."""
+    """Reads the EE's step memory (see the module's docstring) and /tmp's use.
+
+    It keeps its files open: in an EE, opening a file costs about 100 times as much
+    as reading one again (measured: 90 against 1 µs), and it reads them for every
+    sample.
+    """
 
     def __init__(self, tmp: str = "/tmp", proc: str = "/proc") -> None:
-        self.tmp = tmp
         self.proc = proc
-        self.stat: tuple[str, tuple[str, str]] | None = None
+        self.tmp_fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        self.stat: tuple[str, int, tuple[str, str]] | None = None
         for path, anon, shmem in CGROUP_MEMORY_STATS:
-            if _read(path) is not None:
-                self.stat = (path, (anon, shmem))
+            try:
+                self.stat = (path, os.open(path, os.O_RDONLY), (anon, shmem))
                 break
+            except OSError:
+                continue
 
     @property
     def source(self) -> str:
         """Where the figure comes from, for the report."""
         return f"cgroup ({self.stat[0]})" if self.stat else "processes (RssAnon)"
 
+    def tmp_used(self) -> int:
+        """Bytes used in /tmp now."""
+        fs = os.fstatvfs(self.tmp_fd)
+        return (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+
     def current(self) -> int:
         """Bytes of step memory now."""
         if self.stat is not None:
-            path, keys = self.stat
-            text = _read(path)
-            if text is not None:
-                charged = parse_memory_stat(text, keys)
-                # /tmp read after the counters: a write in between is not counted twice.
-                return max(charged - tmp_used(self.tmp), 0)
+            _, fd, keys = self.stat
+            charged = parse_memory_stat(_pread(fd), keys)
+            # /tmp read after the counters: a write in between is not counted twice.
+            return max(charged - self.tmp_used(), 0)
         total = 0
         for pid in _pids(self.proc):
             text = _read(f"{self.proc}/{pid}/status")
@@ -135,23 +149,44 @@ class MemoryMeter:
                 total += _status_fields(text, ("RssAnon",)).get("RssAnon", 0)
         return total
 
-    def reset_peaks(self) -> None:
-        """Start every process's high-water mark again from what it holds now."""
-        for pid in _pids(self.proc):
-            try:
-                with open(f"{self.proc}/{pid}/clear_refs", "w") as clear:
-                    clear.write("5")
-            except OSError:
-                continue  # ended meanwhile, or not ours (docker-init)
 
-    def process_peaks(self) -> int:
-        """The most any one process of the EE held since ``reset_peaks`` (``process_peak``)."""
-        peak = 0
-        for pid in _pids(self.proc):
-            text = _read(f"{self.proc}/{pid}/status")
-            if text is not None:
-                peak = max(peak, process_peak(text))
-        return peak
+class ProcessPeak:
+    """One process's high-water mark of memory (``process_peak``), reset at will."""
+
+    def __init__(self, pid: int, proc: str = "/proc") -> None:
+        self.status: int | None = None
+        self.clear_refs: int | None = None
+        try:
+            self.status = os.open(f"{proc}/{pid}/status", os.O_RDONLY)
+            self.clear_refs = os.open(f"{proc}/{pid}/clear_refs", os.O_WRONLY)
+        except OSError:
+            pass  # ended already, or not ours: no peak then
+
+    def reset(self) -> None:
+        """Start the high-water mark again from what the process holds now."""
+        if self.clear_refs is not None:
+            try:
+                os.write(self.clear_refs, b"5")
+            except OSError:
+                pass
+
+    def peak(self) -> int:
+        """What the process held at most since the last reset; 0 once it ended."""
+        if self.status is None:
+            return 0
+        try:
+            return process_peak(_pread(self.status))
+        except OSError:
+            return 0
+
+    def close(self) -> None:
+        for fd in (self.status, self.clear_refs):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.status = self.clear_refs = None
 
 
 @dataclass(frozen=True)

@@ -63,17 +63,13 @@ class TmpPeak:
     EVENTS = frozenset({"os.remove", "os.rename", "os.truncate", "shutil.rmtree"})
 
     def __init__(self, tmp: str = "/tmp") -> None:
-        self.tmp = tmp
+        self.tmp_fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)  # fstatvfs: no path lookup
         self.peak = 0
         self.enabled = False
 
     def sample(self) -> None:
-        fs = os.statvfs(self.tmp)
+        fs = os.fstatvfs(self.tmp_fd)
         self.peak = max(self.peak, (fs.f_blocks - fs.f_bfree) * fs.f_frsize)
-
-    def reset(self) -> None:
-        self.peak = 0
-        self.sample()
 
     def hook(self, event: str, args: tuple[Any, ...]) -> None:
         if not self.enabled:
@@ -174,8 +170,7 @@ def main(argv: list[str]) -> None:
     for line in requests:
         request = protocol.decode(line)
         tmp_peak.enabled = bool(request.get("measure", True))
-        if tmp_peak.enabled:
-            tmp_peak.reset()
+        tmp_peak.peak = 0
         outcome = run_handler(handler, path, request["steps"], request["inputs"], source)
         tmp_peak.enabled = False
         _flush_logs()
