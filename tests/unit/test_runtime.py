@@ -6,10 +6,9 @@ import os
 
 import pytest
 
-from pdee.runtime import protocol
-from pdee.runtime.pd import FlowExit, Pipedream
 from pdee.records import StepResult
-from pdee.runtime import usage
+from pdee.runtime import protocol, usage
+from pdee.runtime.pd import FlowExit, Pipedream
 from pdee.runtime.supervisor import StepWait, Supervisor
 from pdee.runtime.usage import parse_memory_stat, process_peak, session_of, tmp_usage
 from pdee.runtime.worker import TmpPeak, describe_error, run_handler
