@@ -95,7 +95,7 @@ def warm_with_and_without_peaks_s(step: Path, rounds: int, events: int) -> tuple
         for _ in range(rounds):
             for measure in (True, False):
                 stamps: list[float] = []
-                runner = Runner(backend, plan, lambda _e: stamps.append(time.perf_counter()))
+                runner = Runner(backend, plan, lambda _e, at=stamps: at.append(time.perf_counter()))
                 runner.measure = measure
                 runner.run()
                 gaps[measure] += [b - a for a, b in itertools.pairwise(stamps)]

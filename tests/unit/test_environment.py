@@ -50,7 +50,7 @@ def test_rules_are_usage_errors_without_the_value(tmp_path, pairs, text, message
 
 
 def test_a_missing_env_file_says_so(tmp_path):
-    with pytest.raises(UsageError, match="env file .* does not exist"):
+    with pytest.raises(UsageError, match=r"env file .* does not exist"):
         build_env([], tmp_path / "nope.env")
 
 
