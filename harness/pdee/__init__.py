@@ -44,9 +44,11 @@ from .records import (
     TmpUsage,
 )
 from .scheduler import Mode, Retire, Start
+from .verdicts import CheckResult, Outcome, Verdict, check
 
 __all__ = [
     "BackendUnavailable",
+    "CheckResult",
     "EEError",
     "EEGone",
     "EELife",
@@ -54,6 +56,7 @@ __all__ = [
     "ImageError",
     "MemoryUsage",
     "Mode",
+    "Outcome",
     "PdeeError",
     "Retire",
     "RunAborted",
@@ -67,8 +70,10 @@ __all__ = [
     "Summary",
     "TmpUsage",
     "UsageError",
+    "Verdict",
     "__version__",
     "build_plan",
+    "check",
     "execute",
     "run",
 ]

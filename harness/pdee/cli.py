@@ -9,13 +9,14 @@ not buildable; 5 an EE broke outside the step's code; 6 packages could not be fe
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
-from . import __version__, image, interrupts, packages, render, report
+from . import __version__, image, interrupts, junit, packages, render, report, verdicts
 from .api import connections_for
 from .errors import (
     EXIT_INTERRUPTED,
@@ -96,33 +97,72 @@ def main_options(
         )
 
 
+# Options that `run` and `check` share, declared once.
+StepsArgument = Annotated[
+    list[Path], typer.Argument(help="Step files, in workflow order.", show_default=False)
+]
+EventFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Events: a JSON object, a JSON array or JSON Lines; executions cycle through them."
+    ),
+]
+EventOption = Annotated[str | None, typer.Option(help="One event as inline JSON.")]
+InputsOption = Annotated[
+    Path | None, typer.Option(help="pd.inputs for every step, as a JSON object file.")
+]
+TmpSizeOption = Annotated[str, typer.Option(help="Size of /tmp (the platform's: 2GB).")]
+MemoryOption = Annotated[
+    str, typer.Option(help="Step memory limit (platform default 256MB, max 10GB).")
+]
+TimeoutOption = Annotated[
+    float, typer.Option(help="Execution time limit in seconds (platform: 30, max 750).")
+]
+NetworkOption = Annotated[str, typer.Option(help="bridge, none, host or a Docker network's name.")]
+ImageOption = Annotated[str, typer.Option("--image", envvar="PDEE_IMAGE", help="The EE image.")]
+SeedOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Seed of every random choice (default: a new one, printed), to replay a run."
+    ),
+]
+OfflineOption = Annotated[
+    bool, typer.Option(help="Take the steps' packages from pdee's cache only.")
+]
+EnvOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--env",
+        help="An environment variable for every step, KEY=VALUE (repeatable). "
+        "Only names are shown or reported.",
+        show_default=False,
+    ),
+]
+EnvFileOption = Annotated[
+    Path | None,
+    typer.Option(help="Environment variables from a dotenv file (--env wins).", show_default=False),
+]
+JunitOption = Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")]
+
+
 @app.command()
 def run(
-    steps: Annotated[
-        list[Path], typer.Argument(help="Step files, in workflow order.", show_default=False)
-    ],
+    steps: StepsArgument,
     events: Annotated[
         int | None,
         typer.Option(
             help="Executions to run (default: one per event in --event-file or --schedule, else 1)."
         ),
     ] = None,
-    event_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Events: a JSON object, a JSON array or JSON Lines; executions cycle through them."
-        ),
-    ] = None,
-    event: Annotated[str | None, typer.Option(help="One event as inline JSON.")] = None,
+    event_file: EventFileOption = None,
+    event: EventOption = None,
     schedule: Annotated[
         Path | None,
         typer.Option(
             help='Events that carry their arrival time in a "ts" field (seconds or ISO 8601).'
         ),
     ] = None,
-    inputs: Annotated[
-        Path | None, typer.Option(help="pd.inputs for every step, as a JSON object file.")
-    ] = None,
+    inputs: InputsOption = None,
     mode: Annotated[
         Mode,
         typer.Option(
@@ -162,28 +202,16 @@ def run(
     warm_workers: Annotated[
         int, typer.Option(help="EEs started before the first event and kept (never expire).")
     ] = 0,
-    tmp_size: Annotated[str, typer.Option(help="Size of /tmp (the platform's: 2GB).")] = "2GB",
-    memory: Annotated[
-        str, typer.Option(help="Step memory limit (platform default 256MB, max 10GB).")
-    ] = "256MB",
-    timeout: Annotated[
-        float, typer.Option(help="Execution time limit in seconds (platform: 30, max 750).")
-    ] = 30.0,
-    network: Annotated[
-        str, typer.Option(help="bridge, none, host or a Docker network's name.")
-    ] = "bridge",
+    tmp_size: TmpSizeOption = "2GB",
+    memory: MemoryOption = "256MB",
+    timeout: TimeoutOption = 30.0,
+    network: NetworkOption = "bridge",
     report_path: Annotated[
         Path | None, typer.Option("--report", help="Write the JSON report here.")
     ] = None,
-    image_tag: Annotated[
-        str, typer.Option("--image", envvar="PDEE_IMAGE", help="The EE image.")
-    ] = image.DEFAULT_TAG,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            help="Seed of every random choice (default: a new one, printed), to replay a run."
-        ),
-    ] = None,
+    junit_path: JunitOption = None,
+    image_tag: ImageOption = image.DEFAULT_TAG,
+    seed: SeedOption = None,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -196,24 +224,9 @@ def run(
             "--verbose", "-v", help="Show every execution's logs, return values and exports."
         ),
     ] = False,
-    offline: Annotated[
-        bool, typer.Option(help="Take the steps' packages from pdee's cache only.")
-    ] = False,
-    env: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--env",
-            help="An environment variable for every step, KEY=VALUE (repeatable). "
-            "Only names are shown or reported.",
-            show_default=False,
-        ),
-    ] = None,
-    env_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Environment variables from a dotenv file (--env wins).", show_default=False
-        ),
-    ] = None,
+    offline: OfflineOption = False,
+    env: EnvOption = None,
+    env_file: EnvFileOption = None,
 ) -> None:
     """Run a workflow's steps for a number of events in emulated EEs.
 
@@ -255,8 +268,12 @@ def run(
             env=env,
             env_file=env_file,
         )
-        if report_path is not None:
-            report.check_writable(report_path)
+        for path, what, example in (
+            (report_path, "report", "report.json"),
+            (junit_path, "JUnit file", "junit.xml"),
+        ):
+            if path is not None:
+                report.check_writable(path, what, example)
         with (
             _docker(connections_for(plan)) as backend,
             render.progress(console, plan.executions, enabled=not quiet) as on_execution,
@@ -264,23 +281,30 @@ def run(
             runner = Runner(backend, plan, on_execution, lambda line: _say(err_console, line))
             result = runner.run()
     except RunAborted as aborted:
-        _finish(aborted.result, report_path, verbosity)
+        _finish(aborted.result, report_path, junit_path, verbosity)
         _fail(aborted)
     except PdeeError as exc:
         _fail(exc)
     except (KeyboardInterrupt, Terminated) as exc:
         _interrupted(runner, report_path, ctrl_c=isinstance(exc, KeyboardInterrupt))
-    _finish(result, report_path, verbosity)
+    _finish(result, report_path, junit_path, verbosity)
     raise typer.Exit(report.exit_code(result))
 
 
-def _finish(result: RunResult, report_path: Path | None, verbosity: render.Verbosity) -> None:
-    """Write the report and show the run."""
-    if report_path is not None:
-        try:
+def _finish(
+    result: RunResult,
+    report_path: Path | None,
+    junit_path: Path | None,
+    verbosity: render.Verbosity,
+) -> None:
+    """Write the reports and show the run."""
+    try:
+        if report_path is not None:
             report.write(report_path, report.build(result))
-        except PdeeError as exc:
-            _fail(exc)
+        if junit_path is not None:
+            junit.write(junit_path, junit.run_xml(result))
+    except PdeeError as exc:
+        _fail(exc)
     render.show(console, result, verbosity)
 
 
@@ -297,6 +321,92 @@ def _interrupted(runner: Runner | None, report_path: Path | None, ctrl_c: bool) 
             message += f"; {error}"
     _say(err_console, message + ".")
     raise typer.Exit(EXIT_INTERRUPTED if ctrl_c else EXIT_TERMINATED)
+
+
+@app.command("check")
+def check_command(
+    steps: StepsArgument,
+    warm: Annotated[
+        int, typer.Option(help="Warm executions on one EE after the cold one.")
+    ] = verdicts.DEFAULT_WARM,
+    horizon: Annotated[
+        int,
+        typer.Option(
+            help="Executions of one warm EE within which a growing /tmp or memory must not "
+            "fill up (see README)."
+        ),
+    ] = verdicts.DEFAULT_HORIZON,
+    event_file: EventFileOption = None,
+    event: EventOption = None,
+    inputs: InputsOption = None,
+    tmp_size: TmpSizeOption = "2GB",
+    memory: MemoryOption = "256MB",
+    timeout: TimeoutOption = 30.0,
+    network: NetworkOption = "bridge",
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write the verdicts and the runs' reports as JSON here."),
+    ] = None,
+    junit_path: JunitOption = None,
+    image_tag: ImageOption = image.DEFAULT_TAG,
+    seed: SeedOption = None,
+    offline: OfflineOption = False,
+    env: EnvOption = None,
+    env_file: EnvFileOption = None,
+) -> None:
+    """Prove a step safe to deploy: cold, warm, growth, headroom, state and chaos verdicts.
+
+    Exit 0: safe (warnings allowed); 1: a scenario failed.
+    """
+    interrupts.install()
+    try:
+        for path, what, example in (
+            (json_path, "JSON file", "check.json"),
+            (junit_path, "JUnit file", "check.xml"),
+        ):
+            if path is not None:
+                report.check_writable(path, what, example)
+        status = console.status("checking") if console.is_terminal else None
+
+        def on_run(name: str) -> None:
+            if status is not None:
+                status.update(f"checking: the {name} run")
+
+        with _docker(16) as backend, status or nullcontext():
+            result = verdicts.check(
+                steps,
+                warm=warm,
+                horizon=horizon,
+                event_file=event_file,
+                event=event,
+                inputs=inputs,
+                tmp_size=tmp_size,
+                memory=memory,
+                timeout=timeout,
+                network=network,
+                image=image_tag,
+                seed=seed,
+                offline=offline,
+                env=env,
+                env_file=env_file,
+                backend=backend,
+                on_run=on_run,
+            )
+        if json_path is not None:
+            report.write(json_path, result.to_json(), "JSON file")
+        if junit_path is not None:
+            junit.write(junit_path, junit.check_xml(result))
+    except RunAborted as aborted:
+        _fail(aborted)
+    except PdeeError as exc:
+        _fail(exc)
+    except (KeyboardInterrupt, Terminated) as exc:
+        _say(err_console, "Interrupted: the check's EE containers were removed.")
+        raise typer.Exit(
+            EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
+        ) from None
+    render.show_check(console, result)
+    raise typer.Exit(0 if result.safe else 1)
 
 
 @app.command()

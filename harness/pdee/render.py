@@ -21,6 +21,7 @@ from .packages import PackageSet, canonical
 from .records import Execution, RunResult, Status, StepResult
 from .runner import OnExecution
 from .sizes import format_size
+from .verdicts import CheckResult, Outcome
 
 STATUS_STYLE = {
     Status.OK: "green",
@@ -286,6 +287,17 @@ def details(console: Console, execution: Execution) -> None:
         _error(console, execution, "  ")
 
 
+def failure(console: Console, execution: Execution) -> None:
+    """One failed execution: its error, traceback and the failing step's last log lines."""
+    console.print(_headline(execution), highlight=False, soft_wrap=True)
+    _error(console, execution, "  ")
+    error = execution.error
+    step = execution.steps.get(error.step or "") if error else None
+    if error is not None and step is not None and step.logs:
+        _say(console, f"  last logs of step {error.step}:", "dim")
+        _log_lines(console, step, FAILURE_LOG_LINES, "    ")
+
+
 def failures(
     console: Console, result: RunResult, limit: int = 5, shown: frozenset[int] = frozenset()
 ) -> None:
@@ -293,13 +305,7 @@ def failures(
     failing step's last log lines."""
     failed = [e for e in result.executions if not e.passed and e.index not in shown]
     for execution in failed[:limit]:
-        console.print(_headline(execution), highlight=False, soft_wrap=True)
-        _error(console, execution, "  ")
-        error = execution.error
-        step = execution.steps.get(error.step or "") if error else None
-        if step is not None and step.logs:
-            _say(console, f"  last logs of step {error.step if error else ''}:", "dim")
-            _log_lines(console, step, FAILURE_LOG_LINES, "    ")
+        failure(console, execution)
     if len(failed) > limit:
         _say(console, f"... and {len(failed) - limit} more failed executions (see --report)")
 
@@ -401,3 +407,45 @@ def packages(console: Console, fetched: PackageSet, python: str, tmp_size: int) 
             highlight=False,
             soft_wrap=True,
         )
+
+
+OUTCOME_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
+
+
+def show_check(console: Console, result: CheckResult) -> None:
+    """The verdicts as a table (green, yellow, red), each failure's error and last logs,
+    and whether the step is safe."""
+    table = Table(title="pdee check", title_justify="left")
+    table.add_column("scenario")
+    table.add_column("verdict")
+    table.add_column("what was seen")
+    for verdict in result.verdicts:
+        style = OUTCOME_STYLE[verdict.outcome.value]
+        table.add_row(
+            verdict.scenario, f"[{style}]{verdict.outcome.value}[/]", escape(verdict.summary)
+        )
+    console.print(table)
+    for verdict in result.verdicts:
+        execution = verdict.execution
+        if verdict.outcome is Outcome.FAIL and execution is not None and not execution.passed:
+            _say(console, f"{verdict.scenario}, in the {verdict.run} run:", "bold")
+            failure(console, execution)
+    settings = next(iter(result.runs.values())).settings
+    if settings.python_note:
+        console.print(
+            f"[yellow]note:[/] {escape(settings.python_note)}", highlight=False, soft_wrap=True
+        )
+    failed = sum(v.outcome is Outcome.FAIL for v in result.verdicts)
+    warned = sum(v.outcome is Outcome.WARN for v in result.verdicts)
+    verdict_line = (
+        "safe to deploy" if result.safe else f"NOT safe to deploy: {failed} scenario(s) failed"
+    )
+    console.print(
+        f"[{'green' if result.safe else 'red'}]{verdict_line}[/]"
+        f"{f', {warned} warning(s)' if warned else ''} "
+        f"({result.duration_s:.1f} s; /tmp {format_size(settings.tmp_size_bytes)}, memory "
+        f"{format_size(settings.memory_bytes)}, timeout {settings.timeout_s:g} s, Python "
+        f"{settings.python}; replay: --seed {settings.seed})",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -34,25 +34,34 @@ def exit_code(result: RunResult) -> int:
     return 0 if all(execution.passed for execution in result.executions) else 1
 
 
-def write(path: Path, report: dict[str, Any]) -> None:
+def write(path: Path, report: dict[str, Any], what: str = "report") -> None:
     """Write ``report`` as JSON to ``path``.
 
     Raises:
         UsageError: the file cannot be written.
     """
-    try:
-        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write report {path}: {exc.strerror}; check the path") from exc
+    write_text(path, json.dumps(report, indent=2) + "\n", what)
 
 
-def check_writable(path: Path) -> None:
-    """Fail before the run, not after it, when the report cannot be written.
+def write_text(path: Path, text: str, what: str) -> None:
+    """Write ``text`` to ``path`` (``what`` names the file in the error).
 
     Raises:
-        UsageError: the report's directory does not exist or the path is a directory.
+        UsageError: the file cannot be written.
+    """
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} {path}: {exc.strerror}; check the path") from exc
+
+
+def check_writable(path: Path, what: str = "report", example: str = "report.json") -> None:
+    """Fail before the run, not after it, when an output file cannot be written.
+
+    Raises:
+        UsageError: the file's directory does not exist, or the path is a directory.
     """
     if path.is_dir():
-        raise UsageError(f"report {path} is a directory; give a file name like report.json")
+        raise UsageError(f"{what} {path} is a directory; give a file name like {example}")
     if not path.parent.exists():
-        raise UsageError(f"report {path}: directory {path.parent} does not exist")
+        raise UsageError(f"{what} {path}: directory {path.parent} does not exist")

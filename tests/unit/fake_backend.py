@@ -3,7 +3,9 @@
 It implements ``pdee.backend.Backend`` (mypy checks it: ``make lint``), so whole plans
 run through the real ``Runner``, threads, virtual clock and clean-up included. An
 event steers its execution: ``sleep`` (seconds), ``status`` (how it ends), ``gone``
-(the EE's container ends under it), ``tmp`` (bytes /tmp holds after it).
+(the EE's container ends under it), ``tmp`` (bytes it adds to /tmp), ``warm_status``
+(how it ends on an EE that ran one before), ``memory`` (bytes it adds to the peak), ``returns`` and ``exports`` (what the step gives;
+by default its index and its EE's id).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ class FakeEE:
         self.hello: dict[str, Any] = {}
         self.destroyed = threading.Event()
         self.running = 0
+        self.served = 0
         self.tmp_used = 4096
+        self.memory = 10 * 2**20
 
     def __enter__(self) -> FakeEE:
         self.start()
@@ -72,25 +76,31 @@ class FakeEE:
             if self.backend.fail_during == message["index"]:
                 raise EEError(f"EE {self.id} did not answer 'run' in time")
             self.tmp_used += event.get("tmp", 0)
+            self.memory += event.get("memory", 0)
+            status = event.get("status", "ok")
+            if self.served and "warm_status" in event:
+                status = event["warm_status"]
+            self.served += 1
             return {
                 "type": "result",
-                "status": event.get("status", "ok"),
+                "status": status,
                 "error": None,
                 "duration_ms": event.get("sleep", 0.0) * 1000,
                 "steps": {
                     "step": {
-                        "return_value": {"index": message["index"]},
-                        "exports": {"ee": self.id},
+                        "return_value": event.get("returns", {"index": message["index"]}),
+                        "exports": event.get("exports", {"ee": self.id}),
                         "logs": f"event {message['index']}\n",
                         "duration_ms": 1.0,
                     }
                 },
                 "tmp": {
                     "used_bytes": self.tmp_used,
+                    "peak_used_bytes": self.tmp_used,
                     "files": 0,
                     "size_bytes": self.spec.tmp_size_bytes,
                 },
-                "memory": {"peak_bytes": 10 * 2**20, "limit_bytes": self.spec.memory_bytes},
+                "memory": {"peak_bytes": self.memory, "limit_bytes": self.spec.memory_bytes},
                 "restarted_steps": [],
                 "platform_files_intact": True,
             }

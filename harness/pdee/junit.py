@@ -1,0 +1,99 @@
+"""JUnit XML for CI systems (GitHub Actions' test reporters, GitLab's
+``artifacts:reports:junit``), written with junitparser, a well-kept JUnit library.
+
+- ``pdee run --junit``: one test case per execution, named by its index, start and
+  EE; a failed execution is a ``<failure>`` with the error's type, message and
+  traceback; the steps' logs are its ``<system-out>``.
+- ``pdee check --junit``: one test case per scenario; a failed verdict is a
+  ``<failure>``, a skipped one ``<skipped>``, a warning a pass whose ``<system-out>``
+  says so.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
+
+from . import report
+from .records import Execution, RunResult
+from .verdicts import CheckResult, Outcome
+
+
+def _logs(execution: Execution) -> str:
+    parts = []
+    for name, step in execution.steps.items():
+        if step.logs:
+            parts.append(f"--- step {name} ---\n{step.logs}")
+    return "".join(parts)
+
+
+def _failure(execution: Execution) -> Failure:
+    error = execution.error
+    if error is None:
+        return Failure(execution.status.value, execution.status.value)
+    where = f" (step {error.step})" if error.step else ""
+    failure = Failure(f"{error.message}{where}", error.type)
+    failure.text = error.traceback or error.message
+    return failure
+
+
+def run_xml(result: RunResult) -> JUnitXml:
+    """The JUnit report of a run: one test case per execution."""
+    steps = "+".join(result.settings.steps)
+    suite = TestSuite(f"pdee run {steps}")
+    for execution in result.executions:
+        case = TestCase(
+            f"execution {execution.index} ({execution.start.value}, {execution.ee})",
+            classname=f"pdee.run.{steps}",
+            time=execution.duration_ms / 1000,
+        )
+        if not execution.passed:
+            case.result = [_failure(execution)]
+        logs = _logs(execution)
+        if logs:
+            case.system_out = logs
+        suite.add_testcase(case)
+    suite.time = sum(e.duration_ms for e in result.executions) / 1000
+    xml = JUnitXml()
+    xml.add_testsuite(suite)
+    return xml
+
+
+def check_xml(result: CheckResult) -> JUnitXml:
+    """The JUnit report of a check: one test case per scenario."""
+    steps = "+".join(next(iter(result.runs.values())).settings.steps)
+    suite = TestSuite(f"pdee check {steps}")
+    for verdict in result.verdicts:
+        case = TestCase(verdict.scenario, classname=f"pdee.check.{steps}")
+        if verdict.outcome is Outcome.FAIL:
+            failure = Failure(verdict.summary, verdict.scenario)
+            execution = verdict.execution
+            if execution is not None and execution.error and execution.error.traceback:
+                failure.text = execution.error.traceback
+            case.result = [failure]
+        elif verdict.outcome is Outcome.SKIPPED:
+            case.result = [Skipped(verdict.summary)]
+        else:
+            case.system_out = f"{verdict.outcome.value}: {verdict.summary}"
+        if verdict.execution is not None and verdict.outcome is Outcome.FAIL:
+            logs = _logs(verdict.execution)
+            if logs:
+                case.system_out = logs
+        suite.add_testcase(case)
+    suite.time = result.duration_s
+    xml = JUnitXml()
+    xml.add_testsuite(suite)
+    return xml
+
+
+def write(path: Path, xml: JUnitXml) -> None:
+    """Write ``xml`` to ``path``.
+
+    Raises:
+        UsageError: the file cannot be written.
+    """
+    buffer = io.BytesIO()
+    xml.write(buffer, pretty=True)
+    report.write_text(path, buffer.getvalue().decode(), "JUnit file")

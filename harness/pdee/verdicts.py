@@ -1,0 +1,482 @@
+"""``pdee check`` and ``pdee.check``: is a step safe to deploy? Real runs, and verdicts.
+
+Two runs under the platform's caps give every verdict:
+
+- a **warm** run: one EE, a cold first execution, then ``warm`` executions on the same
+  EE, all with the same event, so that each execution meets what the earlier ones left;
+- a **chaos** run: the platform's realistic lifecycle with concurrency 2 and frequent
+  random destruction, so that no EE sees every event.
+
+Verdicts (``judge``, pure: it reads only the runs' records):
+
+1. ``cold``: the first execution, on a fresh EE with an empty /tmp.
+2. ``warm``: the executions on the warm EE.
+3. ``growth``: what each warm execution leaves in /tmp and holds in memory; a steady
+   increase is a leak, failed when it fills the cap within ``horizon`` executions.
+4. ``headroom``: the peaks of /tmp and memory against the cap and the limit, the
+   slowest execution against the timeout (warning above 80%).
+5. ``state``: the same event gives another result on a warm EE than on a cold one.
+6. ``chaos``: the realistic run's executions.
+
+A step that fails cold is told so first; the verdicts that need it to pass are then
+skipped.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import report
+from .api import execute
+from .backend import Backend
+from .errors import UsageError
+from .events import default_event
+from .plan import RunPlan, StrPath, build_plan
+from .records import Execution, RunResult, Status
+from .scheduler import Start
+from .sizes import format_size
+
+DEFAULT_WARM = 5
+# Executions an EE may serve: a busy workflow keeps its EE warm for as long as events
+# come (the platform destroys an idle one after about 10 minutes, or at random), and
+# 10,000 executions is one EE's life at an event every 5 s for 14 hours.
+DEFAULT_HORIZON = 10_000
+WARN_SHARE = 0.8
+# Growth smaller than this per execution is not told from the allocator's noise.
+MEMORY_NOISE_BYTES = 256 * 1024
+TMP_NOISE_BYTES = 4096  # one page
+CHAOS = 0.25
+CHAOS_CONCURRENCY = 2
+CHAOS_EVENTS = 12
+CHAOS_INTERVAL_S = 2.0
+
+
+class Outcome(str, enum.Enum):
+    """A verdict's outcome; only ``fail`` makes a step unsafe."""
+
+    PASS = "pass"
+    WARN = "warn"  # safe, but worth a look
+    FAIL = "fail"
+    SKIPPED = "skipped"  # moot: the step already fails cold
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One scenario's verdict: what was seen and what it means on the platform."""
+
+    scenario: str
+    outcome: Outcome
+    summary: str  # one line a reviewer understands
+    execution: Execution | None = None  # the execution that shows it, if one does
+    run: str | None = None  # which run that execution is in ("warm", "chaos")
+    data: dict[str, Any] = field(default_factory=dict)  # the figures behind it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "outcome": self.outcome.value,
+            "summary": self.summary,
+            "run": self.run,
+            "execution": self.execution.index if self.execution else None,
+            **self.data,
+        }
+
+
+@dataclass
+class CheckResult:
+    """The verdicts of ``pdee check`` and the runs behind them."""
+
+    verdicts: list[Verdict]
+    runs: dict[str, RunResult]  # "warm" and, unless the step failed cold, "chaos"
+    duration_s: float
+
+    @property
+    def safe(self) -> bool:
+        """No verdict failed."""
+        return all(v.outcome is not Outcome.FAIL for v in self.verdicts)
+
+    def verdict(self, scenario: str) -> Verdict:
+        """The verdict of ``scenario`` (``cold``, ``warm``, ``growth``, ...).
+
+        Raises:
+            KeyError: no such scenario.
+        """
+        for verdict in self.verdicts:
+            if verdict.scenario == scenario:
+                return verdict
+        raise KeyError(scenario)
+
+    def __repr__(self) -> str:
+        outcomes = ", ".join(f"{v.scenario} {v.outcome.value}" for v in self.verdicts)
+        return f"<CheckResult {'safe' if self.safe else 'NOT safe'}: {outcomes}>"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "safe": self.safe,
+            "duration_s": round(self.duration_s, 3),
+            "verdicts": [verdict.to_json() for verdict in self.verdicts],
+            "reports": {name: report.build(run) for name, run in self.runs.items()},
+        }
+
+
+def _error_text(execution: Execution) -> str:
+    error = execution.error
+    if error is None:
+        return execution.status.value
+    where = f" in step {error.step!r}" if error.step else ""
+    return f"{error.type}{where}: {error.message}"
+
+
+def _cold(warm_run: RunResult) -> Verdict:
+    first = warm_run.executions[0]
+    if first.passed:
+        return Verdict("cold", Outcome.PASS, "the first execution on a fresh EE passed")
+    return Verdict(
+        "cold",
+        Outcome.FAIL,
+        f"fails on a fresh EE with an empty /tmp, as after every deploy: {_error_text(first)}",
+        first,
+        "warm",
+    )
+
+
+def _warm(warm_run: RunResult) -> Verdict:
+    warm = [e for e in warm_run.executions if e.start is Start.WARM]
+    failed = [e for e in warm if not e.passed]
+    if not failed:
+        return Verdict("warm", Outcome.PASS, f"{len(warm)} warm executions on one EE passed")
+    first = failed[0]
+    return Verdict(
+        "warm",
+        Outcome.FAIL,
+        f"fails only warm, at execution {first.index} of one EE ({len(failed)} of {len(warm)} "
+        f"warm failed): {_error_text(first)}; on the platform it fails whenever an EE is "
+        f"reused, with what earlier executions left",
+        first,
+        "warm",
+    )
+
+
+@dataclass(frozen=True)
+class Growth:
+    """A steady increase per execution, and the executions left until ``room`` is gone."""
+
+    per_execution: float
+    room: int
+
+    @property
+    def executions_left(self) -> int:
+        return int(max(self.room, 0) // self.per_execution)
+
+
+def growth_of(values: Sequence[int], top: int, noise: int) -> Growth | None:
+    """The steady growth of ``values`` (one per execution) towards ``top``, if it grows.
+
+    Steady: every execution adds something, and on average more than ``noise``.
+    """
+    if len(values) < 2:
+        return None
+    deltas = [b - a for a, b in itertools.pairwise(values)]
+    mean = sum(deltas) / len(deltas)
+    if min(deltas) <= 0 or mean < noise:
+        return None
+    return Growth(mean, top - values[-1])
+
+
+def _growth(warm_run: RunResult, horizon: int) -> Verdict:
+    settings = warm_run.settings
+    # The warm ones: a warm EE's own leftovers, not the cold start's first imports.
+    runs = [
+        e for e in warm_run.executions if e.start is Start.WARM and e.passed and e.tmp and e.memory
+    ]
+    tmp = growth_of(
+        [e.tmp.used_bytes for e in runs if e.tmp], settings.tmp_size_bytes, TMP_NOISE_BYTES
+    )
+    memory = growth_of(
+        [e.memory.peak_bytes for e in runs if e.memory],
+        settings.memory_bytes,
+        MEMORY_NOISE_BYTES,
+    )
+    if len(runs) < 2:
+        return Verdict("growth", Outcome.SKIPPED, "too few warm executions passed to see a trend")
+    seen, worst, data = [], Outcome.PASS, {}
+    for what, grown in (("/tmp", tmp), ("memory", memory)):
+        if grown is None:
+            continue
+        left = grown.executions_left
+        outcome = Outcome.FAIL if left <= horizon else Outcome.WARN
+        worst = outcome if outcome is Outcome.FAIL or worst is Outcome.PASS else worst
+        cap = "the /tmp cap" if what == "/tmp" else "the memory limit"
+        when = "at the next execution" if left == 0 else f"in {left} more executions"
+        seen.append(
+            f"{what} grows {format_size(round(grown.per_execution))} an execution of one warm "
+            f"EE: {cap} is reached {when}"
+        )
+        key = "tmp" if what == "/tmp" else "memory"
+        data[f"{key}_growth_bytes_per_execution"] = round(grown.per_execution)
+        data[f"{key}_executions_until_full"] = left
+    if not seen:
+        last = runs[-1]
+        assert last.tmp is not None and last.memory is not None
+        return Verdict(
+            "growth",
+            Outcome.PASS,
+            f"no steady growth over {len(runs)} warm executions (/tmp left at "
+            f"{format_size(last.tmp.used_bytes)}, memory peak "
+            f"{format_size(last.memory.peak_bytes)})",
+        )
+    within = f" (within the horizon of {horizon})" if worst is Outcome.FAIL else ""
+    return Verdict("growth", worst, "; ".join(seen) + within, runs[-1], "warm", data)
+
+
+def _headroom(runs: dict[str, RunResult]) -> Verdict:
+    executions = [(name, e) for name, run in runs.items() for e in run.executions]
+    settings = next(iter(runs.values())).settings
+    findings: list[tuple[Outcome, str, tuple[str, Execution]]] = []
+
+    def judge(used: float, cap: float, what: str, item: tuple[str, Execution], hit: bool) -> None:
+        share = used / cap if cap else 0.0
+        if hit or share >= 1.0:
+            findings.append((Outcome.FAIL, f"{what} at the limit ({share:.0%})", item))
+        elif share > WARN_SHARE:
+            findings.append((Outcome.WARN, f"{what} at {share:.0%} of the limit", item))
+
+    by_tmp = max(executions, key=lambda item: item[1].tmp.peak_used_bytes if item[1].tmp else 0)
+    by_memory = max(executions, key=lambda item: item[1].memory.peak_bytes if item[1].memory else 0)
+    by_time = max(executions, key=lambda item: item[1].duration_ms)
+    tmp_peak = by_tmp[1].tmp.peak_used_bytes if by_tmp[1].tmp else 0
+    memory_peak = by_memory[1].memory.peak_bytes if by_memory[1].memory else 0
+    judge(tmp_peak, settings.tmp_size_bytes, f"/tmp peak {format_size(tmp_peak)}", by_tmp, False)
+    oom = next((item for item in executions if item[1].status is Status.OOM), None)
+    judge(
+        memory_peak,
+        settings.memory_bytes,
+        f"memory peak {format_size(memory_peak)}",
+        oom or by_memory,
+        oom is not None,
+    )
+    timed_out = next((item for item in executions if item[1].status is Status.TIMEOUT), None)
+    judge(
+        by_time[1].duration_ms / 1000,
+        settings.timeout_s,
+        f"slowest execution {by_time[1].duration_ms / 1000:.2f} s",
+        timed_out or by_time,
+        timed_out is not None,
+    )
+    data = {
+        "tmp_peak_bytes": tmp_peak,
+        "memory_peak_bytes": memory_peak,
+        "slowest_ms": by_time[1].duration_ms,
+    }
+    figures = (
+        f"/tmp peak {format_size(tmp_peak)} of {format_size(settings.tmp_size_bytes)}, memory "
+        f"peak {format_size(memory_peak)} of {format_size(settings.memory_bytes)}, slowest "
+        f"{by_time[1].duration_ms / 1000:.2f} s of {settings.timeout_s:g} s"
+    )
+    if not findings:
+        return Verdict("headroom", Outcome.PASS, figures, data=data)
+    findings.sort(key=lambda finding: finding[0] is not Outcome.FAIL)
+    worst, _, (run, execution) = findings[0]
+    summary = "; ".join(text for _, text, _ in findings) + f" ({figures})"
+    return Verdict("headroom", worst, summary, execution, run, data)
+
+
+def _differences(cold: Execution, warm: Execution) -> list[str]:
+    found = []
+    for name, step in cold.steps.items():
+        other = warm.steps.get(name)
+        if other is None:
+            continue
+        if step.return_value != other.return_value:
+            found.append(
+                f"step {name!r} returned {_short(step.return_value)} cold and "
+                f"{_short(other.return_value)} warm (execution {warm.index})"
+            )
+        if step.exports != other.exports:
+            found.append(
+                f"step {name!r} exported {_short(step.exports)} cold and "
+                f"{_short(other.exports)} warm (execution {warm.index})"
+            )
+    return found
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _state(warm_run: RunResult) -> Verdict:
+    cold, *warm = warm_run.executions
+    for execution in warm:
+        if execution.passed:
+            found = _differences(cold, execution)
+            if found:
+                return Verdict(
+                    "state",
+                    Outcome.WARN,
+                    f"the same event gives another result on a warm EE: {found[0]}; the step "
+                    f"depends on what an earlier execution left (a global, a file in /tmp)",
+                    execution,
+                    "warm",
+                )
+    return Verdict("state", Outcome.PASS, "the same event gives the same result cold and warm")
+
+
+def _chaos(chaos_run: RunResult) -> Verdict:
+    summary = chaos_run.summary
+    failed = [e for e in chaos_run.executions if not e.passed]
+    seen = (
+        f"{summary.executions} executions on {summary.ees_started} EEs "
+        f"({summary.ees_destroyed_at_random} destroyed at random, concurrency "
+        f"{chaos_run.settings.concurrency})"
+    )
+    if not failed:
+        return Verdict("chaos", Outcome.PASS, f"{seen} passed")
+    first = failed[0]
+    return Verdict(
+        "chaos",
+        Outcome.FAIL,
+        f"{len(failed)} of {seen} failed, first execution {first.index} "
+        f"({first.start.value} on {first.ee}): {_error_text(first)}; the step must not "
+        f"assume that one EE sees every event",
+        first,
+        "chaos",
+    )
+
+
+def judge(warm_run: RunResult, chaos_run: RunResult | None, horizon: int) -> list[Verdict]:
+    """Every scenario's verdict, from the runs' records (no EE is touched).
+
+    Args:
+        warm_run: the warm run (its first execution is the cold one).
+        chaos_run: the realistic run; None when the step failed cold.
+        horizon: executions within which a growing /tmp or memory must not fill up.
+    """
+    cold = _cold(warm_run)
+    if cold.outcome is Outcome.FAIL or chaos_run is None:
+        moot = "moot: the step already fails cold"
+        return [cold] + [
+            Verdict(name, Outcome.SKIPPED, moot)
+            for name in ("warm", "growth", "headroom", "state", "chaos")
+        ]
+    return [
+        cold,
+        _warm(warm_run),
+        _growth(warm_run, horizon),
+        _headroom({"warm": warm_run, "chaos": chaos_run}),
+        _state(warm_run),
+        _chaos(chaos_run),
+    ]
+
+
+def plans(
+    steps: Sequence[StrPath],
+    *,
+    warm: int = DEFAULT_WARM,
+    seed: int | None = None,
+    event_file: StrPath | None = None,
+    event: str | dict[str, Any] | None = None,
+    **options: Any,
+) -> tuple[RunPlan, RunPlan]:
+    """The warm run's plan and the chaos run's, checked (``build_plan``'s options).
+
+    Raises:
+        UsageError: an option is wrong.
+    """
+    if isinstance(warm, bool) or not isinstance(warm, int) or not 1 <= warm <= 1000:
+        raise UsageError(f"--warm {warm!r}: give 1 to 1000 warm executions")
+    chaos_plan = build_plan(
+        steps,
+        events=CHAOS_EVENTS,
+        event_file=event_file,
+        event=event,
+        mode="realistic",
+        concurrency=CHAOS_CONCURRENCY,
+        chaos=CHAOS,
+        interval=CHAOS_INTERVAL_S,
+        seed=seed,
+        **options,
+    )
+    # One event for every warm execution, so that a different result means a different
+    # EE state, not a different event.
+    first = chaos_plan.events[0] if chaos_plan.events else default_event(0, "eopdeecheck")
+    warm_plan = build_plan(
+        steps, events=1 + warm, event=first, mode="warm", seed=chaos_plan.policy.seed, **options
+    )
+    return warm_plan, chaos_plan
+
+
+def check(
+    steps: Sequence[StrPath],
+    *,
+    warm: int = DEFAULT_WARM,
+    horizon: int = DEFAULT_HORIZON,
+    event_file: StrPath | None = None,
+    event: str | dict[str, Any] | None = None,
+    inputs: StrPath | dict[str, Any] | None = None,
+    tmp_size: str | int = "2GB",
+    memory: str | int = "256MB",
+    timeout: float = 30.0,
+    network: str = "bridge",
+    image: str | None = None,
+    seed: int | None = None,
+    offline: bool = False,
+    env: Sequence[str] | dict[str, str] | None = None,
+    env_file: StrPath | None = None,
+    backend: Backend | None = None,
+    on_run: Callable[[str], None] | None = None,
+) -> CheckResult:
+    """Run the scenarios of ``pdee check`` and judge them.
+
+    Example::
+
+        result = pdee.check(["upload.py"])
+        assert result.safe, [v.summary for v in result.verdicts]
+
+    Args:
+        steps: the step files, in workflow order.
+        warm: warm executions on one EE after the cold one.
+        horizon: executions within which growth must not fill /tmp or memory.
+        on_run: told the name of each run as it starts ("warm", "chaos").
+        The others: as ``pdee.run``.
+
+    Returns:
+        The verdicts (``.safe``, ``.verdict("warm")``) and the runs behind them.
+
+    Raises:
+        UsageError: a bad argument (``--horizon`` below 1 too); and what ``pdee.run``
+            raises.
+    """
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise UsageError(f"--horizon {horizon!r}: give at least 1 execution")
+    options: dict[str, Any] = {
+        "inputs": inputs,
+        "tmp_size": tmp_size,
+        "memory": memory,
+        "timeout": timeout,
+        "network": network,
+        "offline": offline,
+        "env": env,
+        "env_file": env_file,
+    }
+    if image is not None:
+        options["image"] = image
+    warm_plan, chaos_plan = plans(
+        steps, warm=warm, seed=seed, event_file=event_file, event=event, **options
+    )
+    started = time.monotonic()
+    tell = on_run or (lambda _name: None)
+    tell("warm")
+    warm_run = execute(warm_plan, backend)
+    chaos_run = None
+    if warm_run.executions and warm_run.executions[0].passed:
+        tell("chaos")
+        chaos_run = execute(chaos_plan, backend)
+    runs = {"warm": warm_run} | ({"chaos": chaos_run} if chaos_run else {})
+    return CheckResult(judge(warm_run, chaos_run, horizon), runs, time.monotonic() - started)
