@@ -180,8 +180,14 @@ def _ensure_mmdebstrap(progress: Progress) -> str:
     return shutil.which("mmdebstrap") or "mmdebstrap"
 
 
-def bootstrap_base(backend: ImageBackend, tag: str, progress: Progress = _quiet) -> None:
-    """Make image ``tag``: a minimal Debian with python3 and pip, from this machine's apt.
+def bootstrap_base(
+    backend: ImageBackend,
+    tag: str,
+    progress: Progress = _quiet,
+    include: tuple[str, ...] = ("python3", "python3-pip"),
+) -> None:
+    """Make image ``tag``: a minimal Debian with ``include`` (python3 and pip), from this
+    machine's apt.
 
     Raises:
         ImageError: mmdebstrap is missing and cannot be installed, or failed.
@@ -196,7 +202,7 @@ def bootstrap_base(backend: ImageBackend, tag: str, progress: Progress = _quiet)
     progress(f"bootstrapping {tag} from Debian packages ({suite}; sources: {' '.join(sources)})")
     with tempfile.TemporaryDirectory(prefix="pdee-base-") as scratch:
         tarball = Path(scratch) / "rootfs.tar"
-        command = [mmdebstrap, "--quiet", "--variant=minbase", "--include=python3,python3-pip"]
+        command = [mmdebstrap, "--quiet", "--variant=minbase", f"--include={','.join(include)}"]
         for excluded in ("man", "doc", "locale"):
             command.append(f"--dpkgopt=path-exclude=/usr/share/{excluded}/*")
         command += [suite, str(tarball), *sources]
