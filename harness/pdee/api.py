@@ -63,6 +63,8 @@ def run(
     offline: bool = False,
     env: Sequence[str] | dict[str, str] | None = None,
     env_file: StrPath | None = None,
+    cpus: float | str | None = None,
+    allow_link_local: bool = False,
     backend: Backend | None = None,
     on_execution: OnExecution | None = None,
 ) -> RunResult:
@@ -114,5 +116,7 @@ def run(
         offline=offline,
         env=env,
         env_file=env_file,
+        cpus=cpus,
+        allow_link_local=allow_link_local,
     )
     return execute(plan, backend, on_execution)

@@ -38,6 +38,8 @@ class EESpec:
     tmp_size_bytes: int
     memory_bytes: int
     network: str = "bridge"
+    cpus: float = 1.0
+    block_link_local: bool = True  # 169.254.0.0/16 unreachable from the EE
 
     @property
     def container_memory_bytes(self) -> int:
@@ -105,6 +107,10 @@ class Backend(Protocol):
 
     def check_network(self, name: str) -> None:
         """Raises UsageError unless EEs can be attached to network ``name``."""
+        ...
+
+    def cpu_count(self) -> int:
+        """How many CPUs an EE may be given at most (the host's)."""
         ...
 
     def package_image(

@@ -142,6 +142,21 @@ EnvFileOption = Annotated[
     Path | None,
     typer.Option(help="Environment variables from a dotenv file (--env wins).", show_default=False),
 ]
+CpusOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Each EE's CPU limit: a number of CPUs (default 1), or platform: scaled with "
+        "--memory as on Lambda (1 CPU at 1,769MB).",
+        show_default=False,
+    ),
+]
+AllowLinkLocalOption = Annotated[
+    bool,
+    typer.Option(
+        help="Let EEs reach 169.254.0.0/16, where cloud metadata endpoints answer (blocked "
+        "by default)."
+    ),
+]
 JunitOption = Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")]
 
 
@@ -227,6 +242,8 @@ def run(
     offline: OfflineOption = False,
     env: EnvOption = None,
     env_file: EnvFileOption = None,
+    cpus: CpusOption = None,
+    allow_link_local: AllowLinkLocalOption = False,
 ) -> None:
     """Run a workflow's steps for a number of events in emulated EEs.
 
@@ -267,6 +284,8 @@ def run(
             offline=offline,
             env=env,
             env_file=env_file,
+            cpus=cpus,
+            allow_link_local=allow_link_local,
         )
         for path, what, example in (
             (report_path, "report", "report.json"),
@@ -353,6 +372,8 @@ def check_command(
     offline: OfflineOption = False,
     env: EnvOption = None,
     env_file: EnvFileOption = None,
+    cpus: CpusOption = None,
+    allow_link_local: AllowLinkLocalOption = False,
 ) -> None:
     """Prove a step safe to deploy: cold, warm, growth, headroom, state and chaos verdicts.
 
@@ -389,6 +410,8 @@ def check_command(
                 offline=offline,
                 env=env,
                 env_file=env_file,
+                cpus=cpus,
+                allow_link_local=allow_link_local,
                 backend=backend,
                 on_run=on_run,
             )

@@ -196,11 +196,20 @@ class DockerEE:
             "tmpfs": {"/tmp": f"size={spec.tmp_size_bytes},exec,mode=1777"},
             "mem_limit": spec.container_memory_bytes,
             "memswap_limit": spec.container_memory_bytes,
+            # The supervisor starts as root to set up the EE, then keeps root only as its
+            # real user (runtime.sandbox); steps run as the platform's user.
+            "user": "0",
             "cap_drop": ["ALL"],
+            "cap_add": ["SETUID", "SETGID"] + (["NET_ADMIN"] if spec.block_link_local else []),
             "security_opt": ["no-new-privileges"],
             "pids_limit": PIDS_LIMIT,
             "init": True,
+            # No /dev/shm (nor SysV IPC shared with anything): the platform has none.
+            "ipc_mode": "none",
+            "nano_cpus": round(spec.cpus * 1e9),
         }
+        if spec.block_link_local:
+            options["command"] = ["--block-link-local"]
         if spec.network in BUILTIN_NETWORKS:
             options["network_mode"] = spec.network
         else:
@@ -493,6 +502,18 @@ class DockerBackend:
                 f"network {name!r} does not exist; use bridge, none, host or create it "
                 f"with `docker network create {name}`"
             ) from None
+
+    def cpu_count(self) -> int:
+        """The daemon's host's CPUs.
+
+        Raises:
+            BackendUnavailable: the daemon stopped answering.
+        """
+        try:
+            with _timed("info"):
+                return int(self.client.info().get("NCPU") or 1)
+        except DOCKER_ERRORS as exc:
+            raise BackendUnavailable(f"the Docker daemon failed: {_explain(exc)}") from exc
 
     def package_image(
         self, image: ImageInfo, packages_: packages.PackageSet, progress: Callable[[str], None]

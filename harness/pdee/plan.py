@@ -29,10 +29,16 @@ from .scheduler import (
     Policy,
     arrival_times,
 )
-from .sizes import parse_size
+from .sizes import format_size, parse_size
 from .workflow import Step, load_inputs, load_steps
 
 PLATFORM_MAX_MEMORY = 10 * 2**30
+# The platform runs on AWS Lambda, which gives one vCPU at 1,769MB of memory and CPU in
+# proportion below that (inferred: the platform's tracebacks show Lambda's paths).
+LAMBDA_MEMORY_PER_CPU = 1769 * 2**20
+DEFAULT_CPUS = 1.0  # an EE's CPU limit unless told: one core, so the host stays responsive
+MIN_CPUS = 0.01
+PAGE = 4096
 PLATFORM_MAX_TIMEOUT_S = 750.0
 MAX_EES = 64  # pdee's own bound on --concurrency and --warm-workers, not the platform's
 
@@ -58,10 +64,23 @@ class RunPlan:
     packages: list[Requirement] = field(default_factory=list)  # what the steps import
     offline: bool = False  # packages only from pdee's cache
     env: dict[str, str] = field(default_factory=dict, repr=False)  # secrets: never shown
+    cpus: float = DEFAULT_CPUS
+    cpus_from: str = "default"  # "default", "given" or "platform" (scaled with memory)
+    allow_link_local: bool = False
 
     @property
     def executions(self) -> int:
         return len(self.arrivals)
+
+    @property
+    def code_bytes(self) -> int:
+        """What the steps' code takes in /tmp, where the platform keeps it."""
+        return code_bytes(self.steps)
+
+
+def code_bytes(steps: list[Step]) -> int:
+    """What ``steps``' code takes in /tmp (tmpfs counts whole pages)."""
+    return sum(-(-len(step.code.encode()) // PAGE) * PAGE for step in steps)
 
 
 def _arrivals(
@@ -143,6 +162,23 @@ def _size(value: str | int, option: str) -> int:
     return parse_size(value, option)
 
 
+def _cpus(cpus: float | str | None, memory_bytes: int) -> tuple[float, str]:
+    """Each EE's CPU limit and where it came from."""
+    if cpus is None:
+        return DEFAULT_CPUS, "default"
+    if cpus == "platform":
+        return max(MIN_CPUS, round(memory_bytes / LAMBDA_MEMORY_PER_CPU, 3)), "platform"
+    try:
+        value = float(cpus)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"--cpus {cpus}: give a number of CPUs like 0.5 or 2, or platform"
+        ) from None
+    if isinstance(cpus, bool) or not MIN_CPUS <= value <= MAX_EES:
+        raise UsageError(f"--cpus {cpus}: give {MIN_CPUS} to {MAX_EES} CPUs, or platform")
+    return value, "given"
+
+
 def _mode(mode: Mode | str) -> Mode:
     try:
         return Mode(mode)
@@ -196,6 +232,8 @@ def build_plan(
     offline: bool = False,
     env: Sequence[str] | dict[str, str] | None = None,
     env_file: StrPath | None = None,
+    cpus: float | str | None = None,
+    allow_link_local: bool = False,
 ) -> RunPlan:
     """Check every option and input file; the plan to run.
 
@@ -222,6 +260,9 @@ def build_plan(
         offline: take the steps' packages from pdee's cache only; fetch nothing.
         env: environment variables for every step: ``KEY=VALUE`` texts, or a dict.
         env_file: a dotenv file of them (``env`` wins where both set one).
+        cpus: each EE's CPU limit: a number of CPUs, or ``"platform"`` (scaled with
+            ``memory`` as on Lambda: 1 CPU at 1,769MB); default 1.
+        allow_link_local: let EEs reach 169.254.0.0/16 (cloud metadata endpoints).
 
     Raises:
         UsageError: anything wrong, with how to fix it.
@@ -242,6 +283,7 @@ def build_plan(
     events = _number(events, "--events", int)
     if events is not None and events < 1:
         raise UsageError(f"--events {events}: give at least 1 execution")
+    cpus_value, cpus_from = _cpus(cpus, memory_bytes)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     arrivals, described = _arrivals(
@@ -270,13 +312,20 @@ def build_plan(
         loaded_inputs = inputs
     else:
         loaded_inputs = load_inputs(Path(inputs) if inputs is not None else None)
+    tmp_size_bytes = _size(tmp_size, "--tmp-size")
+    code = code_bytes(workflow)
+    if code >= tmp_size_bytes:
+        raise UsageError(
+            f"--tmp-size {tmp_size}: the steps' own code takes {format_size(code)} of "
+            f"/tmp (the platform keeps it in /tmp/__pdg__), leaving nothing; give a larger size"
+        )
     return RunPlan(
         steps=workflow,
         events=loaded_schedule.events if loaded_schedule else user_events,
         arrivals=arrivals,
         inputs=loaded_inputs,
         policy=policy,
-        tmp_size_bytes=_size(tmp_size, "--tmp-size"),
+        tmp_size_bytes=tmp_size_bytes,
         memory_bytes=memory_bytes,
         timeout_s=timeout,
         network=network,
@@ -286,4 +335,7 @@ def build_plan(
         packages=requirements(workflow),
         offline=bool(offline),
         env=build_env(env, Path(env_file) if env_file is not None else None),
+        cpus=cpus_value,
+        cpus_from=cpus_from,
+        allow_link_local=bool(allow_link_local),
     )

@@ -168,6 +168,11 @@ class Execution:
             f"/tmp was kept, module globals were not"
             for step in reply.get("restarted_steps", [])
         ]
+        notes += [
+            f"step {step!r} wrote {count} line(s) to the runtime's reply channel, which it "
+            f"inherits; they were ignored (replies carry an id a stray line cannot have)"
+            for step, count in (reply.get("stray_lines") or {}).items()
+        ]
         if reply.get("platform_files_intact") is False:
             notes.append(
                 "a step deleted the platform's files in /tmp/__pdg__: on the platform, later "
@@ -280,6 +285,9 @@ class Settings:
     # The packages every EE gets: name, version, bytes installed (dependencies included).
     packages: list[dict[str, Any]] = field(default_factory=list)
     env: list[str] = field(default_factory=list)  # the variables' names (never values)
+    cpus: float = 1.0  # each EE's CPU limit
+    cpus_from: str = "default"  # "default", "given" or "platform" (scaled with memory)
+    link_local: str = "blocked"  # whether EEs reach 169.254.0.0/16, and why
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -109,7 +109,15 @@ class Runner:
         self.on_execution = on_execution or (lambda _execution: None)
         self.progress = progress or (lambda _line: None)  # what it does before the first EE
         self.run_id = uuid.uuid4().hex[:12]
-        self.spec = EESpec(plan.image, plan.tmp_size_bytes, plan.memory_bytes, plan.network)
+        self.spec = EESpec(
+            plan.image,
+            plan.tmp_size_bytes,
+            plan.memory_bytes,
+            plan.network,
+            cpus=plan.cpus,
+            # With the host's network an EE has no namespace of its own to block in.
+            block_link_local=not plan.allow_link_local and plan.network != "host",
+        )
         self.scheduler = Scheduler(plan.policy)
         self.rng = random.Random(plan.policy.seed)
         self.workflow = Workflow.create(self.rng, plan.steps[-1].name)
@@ -152,7 +160,17 @@ class Runner:
             pdee_version=__version__,
             run_id=self.run_id,
             env=sorted(plan.env),
+            cpus=plan.cpus,
+            cpus_from=plan.cpus_from,
+            link_local=self._link_local(),
         )
+
+    def _link_local(self) -> str:
+        if self.spec.block_link_local:
+            return "blocked"
+        if self.plan.allow_link_local:
+            return "open (--allow-link-local)"
+        return "open (--network host: the EE shares the host's network, which pdee leaves alone)"
 
     # -- the main thread --
 
@@ -167,6 +185,12 @@ class Runner:
         """
         image = check_image(self.backend, self.plan.image)
         self.backend.check_network(self.plan.network)
+        host_cpus = self.backend.cpu_count()
+        if self.plan.cpus > host_cpus:
+            raise UsageError(
+                f"--cpus {self.plan.cpus:g}: the Docker host has {host_cpus} CPU(s); give at "
+                f"most {host_cpus}"
+            )
         self.result.settings = self._settings(image)
         self._prepare_packages(image)
         failure: PdeeError | None = None
@@ -202,11 +226,12 @@ class Runner:
         fetched = packages.fetch(
             self.plan.packages, image.python, offline=self.plan.offline, progress=self.progress
         )
-        if fetched.installed_bytes >= self.plan.tmp_size_bytes:
+        if fetched.installed_bytes + self.plan.code_bytes >= self.plan.tmp_size_bytes:
             raise UsageError(
-                f"the steps' packages take {format_size(fetched.installed_bytes)} installed, "
-                f"more than the {format_size(self.plan.tmp_size_bytes)} /tmp: every execution "
-                f"would fail; drop packages or give a larger --tmp-size"
+                f"the steps' packages take {format_size(fetched.installed_bytes)} installed "
+                f"(and their code {format_size(self.plan.code_bytes)}), all of the "
+                f"{format_size(self.plan.tmp_size_bytes)} /tmp: every execution would fail; "
+                f"drop packages or give a larger --tmp-size"
             )
         self.spec = replace(
             self.spec, image=self.backend.package_image(image, fetched, self.progress)

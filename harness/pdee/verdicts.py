@@ -429,6 +429,8 @@ def check(
     offline: bool = False,
     env: Sequence[str] | dict[str, str] | None = None,
     env_file: StrPath | None = None,
+    cpus: float | str | None = None,
+    allow_link_local: bool = False,
     backend: Backend | None = None,
     on_run: Callable[[str], None] | None = None,
 ) -> CheckResult:
@@ -464,6 +466,8 @@ def check(
         "offline": offline,
         "env": env,
         "env_file": env_file,
+        "cpus": cpus,
+        "allow_link_local": allow_link_local,
     }
     if image is not None:
         options["image"] = image

@@ -127,7 +127,7 @@ def test_run_offline_with_nothing_cached_fails_before_any_ee(pdee, write_step, c
 def test_packages_bigger_than_tmp_are_refused_before_any_ee(pdee, write_step, cache):
     outcome = pdee("run", write_step("convert", RUN_STEP), "--tmp-size", "2MB")
     assert outcome.exit_code == 2, outcome.stderr
-    assert "more than the 2MB /tmp: every execution would fail" in outcome.stderr
+    assert "all of the 2MB /tmp: every execution would fail" in outcome.stderr
 
 
 def test_two_steps_pinning_different_versions_are_refused(pdee, write_step):

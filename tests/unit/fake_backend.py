@@ -140,6 +140,9 @@ class FakeBackend:
     def check_network(self, name: str) -> None:
         pass
 
+    def cpu_count(self) -> int:
+        return 2
+
     def package_image(
         self, image: ImageInfo, packages: PackageSet, progress: Callable[[str], None]
     ) -> str:

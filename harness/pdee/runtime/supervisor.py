@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import secrets
 import select
 import shutil
 import signal
@@ -32,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from . import PROTOCOL_VERSION, protocol, usage
+from . import PROTOCOL_VERSION, protocol, sandbox, usage
 
 SAMPLE_INTERVAL_S = 0.01
 # The platform's limit on logs + step exports + event of one execution.
@@ -92,9 +93,19 @@ class Worker:
     log_fds: dict[int, str]  # the step's stdout and stderr pipes, and which is which
     peak: usage.ProcessPeak
     restarted: bool
+    expected: str = ""  # the id the next reply must carry: a stray line cannot pass as one
+    stray: int = 0  # lines on the reply channel that were not the reply awaited
     loaded: bool = False
     served: int = 0
     pending: bytearray = field(default_factory=bytearray)
+
+    def ask(self, message: dict[str, Any]) -> None:
+        """Send a request under a new id, which only its true reply carries."""
+        self.expected = secrets.token_hex(16)
+        try:
+            protocol.send(self.requests, {**message, "id": self.expected})
+        except BrokenPipeError:
+            pass  # the wait for the reply says how the process ended
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -156,7 +167,9 @@ class StepWait:
 class Supervisor:
     """Runs the executions of one EE, one at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, user: Any = None, link_local: str = "open") -> None:
+        self.user = user  # the platform's user (pwd entry) the steps run as, if separated
+        self.link_local = link_local  # "blocked" or "open"
         self.specs: list[StepSpec] = []
         self.workers: dict[str, Worker] = {}
         self.inputs: dict[str, Any] = {}
@@ -176,6 +189,8 @@ class Supervisor:
             "python": platform.python_version(),
             "tmp_size_bytes": tmp.size_bytes,
             "memory_source": self.meter.source,
+            "separated": self.user is not None,  # steps cannot signal or trace the runtime
+            "link_local": self.link_local,
         }
 
     def load(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +220,7 @@ class Supervisor:
         results: dict[str, Any] = {}
         status, error, respond, exit_reason, peak = "ok", None, None, None, 0
         restarted: list[str] = []
+        stray: dict[str, int] = {}  # lines a step wrote to its reply channel
         tmp_peak = 0
         if self.measure:
             for live in self.workers.values():
@@ -234,6 +250,8 @@ class Supervisor:
             }
             if wait.truncated:
                 step_result["logs_truncated"] = True
+            if worker.stray:
+                stray[spec.name], worker.stray = worker.stray, 0
             results[spec.name] = step_result
             if outcome is None:
                 error = {**(error or {}), "step": spec.name}
@@ -281,6 +299,7 @@ class Supervisor:
             "platform_files_intact": tmp.platform_files_intact,
             "memory": {"peak_bytes": peak, "limit_bytes": self.memory_bytes},
             "restarted_steps": restarted,
+            "stray_lines": stray,
             "duration_ms": round((time.monotonic() - started) * 1000, 3),
         }
         self.respawn_dead_workers()
@@ -300,6 +319,10 @@ class Supervisor:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         env = {**os.environ, **self.env}
+        identity: dict[str, Any] = {}
+        if self.user is not None:
+            identity = {"user": self.user.pw_uid, "group": self.user.pw_gid}
+            env["HOME"] = self.user.pw_dir
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONPATH"] = RUNTIME_PARENT
         cwd = protocol.WORK_DIR if os.path.isdir(protocol.WORK_DIR) else "/"
@@ -322,12 +345,13 @@ class Supervisor:
             start_new_session=True,
             cwd=cwd,
             env=env,
+            **identity,
         )
         for fd in (to_worker_r, from_worker_w, out_w, err_w):
             os.close(fd)
         for fd in (out_r, err_r, from_worker_r):
             os.set_blocking(fd, False)
-        return Worker(
+        worker = Worker(
             spec=spec,
             process=process,
             requests=os.fdopen(to_worker_w, "wb"),
@@ -336,6 +360,8 @@ class Supervisor:
             peak=usage.ProcessPeak(process.pid),
             restarted=restarted,
         )
+        worker.ask({"type": "start"})  # answered by "loaded", once the step is imported
+        return worker
 
     def respawn_dead_workers(self) -> None:
         """Restart, keeping /tmp, the step processes that an execution killed."""
@@ -361,12 +387,7 @@ class Supervisor:
                     "error": loaded["error"],
                 }
             worker.loaded = True
-        try:
-            protocol.send(
-                worker.requests, {"steps": steps, "inputs": self.inputs, "measure": self.measure}
-            )
-        except BrokenPipeError:
-            pass  # await_reply reports how the process ended
+        worker.ask({"steps": steps, "inputs": self.inputs, "measure": self.measure})
         return self.await_reply(worker, deadline, wait)
 
     def await_reply(self, worker: Worker, deadline: float, wait: StepWait) -> dict[str, Any]:
@@ -433,19 +454,32 @@ class Supervisor:
                     pass
 
     def read_reply(self, worker: Worker) -> dict[str, Any] | None:
-        """One complete message from the worker, or None (not yet, or end of file)."""
-        while b"\n" not in worker.pending:
+        """The reply awaited from the worker, or None (not yet, or end of file).
+
+        A line that is not a message carrying the awaited id (whatever the step wrote
+        to the channel it inherits) is counted in ``worker.stray`` and dropped.
+        """
+        while True:
+            while b"\n" not in worker.pending:
+                try:
+                    chunk = os.read(worker.replies_fd, 65536)
+                except BlockingIOError:
+                    return None
+                if not chunk:
+                    worker.process.wait()
+                    return None
+                worker.pending += chunk
+            line, _, rest = bytes(worker.pending).partition(b"\n")
+            worker.pending = bytearray(rest)
+            if not line:
+                continue  # a reply starts on a line of its own
             try:
-                chunk = os.read(worker.replies_fd, 65536)
-            except BlockingIOError:
-                return None
-            if not chunk:
-                worker.process.wait()
-                return None
-            worker.pending += chunk
-        line, _, rest = bytes(worker.pending).partition(b"\n")
-        worker.pending = bytearray(rest)
-        return protocol.decode(line)
+                message = protocol.decode(line)
+            except ValueError:
+                message = {}
+            if message.get("id") == worker.expected:
+                return message
+            worker.stray += 1
 
     @staticmethod
     def drain_logs(worker: Worker, wait: StepWait) -> None:
@@ -515,11 +549,22 @@ class Supervisor:
         return None
 
 
-def main() -> None:
-    """Serve pdee over stdin/stdout until the end of input."""
+def main(argv: list[str] | None = None) -> None:
+    """Serve pdee over stdin/stdout until the end of input.
+
+    Started as root (as pdee starts it), it first blocks link-local egress if
+    ``--block-link-local`` is given, then becomes the platform's user (``sandbox``).
+    """
+    args = sys.argv[1:] if argv is None else argv
+    user, link_local = None, "open"
+    if os.geteuid() == 0:
+        if "--block-link-local" in args:
+            sandbox.block_egress()
+            link_local = "blocked"
+        user = sandbox.become_platform_user()
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt replies
-    supervisor = Supervisor()
+    supervisor = Supervisor(user, link_local)
     protocol.send(replies, supervisor.hello())
     try:
         for line in sys.stdin.buffer:

@@ -144,6 +144,12 @@ def _flush_logs() -> None:
             pass
 
 
+def _reply(replies: Any, message: dict[str, Any]) -> None:
+    """Send a reply on a line of its own, even after a partial line the step wrote there."""
+    replies.write(b"\n" + protocol.encode(message))
+    replies.flush()
+
+
 def main(argv: list[str]) -> None:
     name, path, source, in_fd, out_fd = argv[0], argv[1], argv[2], int(argv[3]), int(argv[4])
     requests = os.fdopen(in_fd, "rb")
@@ -156,17 +162,21 @@ def main(argv: list[str]) -> None:
     sys.path.insert(0, protocol.PACKAGES_DIR)
     tmp_peak = TmpPeak()
     sys.addaudithook(tmp_peak.hook)
+    # Every request carries an id that only its reply repeats: whatever the step writes
+    # to the channel (it runs in this process) cannot pass for a reply.
+    start = protocol.decode(requests.readline())
     started = time.perf_counter()
     try:
         handler = load_handler(name, path)
     except BaseException as exc:
         _flush_logs()
         error = describe_error(exc, path, source)
-        protocol.send(replies, {"type": "loaded", "error": error})
+        _reply(replies, {"type": "loaded", "id": start["id"], "error": error})
         return
     _flush_logs()
     load_ms = (time.perf_counter() - started) * 1000
-    protocol.send(replies, {"type": "loaded", "error": None, "duration_ms": load_ms})
+    loaded = {"type": "loaded", "id": start["id"], "error": None, "duration_ms": load_ms}
+    _reply(replies, loaded)
     for line in requests:
         request = protocol.decode(line)
         tmp_peak.enabled = bool(request.get("measure", True))
@@ -174,7 +184,8 @@ def main(argv: list[str]) -> None:
         outcome = run_handler(handler, path, request["steps"], request["inputs"], source)
         tmp_peak.enabled = False
         _flush_logs()
-        protocol.send(replies, {"type": "done", "tmp_peak_bytes": tmp_peak.peak, **outcome})
+        done = {"type": "done", "id": request["id"], "tmp_peak_bytes": tmp_peak.peak, **outcome}
+        _reply(replies, done)
 
 
 if __name__ == "__main__":
