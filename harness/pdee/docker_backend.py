@@ -193,7 +193,11 @@ class DockerEE:
             "stdin_open": True,
             "tty": False,
             "read_only": True,
-            "tmpfs": {"/tmp": f"size={spec.tmp_size_bytes},exec,mode=1777"},
+            "tmpfs": {
+                "/tmp": f"size={spec.tmp_size_bytes},exec,mode=1777",
+                # Docker mounts POSIX message queues here, world-writable: not on the platform.
+                "/dev/mqueue": "ro,size=4k",
+            },
             "mem_limit": spec.container_memory_bytes,
             "memswap_limit": spec.container_memory_bytes,
             # The supervisor starts as root to set up the EE, then keeps root only as its
@@ -299,8 +303,13 @@ class DockerEE:
         assert stream is not None
         with self._lock:
             self._readers += 1
+        step = None  # the runtime says which step starts: an EE gone under it names it
         try:
-            return self._read_reply(stream, deadline, during)
+            while True:
+                reply = self._read_reply(stream, deadline, during, step)
+                if reply.get("type") != "step":
+                    return reply
+                step = str(reply.get("name"))
         finally:
             with self._lock:
                 self._readers -= 1
@@ -308,7 +317,9 @@ class DockerEE:
             if last_out:
                 stream.close()
 
-    def _read_reply(self, stream: _AttachedStream, deadline: float, during: str) -> dict[str, Any]:
+    def _read_reply(
+        self, stream: _AttachedStream, deadline: float, during: str, step: str | None
+    ) -> dict[str, Any]:
         try:
             line = stream.read_line(deadline)
         except TimeoutError:
@@ -323,7 +334,7 @@ class DockerEE:
         if line is None:
             if self.state is EEState.DESTROYED:
                 raise EEError(f"EE {self.id} was destroyed")
-            raise self._gone(during)
+            raise self._gone(during, step)
         try:
             reply = json.loads(line)
         except json.JSONDecodeError:
@@ -337,7 +348,7 @@ class DockerEE:
             return ""
         return self.stream.stderr_tail.decode(errors="replace").strip()[-500:]
 
-    def _gone(self, during: str) -> EEGone:
+    def _gone(self, during: str, step: str | None) -> EEGone:
         oom_killed, exit_code = False, None
         try:
             assert self.container is not None
@@ -354,10 +365,12 @@ class DockerEE:
             else (f"exit code {exit_code}" if exit_code is not None else "it is gone")
         )
         tail = self._stderr_tail()
+        where = f"step {step!r}" if step else repr(during)
         return EEGone(
-            f"EE {self.id} ended during {during!r}: {why}" + (f"; stderr: {tail}" if tail else ""),
+            f"EE {self.id} ended during {where}: {why}" + (f"; stderr: {tail}" if tail else ""),
             oom_killed=oom_killed,
             container_exit_code=exit_code,
+            step=step,
         )
 
     def destroy(self) -> None:

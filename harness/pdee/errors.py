@@ -68,10 +68,17 @@ class EEError(PdeeError):
 class EEGone(EEError):
     """The EE's container ended under pdee's feet, e.g. killed for memory."""
 
-    def __init__(self, message: str, oom_killed: bool, container_exit_code: int | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        oom_killed: bool,
+        container_exit_code: int | None,
+        step: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.oom_killed = oom_killed
         self.container_exit_code = container_exit_code
+        self.step = step  # the step that was running, if one was
 
 
 class RunAborted(PdeeError):

@@ -87,7 +87,7 @@ def gone_reply(exc: EEGone, duration_ms: float) -> dict[str, Any]:
         "error": {
             "type": "OutOfMemory" if exc.oom_killed else "EEGone",
             "message": str(exc),
-            "step": None,
+            "step": exc.step,
             "traceback": None,
         },
         "duration_ms": duration_ms,

@@ -142,6 +142,9 @@ def test_an_ee_removed_from_outside_fails_its_execution_and_the_run_goes_on(
     executions = json.loads(report.read_text())["executions"]
     assert [e["status"] for e in executions] == ["ok", "error", "ok", "ok"]
     assert executions[1]["error"]["type"] == "EEGone"
+    # the step that was running when its EE vanished is named
+    assert executions[1]["error"]["step"] == "slow"
+    assert "ended during step 'slow'" in executions[1]["error"]["message"]
     assert [e["ee"] for e in executions] == ["ee-1", "ee-1", "ee-2", "ee-2"]
     assert "Traceback" not in stderr
 

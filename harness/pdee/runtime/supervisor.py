@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -169,6 +170,8 @@ class Supervisor:
 
     def __init__(self, user: Any = None, link_local: str = "open") -> None:
         self.user = user  # the platform's user (pwd entry) the steps run as, if separated
+        # Tells pdee which step runs, so that an EE that dies under it is laid at its door.
+        self.notify: Callable[[dict[str, Any]], None] = lambda _message: None
         self.link_local = link_local  # "blocked" or "open"
         self.specs: list[StepSpec] = []
         self.workers: dict[str, Worker] = {}
@@ -233,6 +236,7 @@ class Supervisor:
             if worker.restarted and worker.served == 0:
                 restarted.append(spec.name)
             worker.served += 1
+            self.notify({"type": "step", "index": message.get("index"), "name": spec.name})
             wait = StepWait()
             step_started = time.monotonic()
             try:
@@ -565,6 +569,7 @@ def main(argv: list[str] | None = None) -> None:
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt replies
     supervisor = Supervisor(user, link_local)
+    supervisor.notify = lambda message: protocol.send(replies, message)
     protocol.send(replies, supervisor.hello())
     try:
         for line in sys.stdin.buffer:
