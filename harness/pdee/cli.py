@@ -319,7 +319,7 @@ def _finish(
     """Write the reports and show the run."""
     try:
         if report_path is not None:
-            report.write(report_path, report.build(result))
+            report.write_run(report_path, result)
         if junit_path is not None:
             junit.write(junit_path, junit.run_xml(result))
     except PdeeError as exc:
@@ -334,7 +334,7 @@ def _interrupted(runner: Runner | None, report_path: Path | None, ctrl_c: bool) 
     if runner is not None and report_path is not None:
         try:
             with interrupts.deferred():
-                report.write(report_path, report.build(runner.result))
+                report.write_run(report_path, runner.result)
             message += f"; the executions that ended are in {report_path}"
         except PdeeError as error:
             message += f"; {error}"

@@ -20,13 +20,20 @@ from . import report
 from .records import Execution, RunResult
 from .verdicts import CheckResult, Outcome
 
+# A test case's <system-out> keeps the logs' last characters: CI pages show no more,
+# and the whole logs are in --report.
+SYSTEM_OUT_CHARS = 64 * 1024
+
 
 def _logs(execution: Execution) -> str:
     parts = []
     for name, step in execution.steps.items():
         if step.logs:
             parts.append(f"--- step {name} ---\n{step.logs}")
-    return "".join(parts)
+    text = "".join(parts)
+    if len(text) > SYSTEM_OUT_CHARS:
+        text = "... (the logs' start is in --report)\n" + text[-SYSTEM_OUT_CHARS:]
+    return text
 
 
 def _failure(execution: Execution) -> Failure:

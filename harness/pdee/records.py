@@ -3,14 +3,22 @@
 These are what ``pdee.run`` returns and what the report, the terminal and the JUnit
 writer read. Each has ``to_json()``, the report's form of it (a contract: CI jobs parse
 it). Replies from the EE's runtime become records in one place, ``Execution.from_reply``.
+
+A run's executions are an ``ExecutionLog``: a sequence whose records wait on disk (logs
+included), with only a ``Brief`` of each in memory, so that a run of 100,000 executions,
+or of megabytes of logs each, takes no more of pdee's memory than a short one.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import tempfile
+import weakref
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import IO, Any, overload
 
 from .scheduler import Decision, Retire, Start
 
@@ -212,6 +220,45 @@ class Execution:
             notes=notes,
         )
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Execution:
+        """The record back from its report form (``to_json``)."""
+        tmp, memory, error = data.get("tmp"), data.get("memory"), data.get("error")
+        return cls(
+            index=int(data["index"]),
+            ee=str(data["ee"]),
+            start=Start(data["start"]),
+            status=Status(data["status"]),
+            arrived_at_s=float(data["arrived_at_s"]),
+            at_s=float(data["at_s"]),
+            duration_ms=float(data["duration_ms"]),
+            error=StepError.from_json(error) if error else None,
+            exit_reason=data.get("exit_reason"),
+            respond=data.get("respond"),
+            steps={name: StepResult.from_json(step) for name, step in data["steps"].items()},
+            tmp=TmpUsage(**tmp) if tmp else None,
+            memory=MemoryUsage(**memory) if memory else None,
+            cold_start_ms=data.get("cold_start_ms"),
+            restarted_steps=list(data.get("restarted_steps", [])),
+            notes=list(data.get("notes", [])),
+        )
+
+    @property
+    def brief(self) -> Brief:
+        """What the tables and the summary need of it."""
+        return Brief(
+            index=self.index,
+            ee=self.ee,
+            start=self.start,
+            status=self.status,
+            at_s=self.at_s,
+            duration_ms=self.duration_ms,
+            tmp_used=self.tmp.used_bytes if self.tmp else None,
+            tmp_peak=self.tmp.peak_used_bytes if self.tmp else None,
+            packages_bytes=self.tmp.packages_bytes if self.tmp else 0,
+            memory_peak=self.memory.peak_bytes if self.memory else None,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "index": self.index,
@@ -231,6 +278,112 @@ class Execution:
             "restarted_steps": self.restarted_steps,
             "notes": self.notes,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """One execution in a few fields: what stays in memory of it during a run."""
+
+    index: int
+    ee: str
+    start: Start
+    status: Status
+    at_s: float
+    duration_ms: float
+    tmp_used: int | None
+    tmp_peak: int | None
+    packages_bytes: int
+    memory_peak: int | None
+
+    @property
+    def passed(self) -> bool:
+        return self.status.passed
+
+
+class ExecutionLog(Sequence["Execution"]):
+    """A run's executions in event order (by index), their records on disk.
+
+    Appending writes the record to an unnamed temporary file (gone when the log is);
+    reading one back reads it from there. ``briefs`` and ``notes`` are in memory.
+    """
+
+    def __init__(self, executions: Iterable[Execution] = ()) -> None:
+        self._file: IO[bytes] | None = None
+        self._where: dict[int, tuple[int, int]] = {}  # index: (offset, length)
+        self._briefs: dict[int, Brief] = {}
+        self._order: list[int] | None = []  # the indices in order; None: to sort again
+        self.notes: set[str] = set()
+        for execution in executions:
+            self.append(execution)
+
+    def __repr__(self) -> str:
+        return f"<ExecutionLog of {len(self)} executions>"
+
+    def append(self, execution: Execution) -> None:
+        """Keep ``execution`` (its record to disk, its brief in memory)."""
+        if self._file is None:
+            # It lives as long as the log (closed when the log is collected, or by close()).
+            self._file = tempfile.TemporaryFile(prefix="pdee-executions-")  # noqa: SIM115
+            weakref.finalize(self, self._file.close)
+        line = json.dumps(execution.to_json(), separators=(",", ":")).encode() + b"\n"
+        self._file.seek(0, 2)
+        self._where[execution.index] = (self._file.tell(), len(line))
+        self._file.write(line)
+        self._briefs[execution.index] = execution.brief
+        self.notes.update(execution.notes)
+        self._order = None
+
+    def _indices(self) -> list[int]:
+        if self._order is None:
+            self._order = sorted(self._where)
+        return self._order
+
+    def _raw(self, index: int) -> bytes:
+        assert self._file is not None
+        offset, length = self._where[index]
+        self._file.seek(offset)
+        return self._file.read(length)
+
+    def by_index(self, index: int) -> Execution:
+        """The execution of event ``index``.
+
+        Raises:
+            KeyError: no such execution (yet).
+        """
+        return Execution.from_json(json.loads(self._raw(index)))
+
+    def json_lines(self) -> Iterator[bytes]:
+        """Each record's report form as a line of JSON, in order, straight from disk."""
+        for index in self._indices():
+            yield self._raw(index)
+
+    def briefs(self) -> list[Brief]:
+        """Every execution's brief, in order."""
+        return [self._briefs[index] for index in self._indices()]
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    @overload
+    def __getitem__(self, position: int) -> Execution: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[Execution]: ...
+
+    def __getitem__(self, position: int | slice) -> Execution | list[Execution]:
+        indices = self._indices()
+        if isinstance(position, slice):
+            return [self.by_index(index) for index in indices[position]]
+        return self.by_index(indices[position])
+
+    def __iter__(self) -> Iterator[Execution]:
+        for index in list(self._indices()):
+            yield self.by_index(index)
+
+    def close(self) -> None:
+        """Let go of the file (the records go with it)."""
+        if self._file is not None:
+            self._file.close()
 
 
 @dataclass
@@ -313,7 +466,7 @@ class Summary:
     max_memory_peak_bytes: int
 
     @classmethod
-    def of(cls, executions: list[Execution], ees: list[EELife]) -> Summary:
+    def of(cls, executions: Sequence[Brief], ees: list[EELife]) -> Summary:
         statuses = Counter(execution.status for execution in executions)
         starts = Counter(execution.start for execution in executions)
         retired = Counter(ee.retired for ee in ees if ee.retired)
@@ -329,13 +482,9 @@ class Summary:
             ees_expired=retired[Retire.IDLE],
             ees_destroyed_at_random=retired[Retire.CHAOS],
             ees_retired={reason: retired[reason] for reason in Retire},
-            max_tmp_used_bytes=max((e.tmp.used_bytes for e in executions if e.tmp), default=0),
-            max_tmp_peak_used_bytes=max(
-                (e.tmp.peak_used_bytes for e in executions if e.tmp), default=0
-            ),
-            max_memory_peak_bytes=max(
-                (e.memory.peak_bytes for e in executions if e.memory), default=0
-            ),
+            max_tmp_used_bytes=max((e.tmp_used or 0 for e in executions), default=0),
+            max_tmp_peak_used_bytes=max((e.tmp_peak or 0 for e in executions), default=0),
+            max_memory_peak_bytes=max((e.memory_peak or 0 for e in executions), default=0),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -363,19 +512,24 @@ class RunResult:
 
     run_id: str
     settings: Settings
-    executions: list[Execution] = field(default_factory=list)
+    executions: ExecutionLog = field(default_factory=ExecutionLog)
     ees: dict[str, EELife] = field(default_factory=dict)
     interrupted: bool = False  # Ctrl-C or SIGTERM cut the run short
     aborted: str | None = None  # why the backend failure stopped it, if it did
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.executions, ExecutionLog):
+            self.executions = ExecutionLog(self.executions)
+
     @property
     def summary(self) -> Summary:
-        return Summary.of(self.executions, list(self.ees.values()))
+        return Summary.of(self.executions.briefs(), list(self.ees.values()))
 
     @property
     def passed(self) -> bool:
         """Every execution ok or ended by pd.flow.exit, and the run went to its end."""
-        return all(e.passed for e in self.executions) and not self.interrupted and not self.aborted
+        passed = all(brief.passed for brief in self.executions.briefs())
+        return passed and not self.interrupted and not self.aborted
 
     def __repr__(self) -> str:
         s = self.summary

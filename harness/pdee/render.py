@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .packages import PackageSet, canonical
-from .records import Execution, RunResult, Status, StepResult
+from .records import Brief, Execution, RunResult, Status, StepResult
 from .runner import OnExecution
 from .sizes import format_size
 from .verdicts import CheckResult, Outcome
@@ -89,13 +89,13 @@ def progress(console: Console, total: int, enabled: bool) -> Iterator[OnExecutio
         yield advance
 
 
-def _rows(executions: list[Execution]) -> list[Execution | None]:
+def _rows(executions: list[Brief]) -> list[Brief | None]:
     """The executions to show; None marks a gap."""
     if len(executions) <= TABLE_ROWS:
         return list(executions)
     keep = {e.index for e in executions[:10] + executions[-10:]}
     keep |= {e.index for e in executions if not e.passed}
-    rows: list[Execution | None] = []
+    rows: list[Brief | None] = []
     for execution in executions:
         if execution.index in keep:
             rows.append(execution)
@@ -110,11 +110,11 @@ def executions_table(result: RunResult) -> Table:
         table.add_column(
             column, justify="right" if column not in ("EE", "start", "status") else "left"
         )
-    for execution in _rows(result.executions):
+    for execution in _rows(result.executions.briefs()):
         if execution is None:
             table.add_row("…", "", "", "", "", "", "", "")
             continue
-        tmp, memory, status = execution.tmp, execution.memory, execution.status
+        status = execution.status
         table.add_row(
             str(execution.index),
             f"{execution.at_s:.1f}s",
@@ -122,8 +122,8 @@ def executions_table(result: RunResult) -> Table:
             execution.start.value,
             f"[{STATUS_STYLE[status]}]{status.value}[/]",
             f"{execution.duration_ms:.1f} ms",
-            format_size(tmp.peak_used_bytes) if tmp else "-",
-            format_size(memory.peak_bytes) if memory and memory.peak_bytes else "-",
+            format_size(execution.tmp_peak) if execution.tmp_peak is not None else "-",
+            format_size(execution.memory_peak) if execution.memory_peak else "-",
         )
     return table
 
@@ -167,7 +167,7 @@ def sparkline(values: list[int], top: int, width: int = SPARK_WIDTH) -> str:
 
 def timeline_table(result: RunResult) -> Table:
     """Each EE: when it started and went away, what it ran, how its /tmp grew."""
-    by_index = {e.index: e for e in result.executions}
+    by_index = {e.index: e for e in result.executions.briefs()}
     tmp_size = result.settings.tmp_size_bytes
     table = Table(title="EEs (virtual time)", title_justify="left")
     table.add_column("EE")
@@ -186,8 +186,8 @@ def timeline_table(result: RunResult) -> Table:
     shown = [ee for ee in ees if ee.id in chosen]
     for ee in shown:
         runs = [by_index[i] for i in ee.executions if i in by_index]
-        peaks = [e.tmp.peak_used_bytes if e.tmp else 0 for e in runs]
-        used = [e.tmp.used_bytes if e.tmp else 0 for e in runs]
+        peaks = [e.tmp_peak or 0 for e in runs]
+        used = [e.tmp_used or 0 for e in runs]
         failed = [e.index for e in runs if not e.passed]
         life = f"{ee.started_at_s:.1f}→"
         if ee.retired is not None:
@@ -303,9 +303,9 @@ def failures(
 ) -> None:
     """The first failing executions (not already ``shown``): error, traceback, the
     failing step's last log lines."""
-    failed = [e for e in result.executions if not e.passed and e.index not in shown]
-    for execution in failed[:limit]:
-        failure(console, execution)
+    failed = [e for e in result.executions.briefs() if not e.passed and e.index not in shown]
+    for brief in failed[:limit]:
+        failure(console, result.executions.by_index(brief.index))
     if len(failed) > limit:
         _say(console, f"... and {len(failed) - limit} more failed executions (see --report)")
 
@@ -340,7 +340,7 @@ def packages_line(result: RunResult) -> str:
     """Which packages the EEs got and what they left of /tmp."""
     settings = result.settings
     names = ", ".join(f"{p['name']}=={p['version']}" for p in settings.packages)
-    measured = [e.tmp.packages_bytes for e in result.executions if e.tmp and e.tmp.packages_bytes]
+    measured = [e.packages_bytes for e in result.executions.briefs() if e.packages_bytes]
     taken = max(measured, default=sum(p["bytes"] for p in settings.packages))
     size = settings.tmp_size_bytes
     line = (
@@ -365,7 +365,7 @@ def show(console: Console, result: RunResult, verbosity: Verbosity = Verbosity.N
         console.print(timeline_table(result))
     failures(console, result, shown=detailed)
     if verbosity is not Verbosity.QUIET:
-        notes = sorted({note for e in result.executions for note in e.notes})
+        notes = sorted(result.executions.notes)
         for note in notes:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     if result.settings.packages:

@@ -11,8 +11,9 @@ from .errors import UsageError
 from .records import RunResult
 
 
-def build(result: RunResult) -> dict[str, Any]:
-    """The report of a run, as ``--report`` writes it.
+def build(result: RunResult, executions: Any = None) -> dict[str, Any]:
+    """The report of a run, as ``--report`` writes it (``executions``: what to put in its
+    place, for ``write_run``).
 
     A run cut short (``interrupted``: Ctrl-C, SIGTERM; ``aborted``: the backend failed,
     with the reason) holds the executions that had ended, and the EEs as far as they
@@ -23,7 +24,11 @@ def build(result: RunResult) -> dict[str, Any]:
         "interrupted": result.interrupted,
         "aborted": result.aborted,
         "settings": result.settings.to_json(),
-        "executions": [execution.to_json() for execution in result.executions],
+        "executions": (
+            [execution.to_json() for execution in result.executions]
+            if executions is None
+            else executions
+        ),
         "ees": [ee.to_json() for ee in result.ees.values()],
         "summary": result.summary.to_json(),
     }
@@ -31,7 +36,35 @@ def build(result: RunResult) -> dict[str, Any]:
 
 def exit_code(result: RunResult) -> int:
     """0 when every execution passed (ok, or ended by ``pd.flow.exit``), else 1."""
-    return 0 if all(execution.passed for execution in result.executions) else 1
+    return 0 if all(brief.passed for brief in result.executions.briefs()) else 1
+
+
+def write_run(path: Path, result: RunResult) -> None:
+    """Write the report of ``result`` to ``path`` as ``write(path, build(result))`` would,
+    the executions streamed from where the run keeps them: memory stays bounded.
+
+    Raises:
+        UsageError: the file cannot be written.
+    """
+    placeholder = "@@pdee-executions@@"
+    head = build(result, executions=placeholder)
+    before, after = (json.dumps(head, indent=2) + "\n").split(json.dumps(placeholder))
+    try:
+        with path.open("w", encoding="utf-8") as out:
+            out.write(before)
+            first = True
+            for line in result.executions.json_lines():
+                text = json.dumps(json.loads(line), indent=2)
+                out.write(("[\n" if first else ",\n") + _indent(text, "    "))
+                first = False
+            out.write("[]" if first else "\n  ]")
+            out.write(after)
+    except OSError as exc:
+        raise UsageError(f"cannot write report {path}: {exc.strerror}; check the path") from exc
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
 
 
 def write(path: Path, report: dict[str, Any], what: str = "report") -> None:

@@ -204,8 +204,6 @@ class Runner:
         finally:
             with deferred():  # a second Ctrl-C must not cut the clean-up short
                 self._close()
-            # In event order, also when the run was cut short and reported as it stands.
-            self.result.executions.sort(key=lambda execution: execution.index)
         if failure is not None:
             self.result.aborted = str(failure)
             raise RunAborted(failure, self.result) from failure

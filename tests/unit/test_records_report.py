@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pdee import report
-from pdee.records import EELife, Execution, RunResult, Settings, Status
+from pdee.records import EELife, Execution, ExecutionLog, RunResult, Settings, Status
 from pdee.render import index_ranges, sparkline
 from pdee.runner import python_note
 from pdee.scheduler import Decision, Retire, Start
@@ -86,7 +86,7 @@ def test_summary_and_exit_code():
     assert s.ees_destroyed_at_random == 1 and s.ees_retired[Retire.END] == 1
     assert s.by_status[Status.TIMEOUT] == 1 and s.max_tmp_used_bytes == 10
     assert report.exit_code(result) == 1 and not result.passed
-    result.executions = result.executions[:2]
+    result.executions = ExecutionLog(result.executions[:2])
     assert report.exit_code(result) == 0 and result.passed
     result.aborted = "the daemon went away"
     assert not result.passed
@@ -259,3 +259,37 @@ def test_sparkline_scales_to_top_and_buckets_long_series():
     assert sparkline([], 100) == ""
     long = sparkline(list(range(1000)), 999, width=10)
     assert len(long) == 10 and long[-1] == "█"
+
+
+def test_the_execution_log_keeps_records_on_disk_in_event_order():
+    records = run_result().executions
+    originals = list(records)
+    log = ExecutionLog()
+    for record in reversed(originals):  # they end out of order under concurrency
+        log.append(record)
+    assert len(log) == 4 and [e.index for e in log] == [0, 1, 2, 3]
+    assert list(log) == originals  # back from disk, field for field
+    assert log[2] == originals[2] and log[-1].index == 3 and log[1:3] == originals[1:3]
+    assert log.by_index(2).error is not None and log.by_index(2).error.message == "boom"
+    assert [b.status for b in log.briefs()] == [
+        Status.OK,
+        Status.EXIT,
+        Status.ERROR,
+        Status.TIMEOUT,
+    ]
+    assert log.briefs()[0].tmp_peak == 10 and not log.briefs()[3].passed
+    assert any("restarted" in note for note in log.notes)
+    with pytest.raises(KeyError):
+        log.by_index(9)
+    log.close()
+
+
+def test_the_streamed_report_is_the_report(tmp_path):
+    result = run_result()
+    path = tmp_path / "report.json"
+    report.write_run(path, result)
+    assert path.read_text() == json.dumps(report.build(result), indent=2) + "\n"
+    empty = RunResult("r", settings())
+    report.write_run(path, empty)
+    assert path.read_text() == json.dumps(report.build(empty), indent=2) + "\n"
+    assert json.loads(path.read_text())["executions"] == []
