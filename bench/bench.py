@@ -23,7 +23,10 @@ Everything is measured in this one run, on this machine, and printed as ratios:
   high-water marks reset and read) against one without them, in alternating rounds of
   the same run: target at most 1.1x;
 - ``pdee check`` of a trivial step, whole (both runs and the verdicts), against the
-  10 s the issue allows on this machine: target at most 1.0x.
+  10 s the issue allows on this machine: target at most 1.0x;
+- pdee's own memory (peak RSS of the whole CLI, ``--report`` written) for 100,000
+  trivial executions and for 200 executions that print 1MB each, against the issue's
+  150MB and 250MB (with a one-execution run's RSS as the baseline): at most 1.0x.
 """
 
 from __future__ import annotations
@@ -102,6 +105,21 @@ def warm_with_and_without_peaks_s(step: Path, rounds: int, events: int) -> tuple
                 runner.run()
                 gaps[measure] += [b - a for a, b in itertools.pairwise(stamps)]
     return statistics.median(gaps[True]), statistics.median(gaps[False])
+
+
+RSS_OF = (
+    "import resource, subprocess, sys;"
+    "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def cli_rss_mb(step: Path, report: Path, *options: str) -> float:
+    """Peak RSS of a whole ``pdee run`` that writes its report, in MB."""
+    command = [sys.executable, "-c", RSS_OF, sys.executable, "-m", "pdee", "run", str(step)]
+    command += ["-q", "--seed", "1", "--network", "none", "--report", str(report), *options]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[-1]) / 1024
 
 
 def cli_s(step: Path, *options: str) -> float:
@@ -184,6 +202,13 @@ def main() -> int:
         check_started = time.perf_counter()
         assert pdee.check([step], network="none", seed=1).safe
         check_s = time.perf_counter() - check_started
+        noisy = Path(tmp) / "noisy.py"
+        noisy.write_text('def handler(pd):\n    print("n" * (2**20 - 1))\n')
+        burst = ("--mode", "warm", "--interval", "0")
+        report = Path(tmp) / "report.json"
+        rss_one = cli_rss_mb(step, report, *burst)
+        rss_100k = cli_rss_mb(step, report, "--events", "100000", "--concurrency", "4", *burst)
+        rss_logs = cli_rss_mb(noisy, report, "--events", "200", *burst)
         numpy_start_s, copy_s, numpy_bytes = cold_start_with_packages_s(copies, events=8)
     scheduler_s = scheduler_per_event_s(100_000)
     warm_s, cold_s = statistics.median(warm), statistics.median(cold)
@@ -215,6 +240,9 @@ def main() -> int:
             1.1,
         ),
         ("pdee check, trivial step (vs 10 s)", check_s * 1000, check_s / 10.0, 1.0),
+        ("pdee RSS, 1 execution, MB (baseline)", rss_one, None, None),
+        ("pdee RSS, 100,000 executions, MB (vs 150MB)", rss_100k, rss_100k / 150, 1.0),
+        ("pdee RSS, 200 x 1MB of logs, MB (vs 250MB)", rss_logs, rss_logs / 250, 1.0),
         (
             "scheduler alone, per event (vs warm execution)",
             scheduler_s * 1000,
@@ -222,7 +250,7 @@ def main() -> int:
             0.05,
         ),
     ]
-    print(f"{'measure':48} {'ms':>9} {'ratio':>8} {'target':>8}")
+    print(f"{'measure':48} {'ms (MB)':>9} {'ratio':>8} {'target':>8}")
     failed = False
     for name, ms, ratio, target in rows:
         verdict = ""
