@@ -287,12 +287,9 @@ def run(
             cpus=cpus,
             allow_link_local=allow_link_local,
         )
-        for path, what, example in (
-            (report_path, "report", "report.json"),
-            (junit_path, "JUnit file", "junit.xml"),
-        ):
-            if path is not None:
-                report.check_writable(path, what, example)
+        _check_writable(
+            (report_path, "report", "report.json"), (junit_path, "JUnit file", "junit.xml")
+        )
         with (
             _docker(connections_for(plan)) as backend,
             render.progress(console, plan.executions, enabled=not quiet) as on_execution,
@@ -308,6 +305,17 @@ def run(
         _interrupted(runner, report_path, ctrl_c=isinstance(exc, KeyboardInterrupt))
     _finish(result, report_path, junit_path, verbosity)
     raise typer.Exit(report.exit_code(result))
+
+
+def _check_writable(*outputs: tuple[Path | None, str, str]) -> None:
+    """Fail before any EE starts when an output file asked for cannot be written.
+
+    Raises:
+        UsageError: one cannot (``outputs``: path, what it is, an example name).
+    """
+    for path, what, example in outputs:
+        if path is not None:
+            report.check_writable(path, what, example)
 
 
 def _finish(
@@ -381,12 +389,9 @@ def check_command(
     """
     interrupts.install()
     try:
-        for path, what, example in (
-            (json_path, "JSON file", "check.json"),
-            (junit_path, "JUnit file", "check.xml"),
-        ):
-            if path is not None:
-                report.check_writable(path, what, example)
+        _check_writable(
+            (json_path, "JSON file", "check.json"), (junit_path, "JUnit file", "check.xml")
+        )
         status = console.status("checking") if console.is_terminal else None
 
         def on_run(name: str) -> None:
