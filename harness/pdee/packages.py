@@ -226,11 +226,46 @@ def _set_key(requirements: list[Requirement], python: str, machine: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _unavailable(stderr: str, requirements: list[Requirement], python: str) -> PdeeError:
-    """What pip's failure means for the user."""
+def _no_wheel_of(stderr: str) -> str | None:
+    """The requirement pip found no wheel of, if that is why it failed."""
     missing = re.search(r"No matching distribution found for (\S+)", stderr)
-    if missing:
-        wanted = missing.group(1)
+    return missing.group(1) if missing else None
+
+
+def build_wheel(spec: str, directory: Path, python: str, machine: str) -> str | None:
+    """Build a wheel of ``spec`` from its sources on this host into ``directory``.
+
+    Returns:
+        None if it was built and can run in the EE; else why not.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    before = set(directory.glob("*.whl"))
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check"]
+    command += ["--no-deps", "--wheel-dir", str(directory), spec]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        return "it has no sources that build here either"
+    for wheel in set(directory.glob("*.whl")) - before:
+        *_, py_tag, abi, platform_tag = wheel.stem.split("-")
+        if platform_tag == "any" and abi == "none":
+            continue  # pure Python: runs anywhere
+        host = f"cp{sys.version_info.major}{sys.version_info.minor}"
+        ee = "cp" + "".join(python.split(".")[:2])
+        if py_tag != ee or platform_tag != f"linux_{machine}" or host != ee:
+            wheel.unlink()
+            return (
+                f"it has compiled code, and this host's Python ({host}) cannot build it "
+                f"for the EE's ({ee})"
+            )
+    return None
+
+
+def _unavailable(
+    stderr: str, requirements: list[Requirement], python: str, unbuildable: str | None = None
+) -> PdeeError:
+    """What pip's failure means for the user."""
+    wanted = _no_wheel_of(stderr)
+    if wanted is not None:
         by = next(
             (
                 r
@@ -245,8 +280,10 @@ def _unavailable(stderr: str, requirements: list[Requirement], python: str) -> P
             else "if the import's package has another name, add `# pipedream add-package NAME`"
         )
         needed = f" (needed by {', '.join(by.steps)})" if by is not None and by.steps else ""
+        built = f", and {unbuildable}" if unbuildable else ""
         return UsageError(
-            f"no wheel of {wanted}{needed} on PyPI for the EE's Python {python} on Linux; {hint}"
+            f"no wheel of {wanted}{needed} on PyPI for the EE's Python {python} on Linux"
+            f"{built}; {hint}"
         )
     said = (stderr.strip().splitlines() or ["no output"])[-1]
     return PackageError(
@@ -304,12 +341,25 @@ def fetch(
         command += ["--quiet", "--only-binary=:all:", "--dest", str(partial)]
         command += ["--python-version", f"{major}.{minor}", "--implementation", "cp"]
         command += ["--abi", f"cp{major}{minor}"]
-        for tag in wheel_platforms(machine):
+        # A wheel built here for the EE (below) has this machine's plain Linux tag.
+        for tag in [*wheel_platforms(machine), f"linux_{machine}"]:
             command += ["--platform", tag]
+        built_dir = partial / "built"
+        command += ["--find-links", str(built_dir)]
         command += [r.spec for r in requirements]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise _unavailable(done.stderr, requirements, python)
+        built: set[str] = set()
+        while (done := subprocess.run(command, capture_output=True, text=True)).returncode:
+            # A package PyPI has no wheel of: build one here, from its sources, if it
+            # can run in the EE (pure Python, or this host's Python and Linux).
+            wanted = _no_wheel_of(done.stderr)
+            if wanted is None or wanted in built:
+                raise _unavailable(done.stderr, requirements, python)
+            built.add(wanted)
+            progress(f"building a wheel of {wanted} on this host: PyPI has none for the EE")
+            reason = build_wheel(wanted, built_dir, python, machine)
+            if reason is not None:
+                raise _unavailable(done.stderr, requirements, python, reason)
+        shutil.rmtree(built_dir, ignore_errors=True)  # what it built was copied to the set
         wheels = sorted((_wheel(path) for path in partial.glob("*.whl")), key=lambda w: w.name)
         (partial / "resolved.json").write_text(json.dumps([vars(w) for w in wheels], indent=1))
         shutil.rmtree(directory, ignore_errors=True)  # an incomplete one, if any

@@ -136,3 +136,22 @@ def test_two_steps_pinning_different_versions_are_refused(pdee, write_step):
     outcome = pdee("run", first, second)
     assert outcome.exit_code == 2
     assert "steps 'a' (line 1) and 'b' (line 1) pin six" in outcome.stderr
+
+
+SDIST_ONLY = """
+import docopt  # PyPI has only the sources of docopt 0.6.2: no wheel at all
+
+def handler(pd):
+    return {"version": docopt.__version__, "where": docopt.__file__}
+"""
+
+
+def test_a_package_without_wheels_is_built_on_the_host(pdee, write_step, cache):
+    outcome = pdee("run", write_step("parse", SDIST_ONLY), "--mode", "warm")
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "building a wheel of docopt on this host" in outcome.stderr
+    value = outcome.executions[0]["steps"]["parse"]["return_value"]
+    assert value["version"] == "0.6.2"
+    assert value["where"].startswith("/tmp/__pdg__/dist/python/")
+    again = pdee("run", write_step("parse", SDIST_ONLY), "--offline")
+    assert again.exit_code == 0 and "building" not in again.stderr

@@ -167,3 +167,27 @@ def test_a_cached_set_needs_no_pip_and_offline_needs_the_cache(tmp_path, monkeyp
     again = fetch(wanted, "3.11.7", offline=True, machine="x86_64")  # same minor version
     assert again.wheels == first.wheels and again.key == first.key
     assert fetch([], "3.11.2", offline=True).wheels == []
+
+
+def test_a_wheel_built_here_must_run_in_the_ee(tmp_path, monkeypatch):
+    from pdee import packages as module
+
+    def fake_pip_wheel(name):
+        def run(command, **_kwargs):
+            (tmp_path / name).write_bytes(b"")
+            return module.subprocess.CompletedProcess(command, 0, "", "")
+
+        return run
+
+    host = f"cp{module.sys.version_info.major}{module.sys.version_info.minor}"
+    python = f"{module.sys.version_info.major}.{module.sys.version_info.minor}.0"
+    monkeypatch.setattr(module.subprocess, "run", fake_pip_wheel("pure-1.0-py3-none-any.whl"))
+    assert module.build_wheel("pure", tmp_path, python, "x86_64") is None
+    native = f"native-1.0-{host}-{host}-linux_x86_64.whl"
+    monkeypatch.setattr(module.subprocess, "run", fake_pip_wheel(native))
+    assert module.build_wheel("native", tmp_path, python, "x86_64") is None
+    other = f"other-1.0-{host}-{host}-linux_x86_64.whl"
+    monkeypatch.setattr(module.subprocess, "run", fake_pip_wheel(other))
+    reason = module.build_wheel("other", tmp_path, "2.7.18", "x86_64")
+    assert reason is not None and "cannot build it for the EE's (cp27)" in reason
+    assert not (tmp_path / other).exists()
