@@ -192,45 +192,42 @@ def growth_of(values: Sequence[int], top: int, noise: int) -> Growth | None:
 def _growth(warm_run: RunResult, horizon: int) -> Verdict:
     settings = warm_run.settings
     # The warm ones: a warm EE's own leftovers, not the cold start's first imports.
-    runs = [
-        e for e in warm_run.executions if e.start is Start.WARM and e.passed and e.tmp and e.memory
-    ]
-    tmp = growth_of(
-        [e.tmp.used_bytes for e in runs if e.tmp], settings.tmp_size_bytes, TMP_NOISE_BYTES
-    )
-    memory = growth_of(
-        [e.memory.peak_bytes for e in runs if e.memory],
-        settings.memory_bytes,
-        MEMORY_NOISE_BYTES,
-    )
-    if len(runs) < 2:
+    runs = [e for e in warm_run.executions if e.start is Start.WARM and e.passed]
+    tmp_left = [e.tmp.used_bytes for e in runs if e.tmp]
+    memory_held = [e.memory.peak_bytes for e in runs if e.memory]
+    if min(len(tmp_left), len(memory_held)) < 2:
         return Verdict("growth", Outcome.SKIPPED, "too few warm executions passed to see a trend")
-    seen, worst, data = [], Outcome.PASS, {}
-    for what, grown in (("/tmp", tmp), ("memory", memory)):
+    seen: list[str] = []
+    outcomes: list[Outcome] = []
+    data: dict[str, Any] = {}
+    for key, cap, grown in (
+        ("tmp", "the /tmp cap", growth_of(tmp_left, settings.tmp_size_bytes, TMP_NOISE_BYTES)),
+        (
+            "memory",
+            "the memory limit",
+            growth_of(memory_held, settings.memory_bytes, MEMORY_NOISE_BYTES),
+        ),
+    ):
         if grown is None:
             continue
         left = grown.executions_left
-        outcome = Outcome.FAIL if left <= horizon else Outcome.WARN
-        worst = outcome if outcome is Outcome.FAIL or worst is Outcome.PASS else worst
-        cap = "the /tmp cap" if what == "/tmp" else "the memory limit"
+        outcomes.append(Outcome.FAIL if left <= horizon else Outcome.WARN)
         when = "at the next execution" if left == 0 else f"in {left} more executions"
+        what = "/tmp" if key == "tmp" else "memory"
         seen.append(
             f"{what} grows {format_size(round(grown.per_execution))} an execution of one warm "
             f"EE: {cap} is reached {when}"
         )
-        key = "tmp" if what == "/tmp" else "memory"
         data[f"{key}_growth_bytes_per_execution"] = round(grown.per_execution)
         data[f"{key}_executions_until_full"] = left
     if not seen:
-        last = runs[-1]
-        assert last.tmp is not None and last.memory is not None
         return Verdict(
             "growth",
             Outcome.PASS,
             f"no steady growth over {len(runs)} warm executions (/tmp left at "
-            f"{format_size(last.tmp.used_bytes)}, memory peak "
-            f"{format_size(last.memory.peak_bytes)})",
+            f"{format_size(tmp_left[-1])}, memory peak {format_size(memory_held[-1])})",
         )
+    worst = Outcome.FAIL if Outcome.FAIL in outcomes else Outcome.WARN
     within = f" (within the horizon of {horizon})" if worst is Outcome.FAIL else ""
     return Verdict("growth", worst, "; ".join(seen) + within, runs[-1], "warm", data)
 
