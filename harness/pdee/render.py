@@ -213,6 +213,10 @@ def _say(console: Console, text: str, style: str | None = None) -> None:
     console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
+def _note(console: Console, text: str) -> None:
+    console.print(f"[yellow]note:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
 def _value(value: Any) -> str:
     """A value as compact JSON, cut at ``VALUE_CHARS``."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -367,15 +371,11 @@ def show(console: Console, result: RunResult, verbosity: Verbosity = Verbosity.N
     if verbosity is not Verbosity.QUIET:
         notes = sorted(result.executions.notes)
         for note in notes:
-            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+            _note(console, note)
     if result.settings.packages:
         _say(console, packages_line(result))
     if result.settings.python_note:
-        console.print(
-            f"[yellow]note:[/] {escape(result.settings.python_note)}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _note(console, result.settings.python_note)
     _say(console, summary_line(result))
 
 
@@ -399,13 +399,12 @@ def packages(console: Console, fetched: PackageSet, python: str, tmp_size: int) 
         f"{len(fetched.wheels)} packages, {format_size(total)} installed: {share:.1f}% of the "
         f"{format_size(tmp_size)} /tmp, where the platform puts them (/tmp/__pdg__/dist/python)"
     )
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    _say(console, line)
     if share > 10:
-        console.print(
-            f"[yellow]note:[/] the packages take more than a tenth of /tmp: the step has "
+        _note(
+            console,
+            f"the packages take more than a tenth of /tmp: the step has "
             f"{format_size(max(tmp_size - total, 0))} left",
-            highlight=False,
-            soft_wrap=True,
         )
 
 
@@ -432,9 +431,7 @@ def show_check(console: Console, result: CheckResult) -> None:
             failure(console, execution)
     settings = next(iter(result.runs.values())).settings
     if settings.python_note:
-        console.print(
-            f"[yellow]note:[/] {escape(settings.python_note)}", highlight=False, soft_wrap=True
-        )
+        _note(console, settings.python_note)
     failed = sum(v.outcome is Outcome.FAIL for v in result.verdicts)
     warned = sum(v.outcome is Outcome.WARN for v in result.verdicts)
     verdict_line = (
