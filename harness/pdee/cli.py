@@ -292,9 +292,9 @@ def run(
         )
         with (
             _docker(connections_for(plan)) as backend,
-            render.progress(console, plan.executions, enabled=not quiet) as on_execution,
+            render.progress(console, err_console, plan.executions, enabled=not quiet) as shown,
         ):
-            runner = Runner(backend, plan, on_execution, lambda line: _say(err_console, line))
+            runner = Runner(backend, plan, shown.on_execution, shown.phase)
             result = runner.run()
     except RunAborted as aborted:
         _finish(aborted.result, report_path, junit_path, verbosity)

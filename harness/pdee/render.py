@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from .packages import PackageSet, canonical
@@ -57,15 +65,29 @@ def make_console(stderr: bool = False) -> Console:
     return console
 
 
+@dataclass
+class RunProgress:
+    """What a run tells the terminal as it goes: each execution, and each thing it does
+    before the first (fetching packages, building their image)."""
+
+    on_execution: OnExecution
+    phase: Callable[[str], None]
+
+
 @contextmanager
-def progress(console: Console, total: int, enabled: bool) -> Iterator[OnExecution]:
-    """A live progress bar with counts of warm, cold and failed executions."""
+def progress(
+    console: Console, err_console: Console, total: int, enabled: bool
+) -> Iterator[RunProgress]:
+    """A live progress bar with counts of warm, cold and failed executions, whose label
+    says what the run is doing before its first execution (on a terminal); elsewhere
+    the phases as lines on ``err_console``."""
     counts = {"warm": 0, "cold": 0, "failed": 0}
     if not enabled or not console.is_terminal:
-        yield lambda _execution: None
+        yield RunProgress(lambda _execution: None, lambda line: _say(err_console, line))
         return
     bar = Progress(
-        TextColumn("[bold]running"),
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[counts]}"),
@@ -78,15 +100,19 @@ def progress(console: Console, total: int, enabled: bool) -> Iterator[OnExecutio
         return f"warm {counts['warm']}  cold {counts['cold']}  failed {counts['failed']}"
 
     with bar:
-        task = bar.add_task("run", total=total, counts=describe())
+        task = bar.add_task("running", total=total, counts=describe())
 
         def advance(execution: Execution) -> None:
             counts[execution.start.value] += 1
             if not execution.passed:
                 counts["failed"] += 1
-            bar.update(task, advance=1, counts=describe())
+            bar.update(task, advance=1, counts=describe(), description="running")
 
-        yield advance
+        def phase(line: str) -> None:
+            _say(err_console, line)  # kept in the scrollback, above the bar
+            bar.update(task, description=line[:60])
+
+        yield RunProgress(advance, phase)
 
 
 def _rows(executions: list[Brief]) -> list[Brief | None]:
