@@ -24,7 +24,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +47,7 @@ PIDS_LIMIT = 1024
 DOCKER_API_VERSION = "1.41"  # Docker Engine 20.10 and later
 BUILTIN_NETWORKS = ("bridge", "none", "host")
 STDOUT, STDERR = 1, 2
+LOG_TAIL_BYTES = 64 * 1024
 DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
@@ -141,6 +142,20 @@ class _AttachedStream:
                 closable.close()
             except OSError:
                 pass
+
+
+@dataclass
+class _Progress:
+    """How far the runtime got with the request awaited: the step it started, the last
+    ``LOG_TAIL_BYTES`` each step printed."""
+
+    step: str | None = None
+    logs: dict[str, bytearray] = field(default_factory=dict)
+
+    def add_logs(self, step: str, text: str) -> None:
+        kept = self.logs.setdefault(step, bytearray())
+        kept += text.encode()
+        del kept[:-LOG_TAIL_BYTES]
 
 
 class DockerEE:
@@ -303,13 +318,19 @@ class DockerEE:
         assert stream is not None
         with self._lock:
             self._readers += 1
-        step = None  # the runtime says which step starts: an EE gone under it names it
+        # The runtime says which step starts and what it prints: an EE gone under a
+        # step names it, with its logs.
+        progress = _Progress()
         try:
             while True:
-                reply = self._read_reply(stream, deadline, during, step)
-                if reply.get("type") != "step":
+                reply = self._read_reply(stream, deadline, during, progress)
+                kind = reply.get("type")
+                if kind == "step":
+                    progress.step = str(reply.get("name"))
+                elif kind == "log":
+                    progress.add_logs(str(reply.get("name")), str(reply.get("data", "")))
+                else:
                     return reply
-                step = str(reply.get("name"))
         finally:
             with self._lock:
                 self._readers -= 1
@@ -318,7 +339,7 @@ class DockerEE:
                 stream.close()
 
     def _read_reply(
-        self, stream: _AttachedStream, deadline: float, during: str, step: str | None
+        self, stream: _AttachedStream, deadline: float, during: str, progress: _Progress
     ) -> dict[str, Any]:
         try:
             line = stream.read_line(deadline)
@@ -334,7 +355,7 @@ class DockerEE:
         if line is None:
             if self.state is EEState.DESTROYED:
                 raise EEError(f"EE {self.id} was destroyed")
-            raise self._gone(during, step)
+            raise self._gone(during, progress)
         try:
             reply = json.loads(line)
         except json.JSONDecodeError:
@@ -348,7 +369,7 @@ class DockerEE:
             return ""
         return self.stream.stderr_tail.decode(errors="replace").strip()[-500:]
 
-    def _gone(self, during: str, step: str | None) -> EEGone:
+    def _gone(self, during: str, progress: _Progress) -> EEGone:
         oom_killed, exit_code = False, None
         try:
             assert self.container is not None
@@ -365,12 +386,14 @@ class DockerEE:
             else (f"exit code {exit_code}" if exit_code is not None else "it is gone")
         )
         tail = self._stderr_tail()
+        step = progress.step
         where = f"step {step!r}" if step else repr(during)
         return EEGone(
             f"EE {self.id} ended during {where}: {why}" + (f"; stderr: {tail}" if tail else ""),
             oom_killed=oom_killed,
             container_exit_code=exit_code,
             step=step,
+            logs={name: text.decode(errors="replace") for name, text in progress.logs.items()},
         )
 
     def destroy(self) -> None:

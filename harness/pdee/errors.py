@@ -74,11 +74,13 @@ class EEGone(EEError):
         oom_killed: bool,
         container_exit_code: int | None,
         step: str | None = None,
+        logs: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.oom_killed = oom_killed
         self.container_exit_code = container_exit_code
         self.step = step  # the step that was running, if one was
+        self.logs = logs or {}  # what each step of the execution had printed (the last 64KB)
 
 
 class RunAborted(PdeeError):

@@ -90,6 +90,10 @@ def gone_reply(exc: EEGone, duration_ms: float) -> dict[str, Any]:
             "step": exc.step,
             "traceback": None,
         },
+        "steps": {
+            name: {"return_value": None, "exports": {}, "logs": logs, "duration_ms": 0.0}
+            for name, logs in exc.logs.items()
+        },
         "duration_ms": duration_ms,
     }
 

@@ -132,7 +132,7 @@ def test_an_ee_removed_from_outside_fails_its_execution_and_the_run_goes_on(
     report = tmp_path / "report.json"
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(json.dumps({"sleep": s}) for s in (0.1, 20, 0.1, 0.1)))
-    step = write_step("slow", SLOW)
+    step = write_step("slow", SLOW.replace("(pd):\n", "(pd):\n    print('sleeping')\n"))
     run = start_pdee("run", step, "--event-file", events, "--mode", "warm", "--report", report)
     wait_for(lambda: len(containers(docker_client)) == 1)
     time.sleep(3)  # execution 0 ended, execution 1 sleeps for 20 s
@@ -145,6 +145,7 @@ def test_an_ee_removed_from_outside_fails_its_execution_and_the_run_goes_on(
     # the step that was running when its EE vanished is named
     assert executions[1]["error"]["step"] == "slow"
     assert "ended during step 'slow'" in executions[1]["error"]["message"]
+    assert executions[1]["steps"]["slow"]["logs"] == "sleeping\n"  # what it printed is kept
     assert [e["ee"] for e in executions] == ["ee-1", "ee-1", "ee-2", "ee-2"]
     assert "Traceback" not in stderr
 

@@ -170,7 +170,8 @@ class Supervisor:
 
     def __init__(self, user: Any = None, link_local: str = "open") -> None:
         self.user = user  # the platform's user (pwd entry) the steps run as, if separated
-        # Tells pdee which step runs, so that an EE that dies under it is laid at its door.
+        # Tells pdee which step runs and what it prints, so that an EE that dies under a
+        # step is laid at its door, with the step's logs.
         self.notify: Callable[[dict[str, Any]], None] = lambda _message: None
         self.link_local = link_local  # "blocked" or "open"
         self.specs: list[StepSpec] = []
@@ -485,8 +486,9 @@ class Supervisor:
                 return message
             worker.stray += 1
 
-    @staticmethod
-    def drain_logs(worker: Worker, wait: StepWait) -> None:
+    def drain_logs(self, worker: Worker, wait: StepWait) -> None:
+        """Take in what the step printed; pdee gets it at once too, so that it keeps the
+        logs of a step whose EE dies before the execution's result."""
         for fd, stream in worker.log_fds.items():
             while True:
                 try:
@@ -495,7 +497,11 @@ class Supervisor:
                     break
                 if not chunk:
                     break
+                before = len(wait.logs)
                 wait.add_logs(chunk, stream)
+                if len(wait.logs) > before:
+                    text = bytes(wait.logs[before:]).decode(errors="replace")
+                    self.notify({"type": "log", "name": worker.spec.name, "data": text})
 
     # -- errors, as the platform names them -------------------------------------------
 
