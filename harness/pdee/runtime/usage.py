@@ -96,9 +96,8 @@ def _read(path: str) -> str | None:  # for files read once
         return None
 
 
-def tmp_used(tmp: str = "/tmp") -> int:
-    """Bytes used in ``tmp``, as ``df`` counts them."""
-    fs = os.statvfs(tmp)
+def used_bytes(fs: os.statvfs_result) -> int:
+    """Bytes used in a filesystem, as ``df`` counts them, from its ``statvfs``."""
     return (fs.f_blocks - fs.f_bfree) * fs.f_frsize
 
 
@@ -132,8 +131,7 @@ class MemoryMeter:
 
     def tmp_used(self) -> int:
         """Bytes used in /tmp now."""
-        fs = os.fstatvfs(self.tmp_fd)
-        return (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+        return used_bytes(os.fstatvfs(self.tmp_fd))
 
     def current(self) -> int:
         """Bytes of step memory now."""
@@ -208,7 +206,7 @@ def tmp_usage(tmp: str = "/tmp", platform_files: tuple[str, ...] = ()) -> TmpUsa
             says whether they all still exist.
     """
     fs = os.statvfs(tmp)
-    used = (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+    used = used_bytes(fs)
     files = 0
     pending = [tmp]
     while pending:

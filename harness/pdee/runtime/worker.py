@@ -18,7 +18,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from . import protocol
+from . import protocol, usage
 from .pd import FlowExit, Pipedream, ensure_json
 
 Handler = Callable[[Pipedream], Any]
@@ -68,8 +68,7 @@ class TmpPeak:
         self.enabled = False
 
     def sample(self) -> None:
-        fs = os.fstatvfs(self.tmp_fd)
-        self.peak = max(self.peak, (fs.f_blocks - fs.f_bfree) * fs.f_frsize)
+        self.peak = max(self.peak, usage.used_bytes(os.fstatvfs(self.tmp_fd)))
 
     def hook(self, event: str, args: tuple[Any, ...]) -> None:
         if not self.enabled:
