@@ -41,8 +41,8 @@ from pathlib import Path
 
 import pdee
 from pdee import packages
-from pdee.docker_backend import DockerBackend
-from pdee.image import DEFAULT_TAG
+from pdee.backends.docker import DockerBackend
+from pdee.backends.image import DEFAULT_TAG
 from pdee.records import Execution
 from pdee.runner import Runner
 from pdee.scheduler import Policy, arrival_times, simulate

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .backend import Backend
-from .image import DEFAULT_TAG
+from .backends import Backend
+from .backends.image import DEFAULT_TAG
 from .plan import RunPlan, StrPath, build_plan
 from .records import RunResult
 from .runner import OnExecution, Runner
@@ -33,7 +33,7 @@ def execute(
     """
     if backend is not None:
         return Runner(backend, plan, on_execution).run()
-    from .docker_backend import DockerBackend
+    from .backends.docker import DockerBackend
 
     with DockerBackend.connect(connections_for(plan)) as docker_backend:
         return Runner(docker_backend, plan, on_execution).run()

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from . import __version__, image, interrupts, junit, packages, render, report, verdicts
+from . import __version__, interrupts, packages, verdicts
 from .api import connections_for
+from .backends import image
+from .backends.image import check_image
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -27,15 +29,16 @@ from .errors import (
     UsageError,
 )
 from .interrupts import Terminated
+from .outputs import junit, report, terminal
 from .plan import build_plan
 from .records import RunResult
-from .runner import Runner, check_image
+from .runner import Runner
 from .scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_INTERVAL_S, Mode
 from .sizes import parse_size
 from .workflow import load_steps
 
 if TYPE_CHECKING:
-    from .docker_backend import DockerBackend
+    from .backends.docker import DockerBackend
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -44,14 +47,14 @@ app = typer.Typer(
 )
 image_app = typer.Typer(no_args_is_help=True, help="The EE image.")
 app.add_typer(image_app, name="image")
-console = render.make_console()
-err_console = render.make_console(stderr=True)
+console = terminal.make_console()
+err_console = terminal.make_console(stderr=True)
 
 
 def _consoles() -> None:
     """Consoles for stdout and stderr as they are now (a terminal, or a pipe or file)."""
     global console, err_console
-    console, err_console = render.make_console(), render.make_console(stderr=True)
+    console, err_console = terminal.make_console(), terminal.make_console(stderr=True)
 
 
 def _say(console: Console, text: str) -> None:
@@ -65,7 +68,7 @@ def _fail(exc: PdeeError) -> NoReturn:
 
 def _docker(connections: int = 10) -> DockerBackend:
     """The Docker backend (imported here: only commands that need a daemon load docker)."""
-    from .docker_backend import DockerBackend
+    from .backends.docker import DockerBackend
 
     return DockerBackend.connect(connections)
 
@@ -254,11 +257,11 @@ def run(
     if quiet and verbose:
         _fail(UsageError("--quiet and --verbose contradict each other; give one"))
     verbosity = (
-        render.Verbosity.QUIET
+        terminal.Verbosity.QUIET
         if quiet
-        else render.Verbosity.VERBOSE
+        else terminal.Verbosity.VERBOSE
         if verbose
-        else render.Verbosity.NORMAL
+        else terminal.Verbosity.NORMAL
     )
     try:
         plan = build_plan(
@@ -292,7 +295,7 @@ def run(
         )
         with (
             _docker(connections_for(plan)) as backend,
-            render.progress(console, err_console, plan.executions, enabled=not quiet) as shown,
+            terminal.progress(console, err_console, plan.executions, enabled=not quiet) as shown,
         ):
             runner = Runner(backend, plan, shown.on_execution, shown.phase)
             result = runner.run()
@@ -322,7 +325,7 @@ def _finish(
     result: RunResult,
     report_path: Path | None,
     junit_path: Path | None,
-    verbosity: render.Verbosity,
+    verbosity: terminal.Verbosity,
 ) -> None:
     """Write the reports and show the run."""
     try:
@@ -332,7 +335,7 @@ def _finish(
             junit.write(junit_path, junit.run_xml(result))
     except PdeeError as exc:
         _fail(exc)
-    render.show(console, result, verbosity)
+    terminal.show(console, result, verbosity)
 
 
 def _interrupted(runner: Runner | None, report_path: Path | None, ctrl_c: bool) -> NoReturn:
@@ -433,7 +436,7 @@ def check_command(
         raise typer.Exit(
             EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
         ) from None
-    render.show_check(console, result)
+    terminal.show_check(console, result)
     raise typer.Exit(0 if result.safe else 1)
 
 
@@ -496,7 +499,7 @@ def packages_command(
         )
     except PdeeError as exc:
         _fail(exc)
-    render.packages(console, fetched, info.python, cap)
+    terminal.packages(console, fetched, info.python, cap)
 
 
 @image_app.command("build")

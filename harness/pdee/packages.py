@@ -29,13 +29,13 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from pipreqs import pipreqs
 
+from .backends import ImageInfo, PackageImage
 from .errors import PackageError, PdeeError, UsageError
-from .image import cache_dir, tar_of
+from .recipe import cache_dir, recipe_file, tar_of
 from .workflow import Step
 
 # `# pipedream add-package NAME` or `# pipedream add-package NAME==VERSION`, on a line
@@ -377,13 +377,23 @@ def fetch(
 
 
 def _dockerfile() -> bytes:
-    return resources.files("pdee.image").joinpath("Dockerfile.packages").read_bytes()
+    return recipe_file("packages/Dockerfile")
 
 
 def image_tag(ee_image_id: str, packages: PackageSet) -> str:
     """The tag of the EE image ``ee_image_id`` with ``packages`` installed: a hash of both."""
     digest = hashlib.sha256(f"{ee_image_id}/{packages.key}/".encode() + _dockerfile())
     return f"pdee-packages:{digest.hexdigest()[:16]}"
+
+
+def package_image(ee_image: ImageInfo, packages: PackageSet) -> PackageImage:
+    """What a backend must make for EEs of ``ee_image`` with ``packages`` installed."""
+    return PackageImage(
+        tag=image_tag(ee_image.id, packages),
+        base=ee_image.tag,
+        specs=" ".join(wheel.spec for wheel in packages.wheels),
+        context=lambda: build_context(packages),
+    )
 
 
 def build_context(packages: PackageSet) -> io.BytesIO:

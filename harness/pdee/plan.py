@@ -16,10 +16,10 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from .backends.image import DEFAULT_TAG
 from .environment import build_env
 from .errors import UsageError
 from .events import Schedule, load_events, load_schedule, parse_events
-from .image import DEFAULT_TAG
 from .packages import Requirement, requirements
 from .scheduler import (
     DEFAULT_CHAOS,

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from . import api, verdicts
+from .backends.image import DEFAULT_TAG
 from .errors import PdeeError, RunAborted
-from .image import DEFAULT_TAG
 from .records import RunResult
 
 
@@ -65,8 +65,8 @@ class PdeeFixture:
 @pytest.fixture(scope="session")
 def pdee_image() -> str:
     """The EE image the ``pdee`` fixture runs on, checked once per session."""
-    from .docker_backend import DockerBackend
-    from .runner import check_image
+    from .backends.docker import DockerBackend
+    from .backends.image import check_image
 
     tag = os.environ.get("PDEE_IMAGE", DEFAULT_TAG)
     try:
@@ -80,7 +80,7 @@ def pdee_image() -> str:
 @pytest.fixture
 def pdee(pdee_image: str) -> Iterator[PdeeFixture]:
     """``pdee.run`` and ``pdee.check`` for this test; fails it if a container is left."""
-    from .docker_backend import DockerBackend
+    from .backends.docker import DockerBackend
 
     fixture = PdeeFixture(pdee_image)
     yield fixture

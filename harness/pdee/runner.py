@@ -11,8 +11,7 @@ through one inbox; the main thread alone keeps the records.
 Before the scheduler decides for an event arriving at virtual time ``t``, the main
 thread waits only until it knows, for every execution in flight, whether it ends before
 ``t`` (``clock``). Where cold starts recur, a *standby* EE starts ahead in the
-background; its measured start still counts on the virtual clock, and it takes the id
-of the EE it becomes.
+background (``standby``). What a lane does with its EE is ``ee_work``.
 
 Every EE the run makes is destroyed on the way out, whatever the way out is.
 """
@@ -30,72 +29,25 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import __version__, clock, packages
-from .backend import Backend, EESpec, ImageInfo
-from .errors import EEGone, ImageError, PdeeError, RunAborted, UsageError
+from .backends import Backend, EESpec, ImageInfo
+from .backends.image import check_image, python_note
+from .ee_work import EEWork
+from .errors import ImageError, PdeeError, RunAborted, UsageError
 from .events import Workflow, context, default_event
-from .image import recipe_fingerprint
 from .interrupts import Terminated, deferred
 from .lanes import Failed, Finished, Lane, News, Running, Started, close_all
 from .plan import RunPlan
 from .records import EELife, Execution, RunResult, Settings
-from .runtime import PROTOCOL_VERSION
-from .scheduler import Decision, Mode, Retire, Retirement, Scheduler, Start
+from .scheduler import Decision, Mode, Retire, Retirement, Scheduler
 from .sizes import format_size
+from .standby import Standby
 
 log = logging.getLogger("pdee")
 
-# How long past the step timeout pdee waits for the runtime's own answer.
-REPLY_GRACE_S = 15.0
-PLATFORM_PYTHON = "3.12"
 # On the way out: how long lanes get to finish the backend call they are in.
 LANE_JOIN_S = 30.0
 
 OnExecution = Callable[[Execution], None]
-
-
-def check_image(backend: Backend, tag: str) -> ImageInfo:
-    """The image, if it was built from this pdee's recipe.
-
-    Raises:
-        ImageError: missing, or built from another recipe.
-    """
-    info = backend.image(tag)
-    expected = recipe_fingerprint()
-    if info.recipe != expected:
-        raise ImageError(
-            f"image {tag} was built from recipe {info.recipe or 'unknown'}, this pdee "
-            f"needs {expected}; rebuild it with `pdee image build`"
-        )
-    return info
-
-
-def python_note(python: str, base_image: str | None) -> str | None:
-    """A warning when the EE's Python is not the platform's."""
-    if python.startswith(PLATFORM_PYTHON + "."):
-        return None
-    return (
-        f"the EE runs Python {python} (base image {base_image or 'unknown'}), the platform "
-        f"runs {PLATFORM_PYTHON}: build the image on python:3.12-slim where you can "
-        f"(pdee image build --base python:3.12-slim)"
-    )
-
-
-def gone_reply(exc: EEGone, duration_ms: float) -> dict[str, Any]:
-    """The reply an execution gets when its EE's container ended under it."""
-    return {
-        "status": "oom" if exc.oom_killed else "error",
-        "error": {
-            "type": "OutOfMemory" if exc.oom_killed else "EEGone",
-            "message": str(exc),
-            "step": exc.step,
-            "traceback": None,
-        },
-        "steps": {
-            name: {"return_value": None, "exports": {}, "logs": logs, "duration_ms": 0.0}
-            for name, logs in exc.logs.items()
-        },
-        "duration_ms": duration_ms,
-    }
 
 
 class Runner:
@@ -130,16 +82,13 @@ class Runner:
         self.inbox: queue.Queue[News] = queue.Queue()
         self.every_lane: list[Lane] = []  # so that the way out misses none
         self.lanes: dict[str, Lane] = {}  # live EEs, by id
-        # EEs started ahead, which the next cold starts take: in cold mode one per
-        # slot; otherwise one, once an EE went away mid-run (a sign of churn, chaos or
-        # expiry), so that short runs pay for no spare EE.
-        self.standby: list[Lane] = []
-        self.standby_wanted = plan.policy.concurrency if plan.policy.mode is Mode.COLD else 0
-        self.standby_made = 0
+        self.standby = Standby(
+            plan.policy.concurrency if plan.policy.mode is Mode.COLD else 0, self._starting_lane
+        )
+        self.work = EEWork(plan)
         self.dispatched = 0
         self.in_flight: dict[str, Decision] = {}
         self.clock_s = 0.0  # the latest virtual time pdee knows of
-        self.measure = True  # the exact peaks; off only for the benchmark's baseline
 
     def _settings(self, image: ImageInfo | None) -> Settings:
         plan, policy = self.plan, self.plan.policy
@@ -235,9 +184,8 @@ class Runner:
                 f"{format_size(self.plan.tmp_size_bytes)} /tmp: every execution would fail; "
                 f"drop packages or give a larger --tmp-size"
             )
-        self.spec = replace(
-            self.spec, image=self.backend.package_image(image, fetched, self.progress)
-        )
+        wanted = packages.package_image(image, fetched)
+        self.spec = replace(self.spec, image=self.backend.package_image(wanted, self.progress))
         self.result.settings.packages = [
             {"name": w.name, "version": w.version, "bytes": w.bytes} for w in fetched.wheels
         ]
@@ -262,28 +210,14 @@ class Runner:
 
     def _open_lane(self, ee_id: str, at_s: float, warm_worker: bool) -> Lane:
         """A lane for EE ``ee_id``: a standby one for a cold start if there is one."""
-        standby = self.standby.pop(0) if self.standby and not warm_worker else None
-        if standby is not None:
-            lane = standby
-            lane.give(lambda: lane.ee.rename(ee_id))
-        else:
-            lane = self._new_lane(ee_id)
-            if warm_worker:
-                self._give_start(lane)
+        lane = None if warm_worker else self.standby.take(ee_id)
+        if lane is None:
+            lane = self._starting_lane(ee_id) if warm_worker else self._new_lane(ee_id)
         self.lanes[ee_id] = lane
         self.result.ees[ee_id] = EELife(
             id=ee_id, warm_worker=warm_worker, started_at_s=round(at_s, 6)
         )
         return lane
-
-    def _refill_standby(self) -> None:
-        """Start EEs ahead for the cold starts to come (no more than events remain)."""
-        events_left = self.plan.executions - self.dispatched
-        while len(self.standby) < min(self.standby_wanted, events_left):
-            self.standby_made += 1
-            lane = self._new_lane(f"standby-{self.standby_made}")
-            self._give_start(lane)
-            self.standby.append(lane)
 
     def _new_lane(self, ee_id: str) -> Lane:
         """A lane with no task yet, known to ``_close`` before it can make an EE."""
@@ -291,15 +225,21 @@ class Runner:
         self.every_lane.append(lane)
         return lane
 
-    def _give_start(self, lane: Lane) -> None:
-        lane.give(lambda: self._start(lane))
+    def _starting_lane(self, ee_id: str) -> Lane:
+        """A lane whose first task starts its EE."""
+        lane = self._new_lane(ee_id)
+        lane.give(lambda: self.work.start(lane))
+        return lane
+
+    def _events_left(self) -> int:
+        return self.plan.executions - self.dispatched
 
     def _dispatch(self, decision: Decision) -> None:
         self.dispatched += 1
         lane = self.lanes.get(decision.ee)
         if lane is None:  # a cold start
             lane = self._open_lane(decision.ee, decision.at_s, warm_worker=False)
-            self._refill_standby()
+            self.standby.refill(self._events_left())
         events = self.plan.events
         event = (
             events[decision.index % len(events)]
@@ -315,7 +255,7 @@ class Runner:
             ),
         }
         self.in_flight[decision.ee] = decision
-        lane.give(lambda: self._execute(lane, decision, message))
+        lane.give(lambda: self.work.execute(lane, decision, message))
 
     def _retire(self, retirements: list[Retirement]) -> None:
         for retirement in retirements:
@@ -325,9 +265,8 @@ class Runner:
             lane = self.lanes.pop(retirement.ee)
             lane.give(lane.ee.destroy)
             lane.close()
-            if retirement.reason is not Retire.END and not self.standby_wanted:
-                self.standby_wanted = 1
-                self._refill_standby()
+            if retirement.reason is not Retire.END:
+                self.standby.churned(self._events_left())
 
     def _sync(self, at_s: float) -> None:
         """Wait until every execution in flight is known to end before or after ``at_s``."""
@@ -394,64 +333,3 @@ class Runner:
             self.backend.remove_run(self.run_id)
         except PdeeError as exc:
             log.warning("could not sweep run %s's EEs (%s); run `pdee gc` later", self.run_id, exc)
-
-    # -- on a lane's thread --
-
-    def _start(self, lane: Lane) -> None:
-        started = time.monotonic()
-        hello = lane.ee.start()
-        if hello.get("protocol") != PROTOCOL_VERSION:
-            raise ImageError(
-                f"image {self.plan.image} speaks runtime protocol {hello.get('protocol')}, "
-                f"this pdee {PROTOCOL_VERSION}; rebuild it with `pdee image build`"
-            )
-        loaded = lane.ee.request(
-            {
-                "type": "load",
-                "steps": [
-                    {"name": step.name, "code": step.code, "source": str(step.path)}
-                    for step in self.plan.steps
-                ],
-                "inputs": self.plan.inputs,
-                "env": self.plan.env,
-                "measure": self.measure,
-                "memory_bytes": self.plan.memory_bytes,
-                "timeout_s": self.plan.timeout_s,
-            },
-            timeout_s=60,
-        )
-        lane.packages_bytes = int(loaded.get("packages_bytes", 0))
-        lane.start_s = time.monotonic() - started
-        lane.post(Started(lane.ee.id, hello))
-
-    def _execute(self, lane: Lane, decision: Decision, message: dict[str, Any]) -> None:
-        """Run one execution; a cold one starts the EE first, unless a standby EE did.
-
-        Either way the EE's start is part of the execution's virtual time.
-        """
-        cold_start_s = 0.0
-        if decision.start is Start.COLD:
-            if lane.start_s is None:  # virtual time runs during the start itself
-                lane.mark_running(decision.at_s)
-                self._start(lane)
-            assert lane.start_s is not None
-            cold_start_s = lane.start_s
-        lane.mark_running(decision.at_s + cold_start_s)
-        started = time.monotonic()
-        cold_start_ms = round(cold_start_s * 1000, 3) if decision.start is Start.COLD else None
-        gone = False
-        try:
-            reply = lane.ee.request(message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S)
-        except EEGone as exc:
-            gone = True
-            reply = gone_reply(exc, (time.monotonic() - started) * 1000)
-        if reply.get("tmp"):
-            reply["tmp"]["packages_bytes"] = lane.packages_bytes
-        lane.post(
-            Finished(
-                ee=decision.ee,
-                execution=Execution.from_reply(decision, reply, cold_start_ms),
-                elapsed_s=cold_start_s + time.monotonic() - started,
-                gone=gone,
-            )
-        )

@@ -32,11 +32,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import report
 from .api import execute
-from .backend import Backend
+from .backends import Backend
 from .errors import UsageError
 from .events import default_event
+from .outputs import report
 from .plan import RunPlan, StrPath, build_plan
 from .records import Execution, RunResult, Status
 from .scheduler import Start

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from pdee.backend import LABEL_RUN
+from pdee.backends import LABEL_RUN
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

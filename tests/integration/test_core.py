@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import pdee
-from pdee.backend import LABEL_RUN
+from pdee.backends import LABEL_RUN
 
 pytestmark = pytest.mark.usefixtures("no_new_containers")
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pdee.backend import LABEL_RUN
+from pdee.backends import LABEL_RUN
 
 pytestmark = pytest.mark.usefixtures("no_new_containers")
 

@@ -21,9 +21,9 @@ import docker
 import pytest
 import requests
 
-from pdee.backend import LABEL_RUN
-from pdee.docker_backend import DockerBackend
-from pdee.image import bootstrap_base, debian_suite
+from pdee.backends import LABEL_RUN
+from pdee.backends.docker import DockerBackend
+from pdee.backends.image import bootstrap_base, debian_suite
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_new_containers")]
 

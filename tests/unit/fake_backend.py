@@ -1,6 +1,6 @@
 """A backend with no Docker: EEs that "run" an execution by waiting.
 
-It implements ``pdee.backend.Backend`` (mypy checks it: ``make lint``), so whole plans
+It implements ``pdee.backends.Backend`` (mypy checks it: ``make lint``), so whole plans
 run through the real ``Runner``, threads, virtual clock and clean-up included. An
 event steers its execution: ``sleep`` (seconds), ``status`` (how it ends), ``gone``
 (the EE's container ends under it), ``tmp`` (bytes it adds to /tmp), ``warm_status``
@@ -15,10 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pdee.backend import Backend, EESpec, ImageInfo
+from pdee.backends import Backend, EESpec, ImageInfo, PackageImage
+from pdee.backends.image import recipe_fingerprint
 from pdee.errors import EEError, EEGone
-from pdee.image import recipe_fingerprint
-from pdee.packages import PackageSet
 from pdee.runtime import PROTOCOL_VERSION
 
 
@@ -143,10 +142,8 @@ class FakeBackend:
     def cpu_count(self) -> int:
         return 2
 
-    def package_image(
-        self, image: ImageInfo, packages: PackageSet, progress: Callable[[str], None]
-    ) -> str:
-        return f"{image.tag}+{packages.key}"
+    def package_image(self, wanted: PackageImage, progress: Callable[[str], None]) -> str:
+        return wanted.tag
 
     def ee(self, spec: EESpec, run_id: str, ee_id: str) -> FakeEE:
         ee = FakeEE(self, spec, ee_id)

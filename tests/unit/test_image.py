@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pdee import image
+from pdee.backends import image
 from pdee.errors import ImageError
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from pdee import ownership
-from pdee.ownership import Owner, abandoned
+from pdee.backends import ownership
+from pdee.backends.ownership import Owner, abandoned
 
 NOW = 1_800_000_000.0
 ME = Owner(host="runner-1", pid=4242, process_start="777")

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from pdee import report
+from pdee.backends.image import python_note
+from pdee.outputs import report
+from pdee.outputs.terminal import index_ranges, sparkline
 from pdee.records import EELife, Execution, ExecutionLog, RunResult, Settings, Status
-from pdee.render import index_ranges, sparkline
-from pdee.runner import python_note
 from pdee.scheduler import Decision, Retire, Start
 
 

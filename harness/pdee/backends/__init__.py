@@ -1,6 +1,6 @@
 """The EE backend interface: what a run needs of whatever runs its EEs.
 
-Docker (``docker_backend.DockerBackend``) is the one implementation today; a fake in
+Docker (``backends.docker.DockerBackend``) is the one implementation today; a fake in
 the unit tests runs whole plans through the real runner, and Kubernetes pods could be
 another. Nothing outside the implementation knows which backend it talks to.
 
@@ -17,12 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, Any, Protocol
 
-from .errors import BackendUnavailable, EEError, EEGone, ImageError
-
-if TYPE_CHECKING:
-    from .packages import PackageSet
+from ..errors import BackendUnavailable, EEError, EEGone, ImageError
 
 # Room above /tmp and the step's limit for the supervisor and the sampling slack:
 # the EE's hard memory limit is tmp + memory + this, so /tmp never starves the step.
@@ -56,6 +53,17 @@ class ImageInfo:
     recipe: str | None  # the fingerprint of the recipe it was built from
     base_image: str | None
     python: str | None = None  # the EE's Python version
+
+
+@dataclass(frozen=True)
+class PackageImage:
+    """An EE image with a workflow's packages installed, made once (``packages`` says
+    what goes in it; the backend only builds it)."""
+
+    tag: str  # a hash of what it is made of: the same tag is the same image
+    base: str  # the EE image it is built on
+    specs: str  # its packages, pinned: "PyYAML==6.0.2 six==1.16.0"
+    context: Callable[[], IO[bytes]]  # its build context, made only when it is built
 
 
 class EE(Protocol):
@@ -113,10 +121,8 @@ class Backend(Protocol):
         """How many CPUs an EE may be given at most (the host's)."""
         ...
 
-    def package_image(
-        self, image: ImageInfo, packages: PackageSet, progress: Callable[[str], None]
-    ) -> str:
-        """The EE image ``image`` with ``packages`` installed, made once; its tag.
+    def package_image(self, wanted: PackageImage, progress: Callable[[str], None]) -> str:
+        """The image ``wanted``, made unless it is here already; its tag.
 
         Raises:
             ImageError: it could not be made.
@@ -147,4 +153,5 @@ __all__ = [
     "EESpec",
     "ImageError",
     "ImageInfo",
+    "PackageImage",
 ]

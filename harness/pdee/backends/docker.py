@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import enum
 import gc
-import json
 import logging
 import socket
-import struct
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,10 +31,10 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from . import ownership, packages
-from .backend import LABEL_RUN, EESpec, ImageInfo
-from .errors import BackendUnavailable, EEError, EEGone, ImageError, UsageError
-from .interrupts import deferred
+from ..errors import BackendUnavailable, EEError, EEGone, ImageError, UsageError
+from ..interrupts import deferred
+from . import LABEL_RUN, EESpec, ImageInfo, PackageImage, ownership
+from .channel import AttachedStream, Progress, next_reply, send_message
 
 log = logging.getLogger("pdee.docker")
 
@@ -46,8 +44,6 @@ LABEL_PYTHON = "pdee.python"
 PIDS_LIMIT = 1024
 DOCKER_API_VERSION = "1.41"  # Docker Engine 20.10 and later
 BUILTIN_NETWORKS = ("bridge", "none", "host")
-STDOUT, STDERR = 1, 2
-LOG_TAIL_BYTES = 64 * 1024
 DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
@@ -73,91 +69,6 @@ class EEState(enum.Enum):
     DESTROYED = "destroyed"  # the container is gone (or was never made); final
 
 
-class _AttachedStream:
-    """The container's stdin and multiplexed stdout/stderr, over one attach socket.
-
-    Without a TTY Docker frames each chunk of output with an 8-byte header: the
-    stream (1 stdout, 2 stderr), three zero bytes, the chunk's length (big-endian).
-    """
-
-    def __init__(self, attached: Any) -> None:
-        # docker-py hands back the HTTP response's socket, wrapped in a SocketIO for
-        # a local daemon; both must be closed.
-        self.attached = attached
-        self.sock: socket.socket = getattr(attached, "_sock", attached)
-        self.raw = bytearray()
-        self.stdout = bytearray()
-        self.stderr_tail = bytearray()
-
-    def send(self, data: bytes) -> None:
-        self.sock.settimeout(None)
-        self.sock.sendall(data)
-
-    def read_line(self, deadline: float) -> bytes | None:
-        """The next line of stdout, or None at end of stream.
-
-        Raises:
-            TimeoutError: no full line came before ``deadline`` (``time.monotonic``).
-        """
-        while b"\n" not in self.stdout:
-            if not self._read_frame(deadline):
-                return None
-        line, _, rest = bytes(self.stdout).partition(b"\n")
-        self.stdout = bytearray(rest)
-        return line
-
-    def _read_frame(self, deadline: float) -> bool:
-        while True:
-            if len(self.raw) >= 8:
-                stream, size = struct.unpack(">BxxxL", self.raw[:8])
-                if len(self.raw) >= 8 + size:
-                    payload = bytes(self.raw[8 : 8 + size])
-                    del self.raw[: 8 + size]
-                    if stream == STDERR:
-                        self.stderr_tail = (self.stderr_tail + payload)[-8192:]
-                    else:
-                        self.stdout += payload
-                    return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            self.sock.settimeout(remaining)
-            chunk = self.sock.recv(1 << 16)  # raises TimeoutError past the deadline
-            if not chunk:
-                return False
-            self.raw += chunk
-
-    def shutdown(self) -> None:
-        """End the stream; a thread blocked reading it wakes up. Safe from any thread."""
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        """Free the socket. Only when no thread reads it: a read blocked on a socket
-        closed under it may wait for its whole timeout instead of waking up."""
-        for closable in (self.sock, self.attached):
-            try:
-                closable.close()
-            except OSError:
-                pass
-
-
-@dataclass
-class _Progress:
-    """How far the runtime got with the request awaited: the step it started, the last
-    ``LOG_TAIL_BYTES`` each step printed."""
-
-    step: str | None = None
-    logs: dict[str, bytearray] = field(default_factory=dict)
-
-    def add_logs(self, step: str, text: str) -> None:
-        kept = self.logs.setdefault(step, bytearray())
-        kept += text.encode()
-        del kept[:-LOG_TAIL_BYTES]
-
-
 class DockerEE:
     """One EE as a container with the runtime; a context manager (start ... destroy).
 
@@ -175,7 +86,7 @@ class DockerEE:
         self.id = ee_id
         self.state = EEState.NEW
         self.container: Container | None = None
-        self.stream: _AttachedStream | None = None
+        self.stream: AttachedStream | None = None
         self.hello: dict[str, Any] = {}  # the runtime's, once started
         # start() and request() run on an EE's own thread while destroy() may come
         # from another; the thread that last leaves the stream closes it.
@@ -257,7 +168,7 @@ class DockerEE:
                 raise EEError(f"EE {self.id} was destroyed while it started")
             # Attach before start, so that not a byte of output is missed.
             with _timed(f"attach {self.container_name}"):
-                stream = _AttachedStream(
+                stream = AttachedStream(
                     self.client.api.attach_socket(
                         str(container.id),
                         params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1},
@@ -306,9 +217,8 @@ class DockerEE:
         """
         if self.state is not EEState.RUNNING or self.stream is None:
             raise RuntimeError(f"EE {self.id} is {self.state.value}, not running")
-        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
         try:
-            self.stream.send(data)
+            send_message(self.stream, message)
         except OSError:
             pass  # the read below says why the EE went away
         return self._read_message(time.monotonic() + timeout_s, message.get("type", "?"))
@@ -318,19 +228,9 @@ class DockerEE:
         assert stream is not None
         with self._lock:
             self._readers += 1
-        # The runtime says which step starts and what it prints: an EE gone under a
-        # step names it, with its logs.
-        progress = _Progress()
+        progress = Progress()
         try:
-            while True:
-                reply = self._read_reply(stream, deadline, during, progress)
-                kind = reply.get("type")
-                if kind == "step":
-                    progress.step = str(reply.get("name"))
-                elif kind == "log":
-                    progress.add_logs(str(reply.get("name")), str(reply.get("data", "")))
-                else:
-                    return reply
+            return self._read_reply(stream, deadline, during, progress)
         finally:
             with self._lock:
                 self._readers -= 1
@@ -339,37 +239,35 @@ class DockerEE:
                 stream.close()
 
     def _read_reply(
-        self, stream: _AttachedStream, deadline: float, during: str, progress: _Progress
+        self, stream: AttachedStream, deadline: float, during: str, progress: Progress
     ) -> dict[str, Any]:
         try:
-            line = stream.read_line(deadline)
+            reply = next_reply(stream, deadline, progress)
         except TimeoutError:
             raise EEError(
                 f"EE {self.id} did not answer {during!r} in time; its runtime is stuck "
                 f"({self._stderr_tail() or 'no output'})"
             ) from None
+        except ValueError as exc:
+            raise EEError(f"EE {self.id} sent something that is not a message: {exc}") from None
         except OSError as exc:
-            line = None
+            reply = None
             if self.state is EEState.DESTROYED:
                 raise EEError(f"EE {self.id} was destroyed") from exc
-        if line is None:
+        if reply is None:
             if self.state is EEState.DESTROYED:
                 raise EEError(f"EE {self.id} was destroyed")
             raise self._gone(during, progress)
-        try:
-            reply = json.loads(line)
-        except json.JSONDecodeError:
-            raise EEError(f"EE {self.id} sent {line[:200]!r}, not a message") from None
         if reply.get("type") == "fatal":
             raise EEError(f"EE {self.id}'s runtime failed: {reply.get('message')}")
-        return reply  # type: ignore[no-any-return]
+        return reply
 
     def _stderr_tail(self) -> str:
         if self.stream is None:
             return ""
         return self.stream.stderr_tail.decode(errors="replace").strip()[-500:]
 
-    def _gone(self, during: str, progress: _Progress) -> EEGone:
+    def _gone(self, during: str, progress: Progress) -> EEGone:
         oom_killed, exit_code = False, None
         try:
             assert self.container is not None
@@ -551,21 +449,17 @@ class DockerBackend:
         except DOCKER_ERRORS as exc:
             raise BackendUnavailable(f"the Docker daemon failed: {_explain(exc)}") from exc
 
-    def package_image(
-        self, image: ImageInfo, packages_: packages.PackageSet, progress: Callable[[str], None]
-    ) -> str:
-        """The EE image ``image`` with ``packages_`` installed (built once, no network).
+    def package_image(self, wanted: PackageImage, progress: Callable[[str], None]) -> str:
+        """The image ``wanted`` (an EE image with packages), built once with no network.
 
         Raises:
             ImageError: the build failed.
         """
-        tag = packages.image_tag(image.id, packages_)
-        if not self.has_image(tag):
-            specs = " ".join(wheel.spec for wheel in packages_.wheels)
-            progress(f"building {tag} with {specs}")
-            context = packages.build_context(packages_)
-            self.build(context, tag, {"EE_IMAGE": image.tag, "PACKAGES": specs}, lambda _: None)
-        return tag
+        if not self.has_image(wanted.tag):
+            progress(f"building {wanted.tag} with {wanted.specs}")
+            buildargs = {"EE_IMAGE": wanted.base, "PACKAGES": wanted.specs}
+            self.build(wanted.context(), wanted.tag, buildargs, lambda _: None)
+        return wanted.tag
 
     def ee(self, spec: EESpec, run_id: str, ee_id: str) -> DockerEE:
         """A new, not yet started, EE of run ``run_id``."""
@@ -604,7 +498,7 @@ class DockerBackend:
         with _timed(f"list containers {label}"):
             return self.client.api.containers(all=True, filters={"label": label})  # type: ignore[no-any-return]
 
-    # -- what building the image needs (``pdee.image``) --
+    # -- what building the image needs (``backends.image``) --
 
     def has_image(self, tag: str) -> bool:
         try:

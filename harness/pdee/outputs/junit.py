@@ -16,9 +16,9 @@ from pathlib import Path
 
 from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
+from ..records import Execution, RunResult
+from ..verdicts import CheckResult, Outcome
 from . import report
-from .records import Execution, RunResult
-from .verdicts import CheckResult, Outcome
 
 # A test case's <system-out> keeps the logs' last characters: CI pages show no more,
 # and the whole logs are in --report.

@@ -1,4 +1,4 @@
-"""The EE image, built from the recipe shipped inside pdee: no source tree needed.
+"""The EE image, built from the recipe shipped with pdee (``images/ee``): no source tree needed.
 
 ``pdee image build`` (or ``pdee.image.build``) does four things, all without a
 registry and with no network inside the build:
@@ -7,9 +7,9 @@ registry and with no network inside the build:
    if it is here, else ``pdee-base:<codename>``, bootstrapped once from this
    machine's own apt sources with ``mmdebstrap`` (Debian's Python, not 3.12; every
    report says so).
-2. **Wheels** of ``requirements.txt``, downloaded on the host (``pip download``),
+2. **Wheels** of ``images/ee/requirements.txt``, downloaded on the host (``pip download``),
    where PyPI is reachable, into pdee's cache (``$XDG_CACHE_HOME/pdee``), once.
-3. **Build** from an in-memory context: this package's ``Dockerfile``, the wheels and
+3. **Build** from an in-memory context: ``images/ee/Dockerfile``, the wheels and
    the runtime (``pdee.runtime``, installed as ``pdee_runtime``).
 4. **Check**: an EE of the new image starts and says hello.
 
@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -34,11 +33,13 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Protocol
 
-from ..backend import Backend, EESpec
 from ..errors import EEError, ImageError
+from ..recipe import cache_dir, recipe_file, recipe_lines, tar_of
+from . import Backend, EESpec, ImageInfo
 
 DEFAULT_TAG = "pdee-ee:latest"
 PLATFORM_BASE = "python:3.12-slim"
+PLATFORM_PYTHON = "3.12"
 Progress = Callable[[str], None]
 
 
@@ -66,10 +67,9 @@ class ImageBackend(Backend, Protocol):
 
 def recipe_files() -> dict[str, bytes]:
     """The build context but for the wheels: the Dockerfile, requirements and runtime."""
-    here = resources.files(__name__)
     files = {
-        "Dockerfile": here.joinpath("Dockerfile").read_bytes(),
-        "wheels/requirements.txt": here.joinpath("requirements.txt").read_bytes(),
+        "Dockerfile": recipe_file("ee/Dockerfile"),
+        "wheels/requirements.txt": recipe_file("ee/requirements.txt"),
     }
     runtime = resources.files("pdee.runtime")
     for entry in sorted(runtime.iterdir(), key=lambda e: e.name):
@@ -84,12 +84,6 @@ def recipe_fingerprint() -> str:
     for name, data in sorted(recipe_files().items()):
         digest.update(name.encode() + b"\0" + data + b"\0")
     return digest.hexdigest()[:16]
-
-
-def cache_dir() -> Path:
-    """pdee's cache on the host: ``$XDG_CACHE_HOME/pdee``, else ``~/.cache/pdee``."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "pdee"
 
 
 def download_wheels(requirements: bytes, python: str, progress: Progress = _quiet) -> Path:
@@ -184,14 +178,15 @@ def bootstrap_base(
     backend: ImageBackend,
     tag: str,
     progress: Progress = _quiet,
-    include: tuple[str, ...] = ("python3", "python3-pip"),
+    include: tuple[str, ...] | None = None,
 ) -> None:
-    """Make image ``tag``: a minimal Debian with ``include`` (python3 and pip), from this
-    machine's apt.
+    """Make image ``tag``: a minimal Debian with ``include`` (default: the recipe's
+    ``images/base/packages.txt``, python3 and pip), from this machine's apt.
 
     Raises:
         ImageError: mmdebstrap is missing and cannot be installed, or failed.
     """
+    include = include or recipe_lines("base/packages.txt")
     mmdebstrap = _ensure_mmdebstrap(progress)
     sources = apt_source_files()
     if not sources:
@@ -231,18 +226,6 @@ def choose_base(backend: ImageBackend, base: str | None = None, progress: Progre
     if not backend.has_image(bootstrapped):
         bootstrap_base(backend, bootstrapped, progress)
     return bootstrapped
-
-
-def tar_of(files: dict[str, bytes]) -> io.BytesIO:
-    """A build context in memory: a tar of ``files`` (path in the context: content)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer
 
 
 def context_tar(wheels: Path) -> io.BytesIO:
@@ -308,3 +291,30 @@ def build(
     except EEError as exc:
         raise ImageError(f"an EE of {tag} does not start: {exc}; rebuild it") from exc
     return BuiltImage(tag, backend.image(tag).id, chosen, python, built)
+
+
+def check_image(backend: Backend, tag: str) -> ImageInfo:
+    """The image, if it was built from this pdee's recipe.
+
+    Raises:
+        ImageError: missing, or built from another recipe.
+    """
+    info = backend.image(tag)
+    expected = recipe_fingerprint()
+    if info.recipe != expected:
+        raise ImageError(
+            f"image {tag} was built from recipe {info.recipe or 'unknown'}, this pdee "
+            f"needs {expected}; rebuild it with `pdee image build`"
+        )
+    return info
+
+
+def python_note(python: str, base_image: str | None) -> str | None:
+    """A warning when the EE's Python is not the platform's."""
+    if python.startswith(PLATFORM_PYTHON + "."):
+        return None
+    return (
+        f"the EE runs Python {python} (base image {base_image or 'unknown'}), the platform "
+        f"runs {PLATFORM_PYTHON}: build the image on python:3.12-slim where you can "
+        f"(pdee image build --base python:3.12-slim)"
+    )

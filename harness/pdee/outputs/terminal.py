@@ -25,11 +25,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .packages import PackageSet, canonical
-from .records import Brief, Execution, RunResult, Status, StepResult
-from .runner import OnExecution
-from .sizes import format_size
-from .verdicts import CheckResult, Outcome
+from ..packages import PackageSet, canonical
+from ..records import Brief, Execution, RunResult, Status, StepResult
+from ..runner import OnExecution
+from ..sizes import format_size
+from ..verdicts import CheckResult, Outcome
 
 STATUS_STYLE = {
     Status.OK: "green",

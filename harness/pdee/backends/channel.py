@@ -1,0 +1,140 @@
+"""An EE's channel: one JSON message a line over the container's attached stdin and
+multiplexed stdout/stderr, on one socket (Docker's attach API; no docker import here).
+
+Besides its replies the runtime sends ``step`` (which step starts) and ``log`` (what a
+step prints, as it prints it) messages; the channel keeps them as the ``Progress`` of
+the request awaited, so that an EE gone under a step is laid at its door, with its logs.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+STDOUT, STDERR = 1, 2
+LOG_TAIL_BYTES = 64 * 1024
+
+
+class AttachedStream:
+    """The container's stdin and multiplexed stdout/stderr, over one attach socket.
+
+    Without a TTY Docker frames each chunk of output with an 8-byte header: the
+    stream (1 stdout, 2 stderr), three zero bytes, the chunk's length (big-endian).
+    """
+
+    def __init__(self, attached: Any) -> None:
+        # docker-py hands back the HTTP response's socket, wrapped in a SocketIO for
+        # a local daemon; both must be closed.
+        self.attached = attached
+        self.sock: socket.socket = getattr(attached, "_sock", attached)
+        self.raw = bytearray()
+        self.stdout = bytearray()
+        self.stderr_tail = bytearray()
+
+    def send(self, data: bytes) -> None:
+        self.sock.settimeout(None)
+        self.sock.sendall(data)
+
+    def read_line(self, deadline: float) -> bytes | None:
+        """The next line of stdout, or None at end of stream.
+
+        Raises:
+            TimeoutError: no full line came before ``deadline`` (``time.monotonic``).
+        """
+        while b"\n" not in self.stdout:
+            if not self._read_frame(deadline):
+                return None
+        line, _, rest = bytes(self.stdout).partition(b"\n")
+        self.stdout = bytearray(rest)
+        return line
+
+    def _read_frame(self, deadline: float) -> bool:
+        while True:
+            if len(self.raw) >= 8:
+                stream, size = struct.unpack(">BxxxL", self.raw[:8])
+                if len(self.raw) >= 8 + size:
+                    payload = bytes(self.raw[8 : 8 + size])
+                    del self.raw[: 8 + size]
+                    if stream == STDERR:
+                        self.stderr_tail = (self.stderr_tail + payload)[-8192:]
+                    else:
+                        self.stdout += payload
+                    return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            self.sock.settimeout(remaining)
+            chunk = self.sock.recv(1 << 16)  # raises TimeoutError past the deadline
+            if not chunk:
+                return False
+            self.raw += chunk
+
+    def shutdown(self) -> None:
+        """End the stream; a thread blocked reading it wakes up. Safe from any thread."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """Free the socket. Only when no thread reads it: a read blocked on a socket
+        closed under it may wait for its whole timeout instead of waking up."""
+        for closable in (self.sock, self.attached):
+            try:
+                closable.close()
+            except OSError:
+                pass
+
+
+@dataclass
+class Progress:
+    """How far the runtime got with the request awaited: the step it started, the last
+    ``LOG_TAIL_BYTES`` each step printed."""
+
+    step: str | None = None
+    logs: dict[str, bytearray] = field(default_factory=dict)
+
+    def add_logs(self, step: str, text: str) -> None:
+        kept = self.logs.setdefault(step, bytearray())
+        kept += text.encode()
+        del kept[:-LOG_TAIL_BYTES]
+
+
+def send_message(stream: AttachedStream, message: dict[str, Any]) -> None:
+    """Send one message, as one line.
+
+    Raises:
+        OSError: the stream is closed (the EE went away).
+    """
+    stream.send(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+
+
+def next_reply(
+    stream: AttachedStream, deadline: float, progress: Progress
+) -> dict[str, Any] | None:
+    """The next message that is not progress (``progress`` takes those in); None at the
+    end of the stream.
+
+    Raises:
+        TimeoutError: nothing came before ``deadline``.
+        OSError: the socket failed (or was shut down from another thread).
+        ValueError: a line that is not a JSON object.
+    """
+    while True:
+        line = stream.read_line(deadline)
+        if line is None:
+            return None
+        message = json.loads(line)
+        if not isinstance(message, dict):
+            raise ValueError(f"{line[:200]!r} is not a message")
+        kind = message.get("type")
+        if kind == "step":
+            progress.step = str(message.get("name"))
+        elif kind == "log":
+            progress.add_logs(str(message.get("name")), str(message.get("data", "")))
+        else:
+            return message

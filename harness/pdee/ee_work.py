@@ -1,0 +1,117 @@
+"""What a lane does with its EE: start it and load the workflow, run one execution.
+
+Each function runs on a lane's thread and tells the run's main thread what happened
+only through the lane's news (``lanes``): an EE that started (``Started``), where an
+execution is on the virtual clock (``Running``) and the record of one that ended
+(``Finished``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import EEGone, ImageError
+from .lanes import Finished, Lane, Started
+from .plan import RunPlan
+from .records import Execution
+from .runtime import PROTOCOL_VERSION
+from .scheduler import Decision, Start
+
+# How long past the step timeout pdee waits for the runtime's own answer.
+REPLY_GRACE_S = 15.0
+LOAD_TIMEOUT_S = 60.0
+
+
+@dataclass
+class EEWork:
+    """The work of one run's lanes: the plan it loads into every EE."""
+
+    plan: RunPlan
+    measure: bool = True  # the exact peaks; off only for the benchmark's baseline
+
+    def start(self, lane: Lane) -> None:
+        """Start the lane's EE and load the workflow into it; post ``Started``.
+
+        Raises:
+            ImageError: the EE's runtime speaks another protocol.
+            EEError: the EE did not start or load.
+        """
+        started = time.monotonic()
+        hello = lane.ee.start()
+        if hello.get("protocol") != PROTOCOL_VERSION:
+            raise ImageError(
+                f"image {self.plan.image} speaks runtime protocol {hello.get('protocol')}, "
+                f"this pdee {PROTOCOL_VERSION}; rebuild it with `pdee image build`"
+            )
+        loaded = lane.ee.request(self.load_message(), timeout_s=LOAD_TIMEOUT_S)
+        lane.packages_bytes = int(loaded.get("packages_bytes", 0))
+        lane.start_s = time.monotonic() - started
+        lane.post(Started(lane.ee.id, hello))
+
+    def load_message(self) -> dict[str, Any]:
+        plan = self.plan
+        return {
+            "type": "load",
+            "steps": [
+                {"name": step.name, "code": step.code, "source": str(step.path)}
+                for step in plan.steps
+            ],
+            "inputs": plan.inputs,
+            "env": plan.env,
+            "measure": self.measure,
+            "memory_bytes": plan.memory_bytes,
+            "timeout_s": plan.timeout_s,
+        }
+
+    def execute(self, lane: Lane, decision: Decision, message: dict[str, Any]) -> None:
+        """Run one execution; a cold one starts the EE first, unless a standby EE did.
+        Post ``Finished`` with its record.
+
+        Either way the EE's start is part of the execution's virtual time.
+        """
+        cold_start_s = 0.0
+        if decision.start is Start.COLD:
+            if lane.start_s is None:  # virtual time runs during the start itself
+                lane.mark_running(decision.at_s)
+                self.start(lane)
+            assert lane.start_s is not None
+            cold_start_s = lane.start_s
+        lane.mark_running(decision.at_s + cold_start_s)
+        started = time.monotonic()
+        cold_start_ms = round(cold_start_s * 1000, 3) if decision.start is Start.COLD else None
+        gone = False
+        try:
+            reply = lane.ee.request(message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S)
+        except EEGone as exc:
+            gone = True
+            reply = gone_reply(exc, (time.monotonic() - started) * 1000)
+        if reply.get("tmp"):
+            reply["tmp"]["packages_bytes"] = lane.packages_bytes
+        lane.post(
+            Finished(
+                ee=decision.ee,
+                execution=Execution.from_reply(decision, reply, cold_start_ms),
+                elapsed_s=cold_start_s + time.monotonic() - started,
+                gone=gone,
+            )
+        )
+
+
+def gone_reply(exc: EEGone, duration_ms: float) -> dict[str, Any]:
+    """The reply an execution gets when its EE's container ended under it."""
+    return {
+        "status": "oom" if exc.oom_killed else "error",
+        "error": {
+            "type": "OutOfMemory" if exc.oom_killed else "EEGone",
+            "message": str(exc),
+            "step": exc.step,
+            "traceback": None,
+        },
+        "steps": {
+            name: {"return_value": None, "exports": {}, "logs": logs, "duration_ms": 0.0}
+            for name, logs in exc.logs.items()
+        },
+        "duration_ms": duration_ms,
+    }
