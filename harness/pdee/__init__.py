@@ -13,13 +13,6 @@ memory and time limits, with the platform's warm/cold lifecycle::
 over it. Errors are ``PdeeError``s with a one-line message and the CLI's exit code.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("pdee")
-except PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
-
 from .api import execute, run
 from .errors import (
     BackendUnavailable,
@@ -45,6 +38,7 @@ from .records import (
 )
 from .scheduler import Mode, Retire, Start
 from .verdicts import CheckResult, Outcome, Verdict, check
+from .version import __version__
 
 __all__ = [
     "BackendUnavailable",

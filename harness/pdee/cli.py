@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from . import __version__, interrupts, packages, verdicts
+from . import interrupts, packages, verdicts
 from .api import connections_for
 from .backends import image
 from .backends.image import check_image
@@ -35,6 +35,7 @@ from .records import RunResult
 from .runner import Runner
 from .scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_INTERVAL_S, Mode
 from .sizes import parse_size
+from .version import __version__
 from .workflow import load_steps
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import __version__, clock, packages
+from . import clock, packages
 from .backends import Backend, EESpec, ImageInfo
 from .backends.image import check_image, python_note
 from .ee_work import EEWork
@@ -41,6 +41,7 @@ from .records import EELife, Execution, RunResult, Settings
 from .scheduler import Decision, Mode, Retire, Retirement, Scheduler
 from .sizes import format_size
 from .standby import Standby
+from .version import __version__
 
 log = logging.getLogger("pdee")
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -202,11 +203,18 @@ def test_an_installed_pdee_builds_its_image_from_any_directory(docker_client, tm
         check=True,
         capture_output=True,
     )
+    wheel = next(wheels.glob("pdee-*.whl"))
+    with zipfile.ZipFile(wheel) as shipped:  # the recipes under images/, and only those
+        recipes = {n: shipped.read(n) for n in shipped.namelist() if "Dockerfile" in n}
+    assert recipes == {
+        f"pdee/images/{name}/Dockerfile": (root / "images" / name / "Dockerfile").read_bytes()
+        for name in ("ee", "packages")
+    }
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     install = subprocess.run(
         [venv / "bin" / "pip", "install", "-q", "--disable-pip-version-check",
-         next(wheels.glob("pdee-*.whl"))],
+         wheel],
         capture_output=True, text=True,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr

@@ -79,6 +79,27 @@ def test_describe_error_without_step_frames_keeps_only_the_exception():
     assert "test_runtime" not in error["traceback"]
 
 
+def test_a_syntax_error_names_the_users_file_in_its_message_and_traceback():
+    copy = "/tmp/__pdg__/dist/code/h/code.py"
+    try:
+        compile("x = 1\ny = (", copy, "exec")
+    except SyntaxError as exc:
+        error = describe_error(exc, copy, "steps/entry.py")
+    assert error["message"].endswith("(entry.py, line 2)"), error["message"]
+    assert 'File "steps/entry.py", line 2' in error["traceback"]
+    assert "code.py" not in error["message"] + error["traceback"]
+    assert error["file"] == "steps/entry.py" and error["line"] == 2
+
+
+def test_a_timeout_names_its_type_once():
+    supervisor = Supervisor()
+    supervisor.timeout_s = 30.0
+    error = supervisor.timeout_error()
+    shown = f"{error['type']}: {error['message']}"
+    assert shown.startswith("Timeout: the execution ran past 30 s"), shown
+    assert shown.count("Timeout") == 1
+
+
 def test_process_peak_is_the_high_water_mark_less_mapped_files():
     status = (
         "Name:\tpython3\nVmHWM:\t  700000 kB\nRssAnon:\t  1000 kB\n"

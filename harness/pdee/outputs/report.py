@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..errors import UsageError
 from ..records import RunResult
+from ..version import __version__
 
 
 def build(result: RunResult, executions: Any = None) -> dict[str, Any]:

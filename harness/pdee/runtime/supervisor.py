@@ -23,34 +23,18 @@ import hashlib
 import json
 import os
 import platform
-import secrets
 import select
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from . import PROTOCOL_VERSION, protocol, sandbox, usage
+from .steps import PAYLOAD_LIMIT_BYTES, StepSpec, StepWait, Worker, spawn
 
 SAMPLE_INTERVAL_S = 0.01
-# The platform's limit on logs + step exports + event of one execution.
-PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
-LOG_LIMIT_BYTES = PAYLOAD_LIMIT_BYTES + 1
-
-
-def _package_root_parent() -> str:
-    """The directory to put on a worker's PYTHONPATH so ``-m <package>.worker`` works."""
-    path = os.path.dirname(os.path.abspath(__file__))
-    for _ in (__package__ or "").split("."):
-        path = os.path.dirname(path)
-    return path
-
-
-RUNTIME_PARENT = _package_root_parent()
 
 
 def install_packages() -> int:
@@ -71,65 +55,6 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:.0f}MB"
 
 
-@dataclass
-class StepSpec:
-    """One step of the workflow: its name (the file's stem) and where its code is."""
-
-    name: str
-    path: str
-    source: str  # the step's file as the user knows it, for tracebacks
-
-
-STDOUT, STDERR = "stdout", "stderr"
-
-
-@dataclass
-class Worker:
-    """A running step process and the supervisor's ends of its pipes."""
-
-    spec: StepSpec
-    process: subprocess.Popen[bytes]
-    requests: IO[bytes]
-    replies_fd: int
-    log_fds: dict[int, str]  # the step's stdout and stderr pipes, and which is which
-    peak: usage.ProcessPeak
-    restarted: bool
-    expected: str = ""  # the id the next reply must carry: a stray line cannot pass as one
-    stray: int = 0  # lines on the reply channel that were not the reply awaited
-    loaded: bool = False
-    served: int = 0
-    pending: bytearray = field(default_factory=bytearray)
-
-    def ask(self, message: dict[str, Any]) -> None:
-        """Send a request under a new id, which only its true reply carries."""
-        self.expected = secrets.token_hex(16)
-        try:
-            protocol.send(self.requests, {**message, "id": self.expected})
-        except BrokenPipeError:
-            pass  # the wait for the reply says how the process ended
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> None:
-        """Kill the step and every process it started (its whole session)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait()
-        self.peak.close()
-        for fd in (self.replies_fd, *self.log_fds):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        try:
-            self.requests.close()
-        except OSError:
-            pass
-
-
 class Ended(Exception):
     """The step did not reply: it timed out, ran out of memory or its process died."""
 
@@ -137,32 +62,6 @@ class Ended(Exception):
         super().__init__(error["message"])
         self.status = status
         self.error = error
-
-
-@dataclass
-class StepWait:
-    """What waiting for one step gathered: its logs, its peaks of memory and /tmp."""
-
-    logs: bytearray = field(default_factory=bytearray)
-    stderr_lines: list[int] = field(default_factory=list)  # lines of logs from stderr
-    peak_bytes: int = 0
-    tmp_peak_bytes: int = 0
-    truncated: bool = False
-    _line: int = 0  # the line of logs the next byte starts in
-
-    def add_logs(self, data: bytes, stream: str = STDOUT) -> None:
-        room = LOG_LIMIT_BYTES - len(self.logs)
-        if len(data) > room:
-            self.truncated = True
-        data = data[: max(room, 0)]
-        if not data:
-            return
-        if stream == STDERR:  # every line it touches, also one it shares with stdout
-            last = self._line + data.count(b"\n") - data.endswith(b"\n")
-            marked = bool(self.stderr_lines) and self.stderr_lines[-1] == self._line
-            self.stderr_lines.extend(range(self._line + marked, last + 1))
-        self.logs += data
-        self._line += data.count(b"\n")
 
 
 class Supervisor:
@@ -315,58 +214,10 @@ class Supervisor:
             worker.kill()
         self.workers.clear()
 
-    # -- workers --------------------------------------------------------------------
+    # -- step processes ---------------------------------------------------------------
 
     def spawn(self, spec: StepSpec, restarted: bool) -> Worker:
-        """Start a step's process, which imports the step's code at once."""
-        to_worker_r, to_worker_w = os.pipe()
-        from_worker_r, from_worker_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        env = {**os.environ, **self.env}
-        identity: dict[str, Any] = {}
-        if self.user is not None:
-            identity = {"user": self.user.pw_uid, "group": self.user.pw_gid}
-            env["HOME"] = self.user.pw_dir
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = RUNTIME_PARENT
-        cwd = protocol.WORK_DIR if os.path.isdir(protocol.WORK_DIR) else "/"
-        command = [
-            sys.executable,
-            "-m",
-            f"{__package__}.worker",
-            spec.name,
-            spec.path,
-            spec.source,
-            str(to_worker_r),
-            str(from_worker_w),
-        ]
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out_w,
-            stderr=err_w,
-            pass_fds=(to_worker_r, from_worker_w),
-            start_new_session=True,
-            cwd=cwd,
-            env=env,
-            **identity,
-        )
-        for fd in (to_worker_r, from_worker_w, out_w, err_w):
-            os.close(fd)
-        for fd in (out_r, err_r, from_worker_r):
-            os.set_blocking(fd, False)
-        worker = Worker(
-            spec=spec,
-            process=process,
-            requests=os.fdopen(to_worker_w, "wb"),
-            replies_fd=from_worker_r,
-            log_fds={out_r: STDOUT, err_r: STDERR},
-            peak=usage.ProcessPeak(process.pid),
-            restarted=restarted,
-        )
-        worker.ask({"type": "start"})  # answered by "loaded", once the step is imported
-        return worker
+        return spawn(spec, self.env, self.user, restarted)
 
     def respawn_dead_workers(self) -> None:
         """Restart, keeping /tmp, the step processes that an execution killed."""
@@ -418,7 +269,7 @@ class Supervisor:
             if any(fd in ready for fd in worker.log_fds):
                 self.drain_logs(worker, wait)
             if worker.replies_fd in ready:
-                message = self.read_reply(worker)
+                message = worker.read_reply()
                 if message is not None:
                     self.drain_logs(worker, wait)
                     used = self.meter.current()
@@ -458,50 +309,12 @@ class Supervisor:
                 except OSError:
                     pass
 
-    def read_reply(self, worker: Worker) -> dict[str, Any] | None:
-        """The reply awaited from the worker, or None (not yet, or end of file).
-
-        A line that is not a message carrying the awaited id (whatever the step wrote
-        to the channel it inherits) is counted in ``worker.stray`` and dropped.
-        """
-        while True:
-            while b"\n" not in worker.pending:
-                try:
-                    chunk = os.read(worker.replies_fd, 65536)
-                except BlockingIOError:
-                    return None
-                if not chunk:
-                    worker.process.wait()
-                    return None
-                worker.pending += chunk
-            line, _, rest = bytes(worker.pending).partition(b"\n")
-            worker.pending = bytearray(rest)
-            if not line:
-                continue  # a reply starts on a line of its own
-            try:
-                message = protocol.decode(line)
-            except ValueError:
-                message = {}
-            if message.get("id") == worker.expected:
-                return message
-            worker.stray += 1
-
     def drain_logs(self, worker: Worker, wait: StepWait) -> None:
         """Take in what the step printed; pdee gets it at once too, so that it keeps the
         logs of a step whose EE dies before the execution's result."""
-        for fd, stream in worker.log_fds.items():
-            while True:
-                try:
-                    chunk = os.read(fd, 65536)
-                except (BlockingIOError, OSError):
-                    break
-                if not chunk:
-                    break
-                before = len(wait.logs)
-                wait.add_logs(chunk, stream)
-                if len(wait.logs) > before:
-                    text = bytes(wait.logs[before:]).decode(errors="replace")
-                    self.notify({"type": "log", "name": worker.spec.name, "data": text})
+        text = worker.read_output(wait)
+        if text:
+            self.notify({"type": "log", "name": worker.spec.name, "data": text})
 
     # -- errors, as the platform names them -------------------------------------------
 
@@ -520,7 +333,7 @@ class Supervisor:
         return {
             "type": "Timeout",
             "message": (
-                f"Timeout: the execution ran past {self.timeout_s:g} s; raise it with "
+                f"the execution ran past {self.timeout_s:g} s; raise it with "
                 f"--timeout (the platform allows up to 750 s)"
             ),
             "traceback": None,

@@ -33,12 +33,14 @@ def describe_error(exc: BaseException, step_file: str, source: str | None = None
     the step's file is named so, as the user knows it. ``line`` is the step's line
     nearest to where the exception was raised.
     """
+    if isinstance(exc, SyntaxError) and exc.filename == step_file and source is not None:
+        exc.filename = source  # its message names the file: "(entry.py, line 3)"
     tb: TracebackType | None = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != step_file:
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
     line = None
-    if isinstance(exc, SyntaxError) and exc.filename == step_file:
+    if isinstance(exc, SyntaxError) and exc.filename in (step_file, source):
         line = exc.lineno
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == step_file:

@@ -1,0 +1,220 @@
+"""The step processes of an EE: one long-lived ``worker`` per step, and its pipes.
+
+The supervisor starts each with ``spawn``, asks it for one thing at a time
+(``Worker.ask``), reads its reply (``Worker.read_reply``) and gathers what it prints
+(``StepWait``). A step's process runs as the platform's user in a session of its own,
+so that killing it kills whatever it started.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from . import protocol, usage
+
+# The platform's limit on logs + step exports + event of one execution.
+PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+LOG_LIMIT_BYTES = PAYLOAD_LIMIT_BYTES + 1
+STDOUT, STDERR = "stdout", "stderr"
+
+
+def _package_root_parent() -> str:
+    """The directory to put on a worker's PYTHONPATH so ``-m <package>.worker`` works."""
+    path = os.path.dirname(os.path.abspath(__file__))
+    for _ in (__package__ or "").split("."):
+        path = os.path.dirname(path)
+    return path
+
+
+RUNTIME_PARENT = _package_root_parent()
+
+
+@dataclass
+class StepSpec:
+    """One step of the workflow: its name (the file's stem) and where its code is."""
+
+    name: str
+    path: str
+    source: str  # the step's file as the user knows it, for tracebacks
+
+
+@dataclass
+class Worker:
+    """A running step process and the supervisor's ends of its pipes."""
+
+    spec: StepSpec
+    process: subprocess.Popen[bytes]
+    requests: IO[bytes]
+    replies_fd: int
+    log_fds: dict[int, str]  # the step's stdout and stderr pipes, and which is which
+    peak: usage.ProcessPeak
+    restarted: bool
+    expected: str = ""  # the id the next reply must carry: a stray line cannot pass as one
+    stray: int = 0  # lines on the reply channel that were not the reply awaited
+    loaded: bool = False
+    served: int = 0
+    pending: bytearray = field(default_factory=bytearray)
+
+    def ask(self, message: dict[str, Any]) -> None:
+        """Send a request under a new id, which only its true reply carries."""
+        self.expected = secrets.token_hex(16)
+        try:
+            protocol.send(self.requests, {**message, "id": self.expected})
+        except BrokenPipeError:
+            pass  # the wait for the reply says how the process ended
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def read_reply(self) -> dict[str, Any] | None:
+        """The reply awaited, or None (not yet, or end of file).
+
+        A line that is not a message carrying the awaited id (whatever the step wrote
+        to the channel it inherits) is counted in ``stray`` and dropped.
+        """
+        while True:
+            while b"\n" not in self.pending:
+                try:
+                    chunk = os.read(self.replies_fd, 65536)
+                except BlockingIOError:
+                    return None
+                if not chunk:
+                    self.process.wait()
+                    return None
+                self.pending += chunk
+            line, _, rest = bytes(self.pending).partition(b"\n")
+            self.pending = bytearray(rest)
+            if not line:
+                continue  # a reply starts on a line of its own
+            try:
+                message = protocol.decode(line)
+            except ValueError:
+                message = {}
+            if message.get("id") == self.expected:
+                return message
+            self.stray += 1
+
+    def read_output(self, wait: StepWait) -> str:
+        """Take in what the step printed since the last call; the text kept."""
+        kept = bytearray()
+        for fd, stream in self.log_fds.items():
+            while True:
+                try:
+                    chunk = os.read(fd, 65536)
+                except (BlockingIOError, OSError):
+                    break
+                if not chunk:
+                    break
+                kept += wait.add_logs(chunk, stream)
+        return kept.decode(errors="replace")
+
+    def kill(self) -> None:
+        """Kill the step and every process it started (its whole session)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        self.peak.close()
+        for fd in (self.replies_fd, *self.log_fds):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            self.requests.close()
+        except OSError:
+            pass
+
+
+def spawn(spec: StepSpec, env: dict[str, str], user: Any = None, restarted: bool = False) -> Worker:
+    """Start a step's process, which imports the step's code at once.
+
+    Args:
+        spec: the step.
+        env: the step's environment variables, over the supervisor's own.
+        user: the platform's user (a ``pwd`` entry) to run it as, or None for ours.
+        restarted: whether it replaces a process an execution killed.
+    """
+    to_worker_r, to_worker_w = os.pipe()
+    from_worker_r, from_worker_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    full_env = {**os.environ, **env}
+    identity: dict[str, Any] = {}
+    if user is not None:
+        identity = {"user": user.pw_uid, "group": user.pw_gid}
+        full_env["HOME"] = user.pw_dir
+    full_env["PYTHONUNBUFFERED"] = "1"
+    full_env["PYTHONPATH"] = RUNTIME_PARENT
+    cwd = protocol.WORK_DIR if os.path.isdir(protocol.WORK_DIR) else "/"
+    command = [
+        sys.executable,
+        "-m",
+        f"{__package__}.worker",
+        spec.name,
+        spec.path,
+        spec.source,
+        str(to_worker_r),
+        str(from_worker_w),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=out_w,
+        stderr=err_w,
+        pass_fds=(to_worker_r, from_worker_w),
+        start_new_session=True,
+        cwd=cwd,
+        env=full_env,
+        **identity,
+    )
+    for fd in (to_worker_r, from_worker_w, out_w, err_w):
+        os.close(fd)
+    for fd in (out_r, err_r, from_worker_r):
+        os.set_blocking(fd, False)
+    worker = Worker(
+        spec=spec,
+        process=process,
+        requests=os.fdopen(to_worker_w, "wb"),
+        replies_fd=from_worker_r,
+        log_fds={out_r: STDOUT, err_r: STDERR},
+        peak=usage.ProcessPeak(process.pid),
+        restarted=restarted,
+    )
+    worker.ask({"type": "start"})  # answered by "loaded", once the step is imported
+    return worker
+
+
+@dataclass
+class StepWait:
+    """What waiting for one step gathered: its logs, its peaks of memory and /tmp."""
+
+    logs: bytearray = field(default_factory=bytearray)
+    stderr_lines: list[int] = field(default_factory=list)  # lines of logs from stderr
+    peak_bytes: int = 0
+    tmp_peak_bytes: int = 0
+    truncated: bool = False
+    _line: int = 0  # the line of logs the next byte starts in
+
+    def add_logs(self, data: bytes, stream: str = STDOUT) -> bytes:
+        """Keep ``data`` up to the log limit; the bytes kept."""
+        room = LOG_LIMIT_BYTES - len(self.logs)
+        if len(data) > room:
+            self.truncated = True
+        data = data[: max(room, 0)]
+        if not data:
+            return b""
+        if stream == STDERR:  # every line it touches, also one it shares with stdout
+            last = self._line + data.count(b"\n") - data.endswith(b"\n")
+            marked = bool(self.stderr_lines) and self.stderr_lines[-1] == self._line
+            self.stderr_lines.extend(range(self._line + marked, last + 1))
+        self.logs += data
+        self._line += data.count(b"\n")
+        return data
