@@ -19,6 +19,7 @@ from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
 from .errors import UsageError
+from .reading import MAX_ENV_FILE_BYTES, read_text
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 RESERVED_PREFIX = "PIPEDREAM_"
@@ -44,12 +45,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     Raises:
         UsageError: unreadable, a line that is not ``KEY=VALUE``, or a rule broken.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"env file {path} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read env file {path}: {exc}") from exc
+    text = read_text(path, "env file", MAX_ENV_FILE_BYTES)
     for binding in parse_stream(io.StringIO(text)):
         where = f"env file {path}, line {binding.original.line}"
         if binding.error:

@@ -16,8 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .reading import MAX_EVENTS_BYTES, JSONLimitError, describe_json_error, loads, read_text
 
 _ALPHABET = string.ascii_letters + string.digits
+# What pdee's virtual clock carries: a run spans at most a century, from a start between
+# 1970 and 9000, so every time of it is a datetime and a Unix timestamp on any platform.
+MAX_SPAN_YEARS = 100
+MAX_SPAN_S = MAX_SPAN_YEARS * 365.25 * 86400
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST_TO_LATEST_S = (LATEST - EARLIEST).total_seconds()
 PLATFORM_VERSION = "3.62.0"
 
 
@@ -106,20 +114,6 @@ def _require_objects(events: list[Any], where: str) -> list[dict[str, Any]]:
     return events
 
 
-def describe_json_error(exc: json.JSONDecodeError) -> str:
-    """Where and what a JSON error is, as a person reads it: ``line 4, column 12: ...``.
-
-    A trailing comma, which ``json`` reports at the next token, is pointed at itself.
-    """
-    before = exc.doc[: exc.pos].rstrip()
-    if before.endswith(",") and exc.msg.startswith(("Expecting property name", "Expecting value")):
-        pos = len(before) - 1
-        line = exc.doc.count("\n", 0, pos) + 1
-        column = pos - (exc.doc.rfind("\n", 0, pos) + 1) + 1
-        return f"line {line}, column {column}: a trailing comma; remove it"
-    return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
-
-
 def parse_events(text: str, where: str) -> list[dict[str, Any]]:
     """Events from a JSON object, a JSON array of objects, or JSON Lines.
 
@@ -127,9 +121,11 @@ def parse_events(text: str, where: str) -> list[dict[str, Any]]:
         UsageError: the text is none of those; the message says at which line and column.
     """
     try:
-        whole = json.loads(text)
+        whole = loads(text)
     except json.JSONDecodeError as exc:
         whole_error = exc
+    except JSONLimitError as exc:
+        raise UsageError(f"{where}: {exc}; simplify it") from None
     else:
         return _require_objects(whole if isinstance(whole, list) else [whole], where)
     events = []
@@ -137,7 +133,9 @@ def parse_events(text: str, where: str) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            events.append(json.loads(line))
+            events.append(loads(line))
+        except JSONLimitError as exc:
+            raise UsageError(f"{where}: line {number}: {exc}; simplify it") from None
         except json.JSONDecodeError as exc:
             if not events:  # not JSON Lines either: one document, wrong where it says
                 raise UsageError(
@@ -169,14 +167,9 @@ def read_events(path: Path, what: str) -> list[dict[str, Any]]:
     """The events in file ``path`` (``what`` names it in errors: "event file", "schedule").
 
     Raises:
-        UsageError: missing, unreadable, or not events.
+        UsageError: missing, not a regular file, too large, or not events.
     """
-    if not path.is_file():
-        raise UsageError(f"{what} {path} does not exist; check the path")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc}") from exc
+    text = read_text(path, what, MAX_EVENTS_BYTES)
     return parse_events(text, f"{what} {path}")
 
 
@@ -193,6 +186,11 @@ def _timestamp(value: Any, where: str) -> tuple[float, datetime | None]:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UsageError(f"{where}: ts must be seconds (a number) or an ISO 8601 time")
     if not isinstance(value, str):
+        if not -MAX_SPAN_S <= value <= EARLIEST_TO_LATEST_S:  # NaN fails both
+            raise UsageError(
+                f"{where}: ts {value} is out of range; give seconds from 0 (or a time "
+                f"between 1970 and 9000)"
+            )
         return float(value), None
     try:
         when = datetime.fromisoformat(value)
@@ -203,6 +201,10 @@ def _timestamp(value: Any, where: str) -> tuple[float, datetime | None]:
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= when < LATEST:
+        raise UsageError(
+            f"{where}: ts {value!r} is out of range; give a time between 1970 and 9000"
+        )
     return when.timestamp(), when
 
 
@@ -223,6 +225,12 @@ def load_schedule(path: Path) -> Schedule:
     if len({when is None for _, when, _ in stamped}) > 1:
         raise UsageError(f"{where}: mix of numeric and ISO 8601 ts; use one kind")
     stamped.sort(key=lambda item: item[0])  # stable: equal ts keep the file's order
+    span = stamped[-1][0] - stamped[0][0]
+    if span > MAX_SPAN_S:
+        raise UsageError(
+            f"{where}: its events span {span / 86400 / 365.25:.0f} years; pdee's virtual "
+            f"clock carries at most {MAX_SPAN_YEARS}"
+        )
     return Schedule(
         events=[event for _, _, event in stamped],
         timestamps=[seconds for seconds, _, _ in stamped],

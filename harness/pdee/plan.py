@@ -7,7 +7,7 @@ mistake is a ``UsageError`` with the one-line message the CLI prints.
 
 from __future__ import annotations
 
-import json
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,15 +19,16 @@ from typing import Any
 from .backends.image import DEFAULT_TAG
 from .environment import build_env
 from .errors import UsageError
-from .events import Schedule, load_events, load_schedule, parse_events
+from .events import MAX_SPAN_S, MAX_SPAN_YEARS, Schedule, load_events, load_schedule, parse_events
 from .packages import Requirement, requirements
+from .reading import dumps_checked
 from .scheduler import (
     DEFAULT_CHAOS,
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_INTERVAL_S,
+    Arrivals,
     Mode,
     Policy,
-    arrival_times,
 )
 from .sizes import format_size, parse_size
 from .workflow import Step, load_inputs, load_steps
@@ -41,6 +42,13 @@ MIN_CPUS = 0.01
 PAGE = 4096
 PLATFORM_MAX_TIMEOUT_S = 750.0
 MAX_EES = 64  # pdee's own bound on --concurrency and --warm-workers, not the platform's
+# The virtual clock's bounds: a gap between events (interval, idle timeout) of at most a
+# year (the platform's longest delay), and a run that spans at most a century, so that
+# every time it reaches stays within what datetime carries (see events.MAX_SPAN_S).
+MAX_GAP_S = 365 * 86400.0
+MAX_EVENTS = 10**12
+MAX_TMP_BYTES = 2**40  # pdee's bound: /tmp is memory (tmpfs), 1TB is past any host
+MIN_RATE_PER_MINUTE = 60.0 / MAX_GAP_S
 
 StrPath = str | PathLike[str]
 
@@ -51,7 +59,7 @@ class RunPlan:
 
     steps: list[Step]
     events: list[dict[str, Any]] | None  # None: a default HTTP event for each execution
-    arrivals: list[float]  # virtual arrival time of each execution, in seconds
+    arrivals: Arrivals  # virtual arrival time of each execution, made as it is walked
     inputs: dict[str, Any]
     policy: Policy
     tmp_size_bytes: int
@@ -90,7 +98,7 @@ def _arrivals(
     rate: float | None,
     schedule: Schedule | None,
     user_events: list[dict[str, Any]] | None,
-) -> tuple[list[float], dict[str, Any]]:
+) -> tuple[Arrivals, dict[str, Any]]:
     """The virtual arrival times, and how the report describes them."""
     if sum(x is not None for x in (interval, rate, schedule)) > 1:
         raise UsageError("--interval, --rate and --schedule each set arrival times; use one")
@@ -102,19 +110,34 @@ def _arrivals(
                 f"give at most that many"
             )
         described: dict[str, Any] = {"kind": "schedule"}
-        return arrival_times(count, seed, timestamps=schedule.timestamps), described
+        return Arrivals(count, seed, timestamps=schedule.timestamps), described
     if count is None:
         count = len(user_events) if user_events else 1
     if rate is not None:
-        if rate <= 0:
-            raise UsageError(f"--rate {rate:g}: give a positive number of events per minute")
+        if not rate >= MIN_RATE_PER_MINUTE:
+            raise UsageError(
+                f"--rate {rate:g}: give a positive number of events per minute, at least "
+                f"{MIN_RATE_PER_MINUTE:.2g} (one a year)"
+            )
+        _check_span(count, 60.0 / rate, "--rate")
         described = {"kind": "rate", "per_minute": rate}
-        return arrival_times(count, seed, rate_per_minute=rate), described
+        return Arrivals(count, seed, rate_per_minute=rate), described
     interval = DEFAULT_INTERVAL_S if interval is None else interval
-    if interval < 0:
-        raise UsageError(f"--interval {interval:g}: give 0 (a burst) or more seconds")
+    if not 0 <= interval <= MAX_GAP_S:
+        raise UsageError(f"--interval {interval:g}: give 0 (a burst) to {MAX_GAP_S:.0f} s (a year)")
+    _check_span(count, interval, "--interval")
     described = {"kind": "interval", "interval_s": interval}
-    return arrival_times(count, seed, interval_s=interval), described
+    return Arrivals(count, seed, interval_s=interval), described
+
+
+def _check_span(count: int, gap_s: float, option: str) -> None:
+    """Raises UsageError if ``count`` arrivals ``gap_s`` apart span more virtual time
+    than pdee's clock carries."""
+    if (count - 1) * gap_s > MAX_SPAN_S:
+        raise UsageError(
+            f"{option}: {count} events {gap_s:g} s apart span more than {MAX_SPAN_YEARS} "
+            f"years of virtual time; give fewer events or a shorter gap"
+        )
 
 
 def _policy(
@@ -137,8 +160,11 @@ def _policy(
         raise UsageError(f"--concurrency {concurrency}: give 1 to {MAX_EES}")
     if not 0 <= warm_workers <= MAX_EES:
         raise UsageError(f"--warm-workers {warm_workers}: give 0 to {MAX_EES}")
-    if idle_timeout is not None and idle_timeout <= 0:
-        raise UsageError(f"--idle-timeout {idle_timeout:g}: give a positive number of seconds")
+    if idle_timeout is not None and not 0 < idle_timeout <= MAX_GAP_S:
+        raise UsageError(
+            f"--idle-timeout {idle_timeout:g}: give a positive number of seconds, at most "
+            f"{MAX_GAP_S:.0f} (a year)"
+        )
     if chaos is not None and not 0 <= chaos <= 1:
         raise UsageError(f"--chaos {chaos:g}: give a probability from 0 to 1")
     return Policy(
@@ -188,12 +214,15 @@ def _mode(mode: Mode | str) -> Mode:
 
 
 def _number(value: Any, option: str, kind: type = float) -> Any:
-    """``value`` as an int or float, refusing text and bools (API callers' mistakes)."""
+    """``value`` as an int or a finite float, refusing text, bools, NaN and infinities
+    (API callers' mistakes; the CLI's parser lets ``nan`` and ``inf`` through)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"{option}: {value!r} is not a number")
-    if kind is int and not float(value).is_integer():
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{option} {value}: give a finite number")
+    if kind is int and isinstance(value, float) and not value.is_integer():
         raise UsageError(f"{option}: {value!r} is not a whole number")
     return kind(value)
 
@@ -204,7 +233,7 @@ def _user_events(
     if isinstance(event, dict):
         if event_file is not None:
             raise UsageError("--event and --event-file both give events; use one of them")
-        return parse_events(json.dumps(event), "--event")
+        return parse_events(dumps_checked(event, "--event"), "--event")
     return load_events(event, Path(event_file) if event_file is not None else None)
 
 
@@ -281,8 +310,8 @@ def build_plan(
     if not 0 < timeout <= PLATFORM_MAX_TIMEOUT_S:
         raise UsageError(f"--timeout {timeout:g} is out of range; the platform allows 0 < s <= 750")
     events = _number(events, "--events", int)
-    if events is not None and events < 1:
-        raise UsageError(f"--events {events}: give at least 1 execution")
+    if events is not None and not 1 <= events <= MAX_EVENTS:
+        raise UsageError(f"--events {events}: give at least 1 execution, at most {MAX_EVENTS:,}")
     cpus_value, cpus_from = _cpus(cpus, memory_bytes)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
@@ -303,16 +332,16 @@ def build_plan(
         seed,
     )
     if isinstance(inputs, dict):
-        try:
-            json.dumps(inputs, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(
-                f"inputs: not JSON data ({exc}); give dicts, lists, text, numbers"
-            ) from None
+        dumps_checked(inputs, "inputs")
         loaded_inputs = inputs
     else:
         loaded_inputs = load_inputs(Path(inputs) if inputs is not None else None)
     tmp_size_bytes = _size(tmp_size, "--tmp-size")
+    if tmp_size_bytes > MAX_TMP_BYTES:
+        raise UsageError(
+            f"--tmp-size {tmp_size} is over pdee's bound of {format_size(MAX_TMP_BYTES)} (the "
+            f"platform's /tmp is 2GB); give a smaller size"
+        )
     code = code_bytes(workflow)
     if code >= tmp_size_bytes:
         raise UsageError(

@@ -58,18 +58,20 @@ def read_bytes(path: Path, what: str, limit: int) -> bytes:
         raise UsageError(f"{what} {path} does not exist; check the path") from None
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as file:
+    try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise UsageError(f"{what} {path} is {_kind(mode)}; give a regular file")
-        try:
-            data = file.read(limit + 1)  # one past the limit tells a file that grew
-        except OSError as exc:
-            raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from None
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as file:
+            data = file.read(limit + 1)  # one past the limit tells a file too large
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise UsageError(
-            f"{what} {path} is larger than pdee reads ({format_size(limit)}); "
-            f"give a smaller file"
+            f"{what} {path} is larger than pdee reads ({format_size(limit)}); give a smaller file"
         )
     return data
 

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import clock, packages
-from .backends import Backend, EESpec, ImageInfo
+from .backends import Backend, EESpec, Host, ImageInfo
 from .backends.image import check_image, python_note
 from .ee_work import EEWork
 from .errors import ImageError, PdeeError, RunAborted, UsageError
@@ -139,12 +139,7 @@ class Runner:
         """
         image = check_image(self.backend, self.plan.image)
         self.backend.check_network(self.plan.network)
-        host_cpus = self.backend.cpu_count()
-        if self.plan.cpus > host_cpus:
-            raise UsageError(
-                f"--cpus {self.plan.cpus:g}: the Docker host has {host_cpus} CPU(s); give at "
-                f"most {host_cpus}"
-            )
+        self._check_host(self.backend.host())
         self.result.settings = self._settings(image)
         self._prepare_packages(image)
         failure: PdeeError | None = None
@@ -162,6 +157,22 @@ class Runner:
             self.result.aborted = str(failure)
             raise RunAborted(failure, self.result) from failure
         return self.result
+
+    def _check_host(self, host: Host) -> None:
+        """Raises UsageError if an EE would need more than the host has."""
+        if self.plan.cpus > host.cpus:
+            raise UsageError(
+                f"--cpus {self.plan.cpus:g}: the Docker host has {host.cpus} CPU(s); give at "
+                f"most {host.cpus}"
+            )
+        needed = self.spec.container_memory_bytes
+        if host.memory_bytes and needed > host.memory_bytes:
+            raise UsageError(
+                f"an EE needs {format_size(needed)} of memory (--tmp-size "
+                f"{format_size(self.plan.tmp_size_bytes)}, which is memory, + --memory "
+                f"{format_size(self.plan.memory_bytes)} + pdee's headroom), over the Docker "
+                f"host's {format_size(host.memory_bytes)}; give a smaller --tmp-size"
+            )
 
     def _prepare_packages(self, image: ImageInfo) -> None:
         """Fetch the steps' packages and make the image EEs start from (before any EE).

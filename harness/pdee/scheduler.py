@@ -35,7 +35,7 @@ import hashlib
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 
@@ -296,6 +296,54 @@ class Scheduler:
         return Retirement(ee=ee.id, at_s=at_s, reason=reason)
 
 
+@dataclass(frozen=True)
+class Arrivals:
+    """The virtual arrival times of a run's events, in seconds from the first (which
+    arrives at 0), made one at a time as they are walked: a run of a hundred million
+    events holds none of them in memory before it starts.
+
+    Exactly one of: a fixed ``interval_s`` (0 is a burst: all at once), a Poisson
+    process of ``rate_per_minute`` (drawn from ``seed``), or the events' own
+    ``timestamps`` (seconds, in any origin; sorted).
+    """
+
+    count: int
+    seed: int = 0
+    interval_s: float | None = None
+    rate_per_minute: float | None = None
+    timestamps: Sequence[float] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        given = [x is not None for x in (self.interval_s, self.rate_per_minute, self.timestamps)]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of interval_s, rate_per_minute, timestamps")
+        if self.timestamps is not None and len(self.timestamps) < self.count:
+            raise ValueError(f"{self.count} arrivals asked of {len(self.timestamps)} timestamps")
+        if self.interval_s is not None and self.interval_s < 0:
+            raise ValueError("interval_s cannot be negative")
+        if self.rate_per_minute is not None and self.rate_per_minute <= 0:
+            raise ValueError("rate_per_minute must be positive")
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[float]:
+        if self.timestamps is not None:
+            first = self.timestamps[0] if self.timestamps else 0.0
+            for index in range(self.count):
+                yield self.timestamps[index] - first
+        elif self.interval_s is not None:
+            for index in range(self.count):
+                yield index * self.interval_s
+        else:
+            assert self.rate_per_minute is not None
+            rng = random.Random(f"{self.seed}/arrivals")
+            now = 0.0
+            for _ in range(self.count):
+                yield now
+                now += rng.expovariate(self.rate_per_minute / 60.0)
+
+
 def arrival_times(
     count: int,
     seed: int,
@@ -303,33 +351,8 @@ def arrival_times(
     rate_per_minute: float | None = None,
     timestamps: Sequence[float] | None = None,
 ) -> list[float]:
-    """Virtual arrival times, in seconds from the first event (which arrives at 0).
-
-    Exactly one of: a fixed ``interval_s`` (0 is a burst: all at once), a Poisson
-    process of ``rate_per_minute`` (drawn from ``seed``), or the events' own
-    ``timestamps`` (seconds, in any origin; sorted).
-    """
-    given = [x is not None for x in (interval_s, rate_per_minute, timestamps)]
-    if sum(given) != 1:
-        raise ValueError("give exactly one of interval_s, rate_per_minute, timestamps")
-    if timestamps is not None:
-        if len(timestamps) < count:
-            raise ValueError(f"{count} arrivals asked of {len(timestamps)} timestamps")
-        first = timestamps[0] if timestamps else 0.0
-        return [ts - first for ts in timestamps[:count]]
-    if interval_s is not None:
-        if interval_s < 0:
-            raise ValueError("interval_s cannot be negative")
-        return [index * interval_s for index in range(count)]
-    assert rate_per_minute is not None
-    if rate_per_minute <= 0:
-        raise ValueError("rate_per_minute must be positive")
-    rng = random.Random(f"{seed}/arrivals")
-    times, now = [], 0.0
-    for _ in range(count):
-        times.append(now)
-        now += rng.expovariate(rate_per_minute / 60.0)
-    return times
+    """The ``Arrivals`` of those arguments, as a list."""
+    return list(Arrivals(count, seed, interval_s, rate_per_minute, timestamps))
 
 
 @dataclass
@@ -352,7 +375,7 @@ class Simulation:
 
 def simulate(
     policy: Policy,
-    arrivals: Sequence[float],
+    arrivals: Iterable[float],
     duration: Callable[[int], float] = lambda _index: 0.1,
     status: Callable[[int], str] = lambda _index: "ok",
     eager: bool = False,

@@ -8,13 +8,12 @@ step's error, with its line, so pdee runs the step and lets it fail the same way
 from __future__ import annotations
 
 import ast
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .events import describe_json_error
+from .reading import MAX_INPUTS_BYTES, MAX_STEP_BYTES, parse_json, read_bytes, read_text
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,7 @@ def load_step(path: Path) -> Step:
         raise UsageError(f"step {path} is not a file; give a .py file with def handler(pd)")
     if path.suffix != ".py":
         raise UsageError(f"step {path} is not a Python file; give a .py file with def handler(pd)")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read step {path}: {exc.strerror}") from exc
+    data = read_bytes(path, "step file", MAX_STEP_BYTES)
     try:
         code = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -93,22 +89,13 @@ def load_steps(paths: list[Path]) -> list[Step]:
     return steps
 
 
-def read_json_file(path: Path, what: str) -> Any:
-    """The JSON in ``path``.
+def read_json_file(path: Path, what: str, limit: int = MAX_INPUTS_BYTES) -> Any:
+    """The JSON in ``path``, a regular file of at most ``limit`` bytes.
 
     Raises:
-        UsageError: the file cannot be read or is not JSON.
+        UsageError: the file cannot be read, is too large, or is not JSON Python can hold.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise UsageError(f"{what} {path} does not exist; check the path") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{what} {path} is not JSON: {describe_json_error(exc)}") from exc
+    return parse_json(read_text(path, what, limit), f"{what} {path}")
 
 
 def load_inputs(path: Path | None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pdee.backends import Backend, EESpec, ImageInfo, PackageImage
+from pdee.backends import Backend, EESpec, Host, ImageInfo, PackageImage
 from pdee.backends.image import recipe_fingerprint
 from pdee.errors import EEError, EEGone
 from pdee.runtime import PROTOCOL_VERSION
@@ -121,8 +121,10 @@ class FakeBackend:
         fail_start_of: str | None = None,
         fail_during: int | None = None,
         recipe: str | None = None,
+        host_memory_bytes: int = 24 * 2**30,
     ) -> None:
         self.start_s = start_s
+        self.host_memory_bytes = host_memory_bytes
         self.fail_start_of = fail_start_of
         self.fail_during = fail_during  # the index of an execution whose EE breaks
         self.recipe = recipe or recipe_fingerprint()
@@ -139,8 +141,8 @@ class FakeBackend:
     def check_network(self, name: str) -> None:
         pass
 
-    def cpu_count(self) -> int:
-        return 2
+    def host(self) -> Host:
+        return Host(cpus=2, memory_bytes=self.host_memory_bytes)
 
     def package_image(self, wanted: PackageImage, progress: Callable[[str], None]) -> str:
         return wanted.tag

@@ -16,7 +16,7 @@ import pytest
 from fake_backend import FakeBackend
 
 import pdee
-from pdee.errors import RunAborted
+from pdee.errors import RunAborted, UsageError
 from pdee.plan import RunPlan
 from pdee.records import Execution
 from pdee.runner import Runner
@@ -202,3 +202,12 @@ def test_an_image_from_another_recipe_is_refused_before_any_ee(write_step):
     with pytest.raises(pdee.ImageError, match="rebuild it with `pdee image build`"):
         pdee.run([step], backend=backend)
     assert backend.ees == []
+
+
+def test_an_ee_larger_than_the_host_is_refused_before_any_starts():
+    engine = FakeBackend(host_memory_bytes=2**30)  # a 1GB host; /tmp alone is 1GB here
+    with pytest.raises(
+        UsageError, match=r"an EE needs 1.5GB of memory .* over the Docker host's 1GB"
+    ):
+        Runner(engine, plan([0.0], [{}], Policy(chaos=0.0))).run()
+    assert engine.ees == []

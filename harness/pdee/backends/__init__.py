@@ -56,6 +56,14 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class Host:
+    """The machine EEs run on, as its backend sees it."""
+
+    cpus: int
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
 class PackageImage:
     """An EE image with a workflow's packages installed, made once (``packages`` says
     what goes in it; the backend only builds it)."""
@@ -117,8 +125,8 @@ class Backend(Protocol):
         """Raises UsageError unless EEs can be attached to network ``name``."""
         ...
 
-    def cpu_count(self) -> int:
-        """How many CPUs an EE may be given at most (the host's)."""
+    def host(self) -> Host:
+        """What the host of the EEs has, which bounds what one EE may be given."""
         ...
 
     def package_image(self, wanted: PackageImage, progress: Callable[[str], None]) -> str:
@@ -151,6 +159,7 @@ __all__ = [
     "EEError",
     "EEGone",
     "EESpec",
+    "Host",
     "ImageError",
     "ImageInfo",
     "PackageImage",

@@ -33,7 +33,7 @@ from docker.models.containers import Container
 
 from ..errors import BackendUnavailable, EEError, EEGone, ImageError, UsageError
 from ..interrupts import deferred
-from . import LABEL_RUN, EESpec, ImageInfo, PackageImage, ownership
+from . import LABEL_RUN, EESpec, Host, ImageInfo, PackageImage, ownership
 from .channel import AttachedStream, Progress, next_reply, send_message
 
 log = logging.getLogger("pdee.docker")
@@ -437,17 +437,18 @@ class DockerBackend:
                 f"with `docker network create {name}`"
             ) from None
 
-    def cpu_count(self) -> int:
-        """The daemon's host's CPUs.
+    def host(self) -> Host:
+        """The daemon's host's CPUs and memory.
 
         Raises:
             BackendUnavailable: the daemon stopped answering.
         """
         try:
             with _timed("info"):
-                return int(self.client.info().get("NCPU") or 1)
+                info = self.client.info()
         except DOCKER_ERRORS as exc:
             raise BackendUnavailable(f"the Docker daemon failed: {_explain(exc)}") from exc
+        return Host(cpus=int(info.get("NCPU") or 1), memory_bytes=int(info.get("MemTotal") or 0))
 
     def package_image(self, wanted: PackageImage, progress: Callable[[str], None]) -> str:
         """The image ``wanted`` (an EE image with packages), built once with no network.
