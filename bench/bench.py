@@ -101,7 +101,7 @@ def warm_with_and_without_peaks_s(step: Path, rounds: int, events: int) -> tuple
             for measure in (True, False):
                 stamps: list[float] = []
                 runner = Runner(backend, plan, lambda _e, at=stamps: at.append(time.perf_counter()))
-                runner.measure = measure
+                runner.work.measure = measure
                 runner.run()
                 gaps[measure] += [b - a for a, b in itertools.pairwise(stamps)]
     return statistics.median(gaps[True]), statistics.median(gaps[False])
@@ -150,7 +150,7 @@ def packages_cache_hit_s(step: Path, repeats: int) -> float:
             image = backend.image(DEFAULT_TAG)
             wanted = packages.requirements(plan.steps)
             fetched = packages.fetch(wanted, image.python or "3", offline=True)
-            backend.package_image(image, fetched, lambda _line: None)
+            backend.package_image(packages.package_image(image, fetched), lambda _line: None)
         return time.perf_counter() - started
 
     return statistics.median(prepare() for _ in range(repeats))

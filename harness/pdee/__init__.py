@@ -11,34 +11,62 @@ memory and time limits, with the platform's warm/cold lifecycle::
 
 ``pdee.run`` takes ``pdee run``'s options as keyword arguments; the CLI is a thin edge
 over it. Errors are ``PdeeError``s with a one-line message and the CLI's exit code.
+
+The names below are imported when first used (PEP 562), so that importing a part of
+pdee (the ``pdee`` command's entry point above all) does not import all of it.
 """
 
-from .api import execute, run
-from .errors import (
-    BackendUnavailable,
-    EEError,
-    EEGone,
-    ImageError,
-    PdeeError,
-    RunAborted,
-    UsageError,
-)
-from .plan import RunPlan, build_plan
-from .records import (
-    EELife,
-    Execution,
-    MemoryUsage,
-    RunResult,
-    Settings,
-    Status,
-    StepError,
-    StepResult,
-    Summary,
-    TmpUsage,
-)
-from .scheduler import Mode, Retire, Start
-from .verdicts import CheckResult, Outcome, Verdict, check
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .api import execute, run
+    from .errors import (
+        BackendUnavailable,
+        EEError,
+        EEGone,
+        EEUnresponsive,
+        ImageError,
+        PdeeError,
+        RunAborted,
+        UsageError,
+    )
+    from .plan import RunPlan, build_plan
+    from .records import (
+        EELife,
+        Execution,
+        MemoryUsage,
+        RunResult,
+        Settings,
+        Status,
+        StepError,
+        StepResult,
+        Summary,
+        TmpUsage,
+    )
+    from .scheduler import Mode, Retire, Start
+    from .verdicts import CheckResult, Outcome, Verdict, check
+
+_WHERE = {
+    **dict.fromkeys(["execute", "run"], ".api"),
+    **dict.fromkeys(
+        ["BackendUnavailable", "EEError", "EEGone", "EEUnresponsive", "ImageError",
+         "PdeeError", "RunAborted", "UsageError"],
+        ".errors",
+    ),
+    **dict.fromkeys(["RunPlan", "build_plan"], ".plan"),
+    **dict.fromkeys(
+        ["EELife", "Execution", "MemoryUsage", "RunResult", "Settings", "Status", "StepError",
+         "StepResult", "Summary", "TmpUsage"],
+        ".records",
+    ),
+    **dict.fromkeys(["Mode", "Retire", "Start"], ".scheduler"),
+    **dict.fromkeys(["CheckResult", "Outcome", "Verdict", "check"], ".verdicts"),
+}  # fmt: skip
 
 __all__ = [
     "BackendUnavailable",
@@ -46,6 +74,7 @@ __all__ = [
     "EEError",
     "EEGone",
     "EELife",
+    "EEUnresponsive",
     "Execution",
     "ImageError",
     "MemoryUsage",
@@ -71,3 +100,16 @@ __all__ = [
     "execute",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pdee' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

@@ -1,3 +1,5 @@
-from .cli import main
+"""``python -m pdee``: the ``pdee`` command."""
+
+from .entry import main
 
 main()

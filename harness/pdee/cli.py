@@ -30,6 +30,7 @@ from .errors import (
 )
 from .interrupts import Terminated
 from .outputs import junit, report, terminal
+from .outputs.files import OutputFile
 from .plan import build_plan
 from .records import RunResult
 from .runner import Runner
@@ -255,6 +256,7 @@ def run(
     """
     interrupts.install()
     runner: Runner | None = None
+    outputs: list[OutputFile] = []
     if quiet and verbose:
         _fail(UsageError("--quiet and --verbose contradict each other; give one"))
     verbosity = (
@@ -291,8 +293,8 @@ def run(
             cpus=cpus,
             allow_link_local=allow_link_local,
         )
-        _check_writable(
-            (report_path, "report", "report.json"), (junit_path, "JUnit file", "junit.xml")
+        outputs = _claim(
+            outputs, (report_path, "report", "report.json"), (junit_path, "JUnit file", "junit.xml")
         )
         with (
             _docker(connections_for(plan)) as backend,
@@ -307,19 +309,29 @@ def run(
         _fail(exc)
     except (KeyboardInterrupt, Terminated) as exc:
         _interrupted(runner, report_path, ctrl_c=isinstance(exc, KeyboardInterrupt))
+    finally:
+        _abandon(outputs)
     _finish(result, report_path, junit_path, verbosity)
     raise typer.Exit(report.exit_code(result))
 
 
-def _check_writable(*outputs: tuple[Path | None, str, str]) -> None:
-    """Fail before any EE starts when an output file asked for cannot be written.
+def _claim(claimed: list[OutputFile], *wanted: tuple[Path | None, str, str]) -> list[OutputFile]:
+    """Prove, before any EE starts, that each output file asked for can be written;
+    ``claimed`` grows as each is, so that a refusal midway abandons the ones before.
 
     Raises:
-        UsageError: one cannot (``outputs``: path, what it is, an example name).
+        UsageError: one cannot (``wanted``: path, what it is, an example name).
     """
-    for path, what, example in outputs:
+    for path, what, example in wanted:
         if path is not None:
-            report.check_writable(path, what, example)
+            claimed.append(OutputFile.claim(path, what, example))
+    return claimed
+
+
+def _abandon(outputs: list[OutputFile]) -> None:
+    """Remove the output files pdee created that a way out left unwritten."""
+    for output in outputs:
+        output.abandon()
 
 
 def _finish(
@@ -328,15 +340,16 @@ def _finish(
     junit_path: Path | None,
     verbosity: terminal.Verbosity,
 ) -> None:
-    """Write the reports and show the run."""
-    try:
-        if report_path is not None:
-            report.write_run(report_path, result)
-        if junit_path is not None:
-            junit.write(junit_path, junit.run_xml(result))
-    except PdeeError as exc:
-        _fail(exc)
-    terminal.show(console, result, verbosity)
+    """Show the run, then write the reports (a report that fails leaves the tables)."""
+    with interrupts.ignored():
+        terminal.show(console, result, verbosity)
+        try:
+            if report_path is not None:
+                report.write_run(report_path, result)
+            if junit_path is not None:
+                junit.write(junit_path, junit.run_xml(result))
+        except PdeeError as exc:
+            _fail(exc)
 
 
 def _interrupted(runner: Runner | None, report_path: Path | None, ctrl_c: bool) -> NoReturn:
@@ -392,9 +405,10 @@ def check_command(
     Exit 0: safe (warnings allowed); 1: a scenario failed.
     """
     interrupts.install()
+    outputs: list[OutputFile] = []
     try:
-        _check_writable(
-            (json_path, "JSON file", "check.json"), (junit_path, "JUnit file", "check.xml")
+        _claim(
+            outputs, (json_path, "JSON file", "check.json"), (junit_path, "JUnit file", "check.xml")
         )
         status = console.status("checking") if console.is_terminal else None
 
@@ -424,10 +438,12 @@ def check_command(
                 backend=backend,
                 on_run=on_run,
             )
-        if json_path is not None:
-            report.write(json_path, result.to_json(), "JSON file")
-        if junit_path is not None:
-            junit.write(junit_path, junit.check_xml(result))
+        with interrupts.ignored():
+            terminal.show_check(console, result)
+            if json_path is not None:
+                report.write(json_path, result.to_json(), "JSON file")
+            if junit_path is not None:
+                junit.write(junit_path, junit.check_xml(result))
     except RunAborted as aborted:
         _fail(aborted)
     except PdeeError as exc:
@@ -437,7 +453,8 @@ def check_command(
         raise typer.Exit(
             EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
         ) from None
-    terminal.show_check(console, result)
+    finally:
+        _abandon(outputs)
     raise typer.Exit(0 if result.safe else 1)
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import EEGone, ImageError
+from .errors import EEGone, EEUnresponsive, ImageError
 from .lanes import Finished, Lane, Started
 from .plan import RunPlan
 from .records import Execution
@@ -84,7 +84,7 @@ class EEWork:
         gone = False
         try:
             reply = lane.ee.request(message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S)
-        except EEGone as exc:
+        except (EEGone, EEUnresponsive) as exc:  # the EE is lost; the run goes on
             gone = True
             reply = gone_reply(exc, (time.monotonic() - started) * 1000)
         if reply.get("tmp"):
@@ -99,16 +99,17 @@ class EEWork:
         )
 
 
-def gone_reply(exc: EEGone, duration_ms: float) -> dict[str, Any]:
-    """The reply an execution gets when its EE's container ended under it."""
+def gone_reply(exc: EEGone | EEUnresponsive, duration_ms: float) -> dict[str, Any]:
+    """The reply an execution gets when its EE's container ended under it, or stopped
+    answering (a timeout: the EE is destroyed, as for one that timed out itself)."""
+    if isinstance(exc, EEUnresponsive):
+        status, kind = "timeout", "Timeout"
+    else:
+        status = "oom" if exc.oom_killed else "error"
+        kind = "OutOfMemory" if exc.oom_killed else "EEGone"
     return {
-        "status": "oom" if exc.oom_killed else "error",
-        "error": {
-            "type": "OutOfMemory" if exc.oom_killed else "EEGone",
-            "message": str(exc),
-            "step": exc.step,
-            "traceback": None,
-        },
+        "status": status,
+        "error": {"type": kind, "message": str(exc), "step": exc.step, "traceback": None},
         "steps": {
             name: {"return_value": None, "exports": {}, "logs": logs, "duration_ms": 0.0}
             for name, logs in exc.logs.items()

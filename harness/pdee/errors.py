@@ -13,7 +13,9 @@ Hierarchy::
     ├── EEError               (exit 5) an EE broke in a way that is not the step's
     │   │                              doing (it could not start, its runtime stopped
     │   │                              answering)
-    │   └── EEGone            (exit 5) its container ended under pdee's feet
+    │   ├── EEGone            (exit 5) its container ended under pdee's feet
+    │   └── EEUnresponsive    (exit 5) it stopped answering mid-execution (paused,
+    │                                  frozen); the execution is a timeout, the run goes on
     └── RunAborted            (its cause's code) a run stopped half-way because the
                                        backend failed; carries the partial result
 
@@ -79,6 +81,15 @@ class EEGone(EEError):
         super().__init__(message)
         self.oom_killed = oom_killed
         self.container_exit_code = container_exit_code
+        self.step = step  # the step that was running, if one was
+        self.logs = logs or {}  # what each step of the execution had printed (the last 64KB)
+
+
+class EEUnresponsive(EEError):
+    """The EE gave no reply to an execution long past its timeout (paused, frozen)."""
+
+    def __init__(self, message: str, step: str | None = None, logs: dict[str, str] | None = None):
+        super().__init__(message)
         self.step = step  # the step that was running, if one was
         self.logs = logs or {}  # what each step of the execution had printed (the last 64KB)
 

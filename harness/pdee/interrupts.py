@@ -26,10 +26,13 @@ class Terminated(BaseException):
 
 _depth = 0
 _pending: BaseException | None = None
+_ignoring = False
 
 
 def _handle(signum: int, _frame: FrameType | None) -> None:
     global _pending
+    if _ignoring:
+        return
     exc: BaseException = KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
     if _depth:
         _pending = _pending or exc
@@ -41,6 +44,18 @@ def install() -> None:
     """Route SIGINT and SIGTERM through pdee's handler (main thread only)."""
     signal.signal(signal.SIGINT, _handle)
     signal.signal(signal.SIGTERM, _handle)
+
+
+@contextmanager
+def ignored() -> Iterator[None]:
+    """Drop Ctrl-C and SIGTERM while the block runs: once a run has ended, a signal
+    landing while pdee shows and writes it changes neither its exit code nor its report."""
+    global _ignoring
+    before, _ignoring = _ignoring, True
+    try:
+        yield
+    finally:
+        _ignoring = before
 
 
 @contextmanager

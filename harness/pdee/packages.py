@@ -15,6 +15,7 @@ two small packages 0.4 needs).
 from __future__ import annotations
 
 import ast
+import errno
 import functools
 import hashlib
 import io
@@ -35,7 +36,7 @@ from pipreqs import pipreqs
 
 from .backends import ImageInfo, PackageImage
 from .errors import PackageError, PdeeError, UsageError
-from .recipe import cache_dir, recipe_file, tar_of
+from .recipe import cache_dir, cache_lock, cache_problem, recipe_file, tar_of
 from .workflow import Step
 
 # `# pipedream add-package NAME` or `# pipedream add-package NAME==VERSION`, on a line
@@ -191,6 +192,7 @@ class Wheel:
     version: str
     file: str
     bytes: int  # installed, uncompressed: what it takes in /tmp (without .pyc files)
+    file_bytes: int | None = None  # the wheel file's own size (None: cached by pdee 0.2)
 
     @property
     def spec(self) -> str:
@@ -215,7 +217,32 @@ def _wheel(path: Path) -> Wheel:
     name, version = path.name.split("-")[:2]
     with zipfile.ZipFile(path) as archive:
         size = sum(info.file_size for info in archive.infolist())
-    return Wheel(name, version, path.name, size)
+    return Wheel(name, version, path.name, size, path.stat().st_size)
+
+
+def _damaged(path: Path, wheel: Wheel) -> bool:
+    """Whether a cached wheel is missing, cut short or not a zip (cheap: its size and
+    the zip's end record, not its contents)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return True
+    if wheel.file_bytes is not None and size != wheel.file_bytes:
+        return True
+    return not zipfile.is_zipfile(path)
+
+
+def _cached(directory: Path) -> tuple[list[Wheel] | None, str | None]:
+    """The wheels of the set cached in ``directory``, or None and, if the cache holds
+    a damaged one, its name."""
+    try:
+        wheels = [Wheel(**wheel) for wheel in json.loads((directory / "resolved.json").read_text())]
+    except (OSError, ValueError, TypeError):
+        return None, None
+    for wheel in wheels:
+        if _damaged(directory / wheel.file, wheel):
+            return None, wheel.file
+    return wheels, None
 
 
 def _set_key(requirements: list[Requirement], python: str, machine: str) -> str:
@@ -319,21 +346,51 @@ def fetch(
     if not requirements:
         return PackageSet([], [], None, key)
     directory = cache_dir() / "packages" / key
-    lock = directory / "resolved.json"
-    if lock.is_file():
-        files = json.loads(lock.read_text())
-        wheels = [Wheel(**wheel) for wheel in files]
-        if all((directory / wheel.file).is_file() for wheel in wheels):
-            return PackageSet(requirements, wheels, directory, key)
+    wheels, damaged = _cached(directory)
+    if wheels is not None:
+        return PackageSet(requirements, wheels, directory, key)
     if offline:
+        if damaged is not None:
+            raise PackageError(
+                f"--offline: the cached wheel {damaged} is damaged; run once without "
+                f"--offline to fetch it again"
+            )
         raise PackageError(
             f"--offline: {', '.join(r.spec for r in requirements)} not in pdee's cache; "
             f"run once without --offline to fetch them"
         )
+    try:
+        with cache_lock(f"packages-{key}"):  # one run fetches; the others find it done
+            wheels, damaged = _cached(directory)
+            if wheels is None:
+                if damaged is not None:
+                    progress(f"the cached wheel {damaged} is damaged: fetching the set again")
+                wheels = _download(requirements, python, machine, directory, progress)
+    except OSError as exc:
+        problem = cache_problem(exc)
+        if problem is None:
+            raise
+        raise UsageError(problem) from None
+    return PackageSet(requirements, wheels, directory, key)
+
+
+def _download(
+    requirements: list[Requirement],
+    python: str,
+    machine: str,
+    directory: Path,
+    progress: Callable[[str], None],
+) -> list[Wheel]:
+    """Resolve and download the set into ``directory`` (under the set's lock); its wheels.
+
+    Raises:
+        UsageError, PackageError: as ``fetch``.
+        OSError: the cache could not be written.
+    """
     progress(
         f"fetching {', '.join(r.spec for r in requirements)} for Python {python} (pip download)"
     )
-    partial = directory.with_name(f"{key}.part-{uuid.uuid4().hex[:8]}")
+    partial = directory.with_name(f"{directory.name}.part-{uuid.uuid4().hex[:8]}")
     partial.mkdir(parents=True)
     try:
         major, minor = python.split(".")[:2]
@@ -349,6 +406,8 @@ def fetch(
         command += [r.spec for r in requirements]
         built: set[str] = set()
         while (done := subprocess.run(command, capture_output=True, text=True)).returncode:
+            if "No space left on device" in done.stderr:
+                raise OSError(errno.ENOSPC, "No space left on device")
             # A package PyPI has no wheel of: build one here, from its sources, if it
             # can run in the EE (pure Python, or this host's Python and Linux).
             wanted = _no_wheel_of(done.stderr)
@@ -362,15 +421,11 @@ def fetch(
         shutil.rmtree(built_dir, ignore_errors=True)  # what it built was copied to the set
         wheels = sorted((_wheel(path) for path in partial.glob("*.whl")), key=lambda w: w.name)
         (partial / "resolved.json").write_text(json.dumps([vars(w) for w in wheels], indent=1))
-        shutil.rmtree(directory, ignore_errors=True)  # an incomplete one, if any
-        try:
-            partial.replace(directory)
-        except OSError:  # another pdee finished the same set first
-            if not lock.is_file():
-                raise
+        shutil.rmtree(directory, ignore_errors=True)  # an incomplete or damaged one, if any
+        partial.replace(directory)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-    return PackageSet(requirements, wheels, directory, key)
+    return wheels
 
 
 # -- the image an EE with these packages starts from ----------------------------------

@@ -122,6 +122,9 @@ class TmpUsage:
     files: int
     size_bytes: int
     packages_bytes: int = 0
+    # False when a step deleted the platform's own files (/tmp/__pdg__: steps' code and
+    # packages): on the platform, this EE's next restarted step process fails.
+    platform_files_intact: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -171,9 +174,11 @@ class Execution:
         cls, decision: Decision, reply: dict[str, Any], cold_start_ms: float | None
     ) -> Execution:
         """The record of one execution, from the scheduler's decision and the runtime's reply."""
+        reasons = reply.get("restart_reasons") or {}
         notes = [
-            f"step {step!r}'s process was restarted (the last one was killed); "
-            f"/tmp was kept, module globals were not"
+            f"the process of step {step!r} was restarted "
+            f"({reasons.get(step, 'its last one ended')}); /tmp was kept, module globals "
+            f"were not"
             for step in reply.get("restarted_steps", [])
         ]
         notes += [
@@ -207,6 +212,7 @@ class Execution:
                 files=int(tmp.get("files", 0)),
                 size_bytes=int(tmp.get("size_bytes", 0)),
                 packages_bytes=int(tmp.get("packages_bytes", 0)),
+                platform_files_intact=reply.get("platform_files_intact") is not False,
             )
             if tmp
             else None,

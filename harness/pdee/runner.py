@@ -37,6 +37,7 @@ from .events import Workflow, context, default_event
 from .interrupts import Terminated, deferred
 from .lanes import Failed, Finished, Lane, News, Running, Started, close_all
 from .plan import RunPlan
+from .recipe import cache_lock
 from .records import EELife, Execution, RunResult, Settings
 from .scheduler import Decision, Mode, Retire, Retirement, Scheduler
 from .sizes import format_size
@@ -197,7 +198,8 @@ class Runner:
                 f"drop packages or give a larger --tmp-size"
             )
         wanted = packages.package_image(image, fetched)
-        self.spec = replace(self.spec, image=self.backend.package_image(wanted, self.progress))
+        with cache_lock(f"image-{wanted.tag.replace(':', '-')}"):  # built once, not per run
+            self.spec = replace(self.spec, image=self.backend.package_image(wanted, self.progress))
         self.result.settings.packages = [
             {"name": w.name, "version": w.version, "bytes": w.bytes} for w in fetched.wheels
         ]

@@ -149,6 +149,20 @@ def _cold(warm_run: RunResult) -> Verdict:
 def _warm(warm_run: RunResult) -> Verdict:
     warm = [e for e in warm_run.executions if e.start is Start.WARM]
     failed = [e for e in warm if not e.passed]
+    broke = next(
+        (e for e in warm_run.executions if e.tmp and not e.tmp.platform_files_intact), None
+    )
+    if broke is not None and not failed:
+        return Verdict(
+            "warm",
+            Outcome.FAIL,
+            f"execution {broke.index} deleted the platform's own files in /tmp/__pdg__ (the "
+            f"steps' code and packages): on the platform, the next step process that starts "
+            f"in that EE cannot load its code, and every later execution there fails; "
+            f"delete only your own files in /tmp",
+            broke,
+            "warm",
+        )
     if not failed:
         return Verdict("warm", Outcome.PASS, f"{len(warm)} warm executions on one EE passed")
     first = failed[0]

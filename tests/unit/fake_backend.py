@@ -17,7 +17,7 @@ from typing import Any
 
 from pdee.backends import Backend, EESpec, Host, ImageInfo, PackageImage
 from pdee.backends.image import recipe_fingerprint
-from pdee.errors import EEError, EEGone
+from pdee.errors import EEError, EEGone, EEUnresponsive
 from pdee.runtime import PROTOCOL_VERSION
 
 
@@ -72,6 +72,8 @@ class FakeEE:
                 raise EEError(f"EE {self.id} was destroyed")
             if event.get("gone"):
                 raise EEGone(f"EE {self.id} ended", oom_killed=True, container_exit_code=137)
+            if event.get("frozen"):
+                raise EEUnresponsive("the EE stopped answering", step="step", logs={"step": "x"})
             if self.backend.fail_during == message["index"]:
                 raise EEError(f"EE {self.id} did not answer 'run' in time")
             self.tmp_used += event.get("tmp", 0)
@@ -101,7 +103,7 @@ class FakeEE:
                 },
                 "memory": {"peak_bytes": self.memory, "limit_bytes": self.spec.memory_bytes},
                 "restarted_steps": [],
-                "platform_files_intact": True,
+                "platform_files_intact": not event.get("wipes_pdg"),
             }
         finally:
             self.running -= 1

@@ -43,6 +43,15 @@ def test_a_step_that_fails_only_warm(step):
     assert result.verdict("cold").outcome is Outcome.PASS
 
 
+def test_a_step_that_deletes_the_platforms_files_is_not_safe(step):
+    result = pdee.check([step], event={**SAME, "wipes_pdg": True}, backend=FakeBackend())
+    assert not result.safe
+    warm = result.verdict("warm")
+    assert warm.outcome is Outcome.FAIL and warm.execution.index == 0
+    assert "deleted the platform's own files in /tmp/__pdg__" in warm.summary
+    assert "every later execution there fails" in warm.summary
+
+
 def test_a_step_that_fails_cold_is_told_first_and_the_rest_is_moot(step):
     result = pdee.check([step], event={**SAME, "status": "error"}, backend=FakeBackend())
     assert result.verdicts[0].scenario == "cold"

@@ -51,6 +51,20 @@ def test_a_step_failure_and_a_vanished_ee_both_exit_1(tmp_path):
     assert "EEGone" in readme_codes()["1"]
 
 
+def test_an_ee_that_stops_answering_is_its_executions_timeout_and_the_run_goes_on(tmp_path):
+    step = tmp_path / "s.py"
+    step.write_text("def handler(pd):\n    return 1\n")
+    backend = FakeBackend()
+    frozen = pdee.run([step], events=2, mode="warm", event={"frozen": True}, backend=backend)
+    assert [e.status.value for e in frozen.executions] == ["timeout", "timeout"]
+    error = frozen.executions[0].error
+    assert error is not None and error.type == "Timeout" and error.step == "step"
+    assert frozen.executions[0].steps["step"].logs == "x"
+    assert len(backend.ees) == 2 and backend.wait_all_destroyed()  # each lost EE replaced
+    assert report.exit_code(frozen) == 1
+    assert "stopped answering" in readme_codes()["1"]
+
+
 def test_a_run_cut_short_exits_with_its_causes_code(tmp_path):
     step = tmp_path / "s.py"
     step.write_text("def handler(pd):\n    return 1\n")

@@ -110,3 +110,19 @@ def test_the_recipes_are_read_from_images_and_only_there():
         top = checkout / "images" / "ee" / "Dockerfile"
         assert top.read_bytes() == recipe.recipe_file("ee/Dockerfile")
         assert not [p for p in PACKAGE.rglob("*") if p.name.startswith("Dockerfile")]
+
+
+def test_the_public_names_are_all_there_and_the_entry_point_imports_none_of_them():
+    import subprocess
+    import sys
+
+    assert set(pdee.__all__) == {*pdee._WHERE, "__version__"}
+    for name in pdee.__all__:
+        assert getattr(pdee, name) is not None
+    code = "import sys, pdee.entry; print(sorted(m for m in sys.modules if m.startswith('pdee')))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == str(
+        ["pdee", "pdee.entry", "pdee.errors", "pdee.interrupts", "pdee.version"]
+    )

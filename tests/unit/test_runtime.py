@@ -9,6 +9,7 @@ import pytest
 from pdee.records import StepResult
 from pdee.runtime import protocol, usage
 from pdee.runtime.pd import FlowExit, Pipedream
+from pdee.runtime.steps import StepSpec
 from pdee.runtime.supervisor import StepWait, Supervisor
 from pdee.runtime.usage import parse_memory_stat, process_peak, session_of, tmp_usage
 from pdee.runtime.worker import TmpPeak, describe_error, run_handler
@@ -168,12 +169,22 @@ def test_stderr_lines_are_marked_in_the_combined_logs():
 
 
 def test_payload_counts_return_values_and_names_the_step():
-    trigger = {"event": {"a": 1}}
+    event_bytes = len('{"a": 1}')
     small = {"logs": "x", "exports": {}, "return_value": None}
     big = {"logs": "", "exports": {}, "return_value": "y" * (6 * 2**20)}
-    assert Supervisor.payload_over(trigger, {"a": small}) is None
-    step, size = Supervisor.payload_over(trigger, {"a": small, "b": big, "c": small})
+    assert Supervisor.payload_over(event_bytes, {"a": small}) is None
+    step, size = Supervisor.payload_over(event_bytes, {"a": small, "b": big, "c": small})
     assert step == "b" and size > 6 * 2**20
+
+
+def test_an_event_over_the_payload_limit_runs_no_step():
+    supervisor = Supervisor()
+    supervisor.specs = [StepSpec("never", "/nonexistent/code.py", "never.py")]
+    reply = supervisor.run({"event": {"blob": "z" * (7 * 2**20)}, "context": {}, "index": 0})
+    assert reply["status"] == "error" and reply["steps"] == {}
+    assert reply["error"]["type"] == "FunctionPayloadLimitExceeded"
+    assert reply["error"]["message"].startswith("Function Payload Limit Exceeded: the event alone")
+    assert reply["error"]["step"] is None
 
 
 def test_tracebacks_name_the_users_file_and_line():

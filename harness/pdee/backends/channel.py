@@ -98,6 +98,10 @@ class Progress:
     step: str | None = None
     logs: dict[str, bytearray] = field(default_factory=dict)
 
+    def texts(self) -> dict[str, str]:
+        """Each step's kept logs, as text."""
+        return {name: text.decode(errors="replace") for name, text in self.logs.items()}
+
     def add_logs(self, step: str, text: str) -> None:
         kept = self.logs.setdefault(step, bytearray())
         kept += text.encode()

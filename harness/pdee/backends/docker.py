@@ -31,7 +31,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from ..errors import BackendUnavailable, EEError, EEGone, ImageError, UsageError
+from ..errors import BackendUnavailable, EEError, EEGone, EEUnresponsive, ImageError, UsageError
 from ..interrupts import deferred
 from . import LABEL_RUN, EESpec, Host, ImageInfo, PackageImage, ownership
 from .channel import AttachedStream, Progress, next_reply, send_message
@@ -188,7 +188,7 @@ class DockerEE:
             if self._destroyed():
                 raise EEError(f"EE {self.id} was destroyed while it started")
             self.state = EEState.RUNNING
-        self.hello = self._read_message(time.monotonic() + timeout_s, "start")
+        self.hello = self._read_message(timeout_s, "start")
         return self.hello
 
     def _destroyed(self) -> bool:
@@ -221,16 +221,16 @@ class DockerEE:
             send_message(self.stream, message)
         except OSError:
             pass  # the read below says why the EE went away
-        return self._read_message(time.monotonic() + timeout_s, message.get("type", "?"))
+        return self._read_message(timeout_s, message.get("type", "?"))
 
-    def _read_message(self, deadline: float, during: str) -> dict[str, Any]:
+    def _read_message(self, timeout_s: float, during: str) -> dict[str, Any]:
         stream = self.stream
         assert stream is not None
         with self._lock:
             self._readers += 1
         progress = Progress()
         try:
-            return self._read_reply(stream, deadline, during, progress)
+            return self._read_reply(stream, timeout_s, during, progress)
         finally:
             with self._lock:
                 self._readers -= 1
@@ -239,11 +239,18 @@ class DockerEE:
                 stream.close()
 
     def _read_reply(
-        self, stream: AttachedStream, deadline: float, during: str, progress: Progress
+        self, stream: AttachedStream, timeout_s: float, during: str, progress: Progress
     ) -> dict[str, Any]:
         try:
-            reply = next_reply(stream, deadline, progress)
+            reply = next_reply(stream, time.monotonic() + timeout_s, progress)
         except TimeoutError:
+            if during == "run":  # mid-execution: the execution's failure, not the run's
+                raise EEUnresponsive(
+                    f"the EE stopped answering: no reply in {timeout_s:g} s, past the "
+                    f"execution's timeout; pdee destroyed it",
+                    step=progress.step,
+                    logs=progress.texts(),
+                ) from None
             raise EEError(
                 f"EE {self.id} did not answer {during!r} in time; its runtime is stuck "
                 f"({self._stderr_tail() or 'no output'})"
@@ -291,7 +298,7 @@ class DockerEE:
             oom_killed=oom_killed,
             container_exit_code=exit_code,
             step=step,
-            logs={name: text.decode(errors="replace") for name, text in progress.logs.items()},
+            logs=progress.texts(),
         )
 
     def destroy(self) -> None:

@@ -33,8 +33,8 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Protocol
 
-from ..errors import EEError, ImageError
-from ..recipe import cache_dir, recipe_file, recipe_lines, tar_of
+from ..errors import EEError, ImageError, UsageError
+from ..recipe import cache_dir, cache_problem, recipe_file, recipe_lines, tar_of
 from . import Backend, EESpec, ImageInfo
 
 DEFAULT_TAG = "pdee-ee:latest"
@@ -99,9 +99,12 @@ def download_wheels(requirements: bytes, python: str, progress: Progress = _quie
         return wheels
     progress(f"downloading wheels for Python {major_minor} on the host (pip download)")
     partial = wheels.with_name(wheels.name + f".part-{uuid.uuid4().hex[:8]}")
-    partial.mkdir(parents=True)
     try:
+        partial.mkdir(parents=True)
         (partial / "requirements.txt").write_bytes(requirements)
+    except OSError as exc:
+        raise UsageError(cache_problem(exc) or f"cannot write pdee's cache: {exc}") from None
+    try:
         command = [sys.executable, "-m", "pip", "download", "--quiet"]
         command += ["--disable-pip-version-check", "--no-deps", "--only-binary=:all:"]
         command += ["--implementation", "py", "--abi", "none", "--platform", "any"]

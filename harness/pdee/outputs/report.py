@@ -48,13 +48,15 @@ def write_run(path: Path, result: RunResult) -> None:
     """
     placeholder = "@@pdee-executions@@"
     head = build(result, executions=placeholder)
-    before, after = (json.dumps(head, indent=2) + "\n").split(json.dumps(placeholder))
+    before, after = (json.dumps(head, indent=2, allow_nan=False) + "\n").split(
+        json.dumps(placeholder)
+    )
     try:
         with path.open("w", encoding="utf-8") as out:
             out.write(before)
             first = True
             for line in result.executions.json_lines():
-                text = json.dumps(json.loads(line), indent=2)
+                text = json.dumps(json.loads(line), indent=2, allow_nan=False)
                 out.write(("[\n" if first else ",\n") + _indent(text, "    "))
                 first = False
             out.write("[]" if first else "\n  ]")
@@ -73,7 +75,7 @@ def write(path: Path, report: dict[str, Any], what: str = "report") -> None:
     Raises:
         UsageError: the file cannot be written.
     """
-    write_text(path, json.dumps(report, indent=2) + "\n", what)
+    write_text(path, json.dumps(report, indent=2, allow_nan=False) + "\n", what)
 
 
 def write_text(path: Path, text: str, what: str) -> None:
@@ -86,15 +88,3 @@ def write_text(path: Path, text: str, what: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {what} {path}: {exc.strerror}; check the path") from exc
-
-
-def check_writable(path: Path, what: str = "report", example: str = "report.json") -> None:
-    """Fail before the run, not after it, when an output file cannot be written.
-
-    Raises:
-        UsageError: the file's directory does not exist, or the path is a directory.
-    """
-    if path.is_dir():
-        raise UsageError(f"{what} {path} is a directory; give a file name like {example}")
-    if not path.parent.exists():
-        raise UsageError(f"{what} {path}: directory {path.parent} does not exist")

@@ -43,6 +43,7 @@ TABLE_ROWS = 60
 # What an execution's details show of each step, before pointing at --report.
 LOG_LINES = 40
 VALUE_CHARS = 300
+LOG_LINE_CHARS = 2000  # a log line longer than this is cut on the terminal
 FAILURE_LOG_LINES = 20
 # Where output is not a terminal, lines are not wrapped; tables get this much room.
 PLAIN_WIDTH = 240
@@ -258,6 +259,8 @@ def _log_lines(console: Console, step: StepResult, limit: int, indent: str) -> N
         _say(console, f"{indent}… {len(lines) - limit} earlier lines (see --report)", "dim")
     for stream, line in lines[-limit:]:
         mark = "err│ " if stream == "stderr" else "out│ "
+        if len(line) > LOG_LINE_CHARS:  # one line of megabytes must not flood the terminal
+            line = f"{line[:LOG_LINE_CHARS]}… ({len(line):,} characters; see --report)"
         console.print(
             f"{indent}[{'red' if stream == 'stderr' else 'dim'}]{mark}[/]{escape(line)}",
             highlight=False,

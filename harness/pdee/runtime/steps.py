@@ -54,12 +54,13 @@ class Worker:
     replies_fd: int
     log_fds: dict[int, str]  # the step's stdout and stderr pipes, and which is which
     peak: usage.ProcessPeak
-    restarted: bool
+    restarted: str | None  # how the process it replaces ended; None for the first
     expected: str = ""  # the id the next reply must carry: a stray line cannot pass as one
     stray: int = 0  # lines on the reply channel that were not the reply awaited
     loaded: bool = False
     served: int = 0
     pending: bytearray = field(default_factory=bytearray)
+    ended: str | None = None  # how it ended, when the supervisor ended it or saw it die
 
     def ask(self, message: dict[str, Any]) -> None:
         """Send a request under a new id, which only its true reply carries."""
@@ -71,6 +72,13 @@ class Worker:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def how_it_ended(self) -> str:
+        """How the process ended, as the restart note of its successor says it."""
+        if self.ended is not None:
+            return self.ended
+        code = self.process.wait()
+        return f"it was killed by signal {-code}" if code < 0 else f"it exited with code {code}"
 
     def read_reply(self) -> dict[str, Any] | None:
         """The reply awaited, or None (not yet, or end of file).
@@ -133,14 +141,16 @@ class Worker:
             pass
 
 
-def spawn(spec: StepSpec, env: dict[str, str], user: Any = None, restarted: bool = False) -> Worker:
+def spawn(
+    spec: StepSpec, env: dict[str, str], user: Any = None, replaces: Worker | None = None
+) -> Worker:
     """Start a step's process, which imports the step's code at once.
 
     Args:
         spec: the step.
         env: the step's environment variables, over the supervisor's own.
         user: the platform's user (a ``pwd`` entry) to run it as, or None for ours.
-        restarted: whether it replaces a process an execution killed.
+        replaces: the step's last process, which ended (reaped here), if there was one.
     """
     to_worker_r, to_worker_w = os.pipe()
     from_worker_r, from_worker_w = os.pipe()
@@ -186,7 +196,7 @@ def spawn(spec: StepSpec, env: dict[str, str], user: Any = None, restarted: bool
         replies_fd=from_worker_r,
         log_fds={out_r: STDOUT, err_r: STDERR},
         peak=usage.ProcessPeak(process.pid),
-        restarted=restarted,
+        restarted=replaces.how_it_ended() if replaces is not None else None,
     )
     worker.ask({"type": "start"})  # answered by "loaded", once the step is imported
     return worker

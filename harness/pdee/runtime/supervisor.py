@@ -112,7 +112,7 @@ class Supervisor:
             self.specs.append(StepSpec(step["name"], path, step.get("source") or path))
         packages_bytes = install_packages()
         for spec in self.specs:
-            self.workers[spec.name] = self.spawn(spec, restarted=False)
+            self.workers[spec.name] = self.spawn(spec)
         return {"type": "ready", "packages_bytes": packages_bytes}
 
     def run(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -122,19 +122,22 @@ class Supervisor:
         steps: dict[str, Any] = {"trigger": trigger}
         results: dict[str, Any] = {}
         status, error, respond, exit_reason, peak = "ok", None, None, None, 0
-        restarted: list[str] = []
+        restarted: dict[str, str] = {}  # step: how its last process ended
         stray: dict[str, int] = {}  # lines a step wrote to its reply channel
         tmp_peak = 0
         if self.measure:
             for live in self.workers.values():
                 live.peak.reset()
-        for spec in self.specs:
+        event_bytes = len(json.dumps(trigger["event"]))
+        if event_bytes > PAYLOAD_LIMIT_BYTES:  # over before any step: none runs
+            status, error = "error", self.payload_error(event_bytes, None)
+        for spec in self.specs if error is None else ():
             worker = self.workers.get(spec.name)
             if worker is None or not worker.alive():
-                worker = self.spawn(spec, restarted=worker is not None)
+                worker = self.spawn(spec, replaces=worker)
                 self.workers[spec.name] = worker
-            if worker.restarted and worker.served == 0:
-                restarted.append(spec.name)
+            if worker.restarted is not None and worker.served == 0:
+                restarted[spec.name] = worker.restarted
             worker.served += 1
             self.notify({"type": "step", "index": message.get("index"), "name": spec.name})
             wait = StepWait()
@@ -171,20 +174,9 @@ class Supervisor:
             if outcome["exit"] is not None:
                 status, exit_reason = "exit", outcome["exit"]["reason"]
                 break
-        over = self.payload_over(trigger, results)
+        over = self.payload_over(event_bytes, results)
         if status in ("ok", "exit") and over is not None:
-            step, payload = over
-            status = "error"
-            error = {
-                "type": "FunctionPayloadLimitExceeded",
-                "message": (
-                    f"Function Payload Limit Exceeded: the event, logs, exports and return "
-                    f"values add up to {_mb(payload)} after step {step!r}, over the "
-                    f"platform's 6MB; keep large data in /tmp or in a data store"
-                ),
-                "step": step,
-                "traceback": None,
-            }
+            status, error = "error", self.payload_error(over[1], over[0])
         tmp = usage.tmp_usage("/tmp", tuple(spec.path for spec in self.specs))
         result = {
             "type": "result",
@@ -202,7 +194,8 @@ class Supervisor:
             },
             "platform_files_intact": tmp.platform_files_intact,
             "memory": {"peak_bytes": peak, "limit_bytes": self.memory_bytes},
-            "restarted_steps": restarted,
+            "restarted_steps": list(restarted),
+            "restart_reasons": restarted,
             "stray_lines": stray,
             "duration_ms": round((time.monotonic() - started) * 1000, 3),
         }
@@ -216,16 +209,17 @@ class Supervisor:
 
     # -- step processes ---------------------------------------------------------------
 
-    def spawn(self, spec: StepSpec, restarted: bool) -> Worker:
-        return spawn(spec, self.env, self.user, restarted)
+    def spawn(self, spec: StepSpec, replaces: Worker | None = None) -> Worker:
+        if replaces is not None:
+            replaces.kill()  # reap it and close its pipes
+        return spawn(spec, self.env, self.user, replaces)
 
     def respawn_dead_workers(self) -> None:
         """Restart, keeping /tmp, the step processes that an execution killed."""
         for spec in self.specs:
             worker = self.workers.get(spec.name)
             if worker is not None and not worker.alive():
-                worker.kill()  # reap it and close its pipes
-                self.workers[spec.name] = self.spawn(spec, restarted=True)
+                self.workers[spec.name] = self.spawn(spec, replaces=worker)
 
     def run_step(
         self, worker: Worker, steps: dict[str, Any], deadline: float, wait: StepWait
@@ -234,6 +228,7 @@ class Supervisor:
         if not worker.loaded:
             loaded = self.await_reply(worker, deadline, wait)
             if loaded.get("error") is not None:
+                worker.ended = "its code failed to load"
                 worker.kill()
                 return {
                     "return_value": None,
@@ -262,7 +257,7 @@ class Supervisor:
                 self.sample(worker, wait, self.meter.current())
                 next_sample = now + SAMPLE_INTERVAL_S
             if now >= deadline:
-                self.end_step(worker)
+                self.end_step(worker, "it was killed at the timeout")
                 raise Ended("timeout", self.timeout_error())
             wait_s = min(next_sample, deadline) - now
             ready, _, _ = select.select(fds, [], [], wait_s)
@@ -293,13 +288,14 @@ class Supervisor:
         if self.measure and tmp:
             wait.tmp_peak_bytes = max(wait.tmp_peak_bytes, self.meter.tmp_used())
         if used > self.memory_bytes:
-            self.end_step(worker)
+            self.end_step(worker, "it was killed over the memory limit")
             self.drain_logs(worker, wait)
             raise Ended("oom", self.oom_error(worker.spec.name, used))
 
-    def end_step(self, worker: Worker) -> None:
+    def end_step(self, worker: Worker, why: str) -> None:
         """Kill a step that ran out of time or memory, and whatever it left running
         outside its session; the other steps' processes live on."""
+        worker.ended = why
         worker.kill()
         sessions = {w.process.pid for w in self.workers.values() if w.alive()}
         for pid, session in usage.sessions().items():
@@ -344,6 +340,7 @@ class Supervisor:
         code = worker.process.wait()
         worker.kill()
         if code == -signal.SIGKILL:
+            worker.ended = "it was killed by the kernel, out of memory"
             return "oom", {
                 "type": "OutOfMemory",
                 "message": (
@@ -360,16 +357,36 @@ class Supervisor:
         }
 
     @staticmethod
-    def payload_over(trigger: dict[str, Any], results: dict[str, Any]) -> tuple[str, int] | None:
+    def payload_over(event_bytes: int, results: dict[str, Any]) -> tuple[str, int] | None:
         """The step after which the execution's payload (the event, and each step's logs,
         exports and return value) went over the platform's limit, and its size then."""
-        total = len(json.dumps(trigger["event"]))
+        total = event_bytes
         for name, result in results.items():
             total += len(result["logs"].encode()) + len(json.dumps(result["exports"]))
             total += len(json.dumps(result["return_value"]))
             if total > PAYLOAD_LIMIT_BYTES:
                 return name, total
         return None
+
+    @staticmethod
+    def payload_error(payload: int, step: str | None) -> dict[str, Any]:
+        """The platform's error for an execution whose payload is over its limit after
+        ``step`` (None: the event alone is)."""
+        what = (
+            f"the event alone is {_mb(payload)}"
+            if step is None
+            else f"the event, logs, exports and return values add up to {_mb(payload)} after "
+            f"step {step!r}"
+        )
+        return {
+            "type": "FunctionPayloadLimitExceeded",
+            "message": (
+                f"Function Payload Limit Exceeded: {what}, over the platform's 6MB; keep "
+                f"large data in /tmp or in a data store"
+            ),
+            "step": step,
+            "traceback": None,
+        }
 
 
 def main(argv: list[str] | None = None) -> None:
