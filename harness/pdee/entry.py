@@ -9,6 +9,7 @@ handlers are in place (``pdee/__init__`` imports its public names lazily).
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from . import interrupts
@@ -29,3 +30,6 @@ def main() -> None:
     except interrupts.Terminated:  # before a command took over its signals
         sys.stderr.write("Terminated.\n")
         sys.exit(EXIT_TERMINATED)
+    finally:  # exiting: a signal now must not turn the exit code into a death by signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
