@@ -19,8 +19,11 @@ from .records import Execution
 from .runtime import PROTOCOL_VERSION
 from .scheduler import Decision, Start
 
-# How long past the step timeout pdee waits for the runtime's own answer.
-REPLY_GRACE_S = 15.0
+# How long past the execution's timeout pdee waits for the runtime's own answer before it
+# ends the execution itself (a timeout) and destroys the EE. The runtime answers within
+# milliseconds of the deadline, unless its EE starves it (a fork bomb: seen here up to
+# 4 s late under a 3 s timeout) or is paused; pdee, on the host, is not starved.
+REPLY_GRACE_S = 2.0
 LOAD_TIMEOUT_S = 60.0
 
 
@@ -86,7 +89,7 @@ class EEWork:
             reply = lane.ee.request(message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S)
         except (EEGone, EEUnresponsive) as exc:  # the EE is lost; the run goes on
             gone = True
-            reply = gone_reply(exc, (time.monotonic() - started) * 1000)
+            reply = gone_reply(exc, (time.monotonic() - started) * 1000, self.plan.timeout_s)
         if reply.get("tmp"):
             reply["tmp"]["packages_bytes"] = lane.packages_bytes
         lane.post(
@@ -99,17 +102,25 @@ class EEWork:
         )
 
 
-def gone_reply(exc: EEGone | EEUnresponsive, duration_ms: float) -> dict[str, Any]:
+def gone_reply(
+    exc: EEGone | EEUnresponsive, duration_ms: float, timeout_s: float
+) -> dict[str, Any]:
     """The reply an execution gets when its EE's container ended under it, or stopped
     answering (a timeout: the EE is destroyed, as for one that timed out itself)."""
     if isinstance(exc, EEUnresponsive):
         status, kind = "timeout", "Timeout"
+        message = (
+            f"the execution ran past {timeout_s:g} s and its EE did not answer for "
+            f"{REPLY_GRACE_S:g} s more (its processes starved pdee's runtime, or the EE was "
+            f"paused); pdee ended it and destroyed the EE"
+        )
     else:
         status = "oom" if exc.oom_killed else "error"
         kind = "OutOfMemory" if exc.oom_killed else "EEGone"
+        message = str(exc)
     return {
         "status": status,
-        "error": {"type": kind, "message": str(exc), "step": exc.step, "traceback": None},
+        "error": {"type": kind, "message": message, "step": exc.step, "traceback": None},
         "steps": {
             name: {"return_value": None, "exports": {}, "logs": logs, "duration_ms": 0.0}
             for name, logs in exc.logs.items()

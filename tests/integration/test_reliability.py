@@ -173,3 +173,53 @@ def test_a_read_only_cache_is_one_line(write_step, read_only_dir, command):
     assert last.startswith(f"Error: pdee's cache {read_only_dir}/pdee is not writable")
     assert "XDG_CACHE_HOME" in last
     assert all(not line.startswith("Error") for line in progress)
+
+
+SLEEPER = "import time\n\ndef handler(pd):\n    time.sleep(float(pd.steps['trigger']['event'].get('s', 0)))\n    return 'awake'\n"
+
+
+def test_a_paused_ee_is_its_executions_timeout_and_the_run_goes_on(
+    write_step, tmp_path, docker_client
+):
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"s": 30}\n{"s": 0}\n')
+    report = tmp_path / "r.json"
+    process = subprocess.Popen(
+        [*PDEE, "run", write_step("sleeper", SLEEPER), "--event-file", events, "--events", "2",
+         "--mode", "warm", "--timeout", "3", "--network", "none", "-q", "--report", report],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (running := docker_client.containers.list(filters={"label": "pdee.run"})):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    time.sleep(1.0)  # the step is sleeping
+    running[0].pause()
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert time.monotonic() - started < 3 + 2 + 10  # the timeout, the grace, a new EE's run
+    first, second = json.loads(report.read_text())["executions"]
+    assert first["status"] == "timeout" and first["error"]["step"] == "sleeper"
+    assert "did not answer for 2 s more" in first["error"]["message"]
+    assert second["status"] == "ok" and second["start"] == "cold" and second["ee"] != first["ee"]
+
+
+FORK_BOMB = """
+import os
+
+def handler(pd):
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+"""
+
+
+def test_a_fork_bomb_cannot_hold_the_timeout_back(pdee, write_step):
+    outcome = pdee("run", write_step("bomb", FORK_BOMB), "--timeout", "3", "--network", "none")
+    assert outcome.exit_code == 1
+    (execution,) = outcome.executions
+    assert execution["status"] == "timeout"
+    assert execution["duration_ms"] < (3 + 2 + 1) * 1000  # the runtime's, or pdee's own end

@@ -246,8 +246,7 @@ class DockerEE:
         except TimeoutError:
             if during == "run":  # mid-execution: the execution's failure, not the run's
                 raise EEUnresponsive(
-                    f"the EE stopped answering: no reply in {timeout_s:g} s, past the "
-                    f"execution's timeout; pdee destroyed it",
+                    f"EE {self.id} gave no reply to its execution in {timeout_s:g} s",
                     step=progress.step,
                     logs=progress.texts(),
                 ) from None

@@ -201,10 +201,10 @@ class DataStore:
 
     def records(self, now: float | None = None) -> Iterator[Record]:
         """Every record (only the live ones at ``now``, if given), in key order."""
-        sql, args = "SELECT key, value, expires_at FROM records", ()
+        sql, args = "SELECT key, value, expires_at FROM records", []
         if now is not None:
-            sql, args = sql + " WHERE expires_at IS NULL OR expires_at > ?", (now,)
-        for key, value, expires_at in self._execute(sql + " ORDER BY key", args):
+            sql, args = sql + " WHERE expires_at IS NULL OR expires_at > ?", [now]
+        for key, value, expires_at in self._execute(sql + " ORDER BY key", tuple(args)):
             yield Record(key, json.loads(value), expires_at)
 
     def answer(self, call: dict[str, Any], now: float) -> dict[str, Any]:
