@@ -30,8 +30,6 @@ def one_line_error(outcome) -> str:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--env-file", "/dev/zero"], "env file /dev/zero is a device"),
-        (["--inputs", "/dev/zero"], "inputs file /dev/zero is a device"),
         (["--interval", "nan"], "--interval nan: give a finite number"),
         (["--rate", "inf"], "--rate inf: give a finite number"),
         (["--idle-timeout", "nan"], "--idle-timeout nan: give a finite number"),
@@ -48,6 +46,18 @@ def test_the_probes_bad_input_exits_2_in_one_line(pdee, write_step, args, expect
     outcome = pdee("run", write_step("ok", OK_STEP), *args)
     assert outcome.exit_code == 2, outcome.stdout + outcome.stderr
     assert expected in one_line_error(outcome)
+
+
+@pytest.mark.parametrize("option", ["--env-file", "--inputs", "--event-file", "--schedule"])
+def test_dev_zero_is_refused_without_being_read(write_step, option):
+    """Under prlimit: a regression that reads /dev/zero fails there, not on the host."""
+    done = subprocess.run(
+        ["prlimit", "--as=2000000000", *PDEE, "run", write_step("ok", OK_STEP), option,
+         "/dev/zero"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "/dev/zero is a device; give a regular file" in done.stderr
 
 
 def test_a_fifo_as_event_file_is_refused_at_once(write_step, tmp_path):

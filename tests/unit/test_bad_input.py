@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
+import subprocess
+import sys
 import threading
 import tracemalloc
 from datetime import datetime, timedelta, timezone
@@ -37,7 +40,22 @@ def _refused(match: str, **options):
 
 @pytest.mark.parametrize("option", ["env_file", "inputs", "event_file", "schedule"])
 def test_a_device_is_refused_without_reading_it(step, option):
-    _refused("is a device; give a regular file", steps=[step], **{option: "/dev/zero"})
+    """In a child limited to 1GB of address space: a regression that reads /dev/zero
+    fails there, not on the host."""
+    code = (
+        "import sys; from pdee.plan import build_plan; from pdee.errors import UsageError\n"
+        "try:\n"
+        f"    build_plan([sys.argv[1]], {option}='/dev/zero')\n"
+        "except UsageError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(step)],
+        capture_output=True, text=True, timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30)),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "/dev/zero is a device; give a regular file" in done.stdout
 
 
 @pytest.mark.parametrize("option", ["env_file", "inputs", "event_file", "schedule", "steps"])
