@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .backends import Backend
@@ -65,6 +65,7 @@ def run(
     env_file: StrPath | None = None,
     cpus: float | str | None = None,
     allow_link_local: bool = False,
+    data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
     backend: Backend | None = None,
     on_execution: OnExecution | None = None,
 ) -> RunResult:
@@ -118,5 +119,6 @@ def run(
         env_file=env_file,
         cpus=cpus,
         allow_link_local=allow_link_local,
+        data_stores=data_stores,
     )
     return execute(plan, backend, on_execution)

@@ -162,6 +162,15 @@ AllowLinkLocalOption = Annotated[
         "by default)."
     ),
 ]
+DataStoreOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--data-store",
+        help="A data store prop: pd.inputs[NAME] is a Store, empty for this run, or kept in "
+        "the SQLite file PATH across runs (NAME=PATH; repeatable).",
+        show_default=False,
+    ),
+]
 JunitOption = Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")]
 
 
@@ -249,6 +258,7 @@ def run(
     env_file: EnvFileOption = None,
     cpus: CpusOption = None,
     allow_link_local: AllowLinkLocalOption = False,
+    data_store: DataStoreOption = None,
 ) -> None:
     """Run a workflow's steps for a number of events in emulated EEs.
 
@@ -292,6 +302,7 @@ def run(
             env_file=env_file,
             cpus=cpus,
             allow_link_local=allow_link_local,
+            data_stores=data_store,
         )
         outputs = _claim(
             outputs, (report_path, "report", "report.json"), (junit_path, "JUnit file", "junit.xml")
@@ -399,6 +410,7 @@ def check_command(
     env_file: EnvFileOption = None,
     cpus: CpusOption = None,
     allow_link_local: AllowLinkLocalOption = False,
+    data_store: DataStoreOption = None,
 ) -> None:
     """Prove a step safe to deploy: cold, warm, growth, headroom, state and chaos verdicts.
 
@@ -435,6 +447,7 @@ def check_command(
                 env_file=env_file,
                 cpus=cpus,
                 allow_link_local=allow_link_local,
+                data_stores=data_store,
                 backend=backend,
                 on_run=on_run,
             )

@@ -9,7 +9,7 @@ execution is on the virtual clock (``Running``) and the record of one that ended
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import EEGone, EEUnresponsive, ImageError
@@ -18,6 +18,7 @@ from .plan import RunPlan
 from .records import Execution
 from .runtime import PROTOCOL_VERSION
 from .scheduler import Decision, Start
+from .services.data_stores import WRITES, DataStore
 
 # How long past the execution's timeout pdee waits for the runtime's own answer before it
 # ends the execution itself (a timeout) and destroys the EE. The runtime answers within
@@ -29,9 +30,12 @@ LOAD_TIMEOUT_S = 60.0
 
 @dataclass
 class EEWork:
-    """The work of one run's lanes: the plan it loads into every EE."""
+    """The work of one run's lanes: the plan it loads into every EE, and the data stores
+    whose calls it answers on the virtual clock (``origin_ts``: Unix time of virtual 0)."""
 
     plan: RunPlan
+    stores: dict[str, DataStore] = field(default_factory=dict)
+    origin_ts: float = 0.0
     measure: bool = True  # the exact peaks; off only for the benchmark's baseline
 
     def start(self, lane: Lane) -> None:
@@ -62,6 +66,7 @@ class EEWork:
                 for step in plan.steps
             ],
             "inputs": plan.inputs,
+            "stores": sorted(self.stores),
             "env": plan.env,
             "measure": self.measure,
             "memory_bytes": plan.memory_bytes,
@@ -85,11 +90,27 @@ class EEWork:
         started = time.monotonic()
         cold_start_ms = round(cold_start_s * 1000, 3) if decision.start is Start.COLD else None
         gone = False
+        # Where the execution starts on the virtual clock, as a Unix time: its store
+        # calls happen then, plus the real time the execution has taken so far.
+        virtual_start = self.origin_ts + decision.at_s + cold_start_s - started
+        uses: dict[str, list[int]] = {}
+
+        def on_call(call: dict[str, Any]) -> dict[str, Any]:
+            store = self.stores.get(str(call.get("store")))
+            if store is None:
+                return {"error": f"no data store {call.get('store')!r} in this run"}
+            use = uses.setdefault(store.name, [0, 0])
+            use[call.get("op") in WRITES] += 1
+            return store.answer(call, virtual_start + time.monotonic())
+
         try:
-            reply = lane.ee.request(message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S)
+            reply = lane.ee.request(
+                message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S, on_call=on_call
+            )
         except (EEGone, EEUnresponsive) as exc:  # the EE is lost; the run goes on
             gone = True
             reply = gone_reply(exc, (time.monotonic() - started) * 1000, self.plan.timeout_s)
+        reply["stores"] = {name: {"reads": r, "writes": w} for name, (r, w) in uses.items()}
         if reply.get("tmp"):
             reply["tmp"]["packages_bytes"] = lane.packages_bytes
         lane.post(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
@@ -75,6 +76,8 @@ class RunPlan:
     cpus: float = DEFAULT_CPUS
     cpus_from: str = "default"  # "default", "given" or "platform" (scaled with memory)
     allow_link_local: bool = False
+    # Data store props: pd.inputs[name] is a Store kept in the file (None: for the run).
+    data_stores: dict[str, Path | None] = field(default_factory=dict)
 
     @property
     def executions(self) -> int:
@@ -227,6 +230,48 @@ def _number(value: Any, option: str, kind: type = float) -> Any:
     return kind(value)
 
 
+STORE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _data_stores(
+    stores: Sequence[str] | Mapping[str, StrPath | None] | None, inputs: dict[str, Any]
+) -> dict[str, Path | None]:
+    """The data store props: ``NAME`` or ``NAME=PATH`` texts (``--data-store``), or a
+    mapping of names to paths (None: a store for the run only).
+
+    Raises:
+        UsageError: a bad or repeated name, or one that ``inputs`` gives too.
+    """
+    if stores is None:
+        return {}
+    if isinstance(stores, (str, PathLike)):
+        raise UsageError("data_stores: give a list like ['data_store'] or a dict of paths")
+    pairs: list[tuple[str, StrPath | None]] = []
+    if isinstance(stores, Mapping):
+        pairs = [(str(name), path) for name, path in stores.items()]
+    else:
+        for text in stores:
+            name, sep, given = str(text).partition("=")
+            pairs.append((name, given if sep else None))
+    found: dict[str, Path | None] = {}
+    for name, path in pairs:
+        if not STORE_NAME.match(name):
+            raise UsageError(
+                f"--data-store {name!r}: give the prop's name (letters, digits, _), e.g. "
+                f"data_store or data_store=.pdee/data.db"
+            )
+        if name in found:
+            raise UsageError(f"--data-store {name} is given twice; give each prop once")
+        if name in inputs:
+            raise UsageError(
+                f"--data-store {name} and --inputs both give pd.inputs[{name!r}]; drop one"
+            )
+        if path is not None and not str(path):
+            raise UsageError(f"--data-store {name}=: give a file path after =, or no =")
+        found[name] = Path(path) if path is not None else None
+    return found
+
+
 def _user_events(
     event: str | dict[str, Any] | None, event_file: StrPath | None
 ) -> list[dict[str, Any]] | None:
@@ -263,6 +308,7 @@ def build_plan(
     env_file: StrPath | None = None,
     cpus: float | str | None = None,
     allow_link_local: bool = False,
+    data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
 ) -> RunPlan:
     """Check every option and input file; the plan to run.
 
@@ -292,6 +338,9 @@ def build_plan(
         cpus: each EE's CPU limit: a number of CPUs, or ``"platform"`` (scaled with
             ``memory`` as on Lambda: 1 CPU at 1,769MB); default 1.
         allow_link_local: let EEs reach 169.254.0.0/16 (cloud metadata endpoints).
+        data_stores: data store props (``pd.inputs[name]`` becomes a ``Store``): names
+            (``"data_store"``, a store for the run only), ``"name=path"`` texts, or a dict
+            of names to files (kept across runs; created if missing) or None.
 
     Raises:
         UsageError: anything wrong, with how to fix it.
@@ -367,4 +416,5 @@ def build_plan(
         cpus=cpus_value,
         cpus_from=cpus_from,
         allow_link_local=bool(allow_link_local),
+        data_stores=_data_stores(data_stores, loaded_inputs),
     )

@@ -142,6 +142,30 @@ class MemoryUsage:
 
 
 @dataclass(frozen=True)
+class StoreUse:
+    """What one execution did with one data store: its reads and writes."""
+
+    reads: int = 0
+    writes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StoreAtEnd:
+    """A data store as the run left it: where it is kept, and its records (each with
+    its value and its expiry, a Unix time on the virtual clock, or None)."""
+
+    name: str
+    path: str | None  # None: it lived for the run only
+    records: dict[str, dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Execution:
     """One event's execution: where it ran, how it ended, what each step gave."""
 
@@ -161,6 +185,7 @@ class Execution:
     cold_start_ms: float | None = None
     restarted_steps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stores: dict[str, StoreUse] = field(default_factory=dict)  # by data store prop
 
     @property
     def passed(self) -> bool:
@@ -224,6 +249,9 @@ class Execution:
             cold_start_ms=cold_start_ms,
             restarted_steps=list(reply.get("restarted_steps", [])),
             notes=notes,
+            stores={
+                name: StoreUse(**use) for name, use in (reply.get("stores") or {}).items()
+            },
         )
 
     @classmethod
@@ -247,6 +275,7 @@ class Execution:
             cold_start_ms=data.get("cold_start_ms"),
             restarted_steps=list(data.get("restarted_steps", [])),
             notes=list(data.get("notes", [])),
+            stores={name: StoreUse(**use) for name, use in data.get("stores", {}).items()},
         )
 
     @property
@@ -283,6 +312,7 @@ class Execution:
             "cold_start_ms": self.cold_start_ms,
             "restarted_steps": self.restarted_steps,
             "notes": self.notes,
+            "stores": {name: use.to_json() for name, use in self.stores.items()},
         }
 
 
@@ -447,6 +477,8 @@ class Settings:
     cpus: float = 1.0  # each EE's CPU limit
     cpus_from: str = "default"  # "default", "given" or "platform" (scaled with memory)
     link_local: str = "blocked"  # whether EEs reach 169.254.0.0/16, and why
+    # The data stores the steps get, by prop: the file each is kept in (None: the run's).
+    data_stores: dict[str, str | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -522,6 +554,7 @@ class RunResult:
     ees: dict[str, EELife] = field(default_factory=dict)
     interrupted: bool = False  # Ctrl-C or SIGTERM cut the run short
     aborted: str | None = None  # why the backend failure stopped it, if it did
+    data_stores: list[StoreAtEnd] = field(default_factory=list)  # as the run left them
 
     def __post_init__(self) -> None:
         if not isinstance(self.executions, ExecutionLog):

@@ -38,8 +38,9 @@ from .interrupts import Terminated, deferred
 from .lanes import Failed, Finished, Lane, News, Running, Started, close_all
 from .plan import RunPlan
 from .recipe import cache_lock
-from .records import EELife, Execution, RunResult, Settings
+from .records import EELife, Execution, RunResult, Settings, StoreAtEnd
 from .scheduler import Decision, Mode, Retire, Retirement, Scheduler
+from .services.data_stores import DataStore
 from .sizes import format_size
 from .standby import Standby
 from .version import __version__
@@ -87,7 +88,7 @@ class Runner:
         self.standby = Standby(
             plan.policy.concurrency if plan.policy.mode is Mode.COLD else 0, self._starting_lane
         )
-        self.work = EEWork(plan)
+        self.work = EEWork(plan, origin_ts=self.origin.timestamp())
         self.dispatched = 0
         self.in_flight: dict[str, Decision] = {}
         self.clock_s = 0.0  # the latest virtual time pdee knows of
@@ -118,6 +119,10 @@ class Runner:
             cpus=plan.cpus,
             cpus_from=plan.cpus_from,
             link_local=self._link_local(),
+            data_stores={
+                name: None if path is None else str(path)
+                for name, path in plan.data_stores.items()
+            },
         )
 
     def _link_local(self) -> str:
@@ -142,9 +147,10 @@ class Runner:
         self.backend.check_network(self.plan.network)
         self._check_host(self.backend.host())
         self.result.settings = self._settings(image)
-        self._prepare_packages(image)
         failure: PdeeError | None = None
         try:
+            self._open_stores()
+            self._prepare_packages(image)
             self._walk_events()
         except PdeeError as exc:
             failure = exc
@@ -154,6 +160,7 @@ class Runner:
         finally:
             with deferred():  # a second Ctrl-C must not cut the clean-up short
                 self._close()
+                self._close_stores()
         if failure is not None:
             self.result.aborted = str(failure)
             raise RunAborted(failure, self.result) from failure
@@ -174,6 +181,24 @@ class Runner:
                 f"{format_size(self.plan.memory_bytes)} + pdee's headroom), over the Docker "
                 f"host's {format_size(host.memory_bytes)}; give a smaller --tmp-size"
             )
+
+    def _open_stores(self) -> None:
+        """Open the run's data stores (before any EE).
+
+        Raises:
+            UsageError: a store's file cannot be opened or is not a data store.
+        """
+        for name, path in self.plan.data_stores.items():
+            self.work.stores[name] = DataStore(name, path)
+
+    def _close_stores(self) -> None:
+        """Keep each store's records in the result, then let go of the stores."""
+        now = self.origin.timestamp() + self.clock_s
+        for name, store in self.work.stores.items():
+            records = {record.key: record.to_json() for record in store.records(now)}
+            path = str(store.path) if store.path is not None else None
+            self.result.data_stores.append(StoreAtEnd(name, path, records))
+            store.close()
 
     def _prepare_packages(self, image: ImageInfo) -> None:
         """Fetch the steps' packages and make the image EEs start from (before any EE).

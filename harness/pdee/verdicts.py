@@ -28,7 +28,7 @@ import enum
 import itertools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -442,6 +442,7 @@ def check(
     env_file: StrPath | None = None,
     cpus: float | str | None = None,
     allow_link_local: bool = False,
+    data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
     backend: Backend | None = None,
     on_run: Callable[[str], None] | None = None,
 ) -> CheckResult:
@@ -478,6 +479,7 @@ def check(
         "env": env,
         "env_file": env_file,
         "cpus": cpus,
+        "data_stores": data_stores,
         "allow_link_local": allow_link_local,
     }
     if image is not None:

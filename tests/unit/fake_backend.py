@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pdee.backends import Backend, EESpec, Host, ImageInfo, PackageImage
+from pdee.backends import Backend, EESpec, Host, ImageInfo, OnCall, PackageImage
 from pdee.backends.image import recipe_fingerprint
 from pdee.errors import EEError, EEGone, EEUnresponsive
 from pdee.runtime import PROTOCOL_VERSION
@@ -36,6 +36,7 @@ class FakeEE:
         self.served = 0
         self.tmp_used = 4096
         self.memory = 10 * 2**20
+        self.stores: list[str] = []
 
     def __enter__(self) -> FakeEE:
         self.start()
@@ -57,11 +58,15 @@ class FakeEE:
         self.id = ee_id
         self.names.append(ee_id)
 
-    def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    def request(
+        self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
+    ) -> dict[str, Any]:
         assert self.started and not self.destroyed.is_set()
         if message["type"] == "load":
+            self.stores = list(message.get("stores", []))
             return {"type": "ready"}
         event = message["event"]
+        answers = [on_call(call) for call in event.get("calls", [])] if on_call else []
         self.running += 1
         with self.backend.lock:
             self.backend.in_flight += 1
@@ -104,6 +109,7 @@ class FakeEE:
                 "memory": {"peak_bytes": self.memory, "limit_bytes": self.spec.memory_bytes},
                 "restarted_steps": [],
                 "platform_files_intact": not event.get("wipes_pdg"),
+                "answers": answers,  # what the calls got, for the tests to see
             }
         finally:
             self.running -= 1

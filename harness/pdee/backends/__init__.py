@@ -27,6 +27,11 @@ MEMORY_HEADROOM_BYTES = 256 * 2**20
 LABEL_RUN = "pdee.run"
 
 
+# Answers one call a step makes during an execution: a data store operation, as
+# ``{"store", "op", "key", ...}``; the answer is ``{"found", "value"}`` or ``{"error"}``.
+OnCall = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class EESpec:
     """How to make an EE: its image and the platform's caps."""
@@ -88,8 +93,11 @@ class EE(Protocol):
         """
         ...
 
-    def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        """Send one message to the runtime and return its reply.
+    def request(
+        self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
+    ) -> dict[str, Any]:
+        """Send one message to the runtime and return its reply; meanwhile ``on_call``
+        answers the calls the steps make (their data store operations).
 
         Raises:
             EEGone: the EE ended (``oom_killed`` says whether for memory).
@@ -162,5 +170,6 @@ __all__ = [
     "Host",
     "ImageError",
     "ImageInfo",
+    "OnCall",
     "PackageImage",
 ]

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import OnCall
+
 STDOUT, STDERR = 1, 2
 LOG_TAIL_BYTES = 64 * 1024
 
@@ -118,10 +120,11 @@ def send_message(stream: AttachedStream, message: dict[str, Any]) -> None:
 
 
 def next_reply(
-    stream: AttachedStream, deadline: float, progress: Progress
+    stream: AttachedStream, deadline: float, progress: Progress, on_call: OnCall | None = None
 ) -> dict[str, Any] | None:
-    """The next message that is not progress (``progress`` takes those in); None at the
-    end of the stream.
+    """The next message that is not progress (``progress`` takes those in) or a call
+    (``on_call`` answers those: a step's data store operations); None at the end of the
+    stream.
 
     Raises:
         TimeoutError: nothing came before ``deadline``.
@@ -140,5 +143,13 @@ def next_reply(
             progress.step = str(message.get("name"))
         elif kind == "log":
             progress.add_logs(str(message.get("name")), str(message.get("data", "")))
+        elif kind == "call":
+            call = message.get("call")
+            answer = (
+                on_call(call)
+                if on_call is not None and isinstance(call, dict)
+                else {"error": "this request takes no calls"}
+            )
+            send_message(stream, {"type": "answer", **answer})
         else:
             return message

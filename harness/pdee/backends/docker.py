@@ -33,7 +33,7 @@ from docker.models.containers import Container
 
 from ..errors import BackendUnavailable, EEError, EEGone, EEUnresponsive, ImageError, UsageError
 from ..interrupts import deferred
-from . import LABEL_RUN, EESpec, Host, ImageInfo, PackageImage, ownership
+from . import LABEL_RUN, EESpec, Host, ImageInfo, OnCall, PackageImage, ownership
 from .channel import AttachedStream, Progress, next_reply, send_message
 
 log = logging.getLogger("pdee.docker")
@@ -208,8 +208,11 @@ class DockerEE:
         except DOCKER_ERRORS as exc:
             log.warning("EE %s keeps the container name %s: %s", ee_id, old, _explain(exc))
 
-    def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        """Send one message to the supervisor and return its reply.
+    def request(
+        self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
+    ) -> dict[str, Any]:
+        """Send one message to the supervisor and return its reply; ``on_call`` answers
+        the steps' calls meanwhile.
 
         Raises:
             EEGone: the container ended (``oom_killed`` says whether for memory).
@@ -221,16 +224,18 @@ class DockerEE:
             send_message(self.stream, message)
         except OSError:
             pass  # the read below says why the EE went away
-        return self._read_message(timeout_s, message.get("type", "?"))
+        return self._read_message(timeout_s, message.get("type", "?"), on_call)
 
-    def _read_message(self, timeout_s: float, during: str) -> dict[str, Any]:
+    def _read_message(
+        self, timeout_s: float, during: str, on_call: OnCall | None = None
+    ) -> dict[str, Any]:
         stream = self.stream
         assert stream is not None
         with self._lock:
             self._readers += 1
         progress = Progress()
         try:
-            return self._read_reply(stream, timeout_s, during, progress)
+            return self._read_reply(stream, timeout_s, during, progress, on_call)
         finally:
             with self._lock:
                 self._readers -= 1
@@ -239,10 +244,15 @@ class DockerEE:
                 stream.close()
 
     def _read_reply(
-        self, stream: AttachedStream, timeout_s: float, during: str, progress: Progress
+        self,
+        stream: AttachedStream,
+        timeout_s: float,
+        during: str,
+        progress: Progress,
+        on_call: OnCall | None,
     ) -> dict[str, Any]:
         try:
-            reply = next_reply(stream, time.monotonic() + timeout_s, progress)
+            reply = next_reply(stream, time.monotonic() + timeout_s, progress, on_call)
         except TimeoutError:
             if during == "run":  # mid-execution: the execution's failure, not the run's
                 raise EEUnresponsive(

@@ -30,6 +30,7 @@ def build(result: RunResult, executions: Any = None) -> dict[str, Any]:
             else executions
         ),
         "ees": [ee.to_json() for ee in result.ees.values()],
+        "data_stores": {store.name: store.to_json() for store in result.data_stores},
         "summary": result.summary.to_json(),
     }
 

@@ -70,6 +70,14 @@ class Worker:
         except BrokenPipeError:
             pass  # the wait for the reply says how the process ended
 
+    def answer(self, message: dict[str, Any]) -> None:
+        """Send the answer to a call the step made (on the request channel, where the
+        step's ``Caller`` waits for it)."""
+        try:
+            protocol.send(self.requests, message)
+        except BrokenPipeError:
+            pass
+
     def alive(self) -> bool:
         return self.process.poll() is None
 

@@ -72,6 +72,11 @@ class Supervisor:
         # Tells pdee which step runs and what it prints, so that an EE that dies under a
         # step is laid at its door, with the step's logs.
         self.notify: Callable[[dict[str, Any]], None] = lambda _message: None
+        # Carries a step's call (a data store operation) to pdee and returns its answer.
+        self.call: Callable[[dict[str, Any]], dict[str, Any]] = lambda _call: {
+            "error": "no data store service: the runtime runs outside pdee"
+        }
+        self.stores: list[str] = []  # the data store props, which pd.inputs makes Stores
         self.link_local = link_local  # "blocked" or "open"
         self.specs: list[StepSpec] = []
         self.workers: dict[str, Worker] = {}
@@ -98,6 +103,7 @@ class Supervisor:
 
     def load(self, message: dict[str, Any]) -> dict[str, Any]:
         self.inputs = message.get("inputs") or {}
+        self.stores = [str(name) for name in message.get("stores") or ()]
         self.memory_bytes = int(message["memory_bytes"])
         self.timeout_s = float(message["timeout_s"])
         self.env = {str(k): str(v) for k, v in (message.get("env") or {}).items()}
@@ -238,7 +244,9 @@ class Supervisor:
                     "error": loaded["error"],
                 }
             worker.loaded = True
-        worker.ask({"steps": steps, "inputs": self.inputs, "measure": self.measure})
+        worker.ask(
+            {"steps": steps, "inputs": self.inputs, "stores": self.stores, "measure": self.measure}
+        )
         return self.await_reply(worker, deadline, wait)
 
     def await_reply(self, worker: Worker, deadline: float, wait: StepWait) -> dict[str, Any]:
@@ -265,7 +273,9 @@ class Supervisor:
                 self.drain_logs(worker, wait)
             if worker.replies_fd in ready:
                 message = worker.read_reply()
-                if message is not None:
+                if message is not None and message.get("type") == "call":
+                    worker.answer(self.call(message.get("call") or {}))
+                elif message is not None:
                     self.drain_logs(worker, wait)
                     used = self.meter.current()
                     if self.measure:  # what it held between samples; /tmp before removals
@@ -406,6 +416,13 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt replies
     supervisor = Supervisor(user, link_local)
     supervisor.notify = lambda message: protocol.send(replies, message)
+
+    def call(request: dict[str, Any]) -> dict[str, Any]:
+        protocol.send(replies, {"type": "call", "call": request})
+        line = sys.stdin.buffer.readline()
+        return protocol.decode(line) if line else {"error": "pdee went away"}
+
+    supervisor.call = call
     protocol.send(replies, supervisor.hello())
     try:
         for line in sys.stdin.buffer:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Any
 
 from . import protocol, usage
 from .pd import FlowExit, Pipedream, ensure_json
+from .store import Store
 
 Handler = Callable[[Pipedream], Any]
 
@@ -115,7 +117,8 @@ def run_handler(
     inputs: dict[str, Any],
     source: str | None = None,
 ) -> dict[str, Any]:
-    """Call ``handler(pd)`` once and describe what came of it."""
+    """Call ``handler(pd)`` once and describe what came of it (``inputs`` may hold
+    ``Store`` objects, for data store props)."""
     pd = Pipedream(steps, inputs)
     error = None
     return_value = None
@@ -151,6 +154,25 @@ def _reply(replies: Any, message: dict[str, Any]) -> None:
     replies.flush()
 
 
+class Caller:
+    """Carries a step's calls to the run on the host (its data stores): each goes out on
+    the reply channel under the id of the request the worker serves, and the supervisor
+    brings the answer back on the request channel."""
+
+    def __init__(self, requests: Any, replies: Any) -> None:
+        self.requests, self.replies = requests, replies
+        self.request_id = ""
+        self.lock = threading.Lock()  # a step's threads take turns
+
+    def __call__(self, call: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            _reply(self.replies, {"type": "call", "id": self.request_id, "call": call})
+            line = self.requests.readline()
+        if not line:
+            return {"error": "the runtime went away"}
+        return protocol.decode(line)
+
+
 def main(argv: list[str]) -> None:
     name, path, source, in_fd, out_fd = argv[0], argv[1], argv[2], int(argv[3]), int(argv[4])
     requests = os.fdopen(in_fd, "rb")
@@ -178,11 +200,15 @@ def main(argv: list[str]) -> None:
     load_ms = (time.perf_counter() - started) * 1000
     loaded = {"type": "loaded", "id": start["id"], "error": None, "duration_ms": load_ms}
     _reply(replies, loaded)
-    for line in requests:
+    caller = Caller(requests, replies)
+    for line in iter(requests.readline, b""):
         request = protocol.decode(line)
+        caller.request_id = request["id"]
+        stores = {store: Store(store, caller) for store in request.get("stores", ())}
         tmp_peak.enabled = bool(request.get("measure", True))
         tmp_peak.peak = 0
-        outcome = run_handler(handler, path, request["steps"], request["inputs"], source)
+        inputs = {**request["inputs"], **stores}
+        outcome = run_handler(handler, path, request["steps"], inputs, source)
         tmp_peak.enabled = False
         _flush_logs()
         done = {"type": "done", "id": request["id"], "tmp_peak_bytes": tmp_peak.peak, **outcome}
