@@ -8,6 +8,7 @@ not buildable; 5 an EE broke outside the step's code; 6 packages could not be fe
 
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import nullcontext
 from pathlib import Path
@@ -35,6 +36,7 @@ from .plan import build_plan
 from .records import RunResult
 from .runner import Runner
 from .scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_INTERVAL_S, Mode
+from .services import data_stores
 from .sizes import parse_size
 from .version import __version__
 from .workflow import load_steps
@@ -49,6 +51,10 @@ app = typer.Typer(
 )
 image_app = typer.Typer(no_args_is_help=True, help="The EE image.")
 app.add_typer(image_app, name="image")
+store_app = typer.Typer(
+    no_args_is_help=True, help="Data stores kept in files (--data-store NAME=PATH)."
+)
+app.add_typer(store_app, name="data-store")
 console = terminal.make_console()
 err_console = terminal.make_console(stderr=True)
 
@@ -531,6 +537,38 @@ def packages_command(
     except PdeeError as exc:
         _fail(exc)
     terminal.packages(console, fetched, info.python, cap)
+
+
+StoreFileArgument = Annotated[
+    Path, typer.Argument(help="The store's SQLite file.", show_default=False)
+]
+
+
+@store_app.command("show")
+def data_store_show(path: StoreFileArgument) -> None:
+    """Print a data store's records as JSON: each key's value and expiry (a Unix time on
+    the virtual clock of the run that set it, or null)."""
+    try:
+        records = data_stores.show(path)
+    except PdeeError as exc:
+        _fail(exc)
+    _say(console, json.dumps(records, indent=2, ensure_ascii=False))
+
+
+@store_app.command("load")
+def data_store_load(
+    path: StoreFileArgument,
+    records: Annotated[
+        Path, typer.Argument(help="A JSON object: each key and its value.", show_default=False)
+    ],
+    replace: Annotated[bool, typer.Option(help="Delete the store's records first.")] = False,
+) -> None:
+    """Put records into a data store (a fixture for CI), creating the file if needed."""
+    try:
+        count = data_stores.load(path, records, replace=replace)
+    except PdeeError as exc:
+        _fail(exc)
+    _say(console, f"{count} record{'s' * (count != 1)} loaded into {path}")
 
 
 @image_app.command("build")

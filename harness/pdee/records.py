@@ -125,6 +125,8 @@ class TmpUsage:
     # False when a step deleted the platform's own files (/tmp/__pdg__: steps' code and
     # packages): on the platform, this EE's next restarted step process fails.
     platform_files_intact: bool = True
+    # Up to 10 of the files /tmp held at the end, outside /tmp/__pdg__ (paths).
+    some_files: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,6 +162,8 @@ class StoreAtEnd:
     name: str
     path: str | None  # None: it lived for the run only
     records: dict[str, dict[str, Any]]
+    reads: int = 0  # over the whole run
+    writes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -238,6 +242,7 @@ class Execution:
                 size_bytes=int(tmp.get("size_bytes", 0)),
                 packages_bytes=int(tmp.get("packages_bytes", 0)),
                 platform_files_intact=reply.get("platform_files_intact") is not False,
+                some_files=list(tmp.get("some_files", [])),
             )
             if tmp
             else None,
@@ -249,9 +254,7 @@ class Execution:
             cold_start_ms=cold_start_ms,
             restarted_steps=list(reply.get("restarted_steps", [])),
             notes=notes,
-            stores={
-                name: StoreUse(**use) for name, use in (reply.get("stores") or {}).items()
-            },
+            stores={name: StoreUse(**use) for name, use in (reply.get("stores") or {}).items()},
         )
 
     @classmethod

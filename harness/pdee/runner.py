@@ -89,6 +89,7 @@ class Runner:
             plan.policy.concurrency if plan.policy.mode is Mode.COLD else 0, self._starting_lane
         )
         self.work = EEWork(plan, origin_ts=self.origin.timestamp())
+        self.store_totals: dict[str, list[int]] = {}  # reads and writes, by store
         self.dispatched = 0
         self.in_flight: dict[str, Decision] = {}
         self.clock_s = 0.0  # the latest virtual time pdee knows of
@@ -120,8 +121,7 @@ class Runner:
             cpus_from=plan.cpus_from,
             link_local=self._link_local(),
             data_stores={
-                name: None if path is None else str(path)
-                for name, path in plan.data_stores.items()
+                name: None if path is None else str(path) for name, path in plan.data_stores.items()
             },
         )
 
@@ -147,10 +147,14 @@ class Runner:
         self.backend.check_network(self.plan.network)
         self._check_host(self.backend.host())
         self.result.settings = self._settings(image)
-        failure: PdeeError | None = None
         try:
             self._open_stores()
             self._prepare_packages(image)
+        except BaseException:
+            self._close_stores()
+            raise
+        failure: PdeeError | None = None
+        try:
             self._walk_events()
         except PdeeError as exc:
             failure = exc
@@ -197,7 +201,8 @@ class Runner:
         for name, store in self.work.stores.items():
             records = {record.key: record.to_json() for record in store.records(now)}
             path = str(store.path) if store.path is not None else None
-            self.result.data_stores.append(StoreAtEnd(name, path, records))
+            reads, writes = self.store_totals.get(name, (0, 0))
+            self.result.data_stores.append(StoreAtEnd(name, path, records, reads, writes))
             store.close()
 
     def _prepare_packages(self, image: ImageInfo) -> None:
@@ -363,6 +368,10 @@ class Runner:
         self._retire(self.scheduler.finish(news.ee, end_s, execution.status.value, gone=news.gone))
         self.result.ees[news.ee].executions.append(decision.index)
         self.result.executions.append(execution)
+        for name, use in execution.stores.items():
+            total = self.store_totals.setdefault(name, [0, 0])
+            total[0] += use.reads
+            total[1] += use.writes
         self.on_execution(execution)
 
     def _close(self) -> None:

@@ -16,7 +16,8 @@ Verdicts (``judge``, pure: it reads only the runs' records):
 4. ``headroom``: the peaks of /tmp and memory against the cap and the limit, the
    slowest execution against the timeout (warning above 80%).
 5. ``state``: the same event gives another result on a warm EE than on a cold one.
-6. ``chaos``: the realistic run's executions.
+6. ``cleanup``: files an execution leaves in /tmp (a warning).
+7. ``chaos``: the realistic run's executions.
 
 A step that fails cold is told so first; the verdicts that need it to pass are then
 skipped.
@@ -332,11 +333,34 @@ def _state(warm_run: RunResult) -> Verdict:
                     "state",
                     Outcome.WARN,
                     f"the same event gives another result on a warm EE: {found[0]}; the step "
-                    f"depends on what an earlier execution left (a global, a file in /tmp)",
+                    f"depends on what an earlier execution left (a global, a file in /tmp), "
+                    f"which a new EE does not have: keep what must last in a data store "
+                    f"(--data-store)",
                     execution,
                     "warm",
                 )
     return Verdict("state", Outcome.PASS, "the same event gives the same result cold and warm")
+
+
+def _cleanup(warm_run: RunResult) -> Verdict:
+    """Files a step leaves in /tmp after an execution (a warning: on the platform the
+    next execution in that EE may find them, or may not)."""
+    first = warm_run.executions[0]
+    left = first.tmp.some_files if first.tmp else []
+    if not left:
+        return Verdict("cleanup", Outcome.PASS, "an execution leaves no file in /tmp")
+    assert first.tmp is not None
+    more = f" and {first.tmp.files - len(left)} more" if first.tmp.files > len(left) else ""
+    return Verdict(
+        "cleanup",
+        Outcome.WARN,
+        f"an execution leaves {first.tmp.files} file(s) in /tmp: {', '.join(left)}{more}; "
+        f"the next execution in that EE may find them (or not, on a new EE), and they take "
+        f"room from the 2GB: write temporary files with tempfile (a TemporaryDirectory) or "
+        f"delete them when done",
+        first,
+        "warm",
+    )
 
 
 def _chaos(chaos_run: RunResult) -> Verdict:
@@ -374,7 +398,7 @@ def judge(warm_run: RunResult, chaos_run: RunResult | None, horizon: int) -> lis
         moot = "moot: the step already fails cold"
         return [cold] + [
             Verdict(name, Outcome.SKIPPED, moot)
-            for name in ("warm", "growth", "headroom", "state", "chaos")
+            for name in ("warm", "growth", "headroom", "state", "cleanup", "chaos")
         ]
     return [
         cold,
@@ -382,6 +406,7 @@ def judge(warm_run: RunResult, chaos_run: RunResult | None, horizon: int) -> lis
         _growth(warm_run, horizon),
         _headroom({"warm": warm_run, "chaos": chaos_run}),
         _state(warm_run),
+        _cleanup(warm_run),
         _chaos(chaos_run),
     ]
 

@@ -103,7 +103,8 @@ class FakeEE:
                 "tmp": {
                     "used_bytes": self.tmp_used,
                     "peak_used_bytes": self.tmp_used,
-                    "files": 0,
+                    "files": len(event.get("leaves", [])),
+                    "some_files": event.get("leaves", []),
                     "size_bytes": self.spec.tmp_size_bytes,
                 },
                 "memory": {"peak_bytes": self.memory, "limit_bytes": self.spec.memory_bytes},

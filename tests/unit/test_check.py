@@ -27,7 +27,7 @@ def test_a_clean_step_is_safe(step):
     result = pdee.check([step], event=SAME, backend=FakeBackend(), seed=1)
     assert result.safe, result.verdicts
     assert outcomes(result) == dict.fromkeys(
-        ("cold", "warm", "growth", "headroom", "state", "chaos"), Outcome.PASS
+        ("cold", "warm", "growth", "headroom", "state", "cleanup", "chaos"), Outcome.PASS
     )
     assert len(result.runs["warm"].executions) == 6
     assert result.runs["chaos"].settings.concurrency == 2
@@ -50,6 +50,17 @@ def test_a_step_that_deletes_the_platforms_files_is_not_safe(step):
     assert warm.outcome is Outcome.FAIL and warm.execution.index == 0
     assert "deleted the platform's own files in /tmp/__pdg__" in warm.summary
     assert "every later execution there fails" in warm.summary
+
+
+def test_files_left_in_tmp_are_a_cleanup_warning_not_a_failure(step):
+    result = pdee.check(
+        [step], event={**SAME, "leaves": ["/tmp/report.csv"]}, backend=FakeBackend()
+    )
+    assert result.safe
+    cleanup = result.verdict("cleanup")
+    assert cleanup.outcome is Outcome.WARN
+    assert "leaves 1 file(s) in /tmp: /tmp/report.csv" in cleanup.summary
+    assert "tempfile" in cleanup.summary
 
 
 def test_a_step_that_fails_cold_is_told_first_and_the_rest_is_moot(step):

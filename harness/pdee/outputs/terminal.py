@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ..packages import PackageSet, canonical
-from ..records import Brief, Execution, RunResult, Status, StepResult
+from ..records import Brief, Execution, RunResult, Status, StepResult, StoreAtEnd
 from ..runner import OnExecution
 from ..sizes import format_size
 from ..verdicts import CheckResult, Outcome
@@ -43,6 +43,7 @@ TABLE_ROWS = 60
 # What an execution's details show of each step, before pointing at --report.
 LOG_LINES = 40
 VALUE_CHARS = 300
+STORE_KEYS_SHOWN = 5
 LOG_LINE_CHARS = 2000  # a log line longer than this is cut on the terminal
 FAILURE_LOG_LINES = 20
 # Where output is not a terminal, lines are not wrapped; tables get this much room.
@@ -316,6 +317,8 @@ def details(console: Console, execution: Execution) -> None:
         _say(console, f"  ended by pd.flow.exit: {execution.exit_reason!r}")
     if execution.respond is not None:
         _say(console, f"  pd.respond: {_value(execution.respond)}")
+    for name, use in execution.stores.items():
+        _say(console, f"  data store {name}: {use.reads} reads, {use.writes} writes")
     if not execution.passed:
         _error(console, execution, "  ")
 
@@ -403,9 +406,24 @@ def show(console: Console, result: RunResult, verbosity: Verbosity = Verbosity.N
             _note(console, note)
     if result.settings.packages:
         _say(console, packages_line(result))
+    for store in result.data_stores:
+        _say(console, store_line(store))
     if result.settings.python_note:
         _note(console, result.settings.python_note)
     _say(console, summary_line(result))
+
+
+def store_line(store: StoreAtEnd) -> str:
+    """One data store as the run left it: where it is kept, its records, its use."""
+    where = store.path or "for this run only"
+    count = len(store.records)
+    shown = ", ".join(list(store.records)[:STORE_KEYS_SHOWN])
+    more = f", … {count - STORE_KEYS_SHOWN} more" if count > STORE_KEYS_SHOWN else ""
+    keys = f" ({shown}{more})" if count else ""
+    return (
+        f"data store {store.name} ({where}): {count} record{'s' * (count != 1)} at the end"
+        f"{keys}; {store.reads} reads, {store.writes} writes"
+    )
 
 
 def packages(console: Console, fetched: PackageSet, python: str, tmp_size: int) -> None:

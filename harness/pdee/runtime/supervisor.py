@@ -196,6 +196,7 @@ class Supervisor:
                 "used_bytes": tmp.used_bytes,
                 "peak_used_bytes": max(tmp_peak, tmp.used_bytes),
                 "files": tmp.files,
+                "some_files": tmp.some_files,
                 "size_bytes": tmp.size_bytes,
             },
             "platform_files_intact": tmp.platform_files_intact,

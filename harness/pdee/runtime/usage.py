@@ -195,6 +195,10 @@ class TmpUsage:
     size_bytes: int
     files: int
     platform_files_intact: bool
+    some_files: list[str]  # the first FILES_NAMED of them found, as paths
+
+
+FILES_NAMED = 10
 
 
 def tmp_usage(tmp: str = "/tmp", platform_files: tuple[str, ...] = ()) -> TmpUsage:
@@ -208,6 +212,7 @@ def tmp_usage(tmp: str = "/tmp", platform_files: tuple[str, ...] = ()) -> TmpUsa
     fs = os.statvfs(tmp)
     used = used_bytes(fs)
     files = 0
+    named: list[str] = []
     pending = [tmp]
     while pending:
         try:
@@ -222,7 +227,9 @@ def tmp_usage(tmp: str = "/tmp", platform_files: tuple[str, ...] = ()) -> TmpUsa
                     pending.append(entry.path)
                 else:
                     files += 1
+                    if len(named) < FILES_NAMED:
+                        named.append(entry.path)
             except OSError:
                 continue
     intact = all(os.path.exists(path) for path in platform_files)
-    return TmpUsage(used, fs.f_blocks * fs.f_frsize, files, intact)
+    return TmpUsage(used, fs.f_blocks * fs.f_frsize, files, intact, sorted(named))

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..reading import MAX_EVENTS_BYTES
+from ..workflow import read_json_file
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000  # another pdee run writing the same file
@@ -238,3 +240,33 @@ class DataStore:
 
 
 WRITES = frozenset({"set", "set_ttl", "delete", "clear"})
+
+
+def show(path: Path) -> dict[str, dict[str, Any]]:
+    """Every record of the store in ``path``, expired ones too, with its expiry.
+
+    Raises:
+        UsageError: there is no such file, or it is not a data store.
+    """
+    if not path.exists():
+        raise UsageError(f"data store {path} does not exist; check the path")
+    with DataStore(path.stem, path) as store:
+        return {record.key: record.to_json() for record in store.records()}
+
+
+def load(path: Path, records_file: Path, replace: bool = False) -> int:
+    """Set the records of the JSON object in ``records_file`` (key: value, no expiry) in
+    the store in ``path``, creating it if needed; how many.
+
+    Raises:
+        UsageError: the file is not a JSON object, or the store cannot be opened.
+    """
+    records = read_json_file(records_file, "records file", MAX_EVENTS_BYTES)
+    if not isinstance(records, dict):
+        raise UsageError(f'records file {records_file} must hold a JSON object, like {{"k": 1}}')
+    with DataStore(path.stem, path) as store:
+        if replace:
+            store.clear()
+        for key, value in records.items():
+            store.set(key, value, now=0.0)
+    return len(records)
