@@ -24,6 +24,9 @@ Everything is measured in this one run, on this machine, and printed as ratios:
   the same run: target at most 1.1x;
 - ``pdee check`` of a trivial step, whole (both runs and the verdicts), against the
   10 s the issue allows on this machine: target at most 1.0x;
+- a data store write and a read from a warm step, end to end (timed in the step over
+  500 calls each), against the issue's 1 ms: at most 1.0x; and a warm execution of a
+  step given a store it never calls against one given none, alternating: at most 1.1x;
 - pdee's own memory (peak RSS of the whole CLI, ``--report`` written) for 100,000
   trivial executions and for 200 executions that print 1MB each, against the issue's
   150MB and 250MB (with a one-execution run's RSS as the baseline): at most 1.0x.
@@ -37,13 +40,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pdee
 from pdee import packages
 from pdee.backends.docker import DockerBackend
 from pdee.backends.image import DEFAULT_TAG
-from pdee.records import Execution
+from pdee.records import Execution, ExecutionLog
 from pdee.runner import Runner
 from pdee.scheduler import Policy, arrival_times, simulate
 
@@ -78,7 +82,7 @@ def docker_run_s(image: str, repeats: int) -> float:
     return statistics.median(timed(command) for _ in range(repeats))
 
 
-def pdee_per_execution_s(step: Path, mode: str, events: int) -> tuple[list[float], list[Execution]]:
+def pdee_per_execution_s(step: Path, mode: str, events: int) -> tuple[list[float], ExecutionLog]:
     """Wall time between consecutive executions as pdee's caller sees them, and the records."""
     stamps = [time.perf_counter()]
     result = pdee.run(
@@ -92,6 +96,11 @@ def pdee_per_execution_s(step: Path, mode: str, events: int) -> tuple[list[float
     return [b - a for a, b in itertools.pairwise(stamps)], result.executions
 
 
+def _stamper(stamps: list[float]) -> Callable[[Execution], None]:
+    """An ``on_execution`` that notes when each execution ends."""
+    return lambda _execution: stamps.append(time.perf_counter())
+
+
 def warm_with_and_without_peaks_s(step: Path, rounds: int, events: int) -> tuple[float, float]:
     """Median warm execution with the exact peaks measured, and without, alternating."""
     gaps: dict[bool, list[float]] = {True: [], False: []}
@@ -100,7 +109,7 @@ def warm_with_and_without_peaks_s(step: Path, rounds: int, events: int) -> tuple
         for _ in range(rounds):
             for measure in (True, False):
                 stamps: list[float] = []
-                runner = Runner(backend, plan, lambda _e, at=stamps: at.append(time.perf_counter()))
+                runner = Runner(backend, plan, _stamper(stamps))
                 runner.work.measure = measure
                 runner.run()
                 gaps[measure] += [b - a for a, b in itertools.pairwise(stamps)]
@@ -178,6 +187,52 @@ def cold_start_with_packages_s(step: Path, events: int) -> tuple[float, float, i
     return statistics.median(starts) / 1000, statistics.median(copies), packages_bytes
 
 
+STORE_CALLS = """
+import time
+
+def handler(pd):
+    store = pd.inputs["data_store"]
+    started = time.perf_counter()
+    for n in range(500):
+        store["key"] = n
+    wrote = time.perf_counter()
+    for n in range(500):
+        store["key"]
+    return [(wrote - started) / 500, (time.perf_counter() - wrote) / 500]
+"""
+
+
+def store_call_s(step: Path) -> tuple[float, float]:
+    """A data store write and read from a warm step, end to end (step -> worker ->
+    supervisor -> attached stdio -> SQLite on the host -> back), timed in the step."""
+    result = pdee.run(
+        [step], events=4, mode="warm", interval=0, network="none", data_stores={"data_store": None}
+    )
+    write_s, read_s = result.executions[-1].steps[step.stem].return_value
+    return float(write_s), float(read_s)
+
+
+def warm_with_and_without_a_store_s(step: Path, rounds: int, events: int) -> tuple[float, float]:
+    """Median warm execution of a step that makes no store call, with a store prop given
+    and without one, in alternating rounds."""
+    gaps: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(rounds):
+        for with_store in (True, False):
+            stores = {"data_store": None} if with_store else None
+            stamps: list[float] = []
+            pdee.run(
+                [step],
+                events=events,
+                mode="warm",
+                interval=0,
+                network="none",
+                data_stores=stores,
+                on_execution=_stamper(stamps),
+            )
+            gaps[with_store] += [b - a for a, b in itertools.pairwise(stamps)]
+    return statistics.median(gaps[True]), statistics.median(gaps[False])
+
+
 def main() -> int:
     image = DEFAULT_TAG
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,6 +265,10 @@ def main() -> int:
         rss_100k = cli_rss_mb(step, report, "--events", "100000", "--concurrency", "4", *burst)
         rss_logs = cli_rss_mb(noisy, report, "--events", "200", *burst)
         numpy_start_s, copy_s, numpy_bytes = cold_start_with_packages_s(copies, events=8)
+        store_step = Path(tmp) / "store_calls.py"
+        store_step.write_text(STORE_CALLS)
+        store_write_s, store_read_s = store_call_s(store_step)
+        with_store_s, without_store_s = warm_with_and_without_a_store_s(step, 4, 151)
     scheduler_s = scheduler_per_event_s(100_000)
     warm_s, cold_s = statistics.median(warm), statistics.median(cold)
     rows = [
@@ -240,6 +299,25 @@ def main() -> int:
             1.1,
         ),
         ("pdee check, trivial step (vs 10 s)", check_s * 1000, check_s / 10.0, 1.0),
+        (
+            "data store write from a warm step (vs 1 ms)",
+            store_write_s * 1000,
+            store_write_s / 1e-3,
+            1.0,
+        ),
+        (
+            "data store read from a warm step (vs 1 ms)",
+            store_read_s * 1000,
+            store_read_s / 1e-3,
+            1.0,
+        ),
+        ("warm execution, no store given (baseline)", without_store_s * 1000, None, None),
+        (
+            "warm execution, a store given but not called",
+            with_store_s * 1000,
+            with_store_s / without_store_s,
+            1.1,
+        ),
         ("pdee RSS, 1 execution, MB (baseline)", rss_one, None, None),
         ("pdee RSS, 100,000 executions, MB (vs 150MB)", rss_100k, rss_100k / 150, 1.0),
         ("pdee RSS, 200 x 1MB of logs, MB (vs 250MB)", rss_logs, rss_logs / 250, 1.0),
