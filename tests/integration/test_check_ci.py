@@ -13,9 +13,12 @@ from junitparser import Failure, JUnitXml
 pytestmark = pytest.mark.usefixtures("no_new_containers")
 
 CLEAN = """
+import os
+
 def handler(pd):
     with open("/tmp/scratch.txt", "w") as f:
         f.write(str(pd.steps["trigger"]["event"]))
+    os.remove("/tmp/scratch.txt")  # clean: it leaves nothing behind
     return "ok"
 """
 
@@ -51,12 +54,13 @@ def test_check_passes_a_clean_step(pdee, write_step, tmp_path):
         "growth",
         "headroom",
         "state",
+        "cleanup",
         "chaos",
     ]
     assert {v["outcome"] for v in verdicts["verdicts"]} == {"pass"}
     assert verdicts["reports"]["warm"]["summary"]["executions"] == 6
     suite = next(iter(JUnitXml.fromfile(str(junit_path))))
-    assert (suite.tests, suite.failures, suite.errors) == (6, 0, 0)
+    assert (suite.tests, suite.failures, suite.errors) == (7, 0, 0)
 
 
 def test_check_fails_a_step_that_fails_only_warm(pdee, write_step):

@@ -227,9 +227,11 @@ def handler(pd):
 """
 
 
-def test_a_fork_bomb_cannot_hold_the_timeout_back(pdee, write_step):
-    outcome = pdee("run", write_step("bomb", FORK_BOMB), "--timeout", "3", "--network", "none")
+def test_a_fork_bomb_cannot_hold_the_end_back(pdee, write_step):
+    outcome = pdee("run", write_step("bomb", FORK_BOMB), "--timeout", "3", "--memory", "2GB",
+                   "--network", "none")  # fmt: skip
     assert outcome.exit_code == 1
     (execution,) = outcome.executions
-    assert execution["status"] == "timeout"
+    # The timeout, unless its thousand processes ran out of memory first: either way, on time.
+    assert execution["status"] in ("timeout", "oom")
     assert execution["duration_ms"] < (3 + 2 + 1) * 1000  # the runtime's, or pdee's own end
