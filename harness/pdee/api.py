@@ -66,6 +66,8 @@ def run(
     cpus: float | str | None = None,
     allow_link_local: bool = False,
     data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
+    resume_after: float | None = None,
+    resume_data: Any = None,
     backend: Backend | None = None,
     on_execution: OnExecution | None = None,
 ) -> RunResult:
@@ -120,5 +122,7 @@ def run(
         cpus=cpus,
         allow_link_local=allow_link_local,
         data_stores=data_stores,
+        resume_after=resume_after,
+        resume_data=resume_data,
     )
     return execute(plan, backend, on_execution)

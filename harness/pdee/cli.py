@@ -177,6 +177,21 @@ DataStoreOption = Annotated[
         show_default=False,
     ),
 ]
+ResumeAfterOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Resume every pd.flow.suspend this many virtual seconds later (default: none "
+        "is resumed; each is cancelled at its timeout, 24 hours unless the step says).",
+        show_default=False,
+    ),
+]
+ResumeDataOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The suspended step's $resume_data when --resume-after resumes it: JSON, or @FILE.",
+        show_default=False,
+    ),
+]
 JunitOption = Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")]
 
 
@@ -265,6 +280,8 @@ def run(
     cpus: CpusOption = None,
     allow_link_local: AllowLinkLocalOption = False,
     data_store: DataStoreOption = None,
+    resume_after: ResumeAfterOption = None,
+    resume_data: ResumeDataOption = None,
 ) -> None:
     """Run a workflow's steps for a number of events in emulated EEs.
 
@@ -309,6 +326,8 @@ def run(
             cpus=cpus,
             allow_link_local=allow_link_local,
             data_stores=data_store,
+            resume_after=resume_after,
+            resume_data=resume_data,
         )
         outputs = _claim(
             outputs, (report_path, "report", "report.json"), (junit_path, "JUnit file", "junit.xml")

@@ -22,7 +22,7 @@ from .environment import build_env
 from .errors import UsageError
 from .events import MAX_SPAN_S, MAX_SPAN_YEARS, Schedule, load_events, load_schedule, parse_events
 from .packages import Requirement, requirements
-from .reading import dumps_checked
+from .reading import dumps_checked, parse_json
 from .scheduler import (
     DEFAULT_CHAOS,
     DEFAULT_IDLE_TIMEOUT_S,
@@ -32,7 +32,7 @@ from .scheduler import (
     Policy,
 )
 from .sizes import format_size, parse_size
-from .workflow import Step, load_inputs, load_steps
+from .workflow import Step, load_inputs, load_steps, read_json_file
 
 PLATFORM_MAX_MEMORY = 10 * 2**30
 # The platform runs on AWS Lambda, which gives one vCPU at 1,769MB of memory and CPU in
@@ -78,6 +78,10 @@ class RunPlan:
     allow_link_local: bool = False
     # Data store props: pd.inputs[name] is a Store kept in the file (None: for the run).
     data_stores: dict[str, Path | None] = field(default_factory=dict)
+    # pd.flow.suspend: resumed this many virtual seconds later, with this $resume_data;
+    # None: cancelled at the suspend's timeout.
+    resume_after_s: float | None = None
+    resume_data: Any = None
 
     @property
     def executions(self) -> int:
@@ -272,6 +276,31 @@ def _data_stores(
     return found
 
 
+def _resume(after: float | None, data: Any) -> tuple[float | None, Any]:
+    """``--resume-after`` and ``--resume-data`` (JSON text, ``@FILE``, or, from Python,
+    any JSON data).
+
+    Raises:
+        UsageError: a time out of range, data that is not JSON, or data without a time.
+    """
+    after = _number(after, "--resume-after")
+    if after is not None and not 0 < after <= MAX_GAP_S:
+        raise UsageError(
+            f"--resume-after {after:g}: give a positive number of seconds, at most "
+            f"{MAX_GAP_S:.0f} (a year)"
+        )
+    if data is None:
+        return after, None
+    if after is None:
+        raise UsageError("--resume-data is what resumes a suspend: give --resume-after too")
+    if isinstance(data, str) and data.startswith("@"):
+        return after, read_json_file(Path(data[1:]), "resume data file")
+    if isinstance(data, str):
+        return after, parse_json(data, "--resume-data")
+    dumps_checked(data, "resume_data")
+    return after, data
+
+
 def _user_events(
     event: str | dict[str, Any] | None, event_file: StrPath | None
 ) -> list[dict[str, Any]] | None:
@@ -309,6 +338,8 @@ def build_plan(
     cpus: float | str | None = None,
     allow_link_local: bool = False,
     data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
+    resume_after: float | None = None,
+    resume_data: Any = None,
 ) -> RunPlan:
     """Check every option and input file; the plan to run.
 
@@ -341,6 +372,10 @@ def build_plan(
         data_stores: data store props (``pd.inputs[name]`` becomes a ``Store``): names
             (``"data_store"``, a store for the run only), ``"name=path"`` texts, or a dict
             of names to files (kept across runs; created if missing) or None.
+        resume_after: resume every ``pd.flow.suspend`` this many virtual seconds later
+            (default: none is resumed; each is cancelled at its timeout).
+        resume_data: the suspended step's ``$resume_data`` on resuming: JSON text,
+            ``"@file.json"``, or JSON data.
 
     Raises:
         UsageError: anything wrong, with how to fix it.
@@ -385,6 +420,7 @@ def build_plan(
         loaded_inputs = inputs
     else:
         loaded_inputs = load_inputs(Path(inputs) if inputs is not None else None)
+    resumed_after, resumed_with = _resume(resume_after, resume_data)
     tmp_size_bytes = _size(tmp_size, "--tmp-size")
     if tmp_size_bytes > MAX_TMP_BYTES:
         raise UsageError(
@@ -417,4 +453,6 @@ def build_plan(
         cpus_from=cpus_from,
         allow_link_local=bool(allow_link_local),
         data_stores=_data_stores(data_stores, loaded_inputs),
+        resume_after_s=resumed_after,
+        resume_data=resumed_with,
     )

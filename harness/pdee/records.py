@@ -144,6 +144,41 @@ class MemoryUsage:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """How an execution paused after one of its steps (``pd.flow.delay``, ``suspend`` or
+    ``rerun``), and what came of it."""
+
+    kind: str  # "delay", "suspend" or "rerun"
+    step: str  # the step that called it; the workflow paused at its end
+    ms: float  # the delay, or the suspend's timeout
+    resume_url: str
+    cancel_url: str
+    context: Any = None  # rerun's context
+    # "resumed" (as execution ``resumed_as``, at virtual ``resume_at_s``), "cancelled"
+    # (a suspend nobody resumed: its later steps do not run), or "nothing after it".
+    outcome: str | None = None
+    resume_at_s: float | None = None
+    resumed_as: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Pause:
+        return cls(
+            kind=str(data["kind"]),
+            step=str(data["step"]),
+            ms=float(data["ms"]),
+            resume_url=str(data["resume_url"]),
+            cancel_url=str(data["cancel_url"]),
+            context=data.get("context"),
+            outcome=data.get("outcome"),
+            resume_at_s=data.get("resume_at_s"),
+            resumed_as=data.get("resumed_as"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class StoreUse:
     """What one execution did with one data store: its reads and writes."""
 
@@ -190,6 +225,10 @@ class Execution:
     restarted_steps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     stores: dict[str, StoreUse] = field(default_factory=dict)  # by data store prop
+    part: int = 1  # 2 and on: a paused execution's later part, a new execution instance
+    first_index: int | None = None  # the index of the execution's first part, for parts 2+
+    pause: Pause | None = None  # how this part paused, if it did
+    emails: list[dict[str, Any]] = field(default_factory=list)  # pd.send.email: never sent
 
     @property
     def passed(self) -> bool:
@@ -255,6 +294,8 @@ class Execution:
             restarted_steps=list(reply.get("restarted_steps", [])),
             notes=notes,
             stores={name: StoreUse(**use) for name, use in (reply.get("stores") or {}).items()},
+            pause=Pause.from_json(reply["pause"]) if reply.get("pause") else None,
+            emails=list(reply.get("emails") or []),
         )
 
     @classmethod
@@ -279,6 +320,10 @@ class Execution:
             restarted_steps=list(data.get("restarted_steps", [])),
             notes=list(data.get("notes", [])),
             stores={name: StoreUse(**use) for name, use in data.get("stores", {}).items()},
+            part=int(data.get("part", 1)),
+            first_index=data.get("first_index"),
+            pause=Pause.from_json(data["pause"]) if data.get("pause") else None,
+            emails=list(data.get("emails", [])),
         )
 
     @property
@@ -316,6 +361,10 @@ class Execution:
             "restarted_steps": self.restarted_steps,
             "notes": self.notes,
             "stores": {name: use.to_json() for name, use in self.stores.items()},
+            "part": self.part,
+            "first_index": self.first_index,
+            "pause": self.pause.to_json() if self.pause else None,
+            "emails": self.emails,
         }
 
 

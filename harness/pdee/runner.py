@@ -18,7 +18,9 @@ Every EE the run makes is destroyed on the way out, whatever the way out is.
 
 from __future__ import annotations
 
+import heapq
 import logging
+import math
 import queue
 import random
 import time
@@ -36,6 +38,7 @@ from .errors import ImageError, PdeeError, RunAborted, UsageError
 from .events import Workflow, context, default_event
 from .interrupts import Terminated, deferred
 from .lanes import Failed, Finished, Lane, News, Running, Started, close_all
+from .parts import Part, Resumption, follow
 from .plan import RunPlan
 from .recipe import cache_lock
 from .records import EELife, Execution, RunResult, Settings, StoreAtEnd
@@ -90,8 +93,13 @@ class Runner:
         )
         self.work = EEWork(plan, origin_ts=self.origin.timestamp())
         self.store_totals: dict[str, list[int]] = {}  # reads and writes, by store
-        self.dispatched = 0
+        self.dispatched = 0  # of the plan's events
         self.in_flight: dict[str, Decision] = {}
+        self.parts: dict[int, Part] = {}  # the part each execution in flight runs, by index
+        # Later parts of paused executions, by virtual arrival time; they take indexes
+        # after the plan's executions.
+        self.resumptions: list[tuple[float, int, Resumption]] = []
+        self.next_index = plan.executions
         self.clock_s = 0.0  # the latest virtual time pdee knows of
 
     def _settings(self, image: ImageInfo | None) -> Settings:
@@ -235,22 +243,43 @@ class Runner:
         ]
 
     def _walk_events(self) -> None:
+        """Place every arrival on the virtual clock in time order: the plan's events, and
+        the later parts of paused executions as they become known."""
         for ee_id in self.scheduler.begin():
             self._open_lane(ee_id, 0.0, warm_worker=True)
-        for index, arrived_at_s in enumerate(self.plan.arrivals):
-            self._sync(arrived_at_s)
-            arrival = self.scheduler.arrive(index, arrived_at_s)
-            self._retire(arrival.retired)
-            for ee_id in arrival.prestarted:
-                self._open_lane(ee_id, arrived_at_s, warm_worker=True)
-            decision = arrival.decision
-            if decision is None:
-                assert arrival.wait_for is not None
-                self._wait_for_ee(arrival.wait_for)
-                decision = self.scheduler.resume(index, arrived_at_s, arrival.wait_for)
-            self._dispatch(decision)
-        self._wait(lambda: not self.in_flight)
+        arrivals = enumerate(self.plan.arrivals)
+        upcoming = next(arrivals, None)
+        while True:
+            plan_at = upcoming[1] if upcoming is not None else math.inf
+            # Every execution that ends before the next event is known, and so is the
+            # part that follows it if it paused: a resumption due first goes first.
+            self._sync(plan_at)
+            if self.resumptions and self.resumptions[0][0] <= plan_at:
+                at_s, _, resumption = heapq.heappop(self.resumptions)
+                self._arrive(resumption.part, at_s)
+            elif upcoming is not None:
+                index, at_s = upcoming
+                event = (
+                    self.plan.events[index % len(self.plan.events)] if self.plan.events else None
+                )
+                self.dispatched += 1
+                self._arrive(Part(index, index, event=event), at_s)
+                upcoming = next(arrivals, None)
+            else:
+                break
         self._retire(self.scheduler.end(self.clock_s))
+
+    def _arrive(self, part: Part, at_s: float) -> None:
+        arrival = self.scheduler.arrive(part.index, at_s)
+        self._retire(arrival.retired)
+        for ee_id in arrival.prestarted:
+            self._open_lane(ee_id, at_s, warm_worker=True)
+        decision = arrival.decision
+        if decision is None:
+            assert arrival.wait_for is not None
+            self._wait_for_ee(arrival.wait_for)
+            decision = self.scheduler.resume(part.index, at_s, arrival.wait_for)
+        self._dispatch(decision, part)
 
     def _open_lane(self, ee_id: str, at_s: float, warm_worker: bool) -> Lane:
         """A lane for EE ``ee_id``: a standby one for a cold start if there is one."""
@@ -276,29 +305,28 @@ class Runner:
         return lane
 
     def _events_left(self) -> int:
-        return self.plan.executions - self.dispatched
+        return self.plan.executions - self.dispatched + len(self.resumptions)
 
-    def _dispatch(self, decision: Decision) -> None:
-        self.dispatched += 1
+    def _dispatch(self, decision: Decision, part: Part) -> None:
         lane = self.lanes.get(decision.ee)
         if lane is None:  # a cold start
             lane = self._open_lane(decision.ee, decision.at_s, warm_worker=False)
             self.standby.refill(self._events_left())
-        events = self.plan.events
-        event = (
-            events[decision.index % len(events)]
-            if events
-            else default_event(decision.index, self.workflow.endpoint)
-        )
+        event = part.event or default_event(part.first_index, self.workflow.endpoint)
+        when = self.origin + timedelta(seconds=decision.at_s)
+        execution_context = context(self.workflow, self.rng, when)
+        if part.trace_id is None:  # a first part: later ones share its trace id
+            part = replace(part, trace_id=execution_context["trace_id"])
+        execution_context["trace_id"] = part.trace_id
         message = {
             "type": "run",
             "index": decision.index,
             "event": event,
-            "context": context(
-                self.workflow, self.rng, self.origin + timedelta(seconds=decision.at_s)
-            ),
+            "context": execution_context,
+            **part.message(),
         }
         self.in_flight[decision.ee] = decision
+        self.parts[decision.index] = part
         lane.give(lambda: self.work.execute(lane, decision, message))
 
     def _retire(self, retirements: list[Retirement]) -> None:
@@ -360,11 +388,28 @@ class Runner:
             settings.memory_source = hello.get("memory_source")
 
     def _take_finished(self, news: Finished) -> None:
-        execution = news.execution
         decision = self.in_flight.pop(news.ee)
         self.lanes[news.ee].running = None
         end_s = decision.at_s + news.elapsed_s
         self.clock_s = max(self.clock_s, end_s)
+        part = self.parts.pop(decision.index)
+        execution = replace(
+            news.execution,
+            part=part.number,
+            first_index=None if part.number == 1 else part.first_index,
+        )
+        execution, resumption = follow(
+            part,
+            execution,
+            [step.name for step in self.plan.steps],
+            end_s,
+            self.next_index,
+            self.plan.resume_after_s,
+            self.plan.resume_data,
+        )
+        if resumption is not None:
+            self.next_index += 1
+            heapq.heappush(self.resumptions, (resumption.at_s, resumption.part.index, resumption))
         self._retire(self.scheduler.finish(news.ee, end_s, execution.status.value, gone=news.gone))
         self.result.ees[news.ee].executions.append(decision.index)
         self.result.executions.append(execution)

@@ -39,8 +39,49 @@ def test_flow_exit_returns_a_marker():
     pd = make_pd()
     marker = pd.flow.exit("done")
     assert isinstance(marker, FlowExit) and pd.flow.exited and pd.flow.exit_reason == "done"
-    with pytest.raises(NotImplementedError):
-        pd.flow.delay(10)
+
+
+def test_flow_delay_suspend_and_rerun_pause_at_the_end_of_the_step():
+    pd = Pipedream({"trigger": {"context": {"id": "abc", "trace_id": "abc"}}}, {})
+    urls = pd.flow.delay(15 * 60 * 1000)
+    assert set(urls) == {"resume_url", "cancel_url"} and "abc" in urls["resume_url"]
+    assert pd.flow.pause is not None and pd.flow.pause["kind"] == "delay"
+    assert pd.flow.pause["ms"] == 900_000
+    pd.flow.suspend()  # the last call wins
+    assert pd.flow.pause["kind"] == "suspend" and pd.flow.pause["ms"] == 24 * 3600 * 1000
+    pd.flow.rerun(1000, {"hello": "world"}, 3)
+    assert pd.flow.pause["kind"] == "rerun" and pd.flow.pause["context"] == {"hello": "world"}
+    assert pd.context["id"] == "abc" and pd.context["run"] == {"runs": 1, "context": None}
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda pd: pd.flow.delay(0), ValueError),
+        (lambda pd: pd.flow.delay(366 * 24 * 3600 * 1000), ValueError),
+        (lambda pd: pd.flow.delay("10"), TypeError),
+        (lambda pd: pd.flow.delay(float("nan")), ValueError),
+        (lambda pd: pd.flow.rerun(1000, None, -1), ValueError),
+        (lambda pd: pd.flow.rerun(1000, {1, 2}), TypeError),
+        (lambda pd: pd.flow.suspend(0), ValueError),
+        (lambda pd: pd.send.email(subject=3, text="x"), TypeError),
+    ],
+)
+def test_bad_flow_arguments_are_the_steps_own_errors(call, error):
+    with pytest.raises(error):
+        call(Pipedream({}, {}))
+
+
+def test_rerun_past_max_retries_does_not_pause():
+    pd = Pipedream({}, {}, run={"runs": 4, "context": None})
+    pd.flow.rerun(1000, None, 3)
+    assert pd.flow.pause is None and pd.context["run"]["runs"] == 4
+
+
+def test_send_email_is_recorded():
+    pd = Pipedream({}, {})
+    pd.send.email(subject="Approve", text="please", html=None)
+    assert pd.send.emails == [{"subject": "Approve", "text": "please", "html": None}]
 
 
 def test_run_handler_outcomes():

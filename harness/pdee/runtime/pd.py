@@ -21,12 +21,39 @@ class FlowExit:
         return f"FlowExit({self.reason!r})"
 
 
-class Flow:
-    """``pd.flow``: control of the workflow from inside a step."""
+MAX_DELAY_MS = 365 * 24 * 3600 * 1000  # a year, the platform's longest delay
+SUSPEND_TIMEOUT_MS = 24 * 3600 * 1000  # the platform's default
+URL_BASE = "https://pdee.invalid/flow"  # pdee's own: nothing answers them in `pdee run`
 
-    def __init__(self) -> None:
+
+def _delay_ms(value: Any, what: str) -> float:
+    """``value`` as milliseconds, 1 ms to a year (the platform's range).
+
+    Raises:
+        TypeError: not a number.
+        ValueError: outside the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} takes a number of milliseconds, not {value!r}")
+    if not 1 <= value <= MAX_DELAY_MS:  # NaN fails too
+        raise ValueError(f"{what} must be 1 ms to 1 year ({MAX_DELAY_MS} ms), not {value!r}")
+    return float(value)
+
+
+class Flow:
+    """``pd.flow``: control of the workflow from inside a step.
+
+    ``exit`` ends the workflow after the step; ``delay``, ``suspend`` and ``rerun``
+    pause it at the end of the step (the last call wins), and pdee resumes it later on
+    its virtual clock as a new execution.
+    """
+
+    def __init__(self, execution_id: str = "", runs: int = 1) -> None:
         self.exit_reason: str | None = None
         self.exited = False
+        self.pause: dict[str, Any] | None = None  # how the workflow pauses after the step
+        self._execution_id = execution_id
+        self._runs = runs  # pd.context["run"]["runs"] of this step
 
     def exit(self, reason: str | None = None) -> FlowExit:
         """End the workflow after this step: later steps do not run.
@@ -37,13 +64,71 @@ class Flow:
         self.exit_reason = None if reason is None else str(reason)
         return FlowExit(self.exit_reason)
 
-    def delay(self, *_args: Any, **_kwargs: Any) -> None:
-        """Not emulated: pdee runs each execution to its end in one go."""
-        raise NotImplementedError("pd.flow.delay is not emulated by pdee")
+    def _urls(self, kind: str) -> dict[str, str]:
+        where = f"{URL_BASE}/{self._execution_id or 'execution'}/{kind}"
+        return {"resume_url": f"{where}/resume", "cancel_url": f"{where}/cancel"}
 
-    def rerun(self, *_args: Any, **_kwargs: Any) -> None:
-        """Not emulated: pdee runs each execution to its end in one go."""
-        raise NotImplementedError("pd.flow.rerun is not emulated by pdee")
+    def delay(self, ms: float) -> dict[str, str]:
+        """Pause the workflow for ``ms`` milliseconds at the end of this step; the next
+        step runs then, as a new execution. Returns ``resume_url`` and ``cancel_url``.
+
+        Raises:
+            TypeError, ValueError: ``ms`` is not 1 ms to 1 year.
+        """
+        urls = self._urls("delay")
+        self.pause = {"kind": "delay", "ms": _delay_ms(ms, "pd.flow.delay"), **urls}
+        return urls
+
+    def suspend(self, timeout_ms: float | None = None) -> dict[str, str]:
+        """Pause the workflow at the end of this step until its ``resume_url`` is called
+        (``pdee run --resume-after``), cancelled after ``timeout_ms`` (24 hours).
+
+        Raises:
+            TypeError, ValueError: ``timeout_ms`` is not 1 ms to 1 year.
+        """
+        timeout = SUSPEND_TIMEOUT_MS if timeout_ms is None else timeout_ms
+        urls = self._urls("suspend")
+        self.pause = {"kind": "suspend", "ms": _delay_ms(timeout, "pd.flow.suspend"), **urls}
+        return urls
+
+    def rerun(self, delay_ms: float, context: Any = None, max_retries: int = 10) -> dict[str, str]:
+        """Run this step again after ``delay_ms``, with ``context`` as
+        ``pd.context["run"]["context"]``; past ``max_retries`` reruns the workflow goes
+        on to the next step instead.
+
+        Raises:
+            TypeError: a non-JSON ``context``, or a ``max_retries`` that is not an int.
+            ValueError: ``delay_ms`` outside 1 ms to 1 year, a negative ``max_retries``.
+        """
+        ms = _delay_ms(delay_ms, "pd.flow.rerun")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+            raise TypeError(f"pd.flow.rerun's max_retries is a whole number, not {max_retries!r}")
+        if max_retries < 0:
+            raise ValueError(f"pd.flow.rerun's max_retries cannot be negative ({max_retries})")
+        ensure_json(context, "pd.flow.rerun's context")
+        urls = self._urls("rerun")
+        if self._runs <= max_retries:
+            self.pause = {"kind": "rerun", "ms": ms, "context": context, **urls}
+        else:  # retries exhausted: the workflow goes on to the next step
+            self.pause = None
+        return urls
+
+
+class Send:
+    """``pd.send``: what the platform sends for a step. pdee records it, sends nothing."""
+
+    def __init__(self) -> None:
+        self.emails: list[dict[str, Any]] = []
+
+    def email(self, subject: str, text: str = "", html: str | None = "") -> None:
+        """Email the workflow's owner (recorded by pdee, never sent). As on the platform,
+        ``html`` defaults to ``""`` and is the body unless it is None."""
+        for name, value in (("subject", subject), ("text", text)):
+            if not isinstance(value, str):
+                raise TypeError(f"pd.send.email's {name} is text, not {type(value).__name__}")
+        if html is not None and not isinstance(html, str):
+            raise TypeError(f"pd.send.email's html is text or None, not {type(html).__name__}")
+        self.emails.append({"subject": subject, "text": text, "html": html})
 
 
 def ensure_json(value: Any, what: str) -> Any:
@@ -66,10 +151,17 @@ def ensure_json(value: Any, what: str) -> Any:
 class Pipedream:
     """The ``pd`` argument of ``handler(pd: "pipedream")``."""
 
-    def __init__(self, steps: dict[str, Any], inputs: dict[str, Any]) -> None:
+    def __init__(
+        self, steps: dict[str, Any], inputs: dict[str, Any], run: dict[str, Any] | None = None
+    ) -> None:
         self.steps = steps
         self.inputs = inputs
-        self.flow = Flow()
+        trigger_context = (steps.get("trigger") or {}).get("context") or {}
+        run = run or {"runs": 1, "context": None}
+        # pd.context: the execution's context, and this step's runs (pd.flow.rerun).
+        self.context = {**trigger_context, "run": dict(run)}
+        self.flow = Flow(str(trigger_context.get("id", "")), int(run.get("runs", 1)))
+        self.send = Send()
         self.exports: dict[str, Any] = {}
         self.response: dict[str, Any] | None = None
 

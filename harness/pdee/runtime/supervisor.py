@@ -125,7 +125,13 @@ class Supervisor:
         started = time.monotonic()
         deadline = started + self.timeout_s
         trigger = {"event": message["event"], "context": message["context"]}
-        steps: dict[str, Any] = {"trigger": trigger}
+        # A resumed part (after pd.flow.delay, suspend or rerun) starts at a later step,
+        # with what the earlier parts' steps returned and exported.
+        start = int(message.get("start_step", 0))
+        steps: dict[str, Any] = {**(message.get("prior_steps") or {}), "trigger": trigger}
+        run_info = message.get("run")  # pd.context["run"] of the first step, when rerun
+        pause: dict[str, Any] | None = None
+        emails: list[dict[str, Any]] = []
         results: dict[str, Any] = {}
         status, error, respond, exit_reason, peak = "ok", None, None, None, 0
         restarted: dict[str, str] = {}  # step: how its last process ended
@@ -137,7 +143,7 @@ class Supervisor:
         event_bytes = len(json.dumps(trigger["event"]))
         if event_bytes > PAYLOAD_LIMIT_BYTES:  # over before any step: none runs
             status, error = "error", self.payload_error(event_bytes, None)
-        for spec in self.specs if error is None else ():
+        for spec in self.specs[start:] if error is None else ():
             worker = self.workers.get(spec.name)
             if worker is None or not worker.alive():
                 worker = self.spawn(spec, replaces=worker)
@@ -149,7 +155,8 @@ class Supervisor:
             wait = StepWait()
             step_started = time.monotonic()
             try:
-                outcome = self.run_step(worker, steps, deadline, wait)
+                outcome = self.run_step(worker, steps, deadline, wait, run_info)
+                run_info = None  # the later steps of the part run once each
             except Ended as ended:
                 status, error, outcome = ended.status, ended.error, None
             peak = max(peak, wait.peak_bytes)
@@ -174,11 +181,15 @@ class Supervisor:
             steps[spec.name] = {"$return_value": outcome["return_value"], **outcome["exports"]}
             if outcome["respond"] is not None:
                 respond = outcome["respond"]
+            emails += [{"step": spec.name, **email} for email in outcome.get("emails") or ()]
             if outcome["error"] is not None:
                 status, error = "error", {**outcome["error"], "step": spec.name}
                 break
             if outcome["exit"] is not None:
                 status, exit_reason = "exit", outcome["exit"]["reason"]
+                break
+            if outcome.get("pause") is not None:  # the workflow pauses after this step
+                pause = {**outcome["pause"], "step": spec.name}
                 break
         over = self.payload_over(event_bytes, results)
         if status in ("ok", "exit") and over is not None:
@@ -192,6 +203,8 @@ class Supervisor:
             "steps": results,
             "respond": respond,
             "exit_reason": exit_reason,
+            "pause": pause if status == "ok" else None,
+            "emails": emails,
             "tmp": {
                 "used_bytes": tmp.used_bytes,
                 "peak_used_bytes": max(tmp_peak, tmp.used_bytes),
@@ -229,7 +242,12 @@ class Supervisor:
                 self.workers[spec.name] = self.spawn(spec, replaces=worker)
 
     def run_step(
-        self, worker: Worker, steps: dict[str, Any], deadline: float, wait: StepWait
+        self,
+        worker: Worker,
+        steps: dict[str, Any],
+        deadline: float,
+        wait: StepWait,
+        run_info: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Run one step in ``worker``; the step's reply, or ``Ended`` if it gave none."""
         if not worker.loaded:
@@ -246,7 +264,13 @@ class Supervisor:
                 }
             worker.loaded = True
         worker.ask(
-            {"steps": steps, "inputs": self.inputs, "stores": self.stores, "measure": self.measure}
+            {
+                "steps": steps,
+                "inputs": self.inputs,
+                "stores": self.stores,
+                "measure": self.measure,
+                "run": run_info,
+            }
         )
         return self.await_reply(worker, deadline, wait)
 

@@ -116,10 +116,11 @@ def run_handler(
     steps: dict[str, Any],
     inputs: dict[str, Any],
     source: str | None = None,
+    run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Call ``handler(pd)`` once and describe what came of it (``inputs`` may hold
-    ``Store`` objects, for data store props)."""
-    pd = Pipedream(steps, inputs)
+    ``Store`` objects, for data store props; ``run`` is ``pd.context["run"]``)."""
+    pd = Pipedream(steps, inputs, run)
     error = None
     return_value = None
     started = time.perf_counter()
@@ -134,6 +135,8 @@ def run_handler(
         "return_value": return_value,
         "exports": pd.exports,
         "exit": {"reason": pd.flow.exit_reason} if pd.flow.exited else None,
+        "pause": None if pd.flow.exited or error is not None else pd.flow.pause,
+        "emails": pd.send.emails,
         "respond": pd.response,
         "error": error,
         "duration_ms": duration_ms,
@@ -208,7 +211,7 @@ def main(argv: list[str]) -> None:
         tmp_peak.enabled = bool(request.get("measure", True))
         tmp_peak.peak = 0
         inputs = {**request["inputs"], **stores}
-        outcome = run_handler(handler, path, request["steps"], inputs, source)
+        outcome = run_handler(handler, path, request["steps"], inputs, source, request.get("run"))
         tmp_peak.enabled = False
         _flush_logs()
         done = {"type": "done", "id": request["id"], "tmp_peak_bytes": tmp_peak.peak, **outcome}

@@ -1,0 +1,114 @@
+"""The parts of an execution that pauses: what follows ``pd.flow.delay``, ``suspend``
+and ``rerun``. Pure: no Docker, no threads.
+
+On the platform, a workflow that pauses at the end of a step continues later as "a
+separate instance of the workflow code": a new execution, with a new ``context.id`` and
+the same ``trace_id``, whose ``pd.steps`` still holds what the earlier steps returned and
+exported. In pdee that later part is an arrival on the virtual clock, which the
+scheduler places like any event: warm on the same EE, on another one, or cold after the
+EE expired.
+
+- ``delay(ms)``: the next step runs ``ms`` later.
+- ``rerun(ms, context, max_retries)``: the same step runs again ``ms`` later, with
+  ``pd.context["run"]`` = ``{"runs": n + 1, "context": context}``; past ``max_retries``
+  reruns the step's call does not pause (the runtime decides that) and the workflow goes
+  on.
+- ``suspend(timeout_ms)``: the next step runs when someone calls its ``resume_url``:
+  ``resume_after_s`` later (``pdee run --resume-after``), with ``resume_data`` as the
+  suspended step's ``$resume_data`` export; without it, or past the timeout, the
+  suspend is cancelled and the later steps do not run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .records import Execution, Pause
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one part of an execution needs to run: its event, where it starts, and what
+    the earlier parts left it."""
+
+    index: int  # the part's own execution index
+    first_index: int  # the index of the execution's first part (its own, for part 1)
+    number: int = 1  # 1 for the execution's first part
+    event: dict[str, Any] | None = None  # the trigger's event (None: the default one)
+    trace_id: str | None = None  # the first part's, for the later ones
+    start_step: int = 0  # the index of the step the part starts at
+    prior_steps: dict[str, Any] = field(default_factory=dict)  # pd.steps of earlier parts
+    run: dict[str, Any] | None = None  # pd.context["run"] of the first step, when rerun
+
+    def message(self) -> dict[str, Any]:
+        """What the runtime's ``run`` message gets for a later part (nothing for part 1)."""
+        if self.number == 1:
+            return {}
+        return {"start_step": self.start_step, "prior_steps": self.prior_steps, "run": self.run}
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """A paused execution's next part, arriving at virtual time ``at_s``."""
+
+    at_s: float
+    part: Part
+
+
+def follow(
+    part: Part,
+    execution: Execution,
+    step_names: list[str],
+    end_s: float,
+    next_index: int,
+    resume_after_s: float | None,
+    resume_data: Any = None,
+) -> tuple[Execution, Resumption | None]:
+    """What comes after ``part``, which ended at virtual ``end_s`` as ``execution``: the
+    execution's record with its pause's outcome, and the next part if there is one
+    (``next_index`` is the index it takes).
+    """
+    pause = execution.pause
+    if pause is None:
+        return execution, None
+    done = {
+        name: {"$return_value": step.return_value, **step.exports}
+        for name, step in execution.steps.items()
+    }
+    prior = {**part.prior_steps, **done}
+    at = step_names.index(pause.step)
+    start, run = at + 1, None
+    resume_at_s = end_s + pause.ms / 1000
+    if pause.kind == "rerun":
+        start = at
+        runs = (part.run or {}).get("runs", 1) if part.start_step == at else 1
+        run = {"runs": int(runs) + 1, "context": pause.context}
+        prior.pop(pause.step, None)  # the step's own last result is not in its pd.steps
+    elif pause.kind == "suspend":
+        if resume_after_s is None or resume_after_s * 1000 > pause.ms:
+            return _with(execution, outcome="cancelled", resume_at_s=resume_at_s), None
+        resume_at_s = end_s + resume_after_s
+        prior[pause.step] = {**prior.get(pause.step, {}), "$resume_data": resume_data}
+    if start >= len(step_names):  # the last step delayed: nothing is left to run
+        return _with(execution, outcome="nothing after it"), None
+    following = Part(
+        index=next_index,
+        first_index=part.first_index,
+        number=part.number + 1,
+        event=part.event,
+        trace_id=part.trace_id,
+        start_step=start,
+        prior_steps=prior,
+        run=run,
+    )
+    recorded = _with(execution, outcome="resumed", resume_at_s=resume_at_s, resumed_as=next_index)
+    return recorded, Resumption(resume_at_s, following)
+
+
+def _with(execution: Execution, **outcome: Any) -> Execution:
+    assert execution.pause is not None
+    return replace(execution, pause=replace(execution.pause, **outcome))
+
+
+__all__ = ["Part", "Pause", "Resumption", "follow"]
