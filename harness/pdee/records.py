@@ -340,7 +340,19 @@ class Execution:
             tmp_peak=self.tmp.peak_used_bytes if self.tmp else None,
             packages_bytes=self.tmp.packages_bytes if self.tmp else 0,
             memory_peak=self.memory.peak_bytes if self.memory else None,
+            flow=self.flow,
         )
+
+    @property
+    def flow(self) -> str:
+        """Where this part came from and where the execution went after it, in short."""
+        came = f"part {self.part} of #{self.first_index}" if self.first_index is not None else ""
+        pause = self.pause
+        went = ""
+        if pause is not None:
+            went = f"{pause.kind} {pause.ms / 1000:g}s after {pause.step}: "
+            went += f"→ #{pause.resumed_as}" if pause.outcome == "resumed" else str(pause.outcome)
+        return "; ".join(text for text in (came, went) if text)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -382,6 +394,7 @@ class Brief:
     tmp_peak: int | None
     packages_bytes: int
     memory_peak: int | None
+    flow: str = ""  # where a paused execution's parts went: "delay 1200s → #21"
 
     @property
     def passed(self) -> bool:

@@ -134,13 +134,16 @@ def _rows(executions: list[Brief]) -> list[Brief | None]:
 
 def executions_table(result: RunResult) -> Table:
     table = Table(title="executions", title_justify="left")
-    for column in ("#", "at", "EE", "start", "status", "duration", "/tmp peak", "memory peak"):
+    briefs = result.executions.briefs()
+    flow = any(brief.flow for brief in briefs)  # a column only when an execution paused
+    columns = ["#", "at", "EE", "start", "status", "duration", "/tmp peak", "memory peak"]
+    for column in [*columns, "flow"] if flow else columns:
         table.add_column(
-            column, justify="right" if column not in ("EE", "start", "status") else "left"
+            column, justify="right" if column not in ("EE", "start", "status", "flow") else "left"
         )
-    for execution in _rows(result.executions.briefs()):
+    for execution in _rows(briefs):
         if execution is None:
-            table.add_row("…", "", "", "", "", "", "", "")
+            table.add_row(*["…"] + [""] * (len(table.columns) - 1))
             continue
         status = execution.status
         table.add_row(
@@ -152,6 +155,7 @@ def executions_table(result: RunResult) -> Table:
             f"{execution.duration_ms:.1f} ms",
             format_size(execution.tmp_peak) if execution.tmp_peak is not None else "-",
             format_size(execution.memory_peak) if execution.memory_peak else "-",
+            *([execution.flow] if flow else []),
         )
     return table
 
@@ -319,6 +323,10 @@ def details(console: Console, execution: Execution) -> None:
         _say(console, f"  pd.respond: {_value(execution.respond)}")
     for name, use in execution.stores.items():
         _say(console, f"  data store {name}: {use.reads} reads, {use.writes} writes")
+    if execution.flow:
+        _say(console, f"  paused: {execution.flow}")
+    for email in execution.emails:
+        _say(console, f"  pd.send.email from {email['step']} (not sent): {email['subject']!r}")
     if not execution.passed:
         _error(console, execution, "  ")
 
