@@ -13,18 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from test_cli_errors import one_line_error
 
 pytestmark = pytest.mark.usefixtures("no_new_containers")
 
 OK_STEP = "def handler(pd):\n    return 1\n"
 PDEE = [sys.executable, "-m", "pdee"]
-
-
-def one_line_error(outcome) -> str:
-    lines = outcome.stderr.strip().splitlines()
-    assert len(lines) == 1, outcome.stderr
-    assert lines[0].startswith("Error: "), outcome.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize(

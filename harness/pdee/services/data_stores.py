@@ -215,20 +215,7 @@ class DataStore:
         A call is ``{"op": ..., "key": ..., "value": ..., "ttl": ...}``; the answer
         ``{"found": bool, "value": ...}`` or ``{"error": "..."}``.
         """
-        op, key = call.get("op"), call.get("key")
-        if op in ("get", "set", "set_ttl", "delete", "has") and not isinstance(key, str):
-            return {"error": f"keys are strings, not {type(key).__name__}"}
-        ttl = call.get("ttl")
-        if op == "get" or op == "has":
-            found, value = self.get(key, now)  # type: ignore[arg-type]
-            return {"found": found, "value": value if op == "get" else None}
-        if op == "set":
-            self.set(key, call.get("value"), now, ttl)  # type: ignore[arg-type]
-            return {"found": True}
-        if op == "set_ttl":
-            return {"found": self.set_ttl(key, now, ttl)}  # type: ignore[arg-type]
-        if op == "delete":
-            return {"found": self.delete(key, now)}  # type: ignore[arg-type]
+        op, key, ttl = call.get("op"), call.get("key"), call.get("ttl")
         if op == "clear":
             self.clear()
             return {"found": True}
@@ -236,9 +223,22 @@ class DataStore:
             return {"found": True, "value": self.keys(now)}
         if op == "items":
             return {"found": True, "value": self.items(now)}
-        return {"error": f"unknown data store operation {op!r}"}
+        if op not in KEYED_OPS:
+            return {"error": f"unknown data store operation {op!r}"}
+        if not isinstance(key, str):
+            return {"error": f"keys are strings, not {type(key).__name__}"}
+        if op == "set":
+            self.set(key, call.get("value"), now, ttl)
+            return {"found": True}
+        if op == "set_ttl":
+            return {"found": self.set_ttl(key, now, ttl)}
+        if op == "delete":
+            return {"found": self.delete(key, now)}
+        found, value = self.get(key, now)
+        return {"found": found, "value": value if op == "get" else None}  # get, has
 
 
+KEYED_OPS = frozenset({"get", "has", "set", "set_ttl", "delete"})
 WRITES = frozenset({"set", "set_ttl", "delete", "clear"})
 
 
