@@ -111,6 +111,8 @@ class EEWork:
             gone = True
             reply = gone_reply(exc, (time.monotonic() - started) * 1000, self.plan.timeout_s)
         reply["stores"] = {name: {"reads": r, "writes": w} for name, (r, w) in uses.items()}
+        reply["context_id"] = message["context"]["id"]
+        reply["trace_id"] = message["context"]["trace_id"]
         if reply.get("tmp"):
             reply["tmp"]["packages_bytes"] = lane.packages_bytes
         lane.post(

@@ -225,6 +225,8 @@ class Execution:
     restarted_steps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     stores: dict[str, StoreUse] = field(default_factory=dict)  # by data store prop
+    context_id: str | None = None  # pd.steps["trigger"]["context"]["id"]: each part its own
+    trace_id: str | None = None  # the same for every part of one execution
     part: int = 1  # 2 and on: a paused execution's later part, a new execution instance
     first_index: int | None = None  # the index of the execution's first part, for parts 2+
     pause: Pause | None = None  # how this part paused, if it did
@@ -296,6 +298,8 @@ class Execution:
             stores={name: StoreUse(**use) for name, use in (reply.get("stores") or {}).items()},
             pause=Pause.from_json(reply["pause"]) if reply.get("pause") else None,
             emails=list(reply.get("emails") or []),
+            context_id=reply.get("context_id"),
+            trace_id=reply.get("trace_id"),
         )
 
     @classmethod
@@ -320,6 +324,8 @@ class Execution:
             restarted_steps=list(data.get("restarted_steps", [])),
             notes=list(data.get("notes", [])),
             stores={name: StoreUse(**use) for name, use in data.get("stores", {}).items()},
+            context_id=data.get("context_id"),
+            trace_id=data.get("trace_id"),
             part=int(data.get("part", 1)),
             first_index=data.get("first_index"),
             pause=Pause.from_json(data["pause"]) if data.get("pause") else None,
@@ -373,6 +379,8 @@ class Execution:
             "restarted_steps": self.restarted_steps,
             "notes": self.notes,
             "stores": {name: use.to_json() for name, use in self.stores.items()},
+            "context_id": self.context_id,
+            "trace_id": self.trace_id,
             "part": self.part,
             "first_index": self.first_index,
             "pause": self.pause.to_json() if self.pause else None,

@@ -53,6 +53,8 @@ def test_a_short_delay_resumes_warm_with_the_file(pdee, workflow):
     assert got["file"] is True and got["earlier"] == "written"
     execution_id, trace_id = got["context"]
     assert execution_id != trace_id  # a new instance of the workflow, the same trace
+    assert (second["context_id"], second["trace_id"]) == (execution_id, trace_id)
+    assert first["trace_id"] == first["context_id"] == trace_id
     assert set(second["steps"]) == {"upload"}
 
 
