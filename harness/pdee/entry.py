@@ -9,11 +9,25 @@ handlers are in place (``pdee/__init__`` imports its public names lazily).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
 from . import interrupts
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED
+
+
+def _leave(ctrl_c: bool, what: str) -> None:
+    """Say that a signal ended pdee, and exit with its code at once (nothing to clean up:
+    the commands clean up after themselves; an import cut short can leave the
+    interpreter's own exit to die by the signal after all)."""
+    sys.stderr.write(f"{'Interrupted' if ctrl_c else 'Terminated'}{what}.\n")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(EXIT_INTERRUPTED if ctrl_c else EXIT_TERMINATED)
 
 
 def main() -> None:
@@ -22,14 +36,11 @@ def main() -> None:
     try:
         from .cli import main as cli_main
     except (KeyboardInterrupt, interrupts.Terminated) as exc:
-        ctrl_c = isinstance(exc, KeyboardInterrupt)
-        sys.stderr.write(("Interrupted" if ctrl_c else "Terminated") + ": pdee was starting.\n")
-        sys.exit(EXIT_INTERRUPTED if ctrl_c else EXIT_TERMINATED)
+        _leave(isinstance(exc, KeyboardInterrupt), ": pdee was starting")
     try:
         cli_main()
-    except interrupts.Terminated:  # before a command took over its signals
-        sys.stderr.write("Terminated.\n")
-        sys.exit(EXIT_TERMINATED)
+    except (KeyboardInterrupt, interrupts.Terminated) as exc:  # before a command's own
+        _leave(isinstance(exc, KeyboardInterrupt), "")
     finally:  # exiting: a signal now must not turn the exit code into a death by signal
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

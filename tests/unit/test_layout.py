@@ -116,13 +116,11 @@ def test_the_public_names_are_all_there_and_the_entry_point_imports_none_of_them
     import subprocess
     import sys
 
-    assert set(pdee.__all__) == {*pdee._WHERE, "__version__"}
+    assert set(pdee.__all__) == set(pdee._WHERE)
     for name in pdee.__all__:
         assert getattr(pdee, name) is not None
     code = "import sys, pdee.entry; print(sorted(m for m in sys.modules if m.startswith('pdee')))"
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert loaded.stdout.strip() == str(
-        ["pdee", "pdee.entry", "pdee.errors", "pdee.interrupts", "pdee.version"]
-    )
+    assert loaded.stdout.strip() == str(["pdee", "pdee.entry", "pdee.errors", "pdee.interrupts"])
