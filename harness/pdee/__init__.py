@@ -26,7 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import execute, run
+    from .api import Serving, execute, run, serve
     from .errors import (
         BackendUnavailable,
         EEError,
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from .version import __version__
 
 _WHERE = {
-    **dict.fromkeys(["execute", "run"], ".api"),
+    **dict.fromkeys(["Serving", "execute", "run", "serve"], ".api"),
     **dict.fromkeys(
         ["BackendUnavailable", "EEError", "EEGone", "EEUnresponsive", "ImageError",
          "PdeeError", "RunAborted", "UsageError"],
@@ -89,6 +89,7 @@ __all__ = [
     "RunAborted",
     "RunPlan",
     "RunResult",
+    "Serving",
     "Settings",
     "Start",
     "Status",
@@ -103,6 +104,7 @@ __all__ = [
     "check",
     "execute",
     "run",
+    "serve",
 ]
 
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from .backends import Backend
 from .backends.image import DEFAULT_TAG
+from .interrupts import deferred
 from .plan import RunPlan, StrPath, build_plan
-from .records import RunResult
+from .records import Execution, RunResult
 from .runner import OnExecution, Runner
 from .scheduler import Mode
+
+if TYPE_CHECKING:
+    from .services.http_server import HTTPServer
+    from .serving import ServeRunner
 
 
 def connections_for(plan: RunPlan) -> int:
@@ -126,3 +133,116 @@ def run(
         resume_data=resume_data,
     )
     return execute(plan, backend, on_execution)
+
+
+class Serving:
+    """A workflow served over HTTP (``pdee.serve``): ``url`` while it runs, ``result``
+    (every request's execution, as ``pdee.run`` gives) once it has stopped."""
+
+    def __init__(self, runner: ServeRunner, http: HTTPServer) -> None:
+        self.runner = runner
+        self.http = http
+        self.url = ""
+        self.result: RunResult | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<Serving {self.url or 'stopped'}>"
+
+    def start(self) -> str:
+        """Start the run (image, stores, packages) and then listen; the URL.
+
+        Raises:
+            UsageError, ImageError, BackendUnavailable, PackageError: before listening.
+        """
+
+        def run() -> None:
+            try:
+                self.result = self.runner.run()
+            except BaseException as exc:  # told to the caller, on its thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="pdee-serve", daemon=True)
+        self._thread.start()
+        while not self.runner.ready.wait(0.05):
+            if not self._thread.is_alive():
+                assert self._error is not None
+                raise self._error
+        try:
+            self.url = self.http.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self.url
+
+    def stop(self) -> RunResult:
+        """Stop listening, finish what is in flight, remove every EE; the result.
+
+        Raises:
+            RunAborted: the backend failed while serving (``.result`` holds the rest).
+        """
+        with deferred():  # a second Ctrl-C waits until every EE is removed
+            self.http.stop()
+            self.runner.stop()
+            if self._thread is not None:
+                self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self.result is not None
+        return self.result
+
+
+@contextmanager
+def serve(
+    steps: Sequence[StrPath],
+    *,
+    custom_response: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    backend: Backend | None = None,
+    on_execution: OnExecution | None = None,
+    on_request: Callable[[dict[str, Any], Execution], None] | None = None,
+    **options: Any,
+) -> Iterator[Serving]:
+    """Serve a workflow's HTTP trigger on ``host:port`` while the block runs.
+
+    Example::
+
+        with pdee.serve(["hook.py"], custom_response=True) as server:
+            requests.post(server.url + "/orders", json={"sku": "a1"})
+        print(server.result.executions[0].steps["hook"].return_value)
+
+    Args:
+        steps: the step files, in workflow order.
+        custom_response: the caller waits for ``pd.respond`` (else the platform's
+            default response, at once).
+        host, port: where to listen (``port=0``: a free one; ``server.url`` says which).
+        on_request: told of each request's event and its execution, as it ends.
+        options: ``pdee.run``'s (``mode``, ``concurrency``, ``idle_timeout``, ``memory``,
+            ``data_stores``...), in real time.
+
+    Raises:
+        UsageError: a bad option, host or port; and what ``pdee.run`` raises.
+    """
+    from .services.http_server import HTTPServer, make_app
+    from .serving import ServeRunner  # only serve needs the server's libraries
+
+    plan = build_plan(steps, **options)
+    owned = None
+    if backend is None:
+        from .backends.docker import DockerBackend
+
+        owned = backend = DockerBackend.connect(connections_for(plan) + 4)
+    try:
+        runner = ServeRunner(backend, plan, on_execution, on_request)
+        app = make_app(runner, custom_response)
+        serving = Serving(runner, HTTPServer(app, host, port))
+        serving.start()
+        try:
+            yield serving
+        finally:
+            serving.stop()
+    finally:
+        if owned is not None:
+            owned.close()

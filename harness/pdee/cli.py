@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from . import interrupts, packages, verdicts
+from . import api, interrupts, packages, verdicts
 from .api import connections_for
 from .backends import image
 from .backends.image import check_image
@@ -33,10 +34,11 @@ from .interrupts import Terminated
 from .outputs import junit, report, terminal
 from .outputs.files import OutputFile
 from .plan import build_plan
-from .records import RunResult
+from .records import Execution, RunResult
 from .runner import Runner
 from .scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_INTERVAL_S, Mode
 from .services import data_stores
+from .services.http_trigger import custom_answer
 from .sizes import parse_size
 from .version import __version__
 from .workflow import load_steps
@@ -556,6 +558,122 @@ def packages_command(
     except PdeeError as exc:
         _fail(exc)
     terminal.packages(console, fetched, info.python, cap)
+
+
+@app.command()
+def serve(
+    steps: StepsArgument,
+    port: Annotated[int, typer.Option(help="The port to listen on (0: a free one).")] = 8000,
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    custom_response: Annotated[
+        bool,
+        typer.Option(
+            help="The caller waits for the workflow's pd.respond (the trigger's 'Return a "
+            "custom response' setting); else the platform's success page, at once."
+        ),
+    ] = False,
+    mode: Annotated[
+        Mode, typer.Option(help="realistic, warm or cold, in real time.")
+    ] = Mode.REALISTIC,
+    concurrency: Annotated[
+        int, typer.Option(help="EEs at once; requests beyond them wait for a free one.")
+    ] = 1,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(help="Real seconds an idle EE lives (default 600).", show_default=False),
+    ] = None,
+    warm_workers: Annotated[int, typer.Option(help="EEs started at once and kept.")] = 0,
+    tmp_size: TmpSizeOption = "2GB",
+    memory: MemoryOption = "256MB",
+    timeout: TimeoutOption = 30.0,
+    network: NetworkOption = "bridge",
+    report_path: Annotated[
+        Path | None, typer.Option("--report", help="Write the JSON report here when it stops.")
+    ] = None,
+    junit_path: JunitOption = None,
+    image_tag: ImageOption = image.DEFAULT_TAG,
+    seed: SeedOption = None,
+    offline: OfflineOption = False,
+    env: EnvOption = None,
+    env_file: EnvFileOption = None,
+    cpus: CpusOption = None,
+    allow_link_local: AllowLinkLocalOption = False,
+    data_store: DataStoreOption = None,
+) -> None:
+    """Serve a workflow's HTTP trigger: each request is an execution in an EE.
+
+    Ctrl-C (or SIGTERM) stops it: requests in flight finish, every EE is removed, the
+    summary is shown and the reports written. Exit 0: every execution ok.
+    """
+    interrupts.install()
+    outputs: list[OutputFile] = []
+    server: api.Serving | None = None
+
+    def served(event: dict[str, Any], execution: Execution) -> None:
+        answer = 200
+        if custom_response:
+            answer = custom_answer(execution.respond, execution.pause is not None).status
+        line = (
+            f"{event['method']} {event['path']} {answer} · #{execution.index} "
+            f"{execution.start.value} {execution.ee} {execution.status.value} "
+            f"{execution.duration_ms:.1f} ms"
+        )
+        _say(console, line)
+        if not execution.passed:
+            terminal.failure(console, execution)
+
+    try:
+        outputs = _claim(
+            outputs, (report_path, "report", "report.json"), (junit_path, "JUnit file", "junit.xml")
+        )
+        with api.serve(
+            steps,
+            custom_response=custom_response,
+            host=host,
+            port=port,
+            on_request=served,
+            mode=mode,
+            concurrency=concurrency,
+            idle_timeout=idle_timeout,
+            warm_workers=warm_workers,
+            tmp_size=tmp_size,
+            memory=memory,
+            timeout=timeout,
+            network=network,
+            image=image_tag,
+            seed=seed,
+            offline=offline,
+            env=env,
+            env_file=env_file,
+            cpus=cpus,
+            allow_link_local=allow_link_local,
+            data_stores=data_store,
+        ) as server:
+            _say(
+                console,
+                f"serving {', '.join(str(s) for s in steps)} on {server.url} (Ctrl-C stops)",
+            )
+            try:
+                threading.Event().wait()
+            except (KeyboardInterrupt, Terminated):
+                _say(err_console, "stopping: the requests in flight finish, every EE goes")
+        result = server.result
+    except RunAborted as aborted:
+        _finish(aborted.result, report_path, junit_path, terminal.Verbosity.QUIET)
+        _fail(aborted)
+    except PdeeError as exc:
+        _fail(exc)
+    except (KeyboardInterrupt, Terminated) as exc:
+        if server is None or server.result is None:  # before it listened
+            _say(err_console, "Interrupted: pdee serve was starting; its EEs were removed.")
+            code = EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
+            raise typer.Exit(code) from None
+        result = server.result  # a second one, held until every EE went
+    finally:
+        _abandon(outputs)
+    assert result is not None
+    _finish(result, report_path, junit_path, terminal.Verbosity.QUIET)
+    raise typer.Exit(report.exit_code(result))
 
 
 StoreFileArgument = Annotated[

@@ -56,7 +56,13 @@ class Failed:
     error: Exception
 
 
-News = Started | Running | Finished | Failed
+@dataclass(frozen=True)
+class Wake:
+    """Something outside the lanes has work for the main thread (``pdee serve``: a
+    request arrived, or the server is stopping)."""
+
+
+News = Started | Running | Finished | Failed | Wake
 
 
 class Lane:

@@ -362,6 +362,8 @@ def summary_line(result: RunResult) -> str:
         pace = f"interval {arrivals['interval_s']:g} s"
     elif arrivals.get("kind") == "rate":
         pace = f"rate {arrivals['per_minute']:g}/min"
+    elif arrivals.get("kind") == "requests":
+        pace = "HTTP requests, real time"
     else:
         pace = "schedule"
     env = f" | env {', '.join(settings.env)}" if settings.env else ""

@@ -1,0 +1,169 @@
+"""The HTTP trigger as a local server (``pdee serve``): Starlette, served by uvicorn.
+
+uvicorn with Starlette is what Python users already run locally: HTTP/1.1 with
+keep-alive, concurrent requests, a graceful stop (``should_exit``), all driven from
+code. The app has one route, any path and method; it turns each request into the
+platform's event (``http_trigger``), hands it to the run (``serving.ServeRunner``) and
+answers as the platform does: the success page at once, or, with a custom response,
+what the workflow's ``pd.respond`` said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.formparsers import MultiPartParser
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..errors import UsageError
+from ..serving import ServeRunner
+from .http_trigger import (
+    BODY_LIMIT_BYTES,
+    CORS_HEADERS,
+    Answer,
+    Refused,
+    build_event,
+    custom_answer,
+    default_answer,
+    parse_body,
+    wants_upload,
+)
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, read no further than one byte past the platform's limit.
+
+    Raises:
+        Refused: it is over the limit (413).
+    """
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > BODY_LIMIT_BYTES:
+            raise Refused(
+                413,
+                "Payload Too Large: the body is over the platform's 512KB (pdee serve does "
+                "not store bodies for raw_body_url yet)",
+            )
+    return bytes(body)
+
+
+async def _event(request: Request) -> dict[str, Any]:
+    """The platform's event for ``request``.
+
+    Raises:
+        Refused: it cannot be one (too large, the upload path, JSON that is not JSON).
+    """
+    query = request.url.query
+    headers = request.headers
+    if wants_upload(query, headers):
+        raise Refused(501, "pdee serve does not store bodies for raw_body_url yet")
+    content_type = headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        data = await _read_body(request)  # bounded, then parsed by Starlette's parser
+
+        async def chunks() -> AsyncGenerator[bytes, None]:
+            yield data
+
+        form = await MultiPartParser(headers, chunks()).parse()
+        body: Any = {
+            name: value
+            if isinstance(value, str)
+            else {"filename": value.filename, "mimetype": value.content_type, "url": None}
+            for name, value in form.multi_items()
+        }
+        await form.close()  # the files' spooled copies
+    else:
+        body = parse_body(content_type, await _read_body(request))
+    client = request.client.host if request.client else ""
+    host = headers.get("host", "")
+    return build_event(request.method, request.url.path, query, headers.items(), body, client, host)
+
+
+def make_app(runner: ServeRunner, custom_response: bool) -> Starlette:
+    """The app: every path and method is the workflow's trigger."""
+
+    async def trigger(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            answer = Answer(200, b"", dict(CORS_HEADERS))
+        else:
+            try:
+                event = await _event(request)
+            except Refused as refused:
+                answer = Answer(refused.status, str(refused).encode())
+            else:
+                done = runner.submit(event)
+                if custom_response:
+                    execution = await asyncio.wrap_future(done)
+                    answer = custom_answer(execution.respond, execution.pause is not None)
+                else:
+                    answer = default_answer()
+        return Response(answer.body, answer.status, answer.headers)
+
+    return Starlette(routes=[Route("/{path:path}", trigger, methods=METHODS)])
+
+
+class HTTPServer:
+    """uvicorn serving the app on its own thread; ``url`` once it listens."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self.host = host
+        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self.server.run, name="pdee-http", daemon=True)
+        self.url = ""
+
+    def start(self, within_s: float = 10.0) -> str:
+        """Listen; the URL.
+
+        Raises:
+            UsageError: the host or port cannot be had.
+        """
+        self._check_bind()
+        self.thread.start()
+        deadline = threading.Event()
+        for _ in range(int(within_s / 0.01)):
+            if self.server.started:
+                break
+            if not self.thread.is_alive():
+                raise UsageError(f"cannot listen on {self.host}:{self.config.port}")
+            deadline.wait(0.01)
+        sockets = [s for server in self.server.servers for s in server.sockets]
+        port = sockets[0].getsockname()[1] if sockets else self.config.port
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{shown}:{port}"
+        return self.url
+
+    def _check_bind(self) -> None:
+        try:
+            infos = socket.getaddrinfo(self.host, self.config.port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise UsageError(
+                f"--host {self.host}: {exc.strerror}; give an address like 127.0.0.1"
+            ) from None
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot listen on {self.host}:{self.config.port}: {exc.strerror}; give "
+                    f"another --port (0 picks a free one)"
+                ) from None
+
+    def stop(self) -> None:
+        """Stop listening, letting the requests in progress finish."""
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(30)

@@ -1,0 +1,160 @@
+"""pdee serve: the HTTP trigger for a real client (requests), against the real daemon and
+image. Servers listen on 127.0.0.1 with a port the OS picks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+import pdee
+
+pytestmark = pytest.mark.usefixtures("no_new_containers")
+
+ECHO = """
+def handler(pd):
+    event = pd.steps["trigger"]["event"]
+    pd.respond({"status": 201, "headers": {"X-Step": "echo"}, "body": event})
+    return event["method"]
+"""
+
+
+@pytest.fixture
+def echo(write_step):
+    return write_step("echo", ECHO)
+
+
+def test_the_event_from_real_requests(echo):
+    with pdee.serve([echo], custom_response=True, network="none") as server:
+        sent = requests.post(server.url + "/orders?id=7&id=8", json={"sku": "a1"},
+                             headers={"X-Custom": "Yes"})  # fmt: skip
+        form = requests.post(server.url + "/form", data={"a": "1", "b": "two"})
+        text = requests.put(
+            server.url + "/text", data=b"hello", headers={"content-type": "text/plain"}
+        )
+        multi = requests.post(server.url + "/up", data={"field": "v"},
+                              files={"file": ("a.csv", b"x,y\n", "text/csv")})  # fmt: skip
+    assert sent.status_code == 201 and sent.headers["x-step"] == "echo"
+    event = sent.json()
+    assert event["method"] == "POST" and event["path"] == "/orders"
+    assert event["query"] == {"id": ["7", "8"]} and event["body"] == {"sku": "a1"}
+    assert event["headers"]["x-custom"] == "Yes" and event["client_ip"] == "127.0.0.1"
+    assert event["url"].endswith("/orders?id=7&id=8")
+    assert form.json()["body"] == {"a": "1", "b": "two"}
+    assert text.json()["body"] == "hello" and text.json()["method"] == "PUT"
+    uploaded = multi.json()["body"]
+    assert uploaded["field"] == "v" and uploaded["file"]["filename"] == "a.csv"
+    assert uploaded["file"]["mimetype"] == "text/csv"
+    assert server.result is not None and len(server.result.executions) == 4
+
+
+def test_default_response_and_the_400_of_a_workflow_that_never_responds(write_step):
+    quiet = write_step("quiet", "def handler(pd):\n    return 1\n")
+    with pdee.serve([quiet], network="none") as server:
+        default = requests.get(server.url + "/")
+    with pdee.serve([quiet], custom_response=True, network="none") as server:
+        custom = requests.get(server.url + "/")
+        options = requests.options(server.url + "/")
+    assert default.status_code == 200 and "Success!" in default.text
+    assert custom.status_code == 400 and custom.text == "No $.respond called in workflow"
+    assert options.headers["access-control-allow-origin"] == "*"
+
+
+def test_bad_requests_get_the_platforms_status_and_the_server_goes_on(echo):
+    with pdee.serve([echo], custom_response=True, network="none") as server:
+        big = requests.post(server.url + "/", data=b"x" * (512 * 1024 + 1))
+        bad = requests.post(server.url + "/", data=b"{nope",
+                            headers={"content-type": "application/json"})  # fmt: skip
+        fine = requests.post(server.url + "/", json={"ok": 1})
+    assert big.status_code == 413 and bad.status_code == 400
+    assert fine.status_code == 201
+    assert server.result is not None and len(server.result.executions) == 1
+
+
+SLOW = """
+import time
+
+def handler(pd):
+    time.sleep(0.5)
+    pd.respond({"status": 200, "body": "done"})
+"""
+
+
+def test_concurrent_requests_run_on_several_ees_never_two_in_one(write_step):
+    step = write_step("slow", SLOW)
+    with pdee.serve([step], custom_response=True, concurrency=3, network="none") as server:
+        answers: list[int] = []
+
+        def call() -> None:
+            answers.append(requests.get(server.url + "/").status_code)
+
+        threads = [threading.Thread(target=call) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert answers == [200] * 6
+    result = server.result
+    assert result is not None
+    assert 2 <= len({e.ee for e in result.executions}) <= 3
+    for ee in result.ees.values():  # each EE's executions never overlap in real time
+        spans = sorted(
+            (result.executions.by_index(i).at_s, result.executions.by_index(i).at_s
+             + result.executions.by_index(i).duration_ms / 1000)
+            for i in ee.executions
+        )  # fmt: skip
+        assert all(a[1] <= b[0] + 0.05 for a, b in itertools.pairwise(spans))
+
+
+def test_an_idle_ee_expires_in_real_time(echo):
+    with pdee.serve(
+        [echo], custom_response=True, idle_timeout=1, chaos=0, network="none"
+    ) as server:
+        requests.get(server.url + "/")
+        requests.get(server.url + "/")
+        time.sleep(1.5)
+        requests.get(server.url + "/")
+    assert server.result is not None
+    assert [e.start.value for e in server.result.executions] == ["cold", "warm", "cold"]
+
+
+def test_ctrl_c_with_a_request_in_flight_finishes_it_and_writes_the_report(write_step, tmp_path):
+    step = write_step("slow", SLOW)
+    report = tmp_path / "serve.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pdee", "serve", step, "--port", "0", "--custom-response",
+         "--network", "none", "--report", report],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    url = line.split(" on ")[1].split()[0]
+    answer: list[int] = []
+    caller = threading.Thread(target=lambda: answer.append(requests.get(url + "/").status_code))
+    caller.start()
+    time.sleep(0.3)  # in flight
+    process.send_signal(signal.SIGINT)
+    caller.join(30)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert answer == [200]
+    executions = json.loads(report.read_text())["executions"]
+    assert len(executions) == 1 and executions[0]["status"] == "ok"
+
+
+def test_a_port_in_use_is_one_line_before_any_ee(echo):
+    with pdee.serve([echo], network="none") as server:
+        port = server.url.rsplit(":", 1)[1]
+        taken = subprocess.run(
+            [sys.executable, "-m", "pdee", "serve", echo, "--port", port],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert taken.returncode == 2
+    assert taken.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}")
