@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends import Backend
 from .backends.image import DEFAULT_TAG
+from .errors import UsageError
 from .interrupts import deferred
 from .plan import RunPlan, StrPath, build_plan
 from .records import Execution, RunResult
@@ -203,6 +204,7 @@ def serve(
     backend: Backend | None = None,
     on_execution: OnExecution | None = None,
     on_request: Callable[[dict[str, Any], Execution], None] | None = None,
+    record: StrPath | None = None,
     **options: Any,
 ) -> Iterator[Serving]:
     """Serve a workflow's HTTP trigger on ``host:port`` while the block runs.
@@ -219,6 +221,8 @@ def serve(
             default response, at once).
         host, port: where to listen (``port=0``: a free one; ``server.url`` says which).
         on_request: told of each request's event and its execution, as it ends.
+        record: write each request's event here, as JSON Lines with ``ts``, which
+            ``pdee run --schedule`` replays.
         options: ``pdee.run``'s (``mode``, ``concurrency``, ``idle_timeout``, ``memory``,
             ``data_stores``...), in real time.
 
@@ -230,13 +234,19 @@ def serve(
 
     plan = build_plan(steps, **options)
     owned = None
+    recording = None
+    if record is not None:
+        try:
+            recording = open(record, "a", encoding="utf-8")  # noqa: SIM115 -- closed below
+        except OSError as exc:
+            raise UsageError(f"cannot write record file {record}: {exc.strerror}") from None
     if backend is None:
         from .backends.docker import DockerBackend
 
         owned = backend = DockerBackend.connect(connections_for(plan) + 4)
     try:
         runner = ServeRunner(backend, plan, on_execution, on_request)
-        app = make_app(runner, custom_response)
+        app = make_app(runner, custom_response, recording)
         serving = Serving(runner, HTTPServer(app, host, port))
         serving.start()
         try:
@@ -246,3 +256,5 @@ def serve(
     finally:
         if owned is not None:
             owned.close()
+        if recording is not None:
+            recording.close()

@@ -599,6 +599,14 @@ def serve(
     cpus: CpusOption = None,
     allow_link_local: AllowLinkLocalOption = False,
     data_store: DataStoreOption = None,
+    record_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            help="Write each request's event here (JSON Lines with ts), for pdee run "
+            "--schedule to replay.",
+        ),
+    ] = None,
 ) -> None:
     """Serve a workflow's HTTP trigger: each request is an execution in an EE.
 
@@ -624,7 +632,10 @@ def serve(
 
     try:
         outputs = _claim(
-            outputs, (report_path, "report", "report.json"), (junit_path, "JUnit file", "junit.xml")
+            outputs,
+            (report_path, "report", "report.json"),
+            (junit_path, "JUnit file", "junit.xml"),
+            (record_path, "record file", "hits.jsonl"),
         )
         with api.serve(
             steps,
@@ -648,6 +659,7 @@ def serve(
             cpus=cpus,
             allow_link_local=allow_link_local,
             data_stores=data_store,
+            record=record_path,
         ) as server:
             _say(
                 console,

@@ -158,3 +158,19 @@ def test_a_port_in_use_is_one_line_before_any_ee(echo):
         )  # fmt: skip
     assert taken.returncode == 2
     assert taken.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}")
+
+
+def test_record_then_replay_the_same_events_in_order(echo, tmp_path):
+    hits = tmp_path / "hits.jsonl"
+    with pdee.serve([echo], custom_response=True, network="none", record=hits) as server:
+        for n in range(3):
+            requests.post(server.url + f"/n/{n}", json={"n": n})
+            time.sleep(0.2)
+    lines = [json.loads(line) for line in hits.read_text().splitlines()]
+    assert [line["body"] for line in lines] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert all(line["ts"].endswith("Z") for line in lines)
+    replayed = pdee.run([echo], schedule=hits, network="none")
+    assert [e.respond["body"]["path"] for e in replayed.executions if e.respond] == [
+        "/n/0", "/n/1", "/n/2",
+    ]  # fmt: skip
+    assert replayed.executions[2].at_s >= 0.4  # the recorded gaps, on the virtual clock

@@ -11,10 +11,12 @@ what the workflow's ``pd.respond`` said.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import AsyncGenerator
-from typing import Any
+from datetime import datetime, timezone
+from typing import IO, Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -90,8 +92,12 @@ async def _event(request: Request) -> dict[str, Any]:
     return build_event(request.method, request.url.path, query, headers.items(), body, client, host)
 
 
-def make_app(runner: ServeRunner, custom_response: bool) -> Starlette:
-    """The app: every path and method is the workflow's trigger."""
+def make_app(
+    runner: ServeRunner, custom_response: bool, record: IO[str] | None = None
+) -> Starlette:
+    """The app: every path and method is the workflow's trigger. With ``record``, each
+    event is written there as a line of JSON with its time in ``ts``, which
+    ``pdee run --schedule`` replays."""
 
     async def trigger(request: Request) -> Response:
         if request.method == "OPTIONS":
@@ -102,6 +108,10 @@ def make_app(runner: ServeRunner, custom_response: bool) -> Starlette:
             except Refused as refused:
                 answer = Answer(refused.status, str(refused).encode())
             else:
+                if record is not None:
+                    stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+                    record.write(json.dumps({**event, "ts": stamp.replace("+00:00", "Z")}) + "\n")
+                    record.flush()
                 done = runner.submit(event)
                 if custom_response:
                     execution = await asyncio.wrap_future(done)
