@@ -27,6 +27,10 @@ Everything is measured in this one run, on this machine, and printed as ratios:
 - a data store write and a read from a warm step, end to end (timed in the step over
   500 calls each), against the issue's 1 ms: at most 1.0x; and a warm execution of a
   step given a store it never calls against one given none, alternating: at most 1.1x;
+- ``pdee serve``: a warm request's round trip (client to response, custom response)
+  against the issue's 3 ms, and beside a warm ``pdee run`` execution; 2,000 requests
+  from 8 keep-alive Python clients on ``--concurrency 4``: zero errors, requests per
+  second and p99 printed;
 - pdee's own memory (peak RSS of the whole CLI, ``--report`` written) for 100,000
   trivial executions and for 200 executions that print 1MB each, against the issue's
   150MB and 250MB (with a one-execution run's RSS as the baseline): at most 1.0x.
@@ -233,6 +237,56 @@ def warm_with_and_without_a_store_s(step: Path, rounds: int, events: int) -> tup
     return statistics.median(gaps[True]), statistics.median(gaps[False])
 
 
+SERVED = "def handler(pd):\n    pd.respond({'status': 200, 'body': 'ok'})\n"
+
+
+def served_round_trip_s(step: Path, requests_count: int) -> float:
+    """Median round trip of a warm request to ``pdee serve`` (custom response: the
+    caller waits for the execution), from one keep-alive client."""
+    import requests
+
+    with pdee.serve([step], custom_response=True, network="none") as server:
+        session = requests.Session()
+        session.get(server.url + "/")  # the cold start
+        times = []
+        for _ in range(requests_count):
+            started = time.perf_counter()
+            session.get(server.url + "/").raise_for_status()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def served_load(step: Path, total: int, connections: int) -> tuple[int, float, float]:
+    """``total`` requests from ``connections`` keep-alive clients at once on
+    ``--concurrency 4``: errors, requests per second, p99 latency (s)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    latencies: list[float] = []
+    errors = 0
+    with pdee.serve([step], custom_response=True, concurrency=4, network="none") as server:
+
+        def client(count: int) -> None:
+            nonlocal errors
+            session = requests.Session()
+            for _ in range(count):
+                started = time.perf_counter()
+                try:
+                    ok = session.get(server.url + "/").status_code == 200
+                except requests.RequestException:
+                    ok = False
+                latencies.append(time.perf_counter() - started)
+                errors += not ok
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(connections) as pool:
+            list(pool.map(client, [total // connections] * connections))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return errors, len(latencies) / elapsed, latencies[int(len(latencies) * 0.99) - 1]
+
+
 def main() -> int:
     image = DEFAULT_TAG
     with tempfile.TemporaryDirectory() as tmp:
@@ -269,6 +323,10 @@ def main() -> int:
         store_step.write_text(STORE_CALLS)
         store_write_s, store_read_s = store_call_s(store_step)
         with_store_s, without_store_s = warm_with_and_without_a_store_s(step, 4, 151)
+        served = Path(tmp) / "served.py"
+        served.write_text(SERVED)
+        served_s = served_round_trip_s(served, 300)
+        load_errors, load_rps, load_p99_s = served_load(served, 2000, 8)
     scheduler_s = scheduler_per_event_s(100_000)
     warm_s, cold_s = statistics.median(warm), statistics.median(cold)
     rows = [
@@ -318,6 +376,8 @@ def main() -> int:
             with_store_s / without_store_s,
             1.1,
         ),
+        ("pdee serve: warm request round trip (vs 3 ms)", served_s * 1000, served_s / 3e-3, 1.0),
+        ("same, vs a warm pdee run execution", served_s * 1000, served_s / warm_s, None),
         ("pdee RSS, 1 execution, MB (baseline)", rss_one, None, None),
         ("pdee RSS, 100,000 executions, MB (vs 150MB)", rss_100k, rss_100k / 150, 1.0),
         ("pdee RSS, 200 x 1MB of logs, MB (vs 250MB)", rss_logs, rss_logs / 250, 1.0),
@@ -346,6 +406,11 @@ def main() -> int:
     print(f"pdee run trivial.py --events 50 (whole CLI): {cli50_s:.2f} s")
     print(f"pdee run trivial.py --events 1000 --concurrency 4: {realistic_s:.2f} s")
     print(f"pdee run trivial.py --events 1000 --concurrency 4 --interval 0: {burst_s:.2f} s")
+    print(
+        f"pdee serve --concurrency 4, 2,000 requests from 8 keep-alive clients: "
+        f"{load_errors} errors, {load_rps:.0f} requests/s, p99 {load_p99_s * 1000:.1f} ms"
+    )
+    failed |= load_errors > 0
     return 1 if failed else 0
 
 
