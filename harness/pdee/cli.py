@@ -599,6 +599,16 @@ def serve(
     cpus: CpusOption = None,
     allow_link_local: AllowLinkLocalOption = False,
     data_store: DataStoreOption = None,
+    chaos: Annotated[
+        float | None,
+        typer.Option(
+            help=f"Chance an idle EE is destroyed before each request (default {DEFAULT_CHAOS:g}).",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No step logs, only the request lines.")
+    ] = False,
     record_path: Annotated[
         Path | None,
         typer.Option(
@@ -629,6 +639,8 @@ def serve(
         _say(console, line)
         if not execution.passed:
             terminal.failure(console, execution)
+        elif not quiet:
+            terminal.logs(console, execution)
 
     try:
         outputs = _claim(
@@ -646,6 +658,7 @@ def serve(
             mode=mode,
             concurrency=concurrency,
             idle_timeout=idle_timeout,
+            chaos=chaos,
             warm_workers=warm_workers,
             tmp_size=tmp_size,
             memory=memory,

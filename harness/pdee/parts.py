@@ -40,12 +40,21 @@ class Part:
     start_step: int = 0  # the index of the step the part starts at
     prior_steps: dict[str, Any] = field(default_factory=dict)  # pd.steps of earlier parts
     run: dict[str, Any] | None = None  # pd.context["run"] of the first step, when rerun
+    # Bodies the event refers to as pdee-blob://<token> (pdee serve's uploads): each
+    # token's base64 ``data`` and content ``type``, served to the steps in the EE.
+    blobs: dict[str, dict[str, str]] | None = field(default=None, repr=False)
 
     def message(self) -> dict[str, Any]:
-        """What the runtime's ``run`` message gets for a later part (nothing for part 1)."""
+        """What the runtime's ``run`` message gets beyond the event and context."""
+        extra: dict[str, Any] = {"blobs": self.blobs} if self.blobs else {}
         if self.number == 1:
-            return {}
-        return {"start_step": self.start_step, "prior_steps": self.prior_steps, "run": self.run}
+            return extra
+        return {
+            **extra,
+            "start_step": self.start_step,
+            "prior_steps": self.prior_steps,
+            "run": self.run,
+        }
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,7 @@ def follow(
         start_step=start,
         prior_steps=prior,
         run=run,
+        blobs=part.blobs,
     )
     recorded = _with(execution, outcome="resumed", resume_at_s=resume_at_s, resumed_as=next_index)
     return recorded, Resumption(resume_at_s, following)

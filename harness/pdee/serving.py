@@ -37,6 +37,7 @@ class Request:
 
     event: dict[str, Any]
     done: Future[Execution]
+    blobs: dict[str, dict[str, str]] | None = None  # the bodies its URLs refer to
     index: int = -1  # given when it is placed
 
 
@@ -59,9 +60,12 @@ class ServeRunner(Runner):
         self.next_index = 0
         self.started_real = time.monotonic()
 
-    def submit(self, event: dict[str, Any]) -> Future[Execution]:
-        """Queue one request's execution (from any thread); its record, when it ends."""
-        request = Request(event, Future())
+    def submit(
+        self, event: dict[str, Any], blobs: dict[str, dict[str, str]] | None = None
+    ) -> Future[Execution]:
+        """Queue one request's execution (from any thread); its record, when it ends.
+        ``blobs`` are the bodies the event's ``pdee-blob://`` URLs refer to."""
+        request = Request(event, Future(), blobs)
         self.arrived.append(request)
         self.inbox.put(Wake())
         return request.done
@@ -89,7 +93,8 @@ class ServeRunner(Runner):
                 request = self.arrived.popleft()
                 request.index, self.next_index = self.next_index, self.next_index + 1
                 self.waiting[request.index] = request
-                self._arrive(Part(request.index, request.index, event=request.event), self._now_s())
+                part = Part(request.index, request.index, event=request.event, blobs=request.blobs)
+                self._arrive(part, self._now_s())
             while self.resumptions and self.resumptions[0][0] <= self._now_s():
                 _, _, resumption = heapq.heappop(self.resumptions)
                 self._arrive(resumption.part, self._now_s())

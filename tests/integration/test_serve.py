@@ -52,6 +52,7 @@ def test_the_event_from_real_requests(echo):
     uploaded = multi.json()["body"]
     assert uploaded["field"] == "v" and uploaded["file"]["filename"] == "a.csv"
     assert uploaded["file"]["mimetype"] == "text/csv"
+    assert uploaded["file"]["url"].startswith("http://127.0.0.1:")
     assert server.result is not None and len(server.result.executions) == 4
 
 
@@ -174,3 +175,34 @@ def test_record_then_replay_the_same_events_in_order(echo, tmp_path):
         "/n/0", "/n/1", "/n/2",
     ]  # fmt: skip
     assert replayed.executions[2].at_s >= 0.4  # the recorded gaps, on the virtual clock
+
+
+DOWNLOAD = """
+import hashlib
+import urllib.request
+
+def handler(pd):
+    body = pd.steps["trigger"]["event"]["body"]
+    url = body["raw_body_url"] if "raw_body_url" in body else body["file"]["url"]
+    with urllib.request.urlopen(url) as response:
+        data = response.read()
+    pd.respond({"status": 200, "body": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}})
+"""
+
+
+def test_a_3mb_upload_and_a_file_are_downloaded_by_the_step_inside_the_ee(write_step):
+    import hashlib
+    import os
+
+    step = write_step("download", DOWNLOAD)
+    data = os.urandom(3 * 2**20)
+    digest = hashlib.sha256(data).hexdigest()
+    with pdee.serve([step], custom_response=True) as server:  # the default network: bridge
+        raw = requests.post(server.url + "/up?pipedream_upload_body=1", data=data,
+                            headers={"content-type": "application/octet-stream"})  # fmt: skip
+        header = requests.post(server.url + "/up", data=data[:1000],
+                               headers={"x-pd-upload-body": "1"})  # fmt: skip
+        file = requests.post(server.url + "/up", files={"file": ("big.bin", data)})
+    assert raw.json() == {"bytes": len(data), "sha256": digest}
+    assert header.json()["bytes"] == 1000
+    assert file.json() == {"bytes": len(data), "sha256": digest}  # files beyond the 512KB

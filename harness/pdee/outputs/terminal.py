@@ -331,6 +331,14 @@ def details(console: Console, execution: Execution) -> None:
         _error(console, execution, "  ")
 
 
+def logs(console: Console, execution: Execution) -> None:
+    """What each step of one execution printed (its last lines), indented."""
+    for name, step in execution.steps.items():
+        if step.logs:
+            _say(console, f"  {name}:", "dim")
+            _log_lines(console, step, LOG_LINES, "    ")
+
+
 def failure(console: Console, execution: Execution) -> None:
     """One failed execution: its error, traceback and the failing step's last log lines."""
     console.print(_headline(execution), highlight=False, soft_wrap=True)

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import PROTOCOL_VERSION, protocol, sandbox, usage
+from .blobs import BlobServer, rewrite
 from .steps import PAYLOAD_LIMIT_BYTES, StepSpec, StepWait, Worker, spawn
 
 SAMPLE_INTERVAL_S = 0.01
@@ -77,6 +78,7 @@ class Supervisor:
             "error": "no data store service: the runtime runs outside pdee"
         }
         self.stores: list[str] = []  # the data store props, which pd.inputs makes Stores
+        self.blob_server: BlobServer | None = None  # started by the first upload
         self.link_local = link_local  # "blocked" or "open"
         self.specs: list[StepSpec] = []
         self.workers: dict[str, Worker] = {}
@@ -124,7 +126,13 @@ class Supervisor:
     def run(self, message: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         deadline = started + self.timeout_s
-        trigger = {"event": message["event"], "context": message["context"]}
+        event = message["event"]
+        if message.get("blobs"):  # bodies the step downloads by URL, this execution only
+            if self.blob_server is None:
+                self.blob_server = BlobServer()
+            self.blob_server.hold(message["blobs"])
+            event = rewrite(event, self.blob_server.port)
+        trigger = {"event": event, "context": message["context"]}
         # A resumed part (after pd.flow.delay, suspend or rerun) starts at a later step,
         # with what the earlier parts' steps returned and exported.
         start = int(message.get("start_step", 0))
@@ -220,6 +228,8 @@ class Supervisor:
             "duration_ms": round((time.monotonic() - started) * 1000, 3),
         }
         self.respawn_dead_workers()
+        if self.blob_server is not None:
+            self.blob_server.clear()
         return result
 
     def stop(self) -> None:
