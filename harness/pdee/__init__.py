@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from .plan import RunPlan, build_plan
+    from .project import ProjectCheck, WorkflowCheck, check_project
     from .records import (
         EELife,
         Execution,
@@ -62,6 +63,7 @@ _WHERE = {
         ".errors",
     ),
     **dict.fromkeys(["RunPlan", "build_plan"], ".plan"),
+    **dict.fromkeys(["ProjectCheck", "WorkflowCheck", "check_project"], ".project"),
     **dict.fromkeys(
         ["EELife", "Execution", "MemoryUsage", "RunResult", "Settings", "Status", "StepError",
          "StepResult", "Summary", "TmpUsage"],
@@ -85,6 +87,7 @@ __all__ = [
     "Mode",
     "Outcome",
     "PdeeError",
+    "ProjectCheck",
     "Retire",
     "RunAborted",
     "RunPlan",
@@ -99,9 +102,11 @@ __all__ = [
     "TmpUsage",
     "UsageError",
     "Verdict",
+    "WorkflowCheck",
     "__version__",
     "build_plan",
     "check",
+    "check_project",
     "execute",
     "run",
     "serve",

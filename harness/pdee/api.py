@@ -11,10 +11,11 @@ from .backends import Backend
 from .backends.image import DEFAULT_TAG
 from .errors import UsageError
 from .interrupts import deferred
-from .plan import RunPlan, StrPath, build_plan
+from .plan import RunPlan, build_plan
 from .records import Execution, RunResult
 from .runner import OnExecution, Runner
 from .scheduler import Mode
+from .workflow import StrPath
 
 if TYPE_CHECKING:
     from .services.http_server import HTTPServer
@@ -64,7 +65,7 @@ def run(
     warm_workers: int = 0,
     tmp_size: str | int = "2GB",
     memory: str | int = "256MB",
-    timeout: float = 30.0,
+    timeout: float | None = None,
     network: str = "bridge",
     image: str = DEFAULT_TAG,
     seed: int | None = None,
@@ -76,6 +77,7 @@ def run(
     data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
     resume_after: float | None = None,
     resume_data: Any = None,
+    step_results: Sequence[str] | Mapping[str, Any] | None = None,
     backend: Backend | None = None,
     on_execution: OnExecution | None = None,
 ) -> RunResult:
@@ -90,7 +92,8 @@ def run(
         assert [e.status for e in result.executions] == ["ok", "ok", "ok"]
 
     Args:
-        steps: the step files, in workflow order.
+        steps: the step files, in workflow order, or one workflow folder synced by the
+            platform's GitHub Sync.
         backend: where EEs run (default: the Docker daemon at ``DOCKER_HOST`` or the
             local socket, connected for this run and closed after it).
         on_execution: called on the calling thread with each execution as it ends.
@@ -132,6 +135,7 @@ def run(
         data_stores=data_stores,
         resume_after=resume_after,
         resume_data=resume_data,
+        step_results=step_results,
     )
     return execute(plan, backend, on_execution)
 
@@ -216,7 +220,7 @@ def serve(
         print(server.result.executions[0].steps["hook"].return_value)
 
     Args:
-        steps: the step files, in workflow order.
+        steps: the step files, in workflow order, or one workflow folder.
         custom_response: the caller waits for ``pd.respond`` (else the platform's
             default response, at once).
         host, port: where to listen (``port=0``: a free one; ``server.url`` says which).
@@ -233,6 +237,11 @@ def serve(
     from .serving import ServeRunner  # only serve needs the server's libraries
 
     plan = build_plan(steps, **options)
+    if plan.workflow is not None and not plan.workflow.serves_http:
+        raise UsageError(
+            f"workflow {plan.workflow.name} has no HTTP trigger (its trigger: "
+            f"{', '.join(plan.workflow.triggers)}); pdee serve answers HTTP: use pdee run"
+        )
     owned = None
     recording = None
     if record is not None:

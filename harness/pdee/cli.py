@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from . import api, interrupts, packages, verdicts
+from . import api, interrupts, packages, project, verdicts
 from .api import connections_for
 from .backends import image
 from .backends.image import check_image
@@ -40,8 +40,9 @@ from .scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_INTERVAL_S
 from .services import data_stores
 from .services.http_trigger import custom_answer
 from .sizes import parse_size
+from .synced import SyncedWorkflow, find_workflows
 from .version import __version__
-from .workflow import load_steps
+from .workflow import load_sources
 
 if TYPE_CHECKING:
     from .backends.docker import DockerBackend
@@ -112,7 +113,12 @@ def main_options(
 
 # Options that `run` and `check` share, declared once.
 StepsArgument = Annotated[
-    list[Path], typer.Argument(help="Step files, in workflow order.", show_default=False)
+    list[Path],
+    typer.Argument(
+        help="Step files, in workflow order; or a workflow folder synced by GitHub Sync "
+        "(its workflow.yaml gives the steps).",
+        show_default=False,
+    ),
 ]
 EventFileOption = Annotated[
     Path | None,
@@ -122,14 +128,23 @@ EventFileOption = Annotated[
 ]
 EventOption = Annotated[str | None, typer.Option(help="One event as inline JSON.")]
 InputsOption = Annotated[
-    Path | None, typer.Option(help="pd.inputs for every step, as a JSON object file.")
+    Path | None,
+    typer.Option(
+        help='pd.inputs for every step, as a JSON object file; a step\'s own under "$steps": '
+        '{"STEP": {...}}.'
+    ),
 ]
 TmpSizeOption = Annotated[str, typer.Option(help="Size of /tmp (the platform's: 2GB).")]
 MemoryOption = Annotated[
     str, typer.Option(help="Step memory limit (platform default 256MB, max 10GB).")
 ]
 TimeoutOption = Annotated[
-    float, typer.Option(help="Execution time limit in seconds (platform: 30, max 750).")
+    float | None,
+    typer.Option(
+        help="Execution time limit in seconds (the platform's: 30, 60 for a timer trigger; "
+        "max 750).",
+        show_default=False,
+    ),
 ]
 NetworkOption = Annotated[str, typer.Option(help="bridge, none, host or a Docker network's name.")]
 ImageOption = Annotated[str, typer.Option("--image", envvar="PDEE_IMAGE", help="The EE image.")]
@@ -191,6 +206,15 @@ ResumeDataOption = Annotated[
     str | None,
     typer.Option(
         help="The suspended step's $resume_data when --resume-after resumes it: JSON, or @FILE.",
+        show_default=False,
+    ),
+]
+StepResultOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--step-result",
+        help="What a step pdee does not run (Node.js, a registry action) returns, for later "
+        "steps: NAME=JSON or NAME=@FILE (repeatable; default null).",
         show_default=False,
     ),
 ]
@@ -256,7 +280,7 @@ def run(
     ] = 0,
     tmp_size: TmpSizeOption = "2GB",
     memory: MemoryOption = "256MB",
-    timeout: TimeoutOption = 30.0,
+    timeout: TimeoutOption = None,
     network: NetworkOption = "bridge",
     report_path: Annotated[
         Path | None, typer.Option("--report", help="Write the JSON report here.")
@@ -282,6 +306,7 @@ def run(
     cpus: CpusOption = None,
     allow_link_local: AllowLinkLocalOption = False,
     data_store: DataStoreOption = None,
+    step_result: StepResultOption = None,
     resume_after: ResumeAfterOption = None,
     resume_data: ResumeDataOption = None,
 ) -> None:
@@ -328,6 +353,7 @@ def run(
             cpus=cpus,
             allow_link_local=allow_link_local,
             data_stores=data_store,
+            step_results=step_result,
             resume_after=resume_after,
             resume_data=resume_data,
         )
@@ -423,7 +449,7 @@ def check_command(
     inputs: InputsOption = None,
     tmp_size: TmpSizeOption = "2GB",
     memory: MemoryOption = "256MB",
-    timeout: TimeoutOption = 30.0,
+    timeout: TimeoutOption = None,
     network: NetworkOption = "bridge",
     json_path: Annotated[
         Path | None,
@@ -438,9 +464,11 @@ def check_command(
     cpus: CpusOption = None,
     allow_link_local: AllowLinkLocalOption = False,
     data_store: DataStoreOption = None,
+    step_result: StepResultOption = None,
 ) -> None:
     """Prove a step safe to deploy: cold, warm, growth, headroom, state and chaos verdicts.
 
+    Give a project folder (GitHub Sync) to check every workflow in it.
     Exit 0: safe (warnings allowed); 1: a scenario failed.
     """
     interrupts.install()
@@ -450,40 +478,59 @@ def check_command(
             outputs, (json_path, "JSON file", "check.json"), (junit_path, "JUnit file", "check.xml")
         )
         status = console.status("checking") if console.is_terminal else None
+        status_prefix = ""
 
         def on_run(name: str) -> None:
             if status is not None:
-                status.update(f"checking: the {name} run")
+                status.update(f"checking: {status_prefix}the {name} run")
 
+        options: dict[str, Any] = {
+            "warm": warm,
+            "horizon": horizon,
+            "event_file": event_file,
+            "event": event,
+            "inputs": inputs,
+            "tmp_size": tmp_size,
+            "memory": memory,
+            "timeout": timeout,
+            "network": network,
+            "image": image_tag,
+            "seed": seed,
+            "offline": offline,
+            "env": env,
+            "env_file": env_file,
+            "cpus": cpus,
+            "allow_link_local": allow_link_local,
+            "data_stores": data_store,
+            "step_results": step_result,
+            "on_run": on_run,
+        }
+        whole = len(steps) == 1 and project.is_project(steps[0])
         with _docker(16) as backend, status or nullcontext():
-            result = verdicts.check(
-                steps,
-                warm=warm,
-                horizon=horizon,
-                event_file=event_file,
-                event=event,
-                inputs=inputs,
-                tmp_size=tmp_size,
-                memory=memory,
-                timeout=timeout,
-                network=network,
-                image=image_tag,
-                seed=seed,
-                offline=offline,
-                env=env,
-                env_file=env_file,
-                cpus=cpus,
-                allow_link_local=allow_link_local,
-                data_stores=data_store,
-                backend=backend,
-                on_run=on_run,
-            )
+            if whole:
+
+                def on_workflow(workflow: SyncedWorkflow) -> None:
+                    nonlocal status_prefix
+                    status_prefix = f"workflow {workflow.name}: "
+                    on_run("warm")
+
+                checked = project.check_project(
+                    steps[0], backend=backend, on_workflow=on_workflow, **options
+                )
+                safe, shown = checked.safe, checked.to_json()
+            else:
+                result = verdicts.check(steps, backend=backend, **options)
+                safe, shown = result.safe, result.to_json()
         with interrupts.ignored():
-            terminal.show_check(console, result)
+            if whole:
+                terminal.show_project(console, checked)
+            else:
+                terminal.show_check(console, result)
             if json_path is not None:
-                report.write(json_path, result.to_json(), "JSON file")
+                report.write(json_path, shown, "JSON file")
             if junit_path is not None:
-                junit.write(junit_path, junit.check_xml(result))
+                xml = junit.project_xml(checked) if whole else junit.check_xml(result)
+                junit.write(junit_path, xml)
     except RunAborted as aborted:
         _fail(aborted)
     except PdeeError as exc:
@@ -495,7 +542,7 @@ def check_command(
         ) from None
     finally:
         _abandon(outputs)
-    raise typer.Exit(0 if result.safe else 1)
+    raise typer.Exit(0 if safe else 1)
 
 
 @app.command()
@@ -527,7 +574,11 @@ def version() -> None:
 @app.command("packages")
 def packages_command(
     steps: Annotated[
-        list[Path], typer.Argument(help="Step files, in workflow order.", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Step files, in workflow order; or a workflow or project folder (GitHub Sync).",
+            show_default=False,
+        ),
     ],
     offline: Annotated[bool, typer.Option(help="Use only pdee's cache; fetch nothing.")] = False,
     tmp_size: Annotated[str, typer.Option(help="Size of /tmp (the platform's: 2GB).")] = "2GB",
@@ -538,26 +589,38 @@ def packages_command(
     """Show the packages the steps need, as the platform finds them: versions and sizes.
 
     Imports map to PyPI packages by pipreqs' table; `# pipedream add-package NAME==V` adds or pins.
+    A project folder: each workflow's packages, as each is deployed with its own.
 
     Wheels for the EE's Python are fetched on this host once, then read from pdee's cache.
     """
     try:
-        workflow = load_steps(steps)
-        wanted = packages.requirements(workflow)
-        if not wanted:
-            _say(console, "the steps import no package outside the standard library")
-            return
+        if len(steps) == 1 and project.is_project(steps[0]):
+            folders = find_workflows(steps[0])
+            if not folders:
+                raise UsageError(f"{steps[0]} holds no workflow.yaml; give step files or a project")
+            groups = [(f"workflow {f}: ", load_sources([f])[0]) for f in folders]
+        else:
+            groups = [("", load_sources(steps)[0])]
+        wanted = [(label, packages.requirements([s for s in g if s.runs])) for label, g in groups]
         cap = parse_size(tmp_size, "--tmp-size")
-        with _docker() as backend:
-            info = check_image(backend, image_tag)
-        if info.python is None:
-            raise ImageError(f"image {image_tag} does not say its Python; rebuild it")
-        fetched = packages.fetch(
-            wanted, info.python, offline=offline, progress=lambda line: _say(err_console, line)
-        )
+        info = None
+        if any(needs for _, needs in wanted):
+            with _docker() as backend:
+                info = check_image(backend, image_tag)
+            if info.python is None:
+                raise ImageError(f"image {image_tag} does not say its Python; rebuild it")
+        for label, needs in wanted:
+            if not needs or info is None or info.python is None:
+                _say(console, f"{label}the steps import no package outside the standard library")
+                continue
+            if label:
+                console.print(label.removesuffix(": "), style="bold", markup=False, highlight=False)
+            fetched = packages.fetch(
+                needs, info.python, offline=offline, progress=lambda line: _say(err_console, line)
+            )
+            terminal.packages(console, fetched, info.python, cap)
     except PdeeError as exc:
         _fail(exc)
-    terminal.packages(console, fetched, info.python, cap)
 
 
 @app.command()
@@ -585,7 +648,7 @@ def serve(
     warm_workers: Annotated[int, typer.Option(help="EEs started at once and kept.")] = 0,
     tmp_size: TmpSizeOption = "2GB",
     memory: MemoryOption = "256MB",
-    timeout: TimeoutOption = 30.0,
+    timeout: TimeoutOption = None,
     network: NetworkOption = "bridge",
     report_path: Annotated[
         Path | None, typer.Option("--report", help="Write the JSON report here when it stops.")
@@ -599,6 +662,7 @@ def serve(
     cpus: CpusOption = None,
     allow_link_local: AllowLinkLocalOption = False,
     data_store: DataStoreOption = None,
+    step_result: StepResultOption = None,
     chaos: Annotated[
         float | None,
         typer.Option(
@@ -672,12 +736,14 @@ def serve(
             cpus=cpus,
             allow_link_local=allow_link_local,
             data_stores=data_store,
+            step_results=step_result,
             record=record_path,
         ) as server:
-            _say(
-                console,
-                f"serving {', '.join(str(s) for s in steps)} on {server.url} (Ctrl-C stops)",
-            )
+            synced = server.runner.plan.workflow
+            what = f"workflow {synced.name}" if synced else ", ".join(str(s) for s in steps)
+            _say(console, f"serving {what} on {server.url} (Ctrl-C stops)")
+            for note in server.runner.plan.notes:
+                _say(err_console, f"note: {note}")
             try:
                 threading.Event().wait()
             except (KeyboardInterrupt, Terminated):

@@ -19,6 +19,7 @@ from .records import Execution
 from .runtime import PROTOCOL_VERSION
 from .scheduler import Decision, Start
 from .services.data_stores import WRITES, DataStore
+from .workflow import Step
 
 # How long past the execution's timeout pdee waits for the runtime's own answer before it
 # ends the execution itself (a timeout) and destroys the EE. The runtime answers within
@@ -61,12 +62,7 @@ class EEWork:
         plan = self.plan
         return {
             "type": "load",
-            "steps": [
-                {"name": step.name, "code": step.code, "source": str(step.path)}
-                for step in plan.steps
-            ],
-            "inputs": plan.inputs,
-            "stores": sorted(self.stores),
+            "steps": [step_message(step) for step in plan.steps],
             "env": plan.env,
             "measure": self.measure,
             "memory_bytes": plan.memory_bytes,
@@ -123,6 +119,19 @@ class EEWork:
                 gone=gone,
             )
         )
+
+
+def step_message(step: Step) -> dict[str, Any]:
+    """One step as the EE's runtime loads it."""
+    if step.stand_in is not None:
+        return {"name": step.name, "stand_in": True, "return_value": step.stand_in.return_value}
+    return {
+        "name": step.name,
+        "code": step.code,
+        "source": str(step.path),
+        "inputs": step.inputs,
+        "stores": step.stores or {},
+    }
 
 
 def gone_reply(

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import random
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
 from .reading import MAX_EVENTS_BYTES, JSONLimitError, describe_json_error, loads, read_text
+
+if TYPE_CHECKING:
+    from .synced import SyncedWorkflow
 
 _ALPHABET = string.ascii_letters + string.digits
 # What pdee's virtual clock carries: a run spans at most a century, from a start between
@@ -55,6 +58,38 @@ def default_event(index: int, endpoint: str) -> dict[str, Any]:
     }
 
 
+def timer_event(when: datetime, interval_s: float | None) -> dict[str, Any]:
+    """A timer trigger's event at ``when``, shaped as the platform's docs give it."""
+    event: dict[str, Any] = {"timestamp": int(when.timestamp())}
+    if interval_s is not None:
+        event["interval_seconds"] = round(interval_s)
+    formatted = {
+        "iso8601": {
+            "timestamp": when.isoformat(timespec="seconds"),
+            "date": when.date().isoformat(),
+            "time": when.time().isoformat(timespec="seconds"),
+        },
+        "year": when.year,
+        "month": when.month,
+        "day": when.day,
+        "hour": when.hour,
+        "minute": when.minute,
+        "second": when.second,
+        "day_of_week": when.strftime("%A"),
+        "timezone": "UTC",
+    }
+    return {**event, "timezone_configured": formatted, "timezone_utc": formatted}
+
+
+def trigger_event(
+    trigger: str, index: int, endpoint: str, when: datetime, interval_s: float | None
+) -> dict[str, Any]:
+    """The default event of the workflow's trigger: a timer's, else an HTTP request."""
+    if trigger == "timer":
+        return timer_event(when, interval_s)
+    return default_event(index, endpoint)
+
+
 @dataclass(frozen=True)
 class Workflow:
     """The ids that stay the same for every execution of one run's workflow."""
@@ -67,14 +102,26 @@ class Workflow:
     name: str
 
     @classmethod
-    def create(cls, rng: random.Random, name: str) -> Workflow:
-        return cls(
+    def create(
+        cls, rng: random.Random, name: str, synced: SyncedWorkflow | None = None
+    ) -> Workflow:
+        """Ids drawn from ``rng``; a synced workflow's own id, name and trigger where its
+        files give them."""
+        made = cls(
             workflow_id=_id(rng, "p_", 7),
             deployment_id=_id(rng, "d_", 8),
             emitter_id=_id(rng, "hi_", 7),
             owner_id=_id(rng, "o_", 7),
             endpoint="eo" + _id(rng, "", 13).lower(),
             name=name,
+        )
+        if synced is None:
+            return made
+        return replace(
+            made,
+            workflow_id=synced.workflow_id or made.workflow_id,
+            emitter_id=synced.triggers[0] if synced.triggers else made.emitter_id,
+            name=synced.name,
         )
 
 

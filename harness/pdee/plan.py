@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +21,7 @@ from .environment import build_env
 from .errors import UsageError
 from .events import MAX_SPAN_S, MAX_SPAN_YEARS, Schedule, load_events, load_schedule, parse_events
 from .packages import Requirement, requirements
+from .props import with_inputs, with_results, with_stores
 from .reading import dumps_checked, parse_json
 from .scheduler import (
     DEFAULT_CHAOS,
@@ -32,7 +32,8 @@ from .scheduler import (
     Policy,
 )
 from .sizes import format_size, parse_size
-from .workflow import Step, load_inputs, load_steps, read_json_file
+from .synced import SyncedWorkflow
+from .workflow import Step, StrPath, load_inputs, load_sources, read_json_file
 
 PLATFORM_MAX_MEMORY = 10 * 2**30
 # The platform runs on AWS Lambda, which gives one vCPU at 1,769MB of memory and CPU in
@@ -42,6 +43,9 @@ DEFAULT_CPUS = 1.0  # an EE's CPU limit unless told: one core, so the host stays
 MIN_CPUS = 0.01
 PAGE = 4096
 PLATFORM_MAX_TIMEOUT_S = 750.0
+# The platform's default execution timeout by trigger: 30 s (HTTP, email), 60 s (timer).
+DEFAULT_TIMEOUT_S = {"timer": 60.0}
+HTTP_TIMEOUT_S = 30.0
 MAX_EES = 64  # pdee's own bound on --concurrency and --warm-workers, not the platform's
 # The virtual clock's bounds: a gap between events (interval, idle timeout) of at most a
 # year (the platform's longest delay), and a run that spans at most a century, so that
@@ -51,15 +55,13 @@ MAX_EVENTS = 10**12
 MAX_TMP_BYTES = 2**40  # pdee's bound: /tmp is memory (tmpfs), 1TB is past any host
 MIN_RATE_PER_MINUTE = 60.0 / MAX_GAP_S
 
-StrPath = str | PathLike[str]
-
 
 @dataclass(frozen=True)
 class RunPlan:
     """Everything a run was asked to do, checked."""
 
     steps: list[Step]
-    events: list[dict[str, Any]] | None  # None: a default HTTP event for each execution
+    events: list[dict[str, Any]] | None  # None: the trigger's default event for each one
     arrivals: Arrivals  # virtual arrival time of each execution, made as it is walked
     inputs: dict[str, Any]
     policy: Policy
@@ -82,10 +84,36 @@ class RunPlan:
     # None: cancelled at the suspend's timeout.
     resume_after_s: float | None = None
     resume_data: Any = None
+    workflow: SyncedWorkflow | None = None  # the synced workflow the steps came from
+    trigger: str = "http"  # what the default event is: http, timer, email or other
 
     @property
     def executions(self) -> int:
         return len(self.arrivals)
+
+    @property
+    def notes(self) -> list[str]:
+        """What pdee cannot do of this workflow, said once per run."""
+        found = []
+        for step in self.steps:
+            if step.stand_in is not None:
+                what = (
+                    "it returns what --step-result gave"
+                    if step.stand_in.given
+                    else f"it returns null unless --step-result {step.name}=JSON says"
+                )
+                found.append(f"pdee does not run step {step.name} ({step.stand_in.what}); {what}")
+            for prop, why in step.unset.items():
+                found.append(
+                    f"step {step.name}'s prop {prop} is {why}, which pdee cannot give: "
+                    f'give pd.inputs["{prop}"] in --inputs under "$steps"'
+                )
+        if self.trigger == "other" and self.workflow is not None and self.events is None:
+            found.append(
+                f"trigger {self.workflow.triggers[0]} is an app's event source: each "
+                f"execution gets pdee's HTTP event; give the events it emits with --event-file"
+            )
+        return found
 
     @property
     def code_bytes(self) -> int:
@@ -95,7 +123,7 @@ class RunPlan:
 
 def code_bytes(steps: list[Step]) -> int:
     """What ``steps``' code takes in /tmp (tmpfs counts whole pages)."""
-    return sum(-(-len(step.code.encode()) // PAGE) * PAGE for step in steps)
+    return sum(-(-len(step.code.encode()) // PAGE) * PAGE for step in steps if step.runs)
 
 
 def _arrivals(
@@ -234,48 +262,6 @@ def _number(value: Any, option: str, kind: type = float) -> Any:
     return kind(value)
 
 
-STORE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def _data_stores(
-    stores: Sequence[str] | Mapping[str, StrPath | None] | None, inputs: dict[str, Any]
-) -> dict[str, Path | None]:
-    """The data store props: ``NAME`` or ``NAME=PATH`` texts (``--data-store``), or a
-    mapping of names to paths (None: a store for the run only).
-
-    Raises:
-        UsageError: a bad or repeated name, or one that ``inputs`` gives too.
-    """
-    if stores is None:
-        return {}
-    if isinstance(stores, (str, PathLike)):
-        raise UsageError("data_stores: give a list like ['data_store'] or a dict of paths")
-    pairs: list[tuple[str, StrPath | None]] = []
-    if isinstance(stores, Mapping):
-        pairs = [(str(name), path) for name, path in stores.items()]
-    else:
-        for text in stores:
-            name, sep, given = str(text).partition("=")
-            pairs.append((name, given if sep else None))
-    found: dict[str, Path | None] = {}
-    for name, path in pairs:
-        if not STORE_NAME.match(name):
-            raise UsageError(
-                f"--data-store {name!r}: give the prop's name (letters, digits, _), e.g. "
-                f"data_store or data_store=.pdee/data.db"
-            )
-        if name in found:
-            raise UsageError(f"--data-store {name} is given twice; give each prop once")
-        if name in inputs:
-            raise UsageError(
-                f"--data-store {name} and --inputs both give pd.inputs[{name!r}]; drop one"
-            )
-        if path is not None and not str(path):
-            raise UsageError(f"--data-store {name}=: give a file path after =, or no =")
-        found[name] = Path(path) if path is not None else None
-    return found
-
-
 def _resume(after: float | None, data: Any) -> tuple[float | None, Any]:
     """``--resume-after`` and ``--resume-data`` (JSON text, ``@FILE``, or, from Python,
     any JSON data).
@@ -328,7 +314,7 @@ def build_plan(
     warm_workers: int = 0,
     tmp_size: str | int = "2GB",
     memory: str | int = "256MB",
-    timeout: float = 30.0,
+    timeout: float | None = None,
     network: str = "bridge",
     image: str = DEFAULT_TAG,
     seed: int | None = None,
@@ -340,11 +326,13 @@ def build_plan(
     data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
     resume_after: float | None = None,
     resume_data: Any = None,
+    step_results: Sequence[str] | Mapping[str, Any] | None = None,
 ) -> RunPlan:
     """Check every option and input file; the plan to run.
 
     Args:
-        steps: the step files, in workflow order.
+        steps: the step files, in workflow order; or one workflow folder synced by the
+            platform's GitHub Sync (its ``workflow.yaml`` gives the steps).
         events: executions to run (default: one per event given, else 1).
         event_file: events: a JSON object, a JSON array or JSON Lines.
         event: one event, as JSON text or a dict.
@@ -359,7 +347,8 @@ def build_plan(
         warm_workers: EEs started before the first event and kept.
         tmp_size: size of /tmp (``"2GB"`` or bytes).
         memory: the step's memory limit (``"256MB"`` or bytes; at most 10GB).
-        timeout: seconds for a whole execution (at most 750).
+        timeout: seconds for a whole execution (at most 750; default the platform's for
+            the trigger: 30, or 60 for a timer).
         network: bridge, none, host or a network's name.
         image: the EE image.
         seed: seed of every random choice (default: a new one).
@@ -376,13 +365,16 @@ def build_plan(
             (default: none is resumed; each is cancelled at its timeout).
         resume_data: the suspended step's ``$resume_data`` on resuming: JSON text,
             ``"@file.json"``, or JSON data.
+        step_results: what the steps pdee does not run return: ``"NAME=JSON"`` or
+            ``"NAME=@FILE"`` texts, or a dict of names to JSON data (default null).
 
     Raises:
         UsageError: anything wrong, with how to fix it.
     """
     if isinstance(steps, (str, PathLike)):
         raise UsageError("steps: give a list of step files, e.g. ['step.py']")
-    workflow = load_steps([Path(step) for step in steps])
+    workflow, synced = load_sources([Path(step) for step in steps])
+    trigger = synced.trigger if synced is not None else "http"
     if schedule is not None and (event is not None or event_file is not None):
         raise UsageError("--schedule holds the events; drop --event and --event-file")
     user_events = _user_events(event, event_file)
@@ -391,6 +383,8 @@ def build_plan(
     if memory_bytes > PLATFORM_MAX_MEMORY:
         raise UsageError(f"--memory {memory} is over the platform's maximum of 10GB")
     timeout = _number(timeout, "--timeout")
+    if timeout is None:
+        timeout = DEFAULT_TIMEOUT_S.get(trigger, HTTP_TIMEOUT_S)
     if not 0 < timeout <= PLATFORM_MAX_TIMEOUT_S:
         raise UsageError(f"--timeout {timeout:g} is out of range; the platform allows 0 < s <= 750")
     events = _number(events, "--events", int)
@@ -421,6 +415,8 @@ def build_plan(
     else:
         loaded_inputs = load_inputs(Path(inputs) if inputs is not None else None)
     resumed_after, resumed_with = _resume(resume_after, resume_data)
+    workflow, stores = with_stores(with_inputs(workflow, loaded_inputs), data_stores)
+    workflow = with_results(workflow, step_results)
     tmp_size_bytes = _size(tmp_size, "--tmp-size")
     if tmp_size_bytes > MAX_TMP_BYTES:
         raise UsageError(
@@ -446,13 +442,15 @@ def build_plan(
         image=image,
         arrivals_described=described,
         origin=loaded_schedule.origin if loaded_schedule else None,
-        packages=requirements(workflow),
+        packages=requirements([step for step in workflow if step.runs]),
         offline=bool(offline),
         env=build_env(env, Path(env_file) if env_file is not None else None),
         cpus=cpus_value,
         cpus_from=cpus_from,
         allow_link_local=bool(allow_link_local),
-        data_stores=_data_stores(data_stores, loaded_inputs),
+        data_stores=stores,
         resume_after_s=resumed_after,
         resume_data=resumed_with,
+        workflow=synced,
+        trigger=trigger,
     )

@@ -78,6 +78,7 @@ class StepResult:
     duration_ms: float
     logs_truncated: bool = False
     stderr_lines: list[int] = field(default_factory=list)
+    stand_in: bool = False  # a step pdee did not run: the return value it was given
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepResult:
@@ -88,6 +89,7 @@ class StepResult:
             duration_ms=float(data.get("duration_ms", 0.0)),
             logs_truncated=bool(data.get("logs_truncated", False)),
             stderr_lines=list(data.get("stderr_lines") or []),
+            stand_in=bool(data.get("stand_in", False)),
         )
 
     def log_lines(self) -> list[tuple[str, str]]:
@@ -108,6 +110,8 @@ class StepResult:
         }
         if self.logs_truncated:
             data["logs_truncated"] = True
+        if self.stand_in:
+            data["stand_in"] = True
         return data
 
 
@@ -550,8 +554,12 @@ class Settings:
     cpus: float = 1.0  # each EE's CPU limit
     cpus_from: str = "default"  # "default", "given" or "platform" (scaled with memory)
     link_local: str = "blocked"  # whether EEs reach 169.254.0.0/16, and why
-    # The data stores the steps get, by prop: the file each is kept in (None: the run's).
+    # The data stores the steps get, by key (the prop, or a synced workflow's storeId):
+    # the file each is kept in (None: the run's).
     data_stores: dict[str, str | None] = field(default_factory=dict)
+    # The synced workflow the steps came from: name, id, folder, triggers, trigger.
+    workflow: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)  # what pdee cannot do of the workflow
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

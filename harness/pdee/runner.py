@@ -35,7 +35,7 @@ from .backends import Backend, EESpec, Host, ImageInfo
 from .backends.image import check_image, python_note
 from .ee_work import EEWork
 from .errors import ImageError, PdeeError, RunAborted, UsageError
-from .events import Workflow, context, default_event
+from .events import Workflow, context, trigger_event
 from .interrupts import Terminated, deferred
 from .lanes import Failed, Finished, Lane, News, Running, Started, close_all
 from .parts import Part, Resumption, follow
@@ -82,7 +82,7 @@ class Runner:
         )
         self.scheduler = Scheduler(plan.policy)
         self.rng = random.Random(plan.policy.seed)
-        self.workflow = Workflow.create(self.rng, plan.steps[-1].name)
+        self.workflow = Workflow.create(self.rng, plan.steps[-1].name, plan.workflow)
         self.origin = plan.origin or datetime.now(timezone.utc)
         self.result = RunResult(run_id=self.run_id, settings=self._settings(None))
         self.inbox: queue.Queue[News] = queue.Queue()
@@ -131,7 +131,13 @@ class Runner:
             data_stores={
                 name: None if path is None else str(path) for name, path in plan.data_stores.items()
             },
+            workflow=plan.workflow.describe() if plan.workflow else None,
+            notes=plan.notes,
         )
+
+    def _interval(self) -> float | None:
+        """The seconds between timer events, as the run spaces its arrivals."""
+        return self.plan.arrivals_described.get("interval_s")
 
     def _link_local(self) -> str:
         if self.spec.block_link_local:
@@ -312,8 +318,10 @@ class Runner:
         if lane is None:  # a cold start
             lane = self._open_lane(decision.ee, decision.at_s, warm_worker=False)
             self.standby.refill(self._events_left())
-        event = part.event or default_event(part.first_index, self.workflow.endpoint)
         when = self.origin + timedelta(seconds=decision.at_s)
+        event = part.event or trigger_event(
+            self.plan.trigger, part.first_index, self.workflow.endpoint, when, self._interval()
+        )
         execution_context = context(self.workflow, self.rng, when)
         if part.trace_id is None:  # a first part: later ones share its trace id
             part = replace(part, trace_id=execution_context["trace_id"])
@@ -384,7 +392,9 @@ class Runner:
         settings = self.result.settings
         if settings.python is None:
             settings.python = str(hello.get("python"))
-            settings.python_note = python_note(settings.python, settings.base_image)
+            synced = self.plan.workflow
+            runtimes = [step.runtime for step in synced.steps if step.runs] if synced else []
+            settings.python_note = python_note(settings.python, settings.base_image, runtimes)
             settings.memory_source = hello.get("memory_source")
 
     def _take_finished(self, news: Finished) -> None:

@@ -31,17 +31,19 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from .api import execute
 from .backends import Backend
 from .errors import UsageError
-from .events import default_event
+from .events import trigger_event
 from .outputs import report
-from .plan import RunPlan, StrPath, build_plan
+from .plan import RunPlan, build_plan
 from .records import Execution, RunResult, Status
 from .scheduler import Start
 from .sizes import format_size
+from .workflow import StrPath
 
 DEFAULT_WARM = 5
 # Executions an EE may serve: a busy workflow keeps its EE warm for as long as events
@@ -458,7 +460,11 @@ def plans(
     )
     # One event for every warm execution, so that a different result means a different
     # EE state, not a different event.
-    first = chaos_plan.events[0] if chaos_plan.events else default_event(0, "eopdeecheck")
+    first = (
+        chaos_plan.events[0]
+        if chaos_plan.events
+        else trigger_event(chaos_plan.trigger, 0, "eopdeecheck", datetime.now(timezone.utc), None)
+    )
     warm_plan = build_plan(
         steps, events=1 + warm, event=first, mode="warm", seed=chaos_plan.policy.seed, **options
     )
@@ -475,7 +481,7 @@ def check(
     inputs: StrPath | dict[str, Any] | None = None,
     tmp_size: str | int = "2GB",
     memory: str | int = "256MB",
-    timeout: float = 30.0,
+    timeout: float | None = None,
     network: str = "bridge",
     image: str | None = None,
     seed: int | None = None,
@@ -485,6 +491,7 @@ def check(
     cpus: float | str | None = None,
     allow_link_local: bool = False,
     data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
+    step_results: Sequence[str] | Mapping[str, Any] | None = None,
     backend: Backend | None = None,
     on_run: Callable[[str], None] | None = None,
 ) -> CheckResult:
@@ -522,6 +529,7 @@ def check(
         "env_file": env_file,
         "cpus": cpus,
         "data_stores": data_stores,
+        "step_results": step_results,
         "allow_link_local": allow_link_local,
     }
     if image is not None:

@@ -8,21 +8,48 @@ step's error, with its line, so pdee runs the step and lets it fail the same way
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
 from .reading import MAX_INPUTS_BYTES, MAX_STEP_BYTES, parse_json, read_bytes, read_text
+from .synced import WORKFLOW_FILE, SyncedWorkflow, find_workflows, is_workflow, read_workflow
+
+StrPath = str | PathLike[str]
+# The --inputs key under which each step's own pd.inputs are, by its name.
+STEP_INPUTS_KEY = "$steps"
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A step pdee does not run (another language, a registry action): what it is, and
+    the return value later steps see (``given``: the user gave it; else null)."""
+
+    what: str
+    return_value: Any = None
+    given: bool = False
 
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its name (the file's stem, as ``pd.steps`` knows it) and its code."""
+    """One step: its name in ``pd.steps`` (a file's stem, or a synced step's
+    namespace), its code, and what it gets: ``inputs`` (its own ``pd.inputs``) and
+    ``stores`` (data store props: the prop's name and the store's key; None: every
+    store of the run, under its own name)."""
 
     name: str
     path: Path
     code: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    stores: dict[str, str] | None = None
+    unset: dict[str, str] = field(default_factory=dict)  # props pdee cannot give: why
+    stand_in: StandIn | None = None
+
+    @property
+    def runs(self) -> bool:
+        return self.stand_in is None
 
 
 def _has_handler(tree: ast.Module) -> bool:
@@ -65,6 +92,65 @@ def load_step(path: Path) -> Step:
     if tree is not None and not _has_handler(tree):
         raise UsageError(f'step {path} has no handler; define def handler(pd: "pipedream"): ...')
     return Step(name=path.stem, path=path, code=code)
+
+
+def synced_steps(workflow: SyncedWorkflow) -> list[Step]:
+    """The steps of a synced workflow, named by namespace; stand-ins for the steps pdee
+    does not run.
+
+    Raises:
+        UsageError: a Python step's file is not a step, or no step is Python.
+    """
+    if not any(step.runs for step in workflow.steps):
+        raise UsageError(
+            f"{workflow.folder / WORKFLOW_FILE}: none of its steps is Python code, which is "
+            f"what pdee runs"
+        )
+    steps = []
+    for synced in workflow.steps:
+        if synced.path is None:
+            path = workflow.folder / WORKFLOW_FILE
+            steps.append(Step(synced.namespace, path, "", stand_in=StandIn(synced.what)))
+            continue
+        step = load_step(synced.path)
+        steps.append(
+            replace(
+                step,
+                name=synced.namespace,
+                inputs=synced.inputs,
+                stores=synced.stores,
+                unset=synced.unset,
+            )
+        )
+    return steps
+
+
+def load_sources(paths: list[Path]) -> tuple[list[Step], SyncedWorkflow | None]:
+    """The steps of step files, or of one workflow folder (and the workflow).
+
+    Raises:
+        UsageError: a folder with other sources, a folder that is no workflow, or a bad
+            step or workflow file.
+    """
+    folders = [path for path in paths if path.is_dir()]
+    if not folders:
+        return load_steps(paths), None
+    folder = folders[0]
+    if len(paths) > 1:
+        raise UsageError(f"{folder} is a folder: give one workflow folder alone, or step files")
+    if not is_workflow(folder):
+        found = find_workflows(folder)
+        if found:
+            raise UsageError(
+                f"{folder} is a project of {len(found)} workflow(s); give one workflow folder "
+                f"(e.g. {found[0]}), or check them all with pdee check {folder}"
+            )
+        raise UsageError(
+            f"{folder} holds no {WORKFLOW_FILE}; give step files, or a workflow folder "
+            f"synced by the platform's GitHub Sync"
+        )
+    workflow = read_workflow(folder)
+    return synced_steps(workflow), workflow
 
 
 def load_steps(paths: list[Path]) -> list[Step]:

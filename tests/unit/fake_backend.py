@@ -63,7 +63,9 @@ class FakeEE:
     ) -> dict[str, Any]:
         assert self.started and not self.destroyed.is_set()
         if message["type"] == "load":
-            self.stores = list(message.get("stores", []))
+            self.stores = sorted(
+                {key for step in message["steps"] for key in (step.get("stores") or {}).values()}
+            )
             return {"type": "ready"}
         event = message["event"]
         answers = [on_call(call) for call in event.get("calls", [])] if on_call else []

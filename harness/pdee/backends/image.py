@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -312,12 +312,20 @@ def check_image(backend: Backend, tag: str) -> ImageInfo:
     return info
 
 
-def python_note(python: str, base_image: str | None) -> str | None:
-    """A warning when the EE's Python is not the platform's."""
-    if python.startswith(PLATFORM_PYTHON + "."):
+def python_note(python: str, base_image: str | None, runtimes: Sequence[str] = ()) -> str | None:
+    """A warning when the EE's Python is not the platform's, or not the one a synced
+    workflow's steps declare (``runtimes``, as ``workflow.yaml`` gives them: python3.12)."""
+    wanted = sorted({runtime.removeprefix("python") for runtime in runtimes})
+    off = [v for v in wanted or [PLATFORM_PYTHON] if not python.startswith(v + ".")]
+    if not off:
         return None
+    declared = (
+        "the workflow's steps declare " + ", ".join(f"python{version}" for version in off)
+        if wanted
+        else f"the platform runs {PLATFORM_PYTHON}"
+    )
     return (
-        f"the EE runs Python {python} (base image {base_image or 'unknown'}), the platform "
-        f"runs {PLATFORM_PYTHON}: build the image on python:3.12-slim where you can "
-        f"(pdee image build --base python:3.12-slim)"
+        f"the EE runs Python {python} (base image {base_image or 'unknown'}), {declared}: "
+        f"build the image on python:3.12-slim where you can (pdee image build --base "
+        f"python:3.12-slim)"
     )

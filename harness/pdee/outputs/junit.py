@@ -6,7 +6,7 @@
   traceback; the steps' logs are its ``<system-out>``.
 - ``pdee check --junit``: one test case per scenario; a failed verdict is a
   ``<failure>``, a skipped one ``<skipped>``, a warning a pass whose ``<system-out>``
-  says so.
+  says so. A project's check: one ``<testsuite>`` per workflow, named by its name.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
+from ..project import ProjectCheck
 from ..records import Execution, RunResult
 from ..verdicts import CheckResult, Outcome
 from . import report
@@ -70,10 +71,29 @@ def run_xml(result: RunResult) -> JUnitXml:
 
 def check_xml(result: CheckResult) -> JUnitXml:
     """The JUnit report of a check: one test case per scenario."""
-    steps = "+".join(next(iter(result.runs.values())).settings.steps)
-    suite = TestSuite(f"pdee check {steps}")
+    xml = JUnitXml()
+    xml.add_testsuite(check_suite(result))
+    return xml
+
+
+def project_xml(result: ProjectCheck) -> JUnitXml:
+    """The JUnit report of a project's check: one suite per workflow checked, named by
+    the workflow's name."""
+    xml = JUnitXml()
+    for checked in result.workflows:
+        if checked.result is not None:
+            xml.add_testsuite(check_suite(checked.result))
+    return xml
+
+
+def check_suite(result: CheckResult) -> TestSuite:
+    """One check as a suite: one test case per scenario."""
+    settings = next(iter(result.runs.values())).settings
+    steps = "+".join(settings.steps)
+    name = settings.workflow["name"] if settings.workflow else steps
+    suite = TestSuite(name if settings.workflow else f"pdee check {steps}")
     for verdict in result.verdicts:
-        case = TestCase(verdict.scenario, classname=f"pdee.check.{steps}")
+        case = TestCase(verdict.scenario, classname=f"pdee.check.{name}")
         if verdict.outcome is Outcome.FAIL:
             failure = Failure(verdict.summary, verdict.scenario)
             execution = verdict.execution
@@ -90,9 +110,7 @@ def check_xml(result: CheckResult) -> JUnitXml:
                 case.system_out = logs
         suite.add_testcase(case)
     suite.time = result.duration_s
-    xml = JUnitXml()
-    xml.add_testsuite(suite)
-    return xml
+    return suite
 
 
 def write(path: Path, xml: JUnitXml) -> None:

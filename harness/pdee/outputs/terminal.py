@@ -26,7 +26,8 @@ from rich.progress import (
 from rich.table import Table
 
 from ..packages import PackageSet, canonical
-from ..records import Brief, Execution, RunResult, Status, StepResult, StoreAtEnd
+from ..project import ProjectCheck
+from ..records import Brief, Execution, RunResult, Settings, Status, StepResult, StoreAtEnd
 from ..runner import OnExecution
 from ..sizes import format_size
 from ..verdicts import CheckResult, Outcome
@@ -310,6 +311,10 @@ def details(console: Console, execution: Execution) -> None:
     exports; and its error, with the traceback, if it failed."""
     console.print(_headline(execution), highlight=False, soft_wrap=True)
     for name, step in execution.steps.items():
+        if step.stand_in:
+            _say(console, f"  step {name} (not run by pdee)", "bold")
+            _say(console, f"    return value: {_value(step.return_value)}")
+            continue
         _say(console, f"  step {name} ({step.duration_ms:.1f} ms)", "bold")
         _log_lines(console, step, LOG_LINES, "    ")
         failed_here = execution.error is not None and execution.error.step == name
@@ -426,9 +431,16 @@ def show(console: Console, result: RunResult, verbosity: Verbosity = Verbosity.N
         _say(console, packages_line(result))
     for store in result.data_stores:
         _say(console, store_line(store))
-    if result.settings.python_note:
-        _note(console, result.settings.python_note)
+    settings_notes(console, result.settings)
     _say(console, summary_line(result))
+
+
+def settings_notes(console: Console, settings: Settings) -> None:
+    """What pdee cannot do of the workflow, and a Python that is not the platform's."""
+    for note in settings.notes:
+        _note(console, note)
+    if settings.python_note:
+        _note(console, settings.python_note)
 
 
 def store_line(store: StoreAtEnd) -> str:
@@ -479,7 +491,11 @@ OUTCOME_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "d
 def show_check(console: Console, result: CheckResult) -> None:
     """The verdicts as a table (green, yellow, red), each failure's error and last logs,
     and whether the step is safe."""
-    table = Table(title="pdee check", title_justify="left")
+    settings = next(iter(result.runs.values())).settings
+    title = "pdee check"
+    if settings.workflow:
+        title += f": workflow {settings.workflow['name']} ({settings.workflow['folder']})"
+    table = Table(title=escape(title), title_justify="left")
     table.add_column("scenario")
     table.add_column("verdict")
     table.add_column("what was seen")
@@ -494,9 +510,7 @@ def show_check(console: Console, result: CheckResult) -> None:
         if verdict.outcome is Outcome.FAIL and execution is not None and not execution.passed:
             _say(console, f"{verdict.scenario}, in the {verdict.run} run:", "bold")
             failure(console, execution)
-    settings = next(iter(result.runs.values())).settings
-    if settings.python_note:
-        _note(console, settings.python_note)
+    settings_notes(console, settings)
     failed = sum(v.outcome is Outcome.FAIL for v in result.verdicts)
     warned = sum(v.outcome is Outcome.WARN for v in result.verdicts)
     verdict_line = (
@@ -508,6 +522,33 @@ def show_check(console: Console, result: CheckResult) -> None:
         f"({result.duration_s:.1f} s; /tmp {format_size(settings.tmp_size_bytes)}, memory "
         f"{format_size(settings.memory_bytes)}, timeout {settings.timeout_s:g} s, Python "
         f"{settings.python}; replay: --seed {settings.seed})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def show_project(console: Console, result: ProjectCheck) -> None:
+    """Each workflow's check, in turn, then whether the whole project is safe."""
+    for checked in result.workflows:
+        if checked.result is None:
+            _say(
+                console,
+                f"workflow {checked.workflow.name} ({checked.workflow.folder}): "
+                f"not checked: {checked.skipped}",
+            )
+            continue
+        show_check(console, checked.result)
+        console.print()
+    judged = [c for c in result.workflows if c.result is not None]
+    unsafe = [c.workflow.name for c in judged if c.result is not None and not c.result.safe]
+    line = (
+        f"{len(judged)} workflow(s) safe to deploy"
+        if not unsafe
+        else f"NOT safe to deploy: {', '.join(unsafe)} ({len(unsafe)} of {len(judged)} workflows)"
+    )
+    console.print(
+        f"[{'green' if not unsafe else 'red'}]project {escape(str(result.root))}: "
+        f"{escape(line)}[/] ({result.duration_s:.1f} s)",
         highlight=False,
         soft_wrap=True,
     )

@@ -37,11 +37,17 @@ RUNTIME_PARENT = _package_root_parent()
 
 @dataclass
 class StepSpec:
-    """One step of the workflow: its name (the file's stem) and where its code is."""
+    """One step of the workflow: its name (in ``pd.steps``), where its code is, and its
+    ``pd.inputs`` and data store props; or a stand-in for a step pdee does not run
+    (another language, a registry action), which returns ``return_value`` unrun."""
 
     name: str
     path: str
     source: str  # the step's file as the user knows it, for tracebacks
+    inputs: dict[str, Any] = field(default_factory=dict)
+    stores: dict[str, str] = field(default_factory=dict)  # prop: the store's key
+    stand_in: bool = False
+    return_value: Any = None
 
 
 @dataclass

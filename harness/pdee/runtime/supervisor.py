@@ -2,9 +2,11 @@
 
 It reads one message per line on stdin and answers on stdout:
 
-- ``load``: the workflow's steps (name and code), ``pd.inputs`` and the limits. It
-  writes each step's code where the platform does (``/tmp/__pdg__/dist/code/<sha256>/
-  code.py``, so it counts against the /tmp cap) and starts one worker per step.
+- ``load``: the workflow's steps (name, code, ``pd.inputs``, data store props) and the
+  limits. It writes each step's code where the platform does (``/tmp/__pdg__/dist/code/
+  <sha256>/code.py``, so it counts against the /tmp cap) and starts one worker per step.
+  A step pdee does not run (another language, a registry action) comes as a stand-in
+  with the return value the user gave it; it has no code and no worker.
 - ``run``: one execution: the trigger's event and context. The steps run in order,
   each in its worker; the reply is the execution's result.
 
@@ -29,6 +31,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from . import PROTOCOL_VERSION, protocol, sandbox, usage
@@ -77,12 +80,10 @@ class Supervisor:
         self.call: Callable[[dict[str, Any]], dict[str, Any]] = lambda _call: {
             "error": "no data store service: the runtime runs outside pdee"
         }
-        self.stores: list[str] = []  # the data store props, which pd.inputs makes Stores
         self.blob_server: BlobServer | None = None  # started by the first upload
         self.link_local = link_local  # "blocked" or "open"
         self.specs: list[StepSpec] = []
         self.workers: dict[str, Worker] = {}
-        self.inputs: dict[str, Any] = {}
         self.memory_bytes = 256 * 2**20
         self.timeout_s = 30.0
         self.env: dict[str, str] = {}
@@ -104,23 +105,29 @@ class Supervisor:
         }
 
     def load(self, message: dict[str, Any]) -> dict[str, Any]:
-        self.inputs = message.get("inputs") or {}
-        self.stores = [str(name) for name in message.get("stores") or ()]
         self.memory_bytes = int(message["memory_bytes"])
         self.timeout_s = float(message["timeout_s"])
         self.env = {str(k): str(v) for k, v in (message.get("env") or {}).items()}
         self.measure = bool(message.get("measure", True))
         self.specs = []
         for step in message["steps"]:
+            if step.get("stand_in"):
+                spec = StepSpec(step["name"], "", "", stand_in=True)
+                self.specs.append(replace(spec, return_value=step.get("return_value")))
+                continue
             code = step["code"].encode()
             path = protocol.code_path(hashlib.sha256(code).hexdigest())
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as out:
                 out.write(code)
-            self.specs.append(StepSpec(step["name"], path, step.get("source") or path))
+            inputs, stores = step.get("inputs") or {}, step.get("stores") or {}
+            self.specs.append(
+                StepSpec(step["name"], path, step.get("source") or path, inputs, stores)
+            )
         packages_bytes = install_packages()
         for spec in self.specs:
-            self.workers[spec.name] = self.spawn(spec)
+            if not spec.stand_in:
+                self.workers[spec.name] = self.spawn(spec)
         return {"type": "ready", "packages_bytes": packages_bytes}
 
     def run(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -152,6 +159,16 @@ class Supervisor:
         if event_bytes > PAYLOAD_LIMIT_BYTES:  # over before any step: none runs
             status, error = "error", self.payload_error(event_bytes, None)
         for spec in self.specs[start:] if error is None else ():
+            if spec.stand_in:  # a step pdee does not run: what the user said it returns
+                results[spec.name] = {
+                    "return_value": spec.return_value,
+                    "exports": {},
+                    "logs": "",
+                    "duration_ms": 0.0,
+                    "stand_in": True,
+                }
+                steps[spec.name] = {"$return_value": spec.return_value}
+                continue
             worker = self.workers.get(spec.name)
             if worker is None or not worker.alive():
                 worker = self.spawn(spec, replaces=worker)
@@ -202,7 +219,8 @@ class Supervisor:
         over = self.payload_over(event_bytes, results)
         if status in ("ok", "exit") and over is not None:
             status, error = "error", self.payload_error(over[1], over[0])
-        tmp = usage.tmp_usage("/tmp", tuple(spec.path for spec in self.specs))
+        code = tuple(spec.path for spec in self.specs if not spec.stand_in)
+        tmp = usage.tmp_usage("/tmp", code)
         result = {
             "type": "result",
             "index": message.get("index"),
@@ -276,8 +294,8 @@ class Supervisor:
         worker.ask(
             {
                 "steps": steps,
-                "inputs": self.inputs,
-                "stores": self.stores,
+                "inputs": worker.spec.inputs,
+                "stores": worker.spec.stores,
                 "measure": self.measure,
                 "run": run_info,
             }

@@ -207,7 +207,7 @@ def main(argv: list[str]) -> None:
     for line in iter(requests.readline, b""):
         request = protocol.decode(line)
         caller.request_id = request["id"]
-        stores = {store: Store(store, caller) for store in request.get("stores", ())}
+        stores = {prop: Store(key, caller) for prop, key in (request.get("stores") or {}).items()}
         tmp_peak.enabled = bool(request.get("measure", True))
         tmp_peak.peak = 0
         inputs = {**request["inputs"], **stores}

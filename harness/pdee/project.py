@@ -1,0 +1,188 @@
+"""``pdee check`` of a whole synced project: every workflow under a folder, each checked
+as ``pdee check WORKFLOW/`` checks one.
+
+A data store that several of the project's workflows name (the same ``storeId``) is one
+store for the whole project check, as on the platform; one that a single workflow names
+is that workflow's alone, empty for each run, unless ``--data-store`` gives it a file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .synced import SyncedWorkflow, find_workflows, read_workflow
+from .verdicts import CheckResult, check
+from .workflow import StrPath
+
+
+@dataclass(frozen=True)
+class WorkflowCheck:
+    """One workflow of the project and its check (None: skipped, with why)."""
+
+    workflow: SyncedWorkflow
+    result: CheckResult | None
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectCheck:
+    """The checks of a project's workflows, in folder order."""
+
+    root: Path
+    workflows: list[WorkflowCheck]
+    duration_s: float
+
+    @property
+    def safe(self) -> bool:
+        """Every workflow that was checked is safe."""
+        return all(w.result.safe for w in self.workflows if w.result is not None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "safe": self.safe,
+            "project": str(self.root),
+            "duration_s": round(self.duration_s, 3),
+            "workflows": [
+                {
+                    **w.workflow.describe(),
+                    "skipped": w.skipped,
+                    **(w.result.to_json() if w.result is not None else {}),
+                }
+                for w in self.workflows
+            ],
+        }
+
+
+def is_project(path: StrPath) -> bool:
+    """A folder that is not itself a workflow but holds workflows."""
+    folder = Path(path)
+    return folder.is_dir() and not (folder / "workflow.yaml").is_file()
+
+
+def _shared_stores(
+    workflows: list[SyncedWorkflow], scratch: Path, given: Mapping[str, StrPath | None]
+) -> dict[str, Path]:
+    """A file in ``scratch`` for each storeId that two or more workflows name and the
+    user gave no file for."""
+    named: dict[str, int] = {}
+    for workflow in workflows:
+        for key in {key for step in workflow.steps for key in step.stores.values()}:
+            named[key] = named.get(key, 0) + 1
+    return {
+        key: scratch / f"{key}.db" for key, count in named.items() if count > 1 and key not in given
+    }
+
+
+def _given(
+    stores: Sequence[str] | Mapping[str, StrPath | None] | None,
+) -> dict[str, StrPath | None]:
+    if stores is None:
+        return {}
+    if isinstance(stores, Mapping):
+        return dict(stores)
+    pairs = [str(text).partition("=") for text in stores]
+    return {name: (path if sep else None) for name, sep, path in pairs}
+
+
+def _for(
+    workflow: SyncedWorkflow, stores: Mapping[str, StrPath | None]
+) -> dict[str, StrPath | None]:
+    """The stores, of those given for the project, that ``workflow`` names (by storeId
+    or by prop)."""
+    names = {key for step in workflow.steps for key in step.stores.values()}
+    names |= {prop for step in workflow.steps for prop in step.stores}
+    return {name: path for name, path in stores.items() if name in names}
+
+
+def check_project(
+    root: StrPath,
+    *,
+    data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
+    step_results: Sequence[str] | Mapping[str, Any] | None = None,
+    on_workflow: Callable[[SyncedWorkflow], None] | None = None,
+    **options: Any,
+) -> ProjectCheck:
+    """Check every workflow under ``root``, nested folders included.
+
+    Example::
+
+        result = pdee.check_project(".")
+        assert result.safe
+
+    Args:
+        root: the project's folder (as the platform's GitHub Sync writes it).
+        data_stores: as ``pdee.check``'s, by prop name or ``storeId``; each applies to
+            the workflows that name it.
+        step_results: as ``pdee.check``'s; each applies to the workflows with that step.
+        on_workflow: told of each workflow as its check starts.
+        options: ``pdee.check``'s (``warm``, ``memory``, ``backend``, ``on_run``...).
+
+    Raises:
+        UsageError: no workflow under ``root``, a bad workflow file, a ``--data-store``
+            or ``--step-result`` that no workflow has; and what ``pdee.check`` raises.
+    """
+    folder = Path(root)
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder; give a project folder or a workflow folder")
+    found = find_workflows(folder)
+    if not found:
+        raise UsageError(
+            f"{folder} holds no workflow (no workflow.yaml in it or under it); give a project "
+            f"synced by the platform's GitHub Sync"
+        )
+    workflows = [read_workflow(path) for path in found]
+    given = _given(data_stores)
+    for name in given:
+        if not any(name in _for(w, given) for w in workflows):
+            raise UsageError(
+                f"--data-store {name}: no workflow of {folder} has that prop or storeId"
+            )
+    unrun = {step.namespace for w in workflows for step in w.steps if not step.runs}
+    for name in _names(step_results):
+        if name not in unrun:
+            raise UsageError(
+                f"--step-result {name}: no workflow of {folder} has a step pdee does not run "
+                f"by that name"
+            )
+    started = time.monotonic()
+    checks = []
+    tell = on_workflow or (lambda _workflow: None)
+    with tempfile.TemporaryDirectory(prefix="pdee-project-") as scratch:
+        shared = _shared_stores(workflows, Path(scratch), given)
+        for workflow in workflows:
+            if not any(step.runs for step in workflow.steps):
+                checks.append(WorkflowCheck(workflow, None, "none of its steps is Python code"))
+                continue
+            tell(workflow)
+            result = check(
+                [workflow.folder],
+                data_stores={**_for(workflow, shared), **_for(workflow, given)},
+                step_results=_only(step_results, {s.namespace for s in workflow.steps}),
+                **options,
+            )
+            checks.append(WorkflowCheck(workflow, result))
+    return ProjectCheck(folder, checks, time.monotonic() - started)
+
+
+def _names(results: Sequence[str] | Mapping[str, Any] | None) -> list[str]:
+    """The step names of ``--step-result`` texts or of a mapping."""
+    if results is None or isinstance(results, str):
+        return []
+    return [str(item).partition("=")[0] for item in results]
+
+
+def _only(
+    results: Sequence[str] | Mapping[str, Any] | None, names: set[str]
+) -> Sequence[str] | Mapping[str, Any] | None:
+    """The step results, of those given for the project, for steps in ``names``."""
+    if results is None or isinstance(results, str):
+        return results
+    if isinstance(results, Mapping):
+        return {name: value for name, value in results.items() if name in names}
+    return [text for text in results if str(text).partition("=")[0] in names]
