@@ -181,16 +181,14 @@ def _step(folder: Path, number: int, data: Any, where: str) -> SyncedStep:
     if not isinstance(uses, str) or not uses:
         raise UsageError(f"{here} has no uses (./{namespace}/entry.py or a registry action)")
     path = None
-    if uses.startswith("./") and runtime.startswith("python"):
-        path = (folder / uses).resolve()
-        if not path.is_relative_to(folder.resolve()):
+    if uses.startswith(("./", "../", "/")):  # code in the repository; else a registry action
+        target = (folder / uses).resolve()
+        if not target.is_relative_to(folder.resolve()):
             raise UsageError(f"{here}: uses {uses} is outside the workflow's folder")
-        if not path.is_file():
-            raise UsageError(f"{here}: uses {uses}, which does not exist in {folder}")
-    elif uses.startswith(("./", "/")) and not (folder / uses).resolve().is_relative_to(
-        folder.resolve()
-    ):
-        raise UsageError(f"{here}: uses {uses} is outside the workflow's folder")
+        if runtime.startswith("python"):
+            if not target.is_file():
+                raise UsageError(f"{here}: uses {uses}, which does not exist in {folder}")
+            path = folder / uses.removeprefix("./")  # as the user knows it
     inputs, stores, unset = _props(here, data.get("props"))
     return SyncedStep(namespace, runtime, uses, path, inputs, stores, unset)
 

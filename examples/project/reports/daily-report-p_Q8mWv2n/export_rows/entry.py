@@ -3,8 +3,9 @@ import os
 
 
 def handler(pd: "pipedream"):
-    """Write the day's rows to /tmp, for the next step: the file must be new each run."""
-    path = f"/tmp/rows-{pd.steps['trigger']['context']['id']}.csv"
+    """Write the day's rows to /tmp for the next step, which removes the file: opened with
+    "x", it fails if an earlier execution in this EE left it behind."""
+    path = "/tmp/rows.csv"
     with open(path, "x", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["hour", "orders"])
