@@ -7,7 +7,12 @@
         assert all(e.status == "ok" for e in result.executions)
         assert pdee.check(["upload.py"]).safe
 
-``pdee.run`` and ``pdee.check`` are the Python API's, with the same signatures. The
+    def test_synced_project(pdee):
+        assert pdee.run(["my-workflow-p_AbC123/"]).executions[0].passed
+        assert pdee.check_project(".").safe  # every workflow of a GitHub-synced project
+
+``pdee.run``, ``pdee.check`` and ``pdee.check_project`` are the Python API's, with the
+same signatures. The
 fixture checks once per session that the EE image (``PDEE_IMAGE``, else
 ``pdee-ee:latest``) is there and was built by this pdee, and errors every test that
 uses it with the reason otherwise; after each test it fails the test if a container of
@@ -23,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from . import api, verdicts
+from . import api, project, verdicts
 from .backends.image import DEFAULT_TAG
 from .errors import PdeeError, RunAborted
 from .records import RunResult
@@ -38,6 +43,9 @@ class PdeeFixture:
         # Plain functions that carry the API's names, docs and signatures.
         self.run = functools.wraps(api.run)(lambda *a, **k: self._run(*a, **k))
         self.check = functools.wraps(verdicts.check)(lambda *a, **k: self._check(*a, **k))
+        self.check_project = functools.wraps(project.check_project)(
+            lambda *a, **k: self._check_project(*a, **k)
+        )
 
     def __repr__(self) -> str:
         return f"<pdee fixture: image {self.image}, {len(self.run_ids)} runs>"
@@ -59,6 +67,14 @@ class PdeeFixture:
         result = verdicts.check(steps, **options)
         for run in result.runs.values():
             self._keep(run)
+        return result
+
+    def _check_project(self, root: Any, **options: Any) -> project.ProjectCheck:
+        options.setdefault("image", self.image)
+        result = project.check_project(root, **options)
+        for checked in result.workflows:
+            for run in checked.result.runs.values() if checked.result else ():
+                self._keep(run)
         return result
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from junitparser import Failure, JUnitXml
@@ -141,6 +142,9 @@ def test_run_junit_has_one_testcase_per_execution(pdee, write_step, tmp_path):
 
 
 SAMPLE_TESTS = """
+import os
+from pathlib import Path
+
 import docker
 import pytest
 
@@ -158,6 +162,15 @@ def test_upload_step(pdee, step):
     assert result.executions[2].steps["upload"].return_value == {"ok": True}
     assert pdee.check([step], network="none").safe
 
+def test_a_synced_project(pdee):
+    project = Path(os.environ["EXAMPLE_PROJECT"])
+    result = pdee.run([project / "events-cache-p_JZCLpgk"], network="none")
+    assert result.executions[0].steps["reply"].return_value == 3
+    checked = pdee.check_project(project, network="none", warm=2)
+    assert checked.safe and [w.workflow.name for w in checked.workflows] == [
+        "Events cache", "Daily report"
+    ]
+
 def test_a_leak_is_caught(pdee, step):
     result = pdee.run([step], network="none")
     client = docker.from_env()
@@ -171,9 +184,13 @@ def test_a_leak_is_caught(pdee, step):
 def test_the_pytest_fixture_runs_checks_and_catches_leaks(tmp_path, docker_client):
     (tmp_path / "test_sample.py").write_text(SAMPLE_TESTS)
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_sample.py"]
-    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    example = Path(__file__).resolve().parents[2] / "examples" / "project"
+    env = {**os.environ, "EXAMPLE_PROJECT": str(example)}
+    done = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=240, env=env
+    )
     # the leaking test passes its body and errors at teardown
-    assert "2 passed, 1 error" in done.stdout, done.stdout + done.stderr
+    assert "3 passed, 1 error" in done.stdout, done.stdout + done.stderr
     assert "ERROR at teardown of test_a_leak_is_caught" in done.stdout
     assert "pdee left 1 container(s) of run(s)" in done.stdout
 
@@ -183,10 +200,10 @@ def test_the_pytest_fixture_runs_checks_and_catches_leaks(tmp_path, docker_clien
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "PDEE_IMAGE": "pdee-missing:nope"},
+        env={**env, "PDEE_IMAGE": "pdee-missing:nope"},
     )
     assert missing.returncode != 0
-    assert "2 errors" in missing.stdout, missing.stdout
+    assert "3 errors" in missing.stdout, missing.stdout
     assert (
         "the pdee fixture needs its EE image: image pdee-missing:nope not found; build it with `pdee image build`"
         in missing.stdout
