@@ -32,7 +32,7 @@ def _leave(ctrl_c: bool, what: str) -> None:
 
 def main() -> None:
     """The ``pdee`` console script."""
-    interrupts.install()
+    interrupts.install(command=False)
     try:
         from .cli import main as cli_main
     except (KeyboardInterrupt, interrupts.Terminated) as exc:
@@ -41,6 +41,11 @@ def main() -> None:
         cli_main()
     except (KeyboardInterrupt, interrupts.Terminated) as exc:  # before a command's own
         _leave(isinstance(exc, KeyboardInterrupt), "")
+    except SystemExit as exc:
+        # Typer turns a Ctrl-C while it parses the command line into a silent exit 130.
+        if exc.code == EXIT_INTERRUPTED and not interrupts.in_command():
+            _leave(True, "")
+        raise
     finally:  # exiting: a signal now must not turn the exit code into a death by signal
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -27,6 +27,7 @@ class Terminated(BaseException):
 _depth = 0
 _pending: BaseException | None = None
 _ignoring = False
+_in_command = False  # a command's own code runs: it reports a signal itself
 
 
 def _handle(signum: int, _frame: FrameType | None) -> None:
@@ -40,10 +41,18 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
     raise exc
 
 
-def install() -> None:
-    """Route SIGINT and SIGTERM through pdee's handler (main thread only)."""
+def install(command: bool = True) -> None:
+    """Route SIGINT and SIGTERM through pdee's handler (main thread only); ``command``:
+    the caller is a command's own code, which reports a signal itself from now on."""
+    global _in_command
+    _in_command = _in_command or command
     signal.signal(signal.SIGINT, _handle)
     signal.signal(signal.SIGTERM, _handle)
+
+
+def in_command() -> bool:
+    """Whether a command's own code has started (and so reports a signal itself)."""
+    return _in_command
 
 
 @contextmanager

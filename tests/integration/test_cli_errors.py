@@ -46,7 +46,7 @@ def test_bad_step_files_exit_2(pdee, write_step, tmp_path):
         (tmp_path / "missing.py", "does not exist"),
         (not_python, "is not a Python file"),
         (no_handler, "has no handler"),
-        (tmp_path, "is not a file"),
+        (tmp_path, "holds no workflow.yaml; give step files, or a workflow folder"),
     ]
     for path, expected in cases:
         outcome = pdee("run", path)
