@@ -78,6 +78,7 @@ def run(
     resume_after: float | None = None,
     resume_data: Any = None,
     step_results: Sequence[str] | Mapping[str, Any] | None = None,
+    recycle: bool = True,
     backend: Backend | None = None,
     on_execution: OnExecution | None = None,
 ) -> RunResult:
@@ -136,6 +137,7 @@ def run(
         resume_after=resume_after,
         resume_data=resume_data,
         step_results=step_results,
+        recycle=recycle,
     )
     return execute(plan, backend, on_execution)
 

@@ -8,11 +8,14 @@ execution is on the virtual clock (``Running``) and the record of one that ended
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import EEGone, EEUnresponsive, ImageError
+from .backends import EE
+from .errors import EEError, EEGone, EEUnresponsive, ImageError
 from .lanes import Finished, Lane, Started
 from .plan import RunPlan
 from .records import Execution
@@ -28,6 +31,8 @@ from .workflow import Step
 REPLY_GRACE_S = 2.0
 LOAD_TIMEOUT_S = 60.0
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class EEWork:
@@ -35,6 +40,7 @@ class EEWork:
     whose calls it answers on the virtual clock (``origin_ts``: Unix time of virtual 0)."""
 
     plan: RunPlan
+    new_ee: Callable[[str], EE]  # a new EE of the run, by id (for a failed recycle)
     stores: dict[str, DataStore] = field(default_factory=dict)
     origin_ts: float = 0.0
     measure: bool = True  # the exact peaks; off only for the benchmark's baseline
@@ -57,6 +63,36 @@ class EEWork:
         lane.packages_bytes = int(loaded.get("packages_bytes", 0))
         lane.start_s = time.monotonic() - started
         lane.post(Started(lane.ee.id, hello))
+
+    def recycle(self, lane: Lane) -> None:
+        """Make the lane's used EE new again and load the workflow, as a start does; an
+        EE that cannot be made new (a process outlived SIGKILL, a SysV IPC object, an
+        EE that broke) is destroyed and a new one started in its place. Either way the
+        whole cost is the lane's ``start_s``, which the cold start that takes it counts.
+
+        Raises:
+            ImageError, EEError: as ``start``, for the new EE.
+        """
+        started = time.monotonic()
+        lane.start_s = None
+        try:
+            swept = lane.ee.request({"type": "reset"}, timeout_s=LOAD_TIMEOUT_S)
+            if swept.get("clean"):
+                loaded = lane.ee.request(self.load_message(), timeout_s=LOAD_TIMEOUT_S)
+                lane.packages_bytes = int(loaded.get("packages_bytes", 0))
+                lane.start_s = time.monotonic() - started
+                return
+            why = swept.get("why")
+        except EEError as exc:
+            why = str(exc)
+        log.info("EE %s is not recycled (%s): a new one replaces it", lane.ee.id, why)
+        lane.ee.destroy()
+        if lane.closing:
+            return
+        lane.ee = self.new_ee(lane.ee.id)
+        lane.recycled = False
+        self.start(lane)
+        lane.start_s = time.monotonic() - started
 
     def load_message(self) -> dict[str, Any]:
         plan = self.plan

@@ -76,6 +76,7 @@ class Lane:
         self.packages_bytes = 0  # what the packages its EE copied into /tmp take there
         self.running: tuple[float, float] | None = None  # the main thread's copy of Running
         self.closing = False  # set on the way out: failures no longer matter
+        self.recycled = False  # its EE is a used one, being made fresh for a cold start
         self.thread = threading.Thread(target=self._loop, name=f"pdee-{ee.id}", daemon=True)
         self.thread.start()
 

@@ -85,6 +85,7 @@ class RunPlan:
     resume_after_s: float | None = None
     resume_data: Any = None
     workflow: SyncedWorkflow | None = None  # the synced workflow the steps came from
+    recycle: bool = True  # a cold start may remake a used EE fresh instead of a new one
     trigger: str = "http"  # what the default event is: http, timer, email or other
 
     @property
@@ -327,6 +328,7 @@ def build_plan(
     resume_after: float | None = None,
     resume_data: Any = None,
     step_results: Sequence[str] | Mapping[str, Any] | None = None,
+    recycle: bool = True,
 ) -> RunPlan:
     """Check every option and input file; the plan to run.
 
@@ -367,6 +369,9 @@ def build_plan(
             ``"@file.json"``, or JSON data.
         step_results: what the steps pdee does not run return: ``"NAME=JSON"`` or
             ``"NAME=@FILE"`` texts, or a dict of names to JSON data (default null).
+        recycle: a cold start may take a used EE made fresh again (every process killed,
+            /tmp emptied, the workflow loaded anew: to the step, a new EE) instead of
+            starting a container; False: every cold start is a new container.
 
     Raises:
         UsageError: anything wrong, with how to fix it.
@@ -453,4 +458,5 @@ def build_plan(
         resume_data=resumed_with,
         workflow=synced,
         trigger=trigger,
+        recycle=bool(recycle),
     )

@@ -509,12 +509,14 @@ class EELife:
     executions: list[int] = field(default_factory=list)
     retired: Retire | None = None
     retired_at_s: float | None = None
+    recycled: bool = False  # a used container made fresh again, not a new one
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "warm_worker": self.warm_worker,
             "started_at_s": self.started_at_s,
+            "recycled": self.recycled,
             "executions": self.executions,
             "retired": self.retired.value if self.retired else None,
             "retired_at_s": self.retired_at_s,
@@ -560,6 +562,7 @@ class Settings:
     # The synced workflow the steps came from: name, id, folder, triggers, trigger.
     workflow: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # what pdee cannot do of the workflow
+    recycle: bool = True  # cold starts may remake used EEs fresh (see EELife.recycled)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -28,10 +28,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from . import clock, packages
-from .backends import Backend, EESpec, Host, ImageInfo
+from .backends import EE, Backend, EESpec, Host, ImageInfo
 from .backends.image import check_image, python_note
 from .ee_work import EEWork
 from .errors import ImageError, PdeeError, RunAborted, UsageError
@@ -52,6 +53,9 @@ log = logging.getLogger("pdee")
 
 # On the way out: how long lanes get to finish the backend call they are in.
 LANE_JOIN_S = 30.0
+# An EE that retires sound (expired, destroyed at random, done in cold mode) may be made
+# new again for a later cold start; one that broke, ran out of memory or timed out never.
+RECYCLABLE = {Retire.IDLE, Retire.CHAOS, Retire.COLD_MODE}
 
 OnExecution = Callable[[Execution], None]
 
@@ -91,9 +95,10 @@ class Runner:
         self.standby = Standby(
             plan.policy.concurrency if plan.policy.mode is Mode.COLD else 0, self._starting_lane
         )
-        self.work = EEWork(plan, origin_ts=self.origin.timestamp())
+        self.work = EEWork(plan, self._new_ee, origin_ts=self.origin.timestamp())
         self.store_totals: dict[str, list[int]] = {}  # reads and writes, by store
         self.dispatched = 0  # of the plan's events
+        self.placing = False  # an arrival is being placed (counted out of events left)
         self.in_flight: dict[str, Decision] = {}
         self.parts: dict[int, Part] = {}  # the part each execution in flight runs, by index
         # Later parts of paused executions, by virtual arrival time; they take indexes
@@ -133,6 +138,7 @@ class Runner:
             },
             workflow=plan.workflow.describe() if plan.workflow else None,
             notes=plan.notes,
+            recycle=plan.recycle,
         )
 
     def _interval(self) -> float | None:
@@ -276,6 +282,13 @@ class Runner:
         self._retire(self.scheduler.end(self.clock_s))
 
     def _arrive(self, part: Part, at_s: float) -> None:
+        self.placing = True
+        try:
+            self._place(part, at_s)
+        finally:
+            self.placing = False
+
+    def _place(self, part: Part, at_s: float) -> None:
         arrival = self.scheduler.arrive(part.index, at_s)
         self._retire(arrival.retired)
         for ee_id in arrival.prestarted:
@@ -298,9 +311,12 @@ class Runner:
         )
         return lane
 
+    def _new_ee(self, ee_id: str) -> EE:
+        return self.backend.ee(self.spec, self.run_id, ee_id)
+
     def _new_lane(self, ee_id: str) -> Lane:
         """A lane with no task yet, known to ``_close`` before it can make an EE."""
-        lane = Lane(self.backend.ee(self.spec, self.run_id, ee_id), self.inbox)
+        lane = Lane(self._new_ee(ee_id), self.inbox)
         self.every_lane.append(lane)
         return lane
 
@@ -315,9 +331,9 @@ class Runner:
 
     def _dispatch(self, decision: Decision, part: Part) -> None:
         lane = self.lanes.get(decision.ee)
-        if lane is None:  # a cold start
+        cold = lane is None
+        if lane is None:
             lane = self._open_lane(decision.ee, decision.at_s, warm_worker=False)
-            self.standby.refill(self._events_left())
         when = self.origin + timedelta(seconds=decision.at_s)
         event = part.event or trigger_event(
             self.plan.trigger, part.first_index, self.workflow.endpoint, when, self._interval()
@@ -336,6 +352,12 @@ class Runner:
         self.in_flight[decision.ee] = decision
         self.parts[decision.index] = part
         lane.give(lambda: self.work.execute(lane, decision, message))
+        if cold and not self.plan.recycle:
+            self.standby.refill(self._events_left())
+        elif cold and self.plan.policy.mode is Mode.COLD:  # each EE in flight comes back
+            self.standby.refill(self._events_left(), returning=len(self.in_flight))
+        # Otherwise the EEs that retire sound are made new again for the next cold
+        # starts; only one that broke makes a new standby EE (``_retire``).
 
     def _retire(self, retirements: list[Retirement]) -> None:
         for retirement in retirements:
@@ -343,7 +365,15 @@ class Runner:
             life.retired = retirement.reason
             life.retired_at_s = round(retirement.at_s, 6)
             lane = self.lanes.pop(retirement.ee)
-            lane.give(lane.ee.destroy)
+            if (
+                self.plan.recycle
+                and retirement.reason in RECYCLABLE
+                and self.standby.keep(lane, self._events_left() + self.placing)
+            ):
+                lane.recycled = True
+                lane.give(partial(self.work.recycle, lane))
+                continue
+            lane.give(partial(_destroy, lane))
             lane.close()
             if retirement.reason is not Retire.END:
                 self.standby.churned(self._events_left())
@@ -399,7 +429,10 @@ class Runner:
 
     def _take_finished(self, news: Finished) -> None:
         decision = self.in_flight.pop(news.ee)
-        self.lanes[news.ee].running = None
+        lane = self.lanes[news.ee]
+        lane.running = None
+        # Whether its EE is a recycled one: known once the lane made it (or replaced it).
+        self.result.ees[news.ee].recycled = lane.recycled
         end_s = decision.at_s + news.elapsed_s
         self.clock_s = max(self.clock_s, end_s)
         part = self.parts.pop(decision.index)
@@ -436,3 +469,8 @@ class Runner:
             self.backend.remove_run(self.run_id)
         except PdeeError as exc:
             log.warning("could not sweep run %s's EEs (%s); run `pdee gc` later", self.run_id, exc)
+
+
+def _destroy(lane: Lane) -> None:
+    """Destroy the lane's EE as it is when the task runs (a failed recycle replaces it)."""
+    lane.ee.destroy()

@@ -500,6 +500,7 @@ def check(
     allow_link_local: bool = False,
     data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
     step_results: Sequence[str] | Mapping[str, Any] | None = None,
+    recycle: bool = True,
     backend: Backend | None = None,
     on_run: Callable[[str], None] | None = None,
 ) -> CheckResult:
@@ -538,6 +539,7 @@ def check(
         "cpus": cpus,
         "data_stores": data_stores,
         "step_results": step_results,
+        "recycle": recycle,
         "allow_link_local": allow_link_local,
     }
     if image is not None:

@@ -62,6 +62,9 @@ class FakeEE:
         self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
     ) -> dict[str, Any]:
         assert self.started and not self.destroyed.is_set()
+        if message["type"] == "reset":  # recycled: as new
+            self.tmp_used = self.memory = self.served = 0
+            return {"type": "reset", "clean": not self.backend.dirty, "why": None}
         if message["type"] == "load":
             self.stores = sorted(
                 {key for step in message["steps"] for key in (step.get("stores") or {}).values()}
@@ -135,6 +138,7 @@ class FakeBackend:
         host_memory_bytes: int = 24 * 2**30,
     ) -> None:
         self.start_s = start_s
+        self.dirty = False  # a reset says the EE cannot be made new
         self.host_memory_bytes = host_memory_bytes
         self.fail_start_of = fail_start_of
         self.fail_during = fail_during  # the index of an execution whose EE breaks

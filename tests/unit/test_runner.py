@@ -105,7 +105,8 @@ def test_a_cold_start_counts_on_the_virtual_clock():
 
 def test_cold_mode_takes_standby_ees_started_ahead():
     engine = FakeBackend(start_s=0.05)
-    runner = Runner(engine, plan([0.0, 10.0, 20.0], [{}], Policy(mode=Mode.COLD)))
+    without = plan([0.0, 10.0, 20.0], [{}], Policy(mode=Mode.COLD), recycle=False)
+    runner = Runner(engine, without)
     executions = runner.run().executions
     assert [e.ee for e in executions] == ["ee-1", "ee-2", "ee-3"]
     # Each start is measured, whoever made it; no standby outlives the events.
@@ -114,6 +115,41 @@ def test_cold_mode_takes_standby_ees_started_ahead():
     # A standby EE takes the id of the EE it becomes (its name follows, on Docker).
     assert [ee.id for ee in engine.ees] == ["ee-1", "ee-2", "ee-3"]
     assert [ee.names[0] for ee in engine.ees] == ["ee-1", "standby-1", "standby-2"]
+
+
+def test_cold_mode_recycles_each_ee_for_the_next_cold_start():
+    engine = FakeBackend(start_s=0.05)
+    result = Runner(engine, plan([0.0, 10.0, 20.0, 30.0], [{}], Policy(mode=Mode.COLD))).run()
+    executions = result.executions
+    assert [e.start.value for e in executions] == ["cold"] * 4
+    assert [result.ees[e.ee].recycled for e in executions] == [False, True, True, True]
+    # One container: made new again for each later cold start, at the reset's cost.
+    assert len(engine.ees) == 1 and engine.ees[0].destroyed.is_set()
+    assert executions[0].cold_start_ms >= 50
+    assert all(e.cold_start_ms is not None and e.cold_start_ms < 50 for e in executions[1:])
+    assert [ee.names for ee in engine.ees] == [["ee-1", "ee-2", "ee-3", "ee-4"]]
+
+
+def test_an_ee_that_cannot_be_made_new_is_replaced_by_a_new_one():
+    engine = FakeBackend(start_s=0.05)
+    engine.dirty = True  # every reset fails: a process outlived SIGKILL, say
+    result = Runner(engine, plan([0.0, 10.0, 20.0], [{}], Policy(mode=Mode.COLD))).run()
+    assert [e.status.value for e in result.executions] == ["ok"] * 3
+    assert not any(ee.recycled for ee in result.ees.values())
+    assert len(engine.ees) == 3 and all(ee.destroyed.is_set() for ee in engine.ees)
+    # The failed reset and the new start both count in the cold start.
+    assert all(e.cold_start_ms is not None and e.cold_start_ms >= 50 for e in result.executions)
+
+
+def test_expired_and_chaos_ees_are_recycled_never_broken_ones():
+    events = [{"status": "timeout"}, {}, {}, {"gone": True}, {}]
+    result = Runner(
+        FakeBackend(), plan([0.0, 5.0, 700.0, 1400.0, 1405.0], events, Policy(chaos=0.0))
+    ).run()
+    lives = list(result.ees.values())
+    assert [life.retired.value for life in lives] == ["timeout", "idle", "idle", "oom", "end"]
+    # ee-2 and ee-3 expired sound: each was made new for the next cold start.
+    assert [life.recycled for life in lives] == [False, False, True, True, False]
 
 
 @pytest.mark.parametrize(

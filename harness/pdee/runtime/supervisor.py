@@ -9,6 +9,8 @@ It reads one message per line on stdin and answers on stdout:
   with the return value the user gave it; it has no code and no worker.
 - ``run``: one execution: the trigger's event and context. The steps run in order,
   each in its worker; the reply is the execution's result.
+- ``reset``: make the EE new again for a recycled cold start (``recycle``); a ``load``
+  follows.
 
 At the end of its input (pdee removes the container, or closes the stream) it ends
 the workers and exits.
@@ -34,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from . import PROTOCOL_VERSION, protocol, sandbox, usage
+from . import PROTOCOL_VERSION, protocol, recycle, sandbox, usage
 from .blobs import BlobServer, rewrite
 from .steps import PAYLOAD_LIMIT_BYTES, StepSpec, StepWait, Worker, spawn
 
@@ -254,6 +256,22 @@ class Supervisor:
         for worker in self.workers.values():
             worker.kill()
         self.workers.clear()
+
+    def reset(self) -> dict[str, Any]:
+        """Make this EE what a new one is, to the next step (``recycle``): the steps'
+        processes and all they started killed, /tmp emptied, the upload server closed.
+        pdee then loads the workflow again, as at a start. ``clean`` says whether it
+        could; if not, pdee destroys the EE."""
+        self.stop()
+        if self.blob_server is not None:
+            self.blob_server.shutdown()
+            self.blob_server.server_close()
+            self.blob_server = None
+        if self.user is None or os.getppid() != 1:  # not an EE's runtime: kill nothing
+            why: str | None = "the runtime is not an EE's own (steps not separated from it)"
+        else:
+            why = recycle.sweep()
+        return {"type": "reset", "clean": why is None, "why": why}
 
     # -- step processes ---------------------------------------------------------------
 
@@ -485,6 +503,8 @@ def main(argv: list[str] | None = None) -> None:
                 protocol.send(replies, supervisor.load(message))
             elif kind == "run":
                 protocol.send(replies, supervisor.run(message))
+            elif kind == "reset":
+                protocol.send(replies, supervisor.reset())
             else:
                 protocol.send(replies, {"type": "fatal", "message": f"unknown message {kind!r}"})
     finally:
