@@ -578,7 +578,8 @@ class Summary:
     by_status: dict[Status, int]
     cold: int
     warm: int
-    ees_started: int
+    ees_started: int  # new containers and recycled ones, each a new EE to its steps
+    ees_recycled: int  # of those, used containers made new again
     ees_reused: int
     ees_expired: int
     ees_destroyed_at_random: int
@@ -600,6 +601,7 @@ class Summary:
             cold=starts[Start.COLD],
             warm=starts[Start.WARM],
             ees_started=len(ees),
+            ees_recycled=sum(ee.recycled for ee in ees),
             ees_reused=sum(len(ee.executions) > 1 for ee in ees),
             ees_expired=retired[Retire.IDLE],
             ees_destroyed_at_random=retired[Retire.CHAOS],
@@ -618,6 +620,7 @@ class Summary:
             "cold": self.cold,
             "warm": self.warm,
             "ees_started": self.ees_started,
+            "ees_recycled": self.ees_recycled,
             "ees_reused": self.ees_reused,
             "ees_expired": self.ees_expired,
             "ees_destroyed_at_random": self.ees_destroyed_at_random,

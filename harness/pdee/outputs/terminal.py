@@ -385,7 +385,8 @@ def summary_line(result: RunResult) -> str:
         lifecycle = f", idle timeout {settings.idle_timeout_s:g} s, chaos {settings.chaos:g}"
     return (
         f"{s.executions} executions: {s.ok} ok, {s.failed} failed "
-        f"({s.warm} warm, {s.cold} cold) | EEs: {s.ees_started} started, "
+        f"({s.warm} warm, {s.cold} cold) | EEs: {s.ees_started} started"
+        f"{f' ({s.ees_recycled} recycled)' if s.ees_recycled else ''}, "
         f"{s.ees_reused} reused, {s.ees_expired} expired, "
         f"{s.ees_destroyed_at_random} destroyed at random | mode {settings.mode}, "
         f"concurrency {settings.concurrency}, {pace}{lifecycle} | "

@@ -14,7 +14,7 @@ PDG_DIR = "/tmp/__pdg__"
 CODE_DIR = f"{PDG_DIR}/dist/code"
 PACKAGES_DIR = f"{PDG_DIR}/dist/python"
 # Where an image made for a package set holds it installed, outside /tmp.
-PREINSTALLED_DIR = "/opt/pdee/packages"
+PREINSTALLED_ARCHIVE = "/opt/pdee/packages.tar"  # a package image's packages, as one tar
 # The platform runs step code from a read-only directory, as Lambda does.
 WORK_DIR = "/var/task"
 

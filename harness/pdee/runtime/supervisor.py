@@ -28,8 +28,8 @@ import json
 import os
 import platform
 import select
-import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -46,14 +46,20 @@ SAMPLE_INTERVAL_S = 0.01
 def install_packages() -> int:
     """Put the workflow's packages where the platform does, in /tmp; the bytes they take.
 
-    An image made for a package set holds them installed under ``/opt/pdee/packages``;
-    an EE copies them into its own /tmp at start, so they count against its cap, as on
-    the platform. A cold start pays the copy; a warm one finds them there.
+    An image made for a package set holds them installed, as one archive
+    (``/opt/pdee/packages.tar``); an EE unpacks it into its own /tmp at start, so they
+    count against its cap, as on the platform. A cold start pays the unpacking (GNU tar:
+    one stream; modes and times kept); a warm one finds them there.
     """
-    if not os.path.isdir(protocol.PREINSTALLED_DIR) or os.path.exists(protocol.PACKAGES_DIR):
+    archive = protocol.PREINSTALLED_ARCHIVE
+    if not os.path.isfile(archive) or os.path.exists(protocol.PACKAGES_DIR):
         return 0
     before = usage.tmp_usage("/tmp").used_bytes
-    shutil.copytree(protocol.PREINSTALLED_DIR, protocol.PACKAGES_DIR, symlinks=True)
+    os.makedirs(protocol.PACKAGES_DIR)
+    unpack = ["tar", "-x", "-p", "-f", archive, "-C", protocol.PACKAGES_DIR]
+    done = subprocess.run(unpack, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    if done.returncode != 0:  # as a failed copy did: the EE does not load
+        raise OSError(f"unpacking the packages into /tmp: {done.stderr.decode(errors='replace')}")
     return usage.tmp_usage("/tmp").used_bytes - before
 
 
