@@ -17,9 +17,11 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
 import sys
 import time
 
+PACKAGES = "__pdg__/dist/python"  # where the runtime unpacks the packages, under /tmp
 SYSV_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem")
 
 
@@ -77,8 +79,20 @@ def _rmtree(path: str) -> None:
         shutil.rmtree(path, onerror=_unlock)
 
 
-def empty(root: str = "/tmp") -> str | None:
-    """Remove everything in ``root``; None once it is empty, else what is left."""
+def empty(root: str = "/tmp", bulk: str = PACKAGES) -> str | None:
+    """Remove everything in ``root``; None once it is empty, else what is left.
+
+    The packages' folder (``bulk``: 1,500 files for numpy) goes by ``rm -rf``, in C, at
+    about three times Python's pace; the rest by Python, which also opens what a step
+    locked (chmod 0) to remove it."""
+    if os.path.isdir(os.path.join(root, bulk)):
+        subprocess.run(
+            ["rm", "-rf", "--", os.path.join(root, bulk)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
     for entry in os.scandir(root):
         if entry.is_dir(follow_symlinks=False):
             _rmtree(entry.path)
