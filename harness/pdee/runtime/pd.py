@@ -8,7 +8,10 @@ traceback points at the step's own line.
 from __future__ import annotations
 
 import json
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: a step's process starts faster
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class FlowExit:

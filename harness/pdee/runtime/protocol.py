@@ -8,7 +8,11 @@ talks to each worker over a pair of pipes.
 from __future__ import annotations
 
 import json
-from typing import IO, Any
+import os
+
+TYPE_CHECKING = False  # typing is not imported at run time: a step's process starts faster
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 PDG_DIR = "/tmp/__pdg__"
 CODE_DIR = f"{PDG_DIR}/dist/code"
@@ -45,3 +49,8 @@ def send(stream: IO[bytes], message: dict[str, Any]) -> None:
 def code_path(code_hash: str) -> str:
     """Where the platform keeps a step's code: /tmp/__pdg__/dist/code/<sha256>/code.py."""
     return f"{CODE_DIR}/{code_hash}/code.py"
+
+
+def used_bytes(fs: os.statvfs_result) -> int:
+    """Bytes used in a filesystem, as ``df`` counts them, from its ``statvfs``."""
+    return (fs.f_blocks - fs.f_bfree) * fs.f_frsize

@@ -10,12 +10,15 @@ nothing until the step assigns the whole value again, as on the platform.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from .pd import ensure_json
 
-Call = Callable[[dict[str, Any]], dict[str, Any]]
+TYPE_CHECKING = False  # typing is not imported at run time: a step's process starts faster
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    Call = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class Keys:

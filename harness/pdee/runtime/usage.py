@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .protocol import used_bytes
+
 # (memory.stat path, its anonymous-memory key, its shared-memory key), v2 then v1.
 CGROUP_MEMORY_STATS = (
     ("/sys/fs/cgroup/memory.stat", "anon", "shmem"),
@@ -94,11 +96,6 @@ def _read(path: str) -> str | None:  # for files read once
             return file.read()
     except OSError:
         return None
-
-
-def used_bytes(fs: os.statvfs_result) -> int:
-    """Bytes used in a filesystem, as ``df`` counts them, from its ``statvfs``."""
-    return (fs.f_blocks - fs.f_bfree) * fs.f_frsize
 
 
 def _pread(fd: int) -> str:

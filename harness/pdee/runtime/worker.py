@@ -14,16 +14,18 @@ import os
 import sys
 import threading
 import time
-import traceback
-from collections.abc import Callable
 from types import TracebackType
-from typing import Any
 
-from . import protocol, usage
+from . import protocol
 from .pd import FlowExit, Pipedream, ensure_json
 from .store import Store
 
-Handler = Callable[[Pipedream], Any]
+TYPE_CHECKING = False  # typing is not imported at run time: a step's process starts faster
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Handler = Callable[[Pipedream], Any]
 
 
 def describe_error(exc: BaseException, step_file: str, source: str | None = None) -> dict[str, Any]:
@@ -40,6 +42,8 @@ def describe_error(exc: BaseException, step_file: str, source: str | None = None
     tb: TracebackType | None = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != step_file:
         tb = tb.tb_next
+    import traceback  # only for an error: a step's process starts without it
+
     text = "".join(traceback.format_exception(type(exc), exc, tb))
     line = None
     if isinstance(exc, SyntaxError) and exc.filename in (step_file, source):
@@ -72,7 +76,7 @@ class TmpPeak:
         self.enabled = False
 
     def sample(self) -> None:
-        self.peak = max(self.peak, usage.used_bytes(os.fstatvfs(self.tmp_fd)))
+        self.peak = max(self.peak, protocol.used_bytes(os.fstatvfs(self.tmp_fd)))
 
     def hook(self, event: str, args: tuple[Any, ...]) -> None:
         if not self.enabled:
