@@ -31,8 +31,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pipreqs import pipreqs
+from typing import Any
 
 from .backends import ImageInfo, PackageImage
 from .errors import PackageError, PdeeError, UsageError
@@ -101,13 +100,31 @@ def add_package_comments(step: Step) -> list[_Wanted]:
     return wanted
 
 
-def _stdlib() -> frozenset[str]:
-    names = set(getattr(sys, "stdlib_module_names", ()))
-    names.update(Path(pipreqs.join("stdlib")).read_text().split())
+def _pipreqs() -> Any:
+    """pipreqs, imported when a step imports something outside the standard library
+    (it imports requests: a tenth of a second of every run that needs no package)."""
+    from pipreqs import pipreqs
+
+    return pipreqs
+
+
+@functools.cache
+def stdlib() -> frozenset[str]:
+    """The standard library's module names: Python's own and pipreqs' list."""
+    names = set(sys.stdlib_module_names)
+    names.update(Path(_pipreqs().join("stdlib")).read_text().split())
     return frozenset(names)
 
 
-STDLIB = _stdlib()
+def _top_level_imports(tree: ast.Module) -> set[str]:
+    """The top-level names of every absolute import in ``tree``."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
 
 
 def imported_modules(step: Step) -> set[str]:
@@ -117,20 +134,22 @@ def imported_modules(step: Step) -> set[str]:
     platform does.
     """
     try:
-        ast.parse(step.code)
+        tree = ast.parse(step.code)
     except SyntaxError:
         return set()  # checked first: pipreqs would log the failure to the root logger
+    if _top_level_imports(tree) <= set(sys.stdlib_module_names):
+        return set()  # nothing pipreqs could find: it need not even be imported
     with tempfile.TemporaryDirectory(prefix="pdee-step-") as scratch:
         (Path(scratch) / f"{step.name}.py").write_text(step.code, encoding="utf-8")
-        found = pipreqs.get_all_imports(scratch, encoding="utf-8", follow_links=False)
-    return {name for name in found if name not in STDLIB and name != step.name}
+        found = _pipreqs().get_all_imports(scratch, encoding="utf-8", follow_links=False)
+    return {name for name in found if name not in stdlib() and name != step.name}
 
 
 @functools.cache
 def _package_names() -> dict[str, str]:
     """pipreqs' import-to-package table (what ``pipreqs.get_pkg_names`` reads at each
     call), read once."""
-    lines = Path(pipreqs.join("mapping")).read_text().split()
+    lines = Path(_pipreqs().join("mapping")).read_text().split()
     return dict(line.split(":", 1) for line in lines)
 
 

@@ -230,14 +230,15 @@ def _cpus(cpus: float | str | None, memory_bytes: int) -> tuple[float, str]:
         return DEFAULT_CPUS, "default"
     if cpus == "platform":
         return max(MIN_CPUS, round(memory_bytes / LAMBDA_MEMORY_PER_CPU, 3)), "platform"
+    shown = cpus if isinstance(cpus, str) and cpus.isprintable() else repr(cpus)
     try:
         value = float(cpus)
     except (TypeError, ValueError):
         raise UsageError(
-            f"--cpus {cpus}: give a number of CPUs like 0.5 or 2, or platform"
+            f"--cpus {shown}: give a number of CPUs like 0.5 or 2, or platform"
         ) from None
     if isinstance(cpus, bool) or not MIN_CPUS <= value <= MAX_EES:
-        raise UsageError(f"--cpus {cpus}: give {MIN_CPUS} to {MAX_EES} CPUs, or platform")
+        raise UsageError(f"--cpus {shown}: give {MIN_CPUS} to {MAX_EES} CPUs, or platform")
     return value, "given"
 
 

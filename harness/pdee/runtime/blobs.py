@@ -63,6 +63,10 @@ class BlobServer(ThreadingHTTPServer):
     def clear(self) -> None:
         self.blobs = {}
 
+    def rewrite(self, event: Any) -> Any:
+        """``event`` with its ``pdee-blob://`` URLs pointing at this server."""
+        return rewrite(event, self.port)
+
 
 def rewrite(value: Any, port: int) -> Any:
     """``value`` with every ``pdee-blob://<token>`` string made a URL on ``port``."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import select
 import signal
 import subprocess
@@ -34,11 +33,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import PROTOCOL_VERSION, protocol, recycle, sandbox, usage
-from .blobs import BlobServer, rewrite
+from . import PROTOCOL_VERSION, protocol, sandbox, usage
 from .steps import PAYLOAD_LIMIT_BYTES, StepSpec, StepWait, Worker, spawn
+
+if TYPE_CHECKING:
+    from .blobs import BlobServer
 
 SAMPLE_INTERVAL_S = 0.01
 
@@ -105,7 +106,7 @@ class Supervisor:
         return {
             "type": "hello",
             "protocol": PROTOCOL_VERSION,
-            "python": platform.python_version(),
+            "python": "{}.{}.{}".format(*sys.version_info[:3]),
             "tmp_size_bytes": tmp.size_bytes,
             "memory_source": self.meter.source,
             "separated": self.user is not None,  # steps cannot signal or trace the runtime
@@ -144,9 +145,11 @@ class Supervisor:
         event = message["event"]
         if message.get("blobs"):  # bodies the step downloads by URL, this execution only
             if self.blob_server is None:
+                from .blobs import BlobServer  # http.server: imported by an upload only
+
                 self.blob_server = BlobServer()
             self.blob_server.hold(message["blobs"])
-            event = rewrite(event, self.blob_server.port)
+            event = self.blob_server.rewrite(event)
         trigger = {"event": event, "context": message["context"]}
         # A resumed part (after pd.flow.delay, suspend or rerun) starts at a later step,
         # with what the earlier parts' steps returned and exported.
@@ -276,6 +279,8 @@ class Supervisor:
         if self.user is None or os.getppid() != 1:  # not an EE's runtime: kill nothing
             why: str | None = "the runtime is not an EE's own (steps not separated from it)"
         else:
+            from . import recycle  # imported by a recycling only
+
             why = recycle.sweep()
         return {"type": "reset", "clean": why is None, "why": why}
 
