@@ -50,10 +50,11 @@ class Finished:
 
 @dataclass(frozen=True)
 class Failed:
-    """A task failed for a reason outside the step: the run cannot go on."""
+    """A task failed for a reason outside the step, or the run was told to abort: the
+    run cannot go on."""
 
     ee: str
-    error: Exception
+    error: BaseException
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,11 @@ class Runner:
             raise RunAborted(failure, self.result) from failure
         return self.result
 
+    def abort(self) -> None:
+        """End the run from another thread, as a SIGTERM would: at its next wait, every
+        EE is removed and ``run`` raises ``Terminated``."""
+        self.inbox.put(Failed("abort", Terminated()))
+
     def _check_host(self, host: Host) -> None:
         """Raises UsageError if an EE would need more than the host has."""
         if self.plan.cpus > host.cpus:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import enum
 import itertools
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from .api import execute
 from .backends import Backend
 from .errors import UsageError
 from .events import trigger_event
+from .interrupts import deferred
 from .outputs import report
 from .plan import RunPlan, build_plan
 from .records import Execution, RunResult, Status
@@ -549,11 +551,68 @@ def check(
     )
     started = time.monotonic()
     tell = on_run or (lambda _name: None)
-    tell("warm")
-    warm_run = execute(warm_plan, backend)
-    chaos_run = None
-    if warm_run.executions and warm_run.executions[0].passed:
-        tell("chaos")
-        chaos_run = execute(chaos_plan, backend)
+    if any(path is not None for path in warm_plan.data_stores.values()):
+        # Stores kept in files: the chaos run sees what the warm run left, in order.
+        tell("warm")
+        warm_run = execute(warm_plan, backend)
+        chaos_run = None
+        if _cold_passed(warm_run):
+            tell("chaos")
+            chaos_run = execute(chaos_plan, backend)
+    else:
+        warm_run, chaos_run = _both(warm_plan, chaos_plan, backend, tell)
     runs = {"warm": warm_run} | ({"chaos": chaos_run} if chaos_run else {})
     return CheckResult(judge(warm_run, chaos_run, horizon), runs, time.monotonic() - started)
+
+
+def _cold_passed(warm_run: RunResult) -> bool:
+    return bool(warm_run.executions) and warm_run.executions[0].passed
+
+
+def _both(
+    warm_plan: RunPlan,
+    chaos_plan: RunPlan,
+    backend: Backend | None,
+    tell: Callable[[str], None],
+) -> tuple[RunResult, RunResult | None]:
+    """The warm and the chaos run at once, each with its own EEs: a check takes about
+    as long as the longer run. The chaos run is judged only if the warm run's cold
+    execution passed, as when one ran after the other.
+
+    Raises:
+        What ``pdee.run`` raises, from either run; a Ctrl-C or SIGTERM ends both, every
+        EE removed.
+    """
+    from .runner import Runner
+
+    if backend is None:
+        from .api import connections_for
+        from .backends.docker import DockerBackend
+
+        wanted = connections_for(warm_plan) + connections_for(chaos_plan)
+        with DockerBackend.connect(wanted) as owned:
+            return _both(warm_plan, chaos_plan, owned, tell)
+    chaos = Runner(backend, chaos_plan)
+    outcome: dict[str, Any] = {}
+
+    def run_chaos() -> None:
+        try:
+            outcome["result"] = chaos.run()
+        except BaseException as exc:  # told to the main thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run_chaos, name="pdee-check-chaos", daemon=True)
+    tell("warm")
+    tell("chaos")
+    thread.start()
+    try:
+        warm_run = Runner(backend, warm_plan).run()
+        thread.join()
+    except BaseException:
+        chaos.abort()
+        with deferred():  # a second Ctrl-C waits until the chaos run's EEs are gone
+            thread.join()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return warm_run, outcome["result"] if _cold_passed(warm_run) else None

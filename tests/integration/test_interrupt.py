@@ -72,3 +72,14 @@ def test_ctrl_c_with_concurrent_ees_leaves_no_container(docker_client, write_ste
     assert returncode == 130, stderr
     assert "Traceback" not in stderr
     assert containers(docker_client) == []
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_check_ends_both_its_runs(docker_client, write_step, signum, code):
+    """pdee check runs its warm and chaos runs at once: a signal ends both, every EE
+    removed, with one line."""
+    step = write_step("slow", "import time\n\ndef handler(pd):\n    time.sleep(1)\n")
+    returncode, stderr = interrupt(docker_client, ["check", str(step)], signum, running=2)
+    assert returncode == code, stderr
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert containers(docker_client) == []
