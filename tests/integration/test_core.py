@@ -160,7 +160,7 @@ def test_a_run_the_backend_cuts_short_still_reports_what_ended(docker_client, wr
     try:
         run = start_pdee(
             "run", step, "--image", "pdee-ee:doomed", "--mode", "cold", "--events", "4",
-            "--event", '{"sleep": 2}', "--report", report,
+            "--event", '{"sleep": 2}', "--report", report, "--no-recycle",
         )  # fmt: skip
         # ee-1 and the standby EE for execution 1 exist; execution 2's cannot be made.
         wait_for(lambda: len(containers(docker_client)) == 2)
@@ -184,12 +184,16 @@ def test_a_run_the_backend_cuts_short_still_reports_what_ended(docker_client, wr
 def test_debug_logs_each_docker_call_and_standby_ees_take_their_report_ids(write_step, tmp_path):
     report = tmp_path / "report.json"
     step = write_step("quick", "def handler(pd):\n    return 1\n")
-    run = start_pdee("--debug", "run", step, "--mode", "cold", "--events", "2", "--report", report)
-    _, stderr = run.communicate(timeout=60)
-    assert run.returncode == 0, stderr
-    run_id = json.loads(report.read_text())["settings"]["run_id"]
-    assert f"create pdee-{run_id}-ee-1: " in stderr and " ms" in stderr
-    assert f"rename pdee-{run_id}-standby-1 to pdee-{run_id}-ee-2" in stderr
+    for recycle, second in (("--no-recycle", "standby-1"), ("--recycle", "ee-1")):
+        run = start_pdee(
+            "--debug", "run", step, "--mode", "cold", "--events", "2", "--report", report, recycle
+        )
+        _, stderr = run.communicate(timeout=60)
+        assert run.returncode == 0, stderr
+        run_id = json.loads(report.read_text())["settings"]["run_id"]
+        assert f"create pdee-{run_id}-ee-1: " in stderr and " ms" in stderr
+        # A standby EE, or ee-1 made new again, becomes ee-2; its name follows.
+        assert f"rename pdee-{run_id}-{second} to pdee-{run_id}-ee-2" in stderr
 
 
 @pytest.mark.slow
