@@ -34,7 +34,7 @@ PLATFORM_VERSION = "3.62.0"
 
 def _id(rng: random.Random, prefix: str = "", length: int = 27) -> str:
     """An id shaped like the platform's (a base-62 string, with a kind prefix)."""
-    return prefix + "".join(rng.choice(_ALPHABET) for _ in range(length))
+    return prefix + "".join(rng.choices(_ALPHABET, k=length))
 
 
 def default_event(index: int, endpoint: str) -> dict[str, Any]:

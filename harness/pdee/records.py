@@ -61,7 +61,7 @@ class StepError:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # shallow: its values are JSON already
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class TmpUsage:
     some_files: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # shallow: its values are JSON already
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class MemoryUsage:
     limit_bytes: int
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # shallow: its values are JSON already
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ class Pause:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # shallow: its values are JSON already
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class StoreUse:
     writes: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # shallow: its values are JSON already
 
 
 @dataclass(frozen=True)

@@ -441,11 +441,9 @@ class Runner:
         end_s = decision.at_s + news.elapsed_s
         self.clock_s = max(self.clock_s, end_s)
         part = self.parts.pop(decision.index)
-        execution = replace(
-            news.execution,
-            part=part.number,
-            first_index=None if part.number == 1 else part.first_index,
-        )
+        execution = news.execution
+        if part.number != 1:  # a later part of a paused execution (records say part 1)
+            execution = replace(execution, part=part.number, first_index=part.first_index)
         execution, resumption = follow(
             part,
             execution,
