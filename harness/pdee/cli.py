@@ -31,7 +31,7 @@ from .errors import (
     UsageError,
 )
 from .interrupts import Terminated
-from .outputs import junit, report, terminal
+from .outputs import report, terminal
 from .outputs.files import OutputFile
 from .plan import build_plan
 from .records import Execution, RunResult
@@ -422,6 +422,8 @@ def _finish(
             if report_path is not None:
                 report.write_run(report_path, result)
             if junit_path is not None:
+                from .outputs import junit  # junitparser: imported for --junit only
+
                 junit.write(junit_path, junit.run_xml(result))
         except PdeeError as exc:
             _fail(exc)
@@ -542,6 +544,8 @@ def check_command(
             if json_path is not None:
                 report.write(json_path, shown, "JSON file")
             if junit_path is not None:
+                from .outputs import junit
+
                 xml = junit.project_xml(checked) if whole else junit.check_xml(result)
                 junit.write(junit_path, xml)
     except RunAborted as aborted:

@@ -15,9 +15,6 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dotenv import dotenv_values
-from dotenv.parser import parse_stream
-
 from .errors import UsageError
 from .reading import MAX_ENV_FILE_BYTES, read_text
 
@@ -45,6 +42,9 @@ def read_env_file(path: Path) -> dict[str, str]:
     Raises:
         UsageError: unreadable, a line that is not ``KEY=VALUE``, or a rule broken.
     """
+    from dotenv import dotenv_values  # python-dotenv: imported for an env file only
+    from dotenv.parser import parse_stream
+
     text = read_text(path, "env file", MAX_ENV_FILE_BYTES)
     for binding in parse_stream(io.StringIO(text)):
         where = f"env file {path}, line {binding.original.line}"

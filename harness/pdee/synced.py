@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import UsageError
 from .reading import read_text
 
@@ -109,6 +107,8 @@ def find_workflows(root: Path) -> list[Path]:
 
 
 def _load_yaml(path: Path, what: str) -> Any:
+    import yaml  # PyYAML: imported for a workflow folder only
+
     text = read_text(path, what, MAX_WORKFLOW_BYTES)
     try:
         return yaml.safe_load(text)
