@@ -327,6 +327,7 @@ def run(
     interrupts.install()
     runner: Runner | None = None
     outputs: list[OutputFile] = []
+    ended = False
     if quiet and verbose:
         _fail(UsageError("--quiet and --verbose contradict each other; give one"))
     verbosity = (
@@ -377,6 +378,7 @@ def run(
         ):
             runner = Runner(backend, plan, shown.on_execution, shown.phase)
             result = runner.run()
+            ended = True
     except RunAborted as aborted:
         _finish(aborted.result, report_path, junit_path, verbosity)
         _fail(aborted)
@@ -385,7 +387,8 @@ def run(
     except (KeyboardInterrupt, Terminated) as exc:
         _interrupted(runner, report_path, ctrl_c=isinstance(exc, KeyboardInterrupt))
     finally:
-        _abandon(outputs)
+        if not ended:  # a run that ended writes them below: they stay until then
+            _abandon(outputs)
     _finish(result, report_path, junit_path, verbosity)
     raise typer.Exit(report.exit_code(result))
 
@@ -708,6 +711,7 @@ def serve(
     interrupts.install()
     outputs: list[OutputFile] = []
     server: api.Serving | None = None
+    result: RunResult | None = None
 
     def served(event: dict[str, Any], execution: Execution) -> None:
         answer = 200
@@ -780,7 +784,8 @@ def serve(
             raise typer.Exit(code) from None
         result = server.result  # a second one, held until every EE went
     finally:
-        _abandon(outputs)
+        if result is None:  # one that stopped with a result writes them below
+            _abandon(outputs)
     assert result is not None
     _finish(result, report_path, junit_path, terminal.Verbosity.QUIET)
     raise typer.Exit(report.exit_code(result))
