@@ -514,7 +514,7 @@ def check(
         assert result.safe, [v.summary for v in result.verdicts]
 
     Args:
-        steps: the step files, in workflow order.
+        steps: the step files, in workflow order, or one workflow folder.
         warm: warm executions on one EE after the cold one.
         horizon: executions within which growth must not fill /tmp or memory.
         on_run: told the name of each run as it starts ("warm", "chaos").
