@@ -110,3 +110,19 @@ def test_workflow_mistakes_are_usage_errors_before_any_ee(pdee, project):
     assert "schema 'workflow/2099.01' is not workflow/2022.04" in ran.stderr
     served = pdee("serve", project / REPORT, "--port", "0")
     assert served.exit_code == 2 and "has no HTTP trigger" in served.stderr
+
+
+def test_packages_of_a_project_are_shown_per_workflow(pdee, project):
+    folder = project / "uses-six-p_Six1234"
+    (folder / "step").mkdir(parents=True)
+    (folder / "step" / "entry.py").write_text(
+        'import six\n\ndef handler(pd: "pipedream"):\n    return six.__name__\n'
+    )
+    (folder / "workflow.yaml").write_text(
+        "schema: workflow/2022.04\nname: Uses six\nsteps:\n- namespace: step\n"
+        "  runtime: python3.12\n  uses: ./step/entry.py\n"
+    )
+    shown = pdee("packages", project)
+    assert shown.exit_code == 0, shown.stdout + shown.stderr
+    assert f"workflow {project / CACHE}: the steps import no package" in shown.stdout
+    assert f"workflow {folder}" in shown.stdout and "six" in shown.stdout
