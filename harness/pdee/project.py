@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .synced import SyncedWorkflow, find_workflows, read_workflow
+from .props import given_stores
+from .synced import SyncedWorkflow, find_workflows, is_workflow, read_workflow
 from .verdicts import CheckResult, check
 from .workflow import StrPath
 
@@ -62,7 +63,7 @@ class ProjectCheck:
 def is_project(path: StrPath) -> bool:
     """A folder that is not itself a workflow but holds workflows."""
     folder = Path(path)
-    return folder.is_dir() and not (folder / "workflow.yaml").is_file()
+    return folder.is_dir() and not is_workflow(folder)
 
 
 def _shared_stores(
@@ -77,17 +78,6 @@ def _shared_stores(
     return {
         key: scratch / f"{key}.db" for key, count in named.items() if count > 1 and key not in given
     }
-
-
-def _given(
-    stores: Sequence[str] | Mapping[str, StrPath | None] | None,
-) -> dict[str, StrPath | None]:
-    if stores is None:
-        return {}
-    if isinstance(stores, Mapping):
-        return dict(stores)
-    pairs = [str(text).partition("=") for text in stores]
-    return {name: (path if sep else None) for name, sep, path in pairs}
 
 
 def _for(
@@ -137,7 +127,7 @@ def check_project(
             f"synced by the platform's GitHub Sync"
         )
     workflows = [read_workflow(path) for path in found]
-    given = _given(data_stores)
+    given = given_stores(data_stores)
     for name in given:
         if not any(name in _for(w, given) for w in workflows):
             raise UsageError(

@@ -52,7 +52,7 @@ def with_inputs(steps: list[Step], inputs: dict[str, Any]) -> list[Step]:
     ]
 
 
-def _given_stores(
+def given_stores(
     stores: Sequence[str] | Mapping[str, StrPath | None] | None,
 ) -> dict[str, Path | None]:
     """``--data-store`` as given: ``NAME`` or ``NAME=PATH`` texts, or a mapping of names
@@ -101,7 +101,7 @@ def with_stores(
         UsageError: a bad name, one that the workflow does not have, a prop name that
             stands for two stores, or a prop that ``pd.inputs`` gives too.
     """
-    given = _given_stores(stores)
+    given = given_stores(stores)
     if all(step.stores is None for step in steps):
         wired = [replace(step, stores={name: name for name in given}) for step in steps]
         _check_clashes(wired)
