@@ -32,7 +32,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from . import PROTOCOL_VERSION, protocol, sandbox, usage
@@ -121,8 +120,8 @@ class Supervisor:
         self.specs = []
         for step in message["steps"]:
             if step.get("stand_in"):
-                spec = StepSpec(step["name"], "", "", stand_in=True)
-                self.specs.append(replace(spec, return_value=step.get("return_value")))
+                value = step.get("return_value")
+                self.specs.append(StepSpec(step["name"], "", "", stand_in=True, return_value=value))
                 continue
             code = step["code"].encode()
             path = protocol.code_path(hashlib.sha256(code).hexdigest())
