@@ -86,11 +86,16 @@ class RunPlan:
     resume_data: Any = None
     workflow: SyncedWorkflow | None = None  # the synced workflow the steps came from
     recycle: bool = True  # a cold start may remake a used EE fresh instead of a new one
-    trigger: str = "http"  # what the default event is: http, timer, email or other
 
     @property
     def executions(self) -> int:
         return len(self.arrivals)
+
+    @property
+    def trigger(self) -> str:
+        """What the default event is: http, timer, email or other (the synced
+        workflow's first trigger; step files: http)."""
+        return self.workflow.trigger if self.workflow is not None else "http"
 
     @property
     def notes(self) -> list[str]:
@@ -458,6 +463,5 @@ def build_plan(
         resume_after_s=resumed_after,
         resume_data=resumed_with,
         workflow=synced,
-        trigger=trigger,
         recycle=bool(recycle),
     )
