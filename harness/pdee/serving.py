@@ -2,10 +2,11 @@
 
 The same plan, scheduler, lanes, backend and records as ``pdee run``; only the arrivals
 differ. Each request is submitted (``ServeRunner.submit``) from the HTTP server's thread
-with its event and a future; the runner's own thread places it at the real time since
-the server started, as the scheduler decides (warm, cold, waiting for a free EE when
-``--concurrency`` EEs are busy), and completes the future with the execution's record
-when it ends. A paused execution's later part runs when its time comes, in real time.
+with its event and a future, and stamped with the real time since the server started;
+the runner's own thread places it at that time, as the scheduler decides (warm, cold,
+waiting for a free EE when ``--concurrency`` EEs are busy), and completes the future
+with the execution's record when it ends. A paused execution's later part runs when its
+time comes, in real time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .backends import Backend, ImageInfo
@@ -26,6 +27,7 @@ from .parts import Part
 from .plan import RunPlan
 from .records import Execution, RunResult, Settings
 from .runner import OnExecution, Runner
+from .scheduler import Decision
 
 # Told of each request's event and its execution's record, as the execution ends.
 OnRequest = Callable[[dict[str, Any], Execution], None]
@@ -37,6 +39,7 @@ class Request:
 
     event: dict[str, Any]
     done: Future[Execution]
+    at_s: float  # when it arrived, in seconds since the server started
     blobs: dict[str, dict[str, str]] | None = None  # the bodies its URLs refer to
     index: int = -1  # given when it is placed
 
@@ -65,7 +68,7 @@ class ServeRunner(Runner):
     ) -> Future[Execution]:
         """Queue one request's execution (from any thread); its record, when it ends.
         ``blobs`` are the bodies the event's ``pdee-blob://`` URLs refer to."""
-        request = Request(event, Future(), blobs)
+        request = Request(event, Future(), self._now_s(), blobs)
         self.arrived.append(request)
         self.inbox.put(Wake())
         return request.done
@@ -94,7 +97,9 @@ class ServeRunner(Runner):
                 request.index, self.next_index = self.next_index, self.next_index + 1
                 self.waiting[request.index] = request
                 part = Part(request.index, request.index, event=request.event, blobs=request.blobs)
-                self._arrive(part, self._now_s())
+                # When it came, not now: while an earlier request waited for a busy EE,
+                # later ones queued behind it and their wait counts from their arrival.
+                self._arrive(part, request.at_s)
             while self.resumptions and self.resumptions[0][0] <= self._now_s():
                 _, _, resumption = heapq.heappop(self.resumptions)
                 self._arrive(resumption.part, self._now_s())
@@ -105,12 +110,27 @@ class ServeRunner(Runner):
         self._retire(self.scheduler.end(self.clock_s))
 
     def _take_news(self, timeout: float | None) -> None:
-        """Take in what the lanes said, waiting at most ``timeout`` for the first news."""
+        """Take in what the lanes said, waiting at most ``timeout`` for the first news,
+        and whatever came with it: an execution that ended before a request arrived is
+        known before that request is placed."""
         try:
             news = self.inbox.get(timeout=None if timeout is None else max(timeout, 0.0))
         except queue.Empty:  # a resumption is due
             return
         self._take(news)
+        while True:
+            try:
+                self._take(self.inbox.get_nowait())
+            except queue.Empty:
+                return
+
+    def _dispatch(self, decision: Decision, part: Part) -> None:
+        # On the real clock nothing starts before now: a request placed after the ones
+        # queued before it starts when it is placed, not when its EE became free.
+        now_s = self._now_s()
+        if decision.at_s < now_s:
+            decision = replace(decision, at_s=now_s)
+        super()._dispatch(decision, part)
 
     def _take(self, news: News) -> None:
         super()._take(news)

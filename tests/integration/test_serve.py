@@ -90,7 +90,10 @@ def handler(pd):
 
 def test_concurrent_requests_run_on_several_ees_never_two_in_one(write_step):
     step = write_step("slow", SLOW)
-    with pdee.serve([step], custom_response=True, concurrency=3, network="none") as server:
+    # No chaos: an EE destroyed at random would be a fourth (the platform may, 1% a draw).
+    with pdee.serve(
+        [step], custom_response=True, concurrency=3, chaos=0.0, network="none"
+    ) as server:
         answers: list[int] = []
 
         def call() -> None:
@@ -105,6 +108,10 @@ def test_concurrent_requests_run_on_several_ees_never_two_in_one(write_step):
     result = server.result
     assert result is not None
     assert 2 <= len({e.ee for e in result.executions}) <= 3
+    # All six came at once: those that waited for a busy EE arrived then, not when placed.
+    arrivals = [e.arrived_at_s for e in result.executions]
+    assert max(arrivals) - min(arrivals) < 0.4, arrivals
+    assert sum(e.at_s - e.arrived_at_s > 0.3 for e in result.executions) >= 3
     for ee in result.ees.values():  # each EE's executions never overlap in real time
         spans = sorted(
             (result.executions.by_index(i).at_s, result.executions.by_index(i).at_s
