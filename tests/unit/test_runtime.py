@@ -264,7 +264,23 @@ def test_tmp_usage_counts_files_outside_pdg(tmp_path):
     (tmp_path / "d" / "b").write_text("y")
     usage = tmp_usage(str(tmp_path), (str(tmp_path / "__pdg__" / "dist" / "code.py"),))
     assert usage.files == 2 and usage.platform_files_intact
+    assert usage.some_files == [f"{tmp_path}/a", f"{tmp_path}/d/b"]
     assert not tmp_usage(str(tmp_path), (str(tmp_path / "gone"),)).platform_files_intact
+
+
+def test_tmp_usage_walks_deep_from_an_open_directory_without_following_links(tmp_path):
+    deep = tmp_path / "d" / "e" / "__pdg__"  # only the top-level __pdg__ is the platform's
+    deep.mkdir(parents=True)
+    (deep / "c").write_text("z")
+    (tmp_path / "link").symlink_to(tmp_path / "d", target_is_directory=True)
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        usage = tmp_usage(str(tmp_path), (str(deep / "c"),), tmp_fd=fd)
+    finally:
+        os.close(fd)
+    assert usage.files == 2  # the file and the link itself
+    assert usage.some_files == [f"{tmp_path}/d/e/__pdg__/c", f"{tmp_path}/link"]
+    assert usage.platform_files_intact
 
 
 def test_protocol_round_trip_and_code_path():

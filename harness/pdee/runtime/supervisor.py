@@ -101,7 +101,7 @@ class Supervisor:
     # -- messages -------------------------------------------------------------------
 
     def hello(self) -> dict[str, Any]:
-        tmp = usage.tmp_usage("/tmp")
+        tmp = usage.tmp_usage("/tmp", tmp_fd=self.meter.tmp_fd)
         return {
             "type": "hello",
             "protocol": PROTOCOL_VERSION,
@@ -230,7 +230,7 @@ class Supervisor:
         if status in ("ok", "exit") and over is not None:
             status, error = "error", self.payload_error(over[1], over[0])
         code = tuple(spec.path for spec in self.specs if not spec.stand_in)
-        tmp = usage.tmp_usage("/tmp", code)
+        tmp = usage.tmp_usage("/tmp", code, self.meter.tmp_fd)
         result = {
             "type": "result",
             "index": message.get("index"),

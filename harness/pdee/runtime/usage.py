@@ -198,35 +198,74 @@ class TmpUsage:
 FILES_NAMED = 10
 
 
-def tmp_usage(tmp: str = "/tmp", platform_files: tuple[str, ...] = ()) -> TmpUsage:
+def tmp_usage(
+    tmp: str = "/tmp", platform_files: tuple[str, ...] = (), tmp_fd: int | None = None
+) -> TmpUsage:
     """Measure ``tmp``: bytes used, capacity, regular files outside ``__pdg__``.
+
+    Every lookup is relative to an open directory, not a path from ``/``: in an EE on a
+    FUSE root (Docker's fuse-overlayfs) each absolute path costs a round trip to the FUSE
+    daemon, about 60 µs against 1.
 
     Args:
         tmp: the directory to measure.
         platform_files: paths that the platform put there; ``platform_files_intact``
             says whether they all still exist.
+        tmp_fd: ``tmp``, already open as a directory (else it is opened here).
     """
-    fs = os.statvfs(tmp)
-    used = used_bytes(fs)
+    root = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY) if tmp_fd is None else tmp_fd
+    try:
+        fs = os.fstatvfs(root)
+        files, named = _count_files(tmp, root)
+        intact = all(_exists(tmp, root, path) for path in platform_files)
+    finally:
+        if tmp_fd is None:
+            os.close(root)
+    return TmpUsage(used_bytes(fs), fs.f_blocks * fs.f_frsize, files, intact, sorted(named))
+
+
+def _count_files(tmp: str, root: int) -> tuple[int, list[str]]:
+    """The files under ``tmp`` (open as ``root``) outside ``__pdg__``, and the first
+    ``FILES_NAMED`` of them found, as paths."""
     files = 0
     named: list[str] = []
-    pending = [tmp]
+    pending = [""]  # directories to read, relative to tmp
     while pending:
+        relative = pending.pop()
         try:
-            entries = list(os.scandir(pending.pop()))
+            if relative:
+                fd = os.open(relative, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root)
+                try:
+                    entries = list(os.scandir(fd))
+                finally:
+                    os.close(fd)
+            else:
+                entries = list(os.scandir(root))
         except OSError:
             continue
         for entry in entries:
-            if entry.path == os.path.join(tmp, "__pdg__"):
+            name = f"{relative}/{entry.name}" if relative else entry.name
+            if name == "__pdg__":
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    pending.append(entry.path)
+                    pending.append(name)
                 else:
                     files += 1
                     if len(named) < FILES_NAMED:
-                        named.append(entry.path)
+                        named.append(f"{tmp}/{name}")
             except OSError:
                 continue
-    intact = all(os.path.exists(path) for path in platform_files)
-    return TmpUsage(used, fs.f_blocks * fs.f_frsize, files, intact, sorted(named))
+    return files, named
+
+
+def _exists(tmp: str, root: int, path: str) -> bool:
+    """Whether ``path`` exists, looked up from ``root`` (``tmp``) if it lies under it."""
+    prefix = tmp.rstrip("/") + "/"
+    if not path.startswith(prefix):
+        return os.path.exists(path)
+    try:
+        os.stat(path[len(prefix) :], dir_fd=root)
+    except OSError:
+        return False
+    return True
