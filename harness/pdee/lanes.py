@@ -4,6 +4,10 @@ A lane owns one EE. It runs the tasks it is given (start the EE, run an executio
 destroy it) one at a time, in order, so an EE never runs two executions at once. A
 lane tells the main thread what happened only through the run's inbox (a
 ``queue.Queue``): the main thread owns every decision and every record.
+
+A task may also run on the main thread itself (``run_here``), when the lane's thread
+has none left and the main thread would only wait for it: the same task, the same
+news, without two thread hand-offs.
 """
 
 from __future__ import annotations
@@ -78,6 +82,9 @@ class Lane:
         self.running: tuple[float, float] | None = None  # the main thread's copy of Running
         self.closing = False  # set on the way out: failures no longer matter
         self.recycled = False  # its EE is a used one, being made fresh for a cold start
+        self.given = 0  # tasks given to its thread (main thread's count)
+        self.done = 0  # of those, the ones its thread has ended (its thread's count)
+        self.failed = False
         self.thread = threading.Thread(target=self._loop, name=f"pdee-{ee.id}", daemon=True)
         self.thread.start()
 
@@ -86,15 +93,37 @@ class Lane:
 
     def _loop(self) -> None:
         while (task := self.tasks.get()) is not None:
-            try:
-                task()
-            except Exception as exc:  # the main thread decides; this lane takes no more
-                if not self.closing:
-                    self.inbox.put(Failed(self.ee.id, exc))
+            ran = self._run(task)
+            self.done += 1
+            if not ran:
                 return
 
+    def _run(self, task: Callable[[], None]) -> bool:
+        """Run one task; False if it failed (the main thread decides; this lane takes no
+        more)."""
+        try:
+            task()
+        except Exception as exc:
+            self.failed = True
+            if not self.closing:
+                self.inbox.put(Failed(self.ee.id, exc))
+            return False
+        return True
+
     def give(self, task: Callable[[], None]) -> None:
+        self.given += 1
         self.tasks.put(task)
+
+    @property
+    def idle(self) -> bool:
+        """Its thread has ended every task given and waits for the next (main thread)."""
+        return self.done == self.given and not self.failed and not self.closing
+
+    def run_here(self, task: Callable[[], None]) -> None:
+        """Run ``task`` on the calling thread, as the lane's thread would, news and
+        failure alike. Only when ``idle``: the task cannot overtake one given before."""
+        assert self.idle, "a task given to the lane's thread has not ended"
+        self._run(task)
 
     def close(self) -> None:
         """No more tasks: the thread ends after the ones it has."""

@@ -23,6 +23,7 @@ import logging
 import math
 import queue
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -62,6 +63,8 @@ OnExecution = Callable[[Execution], None]
 
 class Runner:
     """Carries out one plan on one backend."""
+
+    runs_inline = True  # may run an execution on the main thread (``_runs_here``)
 
     def __init__(
         self,
@@ -354,15 +357,32 @@ class Runner:
             "context": execution_context,
             **part.message(),
         }
+        here = self._runs_here(lane)
         self.in_flight[decision.ee] = decision
         self.parts[decision.index] = part
-        lane.give(lambda: self.work.execute(lane, decision, message))
+        if not here:
+            lane.give(lambda: self.work.execute(lane, decision, message))
         if cold and not self.plan.recycle:
             self.standby.refill(self._events_left())
         elif cold and self.plan.policy.mode is Mode.COLD:  # each EE in flight comes back
             self.standby.refill(self._events_left(), returning=len(self.in_flight))
         # Otherwise the EEs that retire sound are made new again for the next cold
         # starts; only one that broke makes a new standby EE (``_retire``).
+        if here:  # its Finished (or Failed) news is in the inbox when this returns
+            lane.run_here(lambda: self.work.execute(lane, decision, message))
+
+    def _runs_here(self, lane: Lane) -> bool:
+        """Whether the main thread runs this execution itself rather than hand it to
+        the lane's thread: only where it would do nothing but wait for it. With one
+        execution at a time, every next placement waits for this one's end; on the main
+        thread a Ctrl-C or SIGTERM interrupts it there as it would the wait."""
+        return (
+            self.runs_inline
+            and self.plan.policy.concurrency == 1
+            and not self.in_flight
+            and lane.idle
+            and threading.current_thread() is threading.main_thread()
+        )
 
     def _retire(self, retirements: list[Retirement]) -> None:
         for retirement in retirements:

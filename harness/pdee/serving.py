@@ -47,6 +47,8 @@ class Request:
 class ServeRunner(Runner):
     """A ``Runner`` whose arrivals are requests, on the real clock."""
 
+    runs_inline = False  # its thread must take requests while an execution runs
+
     def __init__(
         self,
         backend: Backend,
