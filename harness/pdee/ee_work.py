@@ -8,6 +8,7 @@ execution is on the virtual clock (``Running``) and the record of one that ended
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -164,6 +165,8 @@ def step_message(step: Step) -> dict[str, Any]:
     return {
         "name": step.name,
         "code": step.code,
+        # The platform keeps a step's code under its sha256; the runtime need not hash.
+        "code_hash": hashlib.sha256(step.code.encode()).hexdigest(),
         "source": str(step.path),
         "inputs": step.inputs,
         "stores": step.stores or {},

@@ -155,10 +155,11 @@ def _package_names() -> dict[str, str]:
 
 def detected(step: Step) -> list[_Wanted]:
     """The packages a step's imports need, by pipreqs' import-to-package table."""
-    table = _package_names()
+    modules = imported_modules(step)
+    table = _package_names() if modules else {}  # no pipreqs for a step that needs none
     return [
         _Wanted(table.get(module, module), None, step.name, f"import {module}")
-        for module in sorted(imported_modules(step))
+        for module in sorted(modules)
     ]
 
 

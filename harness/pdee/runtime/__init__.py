@@ -14,4 +14,4 @@ Processes inside an EE::
         └── worker: step2
 """
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
