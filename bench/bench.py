@@ -51,9 +51,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import pdee
 from pdee import packages
+from pdee.backends.channel import AttachedStream
 from pdee.backends.docker import DockerBackend
 from pdee.backends.image import DEFAULT_TAG
 from pdee.records import Execution, ExecutionLog
@@ -83,6 +85,73 @@ def docker_exec_s(image: str, repeats: int) -> float:
         )
     finally:
         subprocess.run(["docker", "rm", "-f", name], stdout=subprocess.DEVNULL)
+
+
+ECHO = (
+    "import sys\n"
+    "out = sys.stdout.buffer\n"
+    "for line in sys.stdin.buffer:\n"
+    "    out.write(line.rstrip(b'\\n') + b'x' * (REPLY - len(line)) + b'\\n'); out.flush()\n"
+)
+
+
+def channel_floor_s(image: str, message_bytes: int, reply_bytes: int, repeats: int) -> float:
+    """A round trip over the channel pdee talks to an EE through (the container's
+    attached stdin and stdout, through the daemon) with nothing behind it but a Python
+    loop that answers each line at once: a warm execution's messages and reply, in size,
+    with no supervisor, step process or records."""
+    with DockerBackend.connect() as backend:
+        client = backend.client
+        container = client.containers.create(
+            image,
+            entrypoint=["python3", "-S", "-c", ECHO.replace("REPLY", str(reply_bytes))],
+            stdin_open=True,
+            network_mode="none",
+            labels={"pdee.bench": "floor"},
+        )
+        try:
+            stream = AttachedStream(
+                client.api.attach_socket(
+                    str(container.id), params={"stdin": 1, "stdout": 1, "stream": 1}
+                )
+            )
+            container.start()
+            line = b"m" * (message_bytes - 1) + b"\n"
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                stream.send(line)
+                stream.read_line(time.monotonic() + 10)
+                times.append(time.perf_counter() - started)
+            stream.close()
+            return statistics.median(times[repeats // 10 :])
+        finally:
+            container.remove(force=True)
+
+
+def warm_message_sizes(step: Path) -> tuple[int, int]:
+    """The bytes of a warm execution's run message and of the lines it gets back (the
+    reply, and the step's start), as they cross the channel, median of 50."""
+    sent: list[int] = []
+    received: list[int] = []
+    send, read_line = AttachedStream.send, AttachedStream.read_line
+
+    def counted_send(stream: AttachedStream, data: bytes) -> None:
+        sent.append(len(data))
+        send(stream, data)
+
+    def counted_read(stream: AttachedStream, deadline: float) -> bytes | None:
+        line = read_line(stream, deadline)
+        received.append(len(line or b"") + 1)
+        return line
+
+    with (
+        mock.patch.object(AttachedStream, "send", counted_send),
+        mock.patch.object(AttachedStream, "read_line", counted_read),
+    ):
+        pdee_per_execution_s(step, "warm", events=52)
+    runs = sent[-50:]  # the run messages, after the load
+    return int(statistics.median(runs)), sum(received[-100:]) // 50
 
 
 def docker_run_s(image: str, repeats: int) -> float:
@@ -319,6 +388,7 @@ def main() -> int:
         exec_s = docker_exec_s(image, repeats=15)
         run_s = docker_run_s(image, repeats=7)
         warm = pdee_per_execution_s(step, "warm", events=501)[0][1:]  # drop the cold start
+        floor_s = channel_floor_s(image, *warm_message_sizes(step), repeats=2000)
         peaks_s, no_peaks_s = warm_with_and_without_peaks_s(step, rounds=4, events=151)
         _, new_records = pdee_per_execution_s(step, "cold", events=8, recycle=False)
         # What one new EE takes to start (container, runtime, step loaded), as reported;
@@ -368,6 +438,8 @@ def main() -> int:
         ("docker exec python3 -c pass (baseline)", exec_s * 1000, None, None),
         ("pdee warm execution (median of 500)", warm_s * 1000, warm_s / exec_s, 0.1),
         ("pdee warm execution (vs 0.3 ms)", warm_s * 1000, warm_s / 0.3e-3, 1.0),
+        ("channel round trip, an echo behind it (floor)", floor_s * 1000, None, None),
+        ("pdee warm execution vs that floor", warm_s * 1000, warm_s / floor_s, None),
         ("warm execution without exact peaks (baseline)", no_peaks_s * 1000, None, None),
         ("warm execution with exact peaks", peaks_s * 1000, peaks_s / no_peaks_s, 1.1),
         ("docker run --rm python3 -c pass (baseline)", run_s * 1000, None, None),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import tempfile
 import weakref
 from collections import Counter
@@ -21,6 +22,9 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, Any, overload
 
 from .scheduler import Decision, Retire, Start
+
+# What json.dumps(..., separators=(",", ":")) makes, without a new encoder each time.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 class Status(str, enum.Enum):
@@ -422,6 +426,7 @@ class ExecutionLog(Sequence["Execution"]):
 
     def __init__(self, executions: Iterable[Execution] = ()) -> None:
         self._file: IO[bytes] | None = None
+        self._end = 0  # the file's length
         self._where: dict[int, tuple[int, int]] = {}  # index: (offset, length)
         self._briefs: dict[int, Brief] = {}
         self._order: list[int] | None = []  # the indices in order; None: to sort again
@@ -436,12 +441,15 @@ class ExecutionLog(Sequence["Execution"]):
         """Keep ``execution`` (its record to disk, its brief in memory)."""
         if self._file is None:
             # It lives as long as the log (closed when the log is collected, or by close()).
-            self._file = tempfile.TemporaryFile(prefix="pdee-executions-")  # noqa: SIM115
+            # Unbuffered: each record is one write at the end, each read one pread, and
+            # the file's position never moves from the end.
+            self._file = tempfile.TemporaryFile(prefix="pdee-executions-", buffering=0)  # noqa: SIM115
             weakref.finalize(self, self._file.close)
-        line = json.dumps(execution.to_json(), separators=(",", ":")).encode() + b"\n"
-        self._file.seek(0, 2)
-        self._where[execution.index] = (self._file.tell(), len(line))
-        self._file.write(line)
+        line = _COMPACT.encode(execution.to_json()).encode() + b"\n"
+        if self._file.write(line) != len(line):  # a regular file takes it whole, or fails
+            raise OSError(f"could not keep execution {execution.index}'s record (disk full?)")
+        self._where[execution.index] = (self._end, len(line))
+        self._end += len(line)
         self._briefs[execution.index] = execution.brief
         self.notes.update(execution.notes)
         self._order = None
@@ -454,8 +462,7 @@ class ExecutionLog(Sequence["Execution"]):
     def _raw(self, index: int) -> bytes:
         assert self._file is not None
         offset, length = self._where[index]
-        self._file.seek(offset)
-        return self._file.read(length)
+        return os.pread(self._file.fileno(), length, offset)
 
     def by_index(self, index: int) -> Execution:
         """The execution of event ``index``.

@@ -18,6 +18,7 @@ from typing import Any
 from . import OnCall
 
 STDOUT, STDERR = 1, 2
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one encoder for every message
 LOG_TAIL_BYTES = 64 * 1024
 
 
@@ -116,7 +117,7 @@ def send_message(stream: AttachedStream, message: dict[str, Any]) -> None:
     Raises:
         OSError: the stream is closed (the EE went away).
     """
-    stream.send(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+    stream.send(_COMPACT.encode(message).encode() + b"\n")
 
 
 def next_reply(
