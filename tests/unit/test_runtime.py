@@ -149,6 +149,7 @@ def test_process_peak_is_the_high_water_mark_less_mapped_files():
     )
     assert process_peak(status) == (700000 - 200 - 90000) * 1024
     assert process_peak("Name:\tx\n") == 0
+    assert process_peak("VmHWM:\t 10 kB\nXRssFile:\t 4 kB") == 10 * 1024  # whole names only
 
 
 def test_session_of_handles_spaces_in_names():
@@ -159,6 +160,10 @@ def test_memory_stat_sums_the_named_counters():
     text = "cache 300\nrss 1000\nshmem 50\ntotal_rss 4000\ntotal_shmem 600\n"
     assert parse_memory_stat(text, ("total_rss", "total_shmem")) == 4600
     assert parse_memory_stat("anon 7\nshmem 3\nfile 100\n", ("anon", "shmem")) == 10
+    # a counter whose name starts another's, first, last without a newline, or absent
+    text = "anon_thp 500\nanon 7\nshmem_thp 900\nshmem 3"
+    assert parse_memory_stat(text, ("anon", "shmem")) == 10
+    assert parse_memory_stat("file 100\n", ("anon", "shmem")) == 0
 
 
 def test_meter_takes_tmp_out_of_the_cgroup_figure(tmp_path, monkeypatch):

@@ -32,13 +32,27 @@ CGROUP_MEMORY_STATS = (
 )
 
 
+def _field(text: str, key: str, separator: str) -> str | None:
+    """The value of the line ``key<separator>value`` in ``text``, or None. Found by
+    search, not by splitting every line: it is read for every sample."""
+    at = text.find(f"\n{key}{separator}")
+    if at < 0:
+        if not text.startswith(f"{key}{separator}"):
+            return None
+        start = len(key) + len(separator)
+    else:
+        start = at + 1 + len(key) + len(separator)
+    end = text.find("\n", start)
+    return text[start:] if end < 0 else text[start:end]
+
+
 def _status_fields(text: str, names: tuple[str, ...]) -> dict[str, int]:
     """Parse the ``kB`` fields ``names`` out of a /proc/<pid>/status text, in bytes."""
     found: dict[str, int] = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        if key in names:
-            found[key] = int(rest.split()[0]) * 1024
+    for name in names:
+        value = _field(text, name, ":")
+        if value is not None:
+            found[name] = int(value.split()[0]) * 1024
     return found
 
 
@@ -75,9 +89,9 @@ def sessions(proc: str = "/proc") -> dict[int, int]:
 def parse_memory_stat(text: str, keys: tuple[str, ...]) -> int:
     """The sum of the byte counters ``keys`` in a cgroup's memory.stat text."""
     total = 0
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if key in keys:
+    for key in keys:
+        value = _field(text, key, " ")
+        if value is not None:
             total += int(value)
     return total
 
