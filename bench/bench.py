@@ -389,7 +389,7 @@ def main() -> int:
         run_s = docker_run_s(image, repeats=7)
         warm = pdee_per_execution_s(step, "warm", events=501)[0][1:]  # drop the cold start
         floor_s = channel_floor_s(image, *warm_message_sizes(step), repeats=2000)
-        peaks_s, no_peaks_s = warm_with_and_without_peaks_s(step, rounds=4, events=151)
+        peaks_s, no_peaks_s = warm_with_and_without_peaks_s(step, rounds=10, events=101)
         _, new_records = pdee_per_execution_s(step, "cold", events=8, recycle=False)
         # What one new EE takes to start (container, runtime, step loaded), as reported;
         # standby EEs start while earlier executions run, so the gaps are shorter.
@@ -427,7 +427,7 @@ def main() -> int:
         store_step = Path(tmp) / "store_calls.py"
         store_step.write_text(STORE_CALLS)
         store_write_s, store_read_s = store_call_s(store_step)
-        with_store_s, without_store_s = warm_with_and_without_a_store_s(step, 4, 151)
+        with_store_s, without_store_s = warm_with_and_without_a_store_s(step, 10, 101)
         served = Path(tmp) / "served.py"
         served.write_text(SERVED)
         served_s = served_round_trip_s(served, 300)
