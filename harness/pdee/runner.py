@@ -427,11 +427,15 @@ class Runner:
             except queue.Empty:
                 continue
             self._take(news)
-            while True:  # and whatever else came meanwhile
-                try:
-                    self._take(self.inbox.get_nowait())
-                except queue.Empty:
-                    break
+            self._take_rest()
+
+    def _take_rest(self) -> None:
+        """Take in whatever news is already in the inbox, without waiting."""
+        while True:
+            try:
+                self._take(self.inbox.get_nowait())
+            except queue.Empty:
+                return
 
     def _take(self, news: News) -> None:
         if isinstance(news, Failed):

@@ -120,11 +120,7 @@ class ServeRunner(Runner):
         except queue.Empty:  # a resumption is due
             return
         self._take(news)
-        while True:
-            try:
-                self._take(self.inbox.get_nowait())
-            except queue.Empty:
-                return
+        self._take_rest()
 
     def _dispatch(self, decision: Decision, part: Part) -> None:
         # On the real clock nothing starts before now: a request placed after the ones
