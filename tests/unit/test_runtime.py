@@ -281,6 +281,8 @@ def test_tmp_usage_walks_deep_from_an_open_directory_without_following_links(tmp
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         usage = tmp_usage(str(tmp_path), (str(deep / "c"),), tmp_fd=fd)
+        # the same descriptor serves every execution: a read must not leave it at the end
+        assert tmp_usage(str(tmp_path), tmp_fd=fd).files == 2
     finally:
         os.close(fd)
     assert usage.files == 2  # the file and the link itself
