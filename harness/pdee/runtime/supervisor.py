@@ -44,8 +44,9 @@ if TYPE_CHECKING:
 SAMPLE_INTERVAL_S = 0.01
 
 
-def install_packages() -> int:
-    """Put the workflow's packages where the platform does, in /tmp; the bytes they take.
+def install_packages(tmp_used: Callable[[], int]) -> int:
+    """Put the workflow's packages where the platform does, in /tmp; the bytes they take
+    there (``tmp_used``: /tmp's used bytes now, read before and after).
 
     An image made for a package set holds them installed, as one archive
     (``/opt/pdee/packages.tar``); an EE unpacks it into its own /tmp at start, so they
@@ -55,13 +56,13 @@ def install_packages() -> int:
     archive = protocol.PREINSTALLED_ARCHIVE
     if not os.path.isfile(archive) or os.path.exists(protocol.PACKAGES_DIR):
         return 0
-    before = usage.tmp_usage("/tmp").used_bytes
+    before = tmp_used()
     os.makedirs(protocol.PACKAGES_DIR)
     unpack = ["tar", "-x", "-p", "-f", archive, "-C", protocol.PACKAGES_DIR]
     done = subprocess.run(unpack, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if done.returncode != 0:  # as a failed copy did: the EE does not load
         raise OSError(f"unpacking the packages into /tmp: {done.stderr.decode(errors='replace')}")
-    return usage.tmp_usage("/tmp").used_bytes - before
+    return tmp_used() - before
 
 
 def _mb(n: int) -> str:
@@ -133,7 +134,7 @@ class Supervisor:
             self.specs.append(
                 StepSpec(step["name"], path, step.get("source") or path, inputs, stores)
             )
-        packages_bytes = install_packages()
+        packages_bytes = install_packages(self.meter.tmp_used)
         for spec in self.specs:
             if not spec.stand_in:
                 self.workers[spec.name] = self.spawn(spec)
