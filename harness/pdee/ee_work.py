@@ -60,8 +60,7 @@ class EEWork:
                 f"image {self.plan.image} speaks runtime protocol {hello.get('protocol')}, "
                 f"this pdee {PROTOCOL_VERSION}; rebuild it with `pdee image build`"
             )
-        loaded = lane.ee.request(self.load_message(), timeout_s=LOAD_TIMEOUT_S)
-        lane.packages_bytes = int(loaded.get("packages_bytes", 0))
+        self._load(lane)
         lane.start_s = time.monotonic() - started
         lane.post(Started(lane.ee.id, hello))
 
@@ -79,8 +78,7 @@ class EEWork:
         try:
             swept = lane.ee.request({"type": "reset"}, timeout_s=LOAD_TIMEOUT_S)
             if swept.get("clean"):
-                loaded = lane.ee.request(self.load_message(), timeout_s=LOAD_TIMEOUT_S)
-                lane.packages_bytes = int(loaded.get("packages_bytes", 0))
+                self._load(lane)
                 lane.start_s = time.monotonic() - started
                 return
             why = swept.get("why")
@@ -94,6 +92,15 @@ class EEWork:
         lane.recycled = False
         self.start(lane)
         lane.start_s = time.monotonic() - started
+
+    def _load(self, lane: Lane) -> None:
+        """Load the workflow into the lane's started (or reset) EE.
+
+        Raises:
+            EEError: the EE did not load it.
+        """
+        loaded = lane.ee.request(self.load_message(), timeout_s=LOAD_TIMEOUT_S)
+        lane.packages_bytes = int(loaded.get("packages_bytes", 0))
 
     def load_message(self) -> dict[str, Any]:
         plan = self.plan
