@@ -57,13 +57,13 @@ from pathlib import Path
 from unittest import mock
 
 import pdee
-from pdee import packages
 from pdee.backends.channel import AttachedStream
 from pdee.backends.docker import DockerBackend
-from pdee.backends.image import DEFAULT_TAG
-from pdee.records import Execution, ExecutionLog
-from pdee.runner import Runner
-from pdee.scheduler import Policy, arrival_times, simulate
+from pdee.engine.runner import Runner
+from pdee.lifecycle.scheduler import Policy, arrival_times, simulate
+from pdee.provision import packages
+from pdee.provision.image import DEFAULT_TAG
+from pdee.results.records import Execution, ExecutionLog
 
 TRIVIAL = "def handler(pd):\n    return 1\n"
 

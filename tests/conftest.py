@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pdee.cli import app
+from pdee.cli.app import app
 
 
 @dataclass

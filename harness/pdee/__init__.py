@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .api import Serving, execute, run, serve
+    from .checking.project import ProjectCheck, WorkflowCheck, check_project
+    from .checking.verdicts import CheckResult, Outcome, Verdict, check
     from .errors import (
         BackendUnavailable,
         EEError,
@@ -37,9 +39,9 @@ if TYPE_CHECKING:
         RunAborted,
         UsageError,
     )
-    from .plan import RunPlan, build_plan
-    from .project import ProjectCheck, WorkflowCheck, check_project
-    from .records import (
+    from .lifecycle.scheduler import Mode, Retire, Start
+    from .plan.run_plan import RunPlan, build_plan
+    from .results.records import (
         EELife,
         Execution,
         MemoryUsage,
@@ -51,8 +53,6 @@ if TYPE_CHECKING:
         Summary,
         TmpUsage,
     )
-    from .scheduler import Mode, Retire, Start
-    from .verdicts import CheckResult, Outcome, Verdict, check
     from .version import __version__
 
 _WHERE = {
@@ -62,15 +62,15 @@ _WHERE = {
          "PdeeError", "RunAborted", "UsageError"],
         ".errors",
     ),
-    **dict.fromkeys(["RunPlan", "build_plan"], ".plan"),
-    **dict.fromkeys(["ProjectCheck", "WorkflowCheck", "check_project"], ".project"),
+    **dict.fromkeys(["RunPlan", "build_plan"], ".plan.run_plan"),
+    **dict.fromkeys(["ProjectCheck", "WorkflowCheck", "check_project"], ".checking.project"),
     **dict.fromkeys(
         ["EELife", "Execution", "MemoryUsage", "RunResult", "Settings", "Status", "StepError",
          "StepResult", "Summary", "TmpUsage"],
-        ".records",
+        ".results.records",
     ),
-    **dict.fromkeys(["Mode", "Retire", "Start"], ".scheduler"),
-    **dict.fromkeys(["CheckResult", "Outcome", "Verdict", "check"], ".verdicts"),
+    **dict.fromkeys(["Mode", "Retire", "Start"], ".lifecycle.scheduler"),
+    **dict.fromkeys(["CheckResult", "Outcome", "Verdict", "check"], ".checking.verdicts"),
     "__version__": ".version",
 }  # fmt: skip
 

@@ -8,18 +8,18 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend
-from .backends.image import DEFAULT_TAG
+from .engine.runner import OnExecution, Runner
 from .errors import UsageError
 from .interrupts import deferred
-from .plan import RunPlan, build_plan
-from .records import Execution, RunResult
-from .runner import OnExecution, Runner
-from .scheduler import Mode
-from .workflow import StrPath
+from .lifecycle.scheduler import Mode
+from .plan.run_plan import RunPlan, build_plan
+from .plan.steps import StrPath
+from .provision.image import DEFAULT_TAG
+from .results.records import Execution, RunResult
 
 if TYPE_CHECKING:
-    from .services.http_server import HTTPServer
-    from .serving import ServeRunner
+    from .serving.app import HTTPServer
+    from .serving.runner import ServeRunner
 
 
 def connections_for(plan: RunPlan) -> int:
@@ -235,8 +235,8 @@ def serve(
     Raises:
         UsageError: a bad option, host or port; and what ``pdee.run`` raises.
     """
-    from .services.http_server import HTTPServer, make_app
-    from .serving import ServeRunner  # only serve needs the server's libraries
+    from .serving.app import HTTPServer, make_app
+    from .serving.runner import ServeRunner  # only serve needs the server's libraries
 
     plan = build_plan(steps, **options)
     if plan.workflow is not None and not plan.workflow.serves_http:

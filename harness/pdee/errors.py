@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .records import RunResult
+    from .results.records import RunResult
 
 
 class PdeeError(Exception):

@@ -28,10 +28,11 @@ from typing import Any
 
 import pytest
 
-from . import api, project, verdicts
-from .backends.image import DEFAULT_TAG
+from . import api
+from .checking import project, verdicts
 from .errors import PdeeError, RunAborted
-from .records import RunResult
+from .provision.image import DEFAULT_TAG
+from .results.records import RunResult
 
 
 class PdeeFixture:
@@ -82,7 +83,7 @@ class PdeeFixture:
 def pdee_image() -> str:
     """The EE image the ``pdee`` fixture runs on, checked once per session."""
     from .backends.docker import DockerBackend
-    from .backends.image import check_image
+    from .provision.image import check_image
 
     tag = os.environ.get("PDEE_IMAGE", DEFAULT_TAG)
     try:

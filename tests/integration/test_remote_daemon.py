@@ -23,7 +23,7 @@ import requests
 
 from pdee.backends import LABEL_RUN
 from pdee.backends.docker import DockerBackend
-from pdee.backends.image import bootstrap_base, debian_suite
+from pdee.provision.image import bootstrap_base, debian_suite
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_new_containers")]
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from pdee.backends import Backend, EESpec, Host, ImageInfo, OnCall, PackageImage
-from pdee.backends.image import recipe_fingerprint
 from pdee.errors import EEError, EEGone, EEUnresponsive
+from pdee.provision.image import recipe_fingerprint
 from pdee.runtime import PROTOCOL_VERSION
 
 

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pdee.errors import UsageError
-from pdee.plan import build_plan
-from pdee.reading import MAX_ENV_FILE_BYTES, MAX_INPUTS_BYTES
+from pdee.plan.reading import MAX_ENV_FILE_BYTES, MAX_INPUTS_BYTES
+from pdee.plan.run_plan import build_plan
 
 STEP = "def handler(pd):\n    return 1\n"
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -43,7 +43,7 @@ def test_a_device_is_refused_without_reading_it(step, option):
     """In a child limited to 1GB of address space: a regression that reads /dev/zero
     fails there, not on the host."""
     code = (
-        "import sys; from pdee.plan import build_plan; from pdee.errors import UsageError\n"
+        "import sys; from pdee.plan.run_plan import build_plan; from pdee.errors import UsageError\n"
         "try:\n"
         f"    build_plan([sys.argv[1]], {option}='/dev/zero')\n"
         "except UsageError as exc:\n"

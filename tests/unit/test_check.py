@@ -6,8 +6,8 @@ import pytest
 from fake_backend import FakeBackend
 
 import pdee
+from pdee.checking.verdicts import Outcome, growth_of
 from pdee.errors import UsageError
-from pdee.verdicts import Outcome, growth_of
 
 SAME = {"returns": "same", "exports": {}}
 

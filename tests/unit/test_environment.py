@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import pdee
-from pdee.environment import build_env
 from pdee.errors import UsageError
+from pdee.plan.environment import build_env
 
 
 def test_pairs_and_file_merge_with_pairs_winning(tmp_path):

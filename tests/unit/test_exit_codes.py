@@ -9,7 +9,8 @@ import pytest
 from fake_backend import FakeBackend
 
 import pdee
-from pdee import cli, errors
+from pdee import errors
+from pdee.cli import app as cli
 from pdee.outputs import report
 
 README = Path(__file__).parents[2] / "README.md"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pdee.services.http_trigger import (
+from pdee.serving.http_trigger import (
     NO_RESPOND,
     NO_RESPOND_AFTER_DELAY,
     Refused,

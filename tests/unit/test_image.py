@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pdee.backends import image
 from pdee.errors import ImageError
+from pdee.provision import image
 
 
 def test_the_recipe_ships_inside_the_package():

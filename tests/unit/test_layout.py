@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pdee
-from pdee import recipe
+from pdee.provision import recipe
 
 PACKAGE = Path(pdee.__file__).parent
 

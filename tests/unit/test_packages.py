@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pdee.errors import PackageError, UsageError
-from pdee.packages import (
+from pdee.plan.steps import Step
+from pdee.provision.packages import (
     Requirement,
     canonical,
     fetch,
@@ -18,7 +19,6 @@ from pdee.packages import (
     requirements,
     wheel_platforms,
 )
-from pdee.workflow import Step
 
 
 def step(name: str, code: str) -> Step:
@@ -170,7 +170,7 @@ def test_a_cached_set_needs_no_pip_and_offline_needs_the_cache(tmp_path, monkeyp
 
 
 def test_a_wheel_built_here_must_run_in_the_ee(tmp_path, monkeypatch):
-    from pdee import packages as module
+    from pdee.provision import packages as module
 
     def fake_pip_wheel(name):
         def run(command, **_kwargs):

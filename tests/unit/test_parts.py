@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pdee.parts import Part, follow
-from pdee.records import Execution, Pause, Status, StepResult
-from pdee.scheduler import Start
+from pdee.engine.parts import Part, follow
+from pdee.lifecycle.scheduler import Start
+from pdee.results.records import Execution, Pause, Status, StepResult
 
 STEPS = ["write", "wait", "upload"]
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from pdee.errors import UsageError
-from pdee.events import load_schedule
-from pdee.plan import build_plan
-from pdee.scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, Mode
+from pdee.lifecycle.scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, Mode
+from pdee.plan.events import load_schedule
+from pdee.plan.run_plan import build_plan
 
 STEP = "def handler(pd):\n    return 1\n"
 

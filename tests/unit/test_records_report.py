@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from pdee.backends.image import python_note
+from pdee.lifecycle.scheduler import Decision, Retire, Start
 from pdee.outputs import report
 from pdee.outputs.terminal import index_ranges, sparkline
-from pdee.records import EELife, Execution, ExecutionLog, RunResult, Settings, Status
-from pdee.scheduler import Decision, Retire, Start
+from pdee.provision.image import python_note
+from pdee.results.records import EELife, Execution, ExecutionLog, RunResult, Settings, Status
 
 
 def reply(status: str, **extra: Any) -> dict[str, Any]:

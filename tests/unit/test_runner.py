@@ -16,12 +16,12 @@ import pytest
 from fake_backend import FakeBackend
 
 import pdee
+from pdee.engine.runner import Runner
 from pdee.errors import RunAborted, UsageError
-from pdee.plan import RunPlan
-from pdee.records import Execution
-from pdee.runner import Runner
-from pdee.scheduler import Mode, Policy, simulate
-from pdee.workflow import Step
+from pdee.lifecycle.scheduler import Mode, Policy, simulate
+from pdee.plan.run_plan import RunPlan
+from pdee.plan.steps import Step
+from pdee.results.records import Execution
 
 
 def plan(

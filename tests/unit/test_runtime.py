@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pdee.records import StepResult
+from pdee.results.records import StepResult
 from pdee.runtime import protocol, usage
 from pdee.runtime.pd import FlowExit, Pipedream
 from pdee.runtime.steps import StepSpec

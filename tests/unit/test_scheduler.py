@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pdee.scheduler import (
+from pdee.lifecycle.scheduler import (
     Decision,
     Mode,
     Policy,

@@ -7,9 +7,9 @@ import random
 import pytest
 
 from pdee.errors import UsageError
-from pdee.events import Workflow, context, default_event, load_events, parse_events
-from pdee.sizes import format_size, parse_size
-from pdee.workflow import load_inputs, load_step, load_steps
+from pdee.plan.events import Workflow, context, default_event, load_events, parse_events
+from pdee.plan.sizes import format_size, parse_size
+from pdee.plan.steps import load_inputs, load_step, load_steps
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from fake_backend import FakeBackend
 
+from pdee.checking.project import check_project
+from pdee.engine.runner import Runner
 from pdee.errors import UsageError
-from pdee.events import Workflow, timer_event
 from pdee.outputs import junit
-from pdee.plan import build_plan
-from pdee.project import check_project
-from pdee.runner import Runner
-from pdee.synced import find_workflows, read_workflow
+from pdee.plan.events import Workflow, timer_event
+from pdee.plan.run_plan import build_plan
+from pdee.plan.synced import find_workflows, read_workflow
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "project"
 CACHE = "events-cache-p_JZCLpgk"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
-from ..project import ProjectCheck
-from ..records import Execution, RunResult
-from ..verdicts import CheckResult, Outcome
+from ..checking.project import ProjectCheck
+from ..checking.verdicts import CheckResult, Outcome
+from ..results.records import Execution, RunResult
 from . import report
 
 # A test case's <system-out> keeps the logs' last characters: CI pages show no more,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..records import RunResult
+from ..results.records import RunResult
 from ..version import __version__
 
 

@@ -25,12 +25,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..packages import PackageSet, canonical
-from ..project import ProjectCheck
-from ..records import Brief, Execution, RunResult, Settings, Status, StepResult, StoreAtEnd
-from ..runner import OnExecution
-from ..sizes import format_size
-from ..verdicts import CheckResult, Outcome
+from ..checking.project import ProjectCheck
+from ..checking.verdicts import CheckResult, Outcome
+from ..engine.runner import OnExecution
+from ..plan.sizes import format_size
+from ..provision.packages import PackageSet, canonical
+from ..results.records import Brief, Execution, RunResult, Settings, Status, StepResult, StoreAtEnd
 
 STATUS_STYLE = {
     Status.OK: "green",

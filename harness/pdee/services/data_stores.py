@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..reading import MAX_EVENTS_BYTES
-from ..workflow import read_json_file
+from ..plan.reading import MAX_EVENTS_BYTES
+from ..plan.steps import read_json_file
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000  # another pdee run writing the same file

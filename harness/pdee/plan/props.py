@@ -16,9 +16,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 from .reading import dumps_checked, parse_json
-from .workflow import STEP_INPUTS_KEY, StandIn, Step, StrPath, read_json_file
+from .steps import STEP_INPUTS_KEY, StandIn, Step, StrPath, read_json_file
 
 STORE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 

@@ -15,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends import EE
-from .errors import EEError, EEGone, EEUnresponsive, ImageError
+from ..backends import EE
+from ..errors import EEError, EEGone, EEUnresponsive, ImageError
+from ..lifecycle.scheduler import Decision, Start
+from ..plan.run_plan import RunPlan
+from ..plan.steps import Step
+from ..results.records import Execution
+from ..runtime import PROTOCOL_VERSION
+from ..services.data_stores import WRITES, DataStore
 from .lanes import Finished, Lane, Started
-from .plan import RunPlan
-from .records import Execution
-from .runtime import PROTOCOL_VERSION
-from .scheduler import Decision, Start
-from .services.data_stores import WRITES, DataStore
-from .workflow import Step
 
 # How long past the execution's timeout pdee waits for the runtime's own answer before it
 # ends the execution itself (a timeout) and destroys the EE. The runtime answers within

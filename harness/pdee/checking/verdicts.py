@@ -35,17 +35,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .api import execute
-from .backends import Backend
-from .errors import UsageError
-from .events import trigger_event
-from .interrupts import deferred
-from .outputs import report
-from .plan import RunPlan, build_plan
-from .records import Execution, RunResult, Status
-from .scheduler import Start
-from .sizes import format_size
-from .workflow import StrPath
+from ..api import execute
+from ..backends import Backend
+from ..errors import UsageError
+from ..interrupts import deferred
+from ..lifecycle.scheduler import Start
+from ..outputs import report
+from ..plan.events import trigger_event
+from ..plan.run_plan import RunPlan, build_plan
+from ..plan.sizes import format_size
+from ..plan.steps import StrPath
+from ..results.records import Execution, RunResult, Status
 
 DEFAULT_WARM = 5
 # Executions an EE may serve: a busy workflow keeps its EE warm for as long as events
@@ -583,11 +583,11 @@ def _both(
         What ``pdee.run`` raises, from either run; a Ctrl-C or SIGTERM ends both, every
         EE removed.
     """
-    from .runner import Runner
+    from ..engine.runner import Runner
 
     if backend is None:
-        from .api import connections_for
-        from .backends.docker import DockerBackend
+        from ..api import connections_for
+        from ..backends.docker import DockerBackend
 
         wanted = connections_for(warm_plan) + connections_for(chaos_plan)
         with DockerBackend.connect(wanted) as owned:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
+from ..errors import UsageError
 from .reading import MAX_EVENTS_BYTES, JSONLimitError, describe_json_error, loads, read_text
 
 if TYPE_CHECKING:

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .backends import ImageInfo, PackageImage
-from .errors import PackageError, PdeeError, UsageError
+from ..backends import ImageInfo, PackageImage
+from ..errors import PackageError, PdeeError, UsageError
+from ..plan.steps import Step
 from .recipe import cache_dir, cache_lock, cache_problem, recipe_file, tar_of
-from .workflow import Step
 
 # `# pipedream add-package NAME` or `# pipedream add-package NAME==VERSION`, on a line
 # of its own, anywhere in the step.

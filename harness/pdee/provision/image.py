@@ -33,9 +33,9 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Protocol
 
+from ..backends import Backend, EESpec, ImageInfo
 from ..errors import EEError, ImageError, UsageError
-from ..recipe import cache_dir, cache_problem, recipe_file, recipe_lines, tar_of
-from . import Backend, EESpec, ImageInfo
+from .recipe import cache_dir, cache_problem, recipe_file, recipe_lines, tar_of
 
 DEFAULT_TAG = "pdee-ee:latest"
 PLATFORM_BASE = "python:3.12-slim"

@@ -29,7 +29,6 @@ from starlette.routing import Route
 
 from ..errors import UsageError
 from ..runtime.blobs import SCHEME as BLOB_SCHEME
-from ..serving import ServeRunner
 from .http_trigger import (
     BODY_LIMIT_BYTES,
     CORS_HEADERS,
@@ -41,6 +40,7 @@ from .http_trigger import (
     parse_body,
     wants_upload,
 )
+from .runner import ServeRunner
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .props import given_stores
-from .synced import SyncedWorkflow, find_workflows, is_workflow, read_workflow
+from ..errors import UsageError
+from ..plan.props import given_stores
+from ..plan.steps import StrPath
+from ..plan.synced import SyncedWorkflow, find_workflows, is_workflow, read_workflow
 from .verdicts import CheckResult, check
-from .workflow import StrPath
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 from .reading import MAX_ENV_FILE_BYTES, read_text
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -32,23 +32,24 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
-from . import clock, packages
-from .backends import EE, Backend, EESpec, Host, ImageInfo
-from .backends.image import check_image, python_note
+from ..backends import EE, Backend, EESpec, Host, ImageInfo
+from ..errors import ImageError, PdeeError, RunAborted, UsageError
+from ..interrupts import Terminated, deferred
+from ..lifecycle import clock
+from ..lifecycle.scheduler import Decision, Mode, Retire, Retirement, Scheduler
+from ..plan.events import Workflow, context, trigger_event
+from ..plan.run_plan import RunPlan
+from ..plan.sizes import format_size
+from ..provision import packages
+from ..provision.image import check_image, python_note
+from ..provision.recipe import cache_lock
+from ..results.records import EELife, Execution, RunResult, Settings, StoreAtEnd
+from ..services.data_stores import DataStore
+from ..version import __version__
 from .ee_work import EEWork
-from .errors import ImageError, PdeeError, RunAborted, UsageError
-from .events import Workflow, context, trigger_event
-from .interrupts import Terminated, deferred
 from .lanes import Failed, Finished, Lane, News, Running, Started, close_all
 from .parts import Part, Resumption, follow
-from .plan import RunPlan
-from .recipe import cache_lock
-from .records import EELife, Execution, RunResult, Settings, StoreAtEnd
-from .scheduler import Decision, Mode, Retire, Retirement, Scheduler
-from .services.data_stores import DataStore
-from .sizes import format_size
 from .standby import Standby
-from .version import __version__
 
 log = logging.getLogger("pdee")
 

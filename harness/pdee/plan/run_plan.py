@@ -16,14 +16,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from .backends.image import DEFAULT_TAG
-from .environment import build_env
-from .errors import UsageError
-from .events import MAX_SPAN_S, MAX_SPAN_YEARS, Schedule, load_events, load_schedule, parse_events
-from .packages import Requirement, requirements
-from .props import with_inputs, with_results, with_stores
-from .reading import dumps_checked, parse_json
-from .scheduler import (
+from ..errors import UsageError
+from ..lifecycle.scheduler import (
     DEFAULT_CHAOS,
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_INTERVAL_S,
@@ -31,9 +25,15 @@ from .scheduler import (
     Mode,
     Policy,
 )
+from ..provision.image import DEFAULT_TAG
+from ..provision.packages import Requirement, requirements
+from .environment import build_env
+from .events import MAX_SPAN_S, MAX_SPAN_YEARS, Schedule, load_events, load_schedule, parse_events
+from .props import with_inputs, with_results, with_stores
+from .reading import dumps_checked, parse_json
 from .sizes import format_size, parse_size
+from .steps import Step, StrPath, load_inputs, load_sources, read_json_file
 from .synced import SyncedWorkflow
-from .workflow import Step, StrPath, load_inputs, load_sources, read_json_file
 
 PLATFORM_MAX_MEMORY = 10 * 2**30
 # The platform runs on AWS Lambda, which gives one vCPU at 1,769MB of memory and CPU in

@@ -13,7 +13,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 from .reading import MAX_INPUTS_BYTES, MAX_STEP_BYTES, parse_json, read_bytes, read_text
 from .synced import WORKFLOW_FILE, SyncedWorkflow, find_workflows, is_workflow, read_workflow
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any, overload
 
-from .scheduler import Decision, Retire, Start
+from ..lifecycle.scheduler import Decision, Retire, Start
 
 # What json.dumps(..., separators=(",", ":")) makes, without a new encoder each time.
 _COMPACT = json.JSONEncoder(separators=(",", ":"))

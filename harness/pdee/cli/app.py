@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from . import api, interrupts, packages, project, verdicts
-from .api import connections_for
-from .backends import image
-from .backends.image import check_image
-from .errors import (
+from .. import api, interrupts
+from ..api import connections_for
+from ..checking import project, verdicts
+from ..engine.runner import Runner
+from ..errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     ImageError,
@@ -30,22 +30,23 @@ from .errors import (
     RunAborted,
     UsageError,
 )
-from .interrupts import Terminated
-from .outputs import report, terminal
-from .outputs.files import OutputFile
-from .plan import build_plan
-from .records import Execution, RunResult
-from .runner import Runner
-from .scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_INTERVAL_S, Mode
-from .services import data_stores
-from .services.http_trigger import custom_answer
-from .sizes import parse_size
-from .synced import SyncedWorkflow, find_workflows
-from .version import __version__
-from .workflow import load_sources
+from ..interrupts import Terminated
+from ..lifecycle.scheduler import DEFAULT_CHAOS, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_INTERVAL_S, Mode
+from ..outputs import report, terminal
+from ..outputs.files import OutputFile
+from ..plan.run_plan import build_plan
+from ..plan.sizes import parse_size
+from ..plan.steps import load_sources
+from ..plan.synced import SyncedWorkflow, find_workflows
+from ..provision import image, packages
+from ..provision.image import check_image
+from ..results.records import Execution, RunResult
+from ..services import data_stores
+from ..serving.http_trigger import custom_answer
+from ..version import __version__
 
 if TYPE_CHECKING:
-    from .backends.docker import DockerBackend
+    from ..backends.docker import DockerBackend
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -79,7 +80,7 @@ def _fail(exc: PdeeError) -> NoReturn:
 
 def _docker(connections: int = 10) -> DockerBackend:
     """The Docker backend (imported here: only commands that need a daemon load docker)."""
-    from .backends.docker import DockerBackend
+    from ..backends.docker import DockerBackend
 
     return DockerBackend.connect(connections)
 
@@ -425,7 +426,7 @@ def _finish(
             if report_path is not None:
                 report.write_run(report_path, result)
             if junit_path is not None:
-                from .outputs import junit  # junitparser: imported for --junit only
+                from ..outputs import junit  # junitparser: imported for --junit only
 
                 junit.write(junit_path, junit.run_xml(result))
         except PdeeError as exc:
@@ -547,7 +548,7 @@ def check_command(
             if json_path is not None:
                 report.write(json_path, shown, "JSON file")
             if junit_path is not None:
-                from .outputs import junit
+                from ..outputs import junit
 
                 xml = junit.project_xml(checked) if whole else junit.check_xml(result)
                 junit.write(junit_path, xml)

@@ -21,13 +21,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .backends import Backend, ImageInfo
-from .lanes import Finished, News, Wake
-from .parts import Part
-from .plan import RunPlan
-from .records import Execution, RunResult, Settings
-from .runner import OnExecution, Runner
-from .scheduler import Decision
+from ..backends import Backend, ImageInfo
+from ..engine.lanes import Finished, News, Wake
+from ..engine.parts import Part
+from ..engine.runner import OnExecution, Runner
+from ..lifecycle.scheduler import Decision
+from ..plan.run_plan import RunPlan
+from ..results.records import Execution, RunResult, Settings
 
 # Told of each request's event and its execution's record, as the execution ends.
 OnRequest = Callable[[dict[str, Any], Execution], None]

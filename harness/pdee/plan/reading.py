@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 from .sizes import format_size
 
 # The largest file of each kind pdee reads. The platform's own limits give the scale:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import UsageError
+from ..errors import UsageError
 
 _UNITS = {
     "": 1,

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .records import Execution, Pause
+from ..results.records import Execution, Pause
 
 
 @dataclass(frozen=True)

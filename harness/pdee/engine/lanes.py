@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from .backends import EE
-from .records import Execution
+from ..backends import EE
+from ..results.records import Execution
 
 
 @dataclass(frozen=True)
