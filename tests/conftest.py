@@ -1,9 +1,18 @@
-"""Helpers shared by unit and integration tests."""
+"""Helpers shared by unit and integration tests.
+
+The session labels every container pdee makes with ``pdee.test.session=<uuid>``
+(``PDEE_LABELS``, inherited by in-process runs and ``pdee`` subprocesses alike), so that
+the tests look at, and remove, only what they made: the daemon may be shared with a
+developer's open ``pdee serve`` or other CI jobs.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import textwrap
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +20,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from pdee.backends.ownership import ENV_LABELS, parse_labels
 from pdee.cli.app import app
+
+SESSION_KEY = "pdee.test.session"
 
 
 @dataclass
@@ -27,6 +39,24 @@ class Outcome:
     def executions(self) -> list[dict[str, Any]]:
         assert self.report is not None, self.stderr
         return self.report["executions"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_label() -> Iterator[str]:
+    """``pdee.test.session=<uuid>``, added to ``PDEE_LABELS`` for the whole session (a
+    ``PDEE_LABELS`` set outside, e.g. by a CI job, is kept)."""
+    before = os.environ.get(ENV_LABELS)
+    outside = parse_labels([before or ""], ENV_LABELS)
+    outside.pop(SESSION_KEY, None)  # a session inside another's: its own label only
+    label = f"{SESSION_KEY}={uuid.uuid4().hex}"
+    os.environ[ENV_LABELS] = ",".join([*(f"{k}={v}" for k, v in outside.items()), label])
+    try:
+        yield label
+    finally:
+        if before is None:
+            os.environ.pop(ENV_LABELS, None)
+        else:
+            os.environ[ENV_LABELS] = before
 
 
 @pytest.fixture

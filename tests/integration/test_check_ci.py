@@ -148,6 +148,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from pdee.backends.ownership import labels_from_env
+
 STEP = "def handler(pd):\\n    return {'ok': True}\\n"
 
 @pytest.fixture
@@ -174,9 +176,8 @@ def test_a_synced_project(pdee):
 def test_a_leak_is_caught(pdee, step):
     result = pdee.run([step], network="none")
     client = docker.from_env()
-    client.containers.create(
-        result.settings.image, labels={"pdee.run": result.run_id}, entrypoint=["true"]
-    )
+    labels = {"pdee.run": result.run_id, **labels_from_env()}  # the session's too
+    client.containers.create(result.settings.image, labels=labels, entrypoint=["true"])
     client.close()
 """
 

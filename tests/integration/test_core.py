@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -32,11 +33,6 @@ def handler(pd):
     return {"count": count, "files": sorted(n for n in os.listdir("/tmp") if n.startswith("run-"))}
 """
 SLOW = "import time\n\ndef handler(pd):\n    time.sleep(float(pd.steps['trigger']['event'].get('sleep', 1)))\n"
-
-
-def containers(docker_client, run_id: str | None = None) -> list[dict]:
-    label = LABEL_RUN if run_id is None else f"{LABEL_RUN}={run_id}"
-    return docker_client.api.containers(all=True, filters={"label": label})
 
 
 def start_pdee(*args: object) -> subprocess.Popen[str]:
@@ -88,56 +84,60 @@ def test_api_errors_are_the_clis_one_liners(write_step):
         pdee.run([step], image="pdee-no-such-image:0")
 
 
-def test_gc_spares_live_runs_and_removes_those_of_killed_ones(docker_client, write_step, pdee):
+def test_gc_spares_live_runs_and_removes_those_of_killed_ones(
+    containers, session_label, write_step, pdee
+):
     step = write_step("slow", SLOW)
     live = start_pdee("run", step, "--events", "60", "--mode", "warm")
     killed = start_pdee("run", step, "--events", "60", "--mode", "warm")
     try:
-        wait_for(lambda: len(containers(docker_client)) == 2)
-        runs = {c["Labels"][LABEL_RUN]: c for c in containers(docker_client)}
+        wait_for(lambda: len(containers()) == 2)
+        runs = {c["Labels"][LABEL_RUN]: c for c in containers()}
         owners = {int(c["Labels"]["pdee.owner.pid"]): run for run, c in runs.items()}
         assert set(owners) == {live.pid, killed.pid}
         killed.send_signal(signal.SIGKILL)
         killed.communicate(timeout=10)
-        assert len(containers(docker_client, owners[killed.pid])) == 1  # left behind
+        assert len(containers(f"{LABEL_RUN}={owners[killed.pid]}")) == 1  # left behind
 
-        outcome = pdee("gc")
+        outcome = pdee("gc", "--label", session_label)  # never another's: the daemon is shared
         assert outcome.exit_code == 0, outcome.stderr
         assert "removed 1 EE container(s); 1 of live runs left alone" in outcome.stdout
-        assert containers(docker_client, owners[killed.pid]) == []
-        assert len(containers(docker_client, owners[live.pid])) == 1
+        assert containers(f"{LABEL_RUN}={owners[killed.pid]}") == []
+        assert len(containers(f"{LABEL_RUN}={owners[live.pid]}")) == 1
         assert live.poll() is None  # the live run goes on
     finally:
         for process in (live, killed):
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=60)
     assert live.returncode == 143
-    assert containers(docker_client) == []
+    assert containers() == []
 
 
-def test_gc_all_removes_every_ee(docker_client, write_step, pdee):
+def test_gc_all_removes_every_ee(containers, session_label, write_step, pdee):
     live = start_pdee("run", write_step("slow", SLOW), "--events", "60", "--mode", "warm")
     try:
-        wait_for(lambda: len(containers(docker_client)) == 1)
-        outcome = pdee("gc", "--all")
+        wait_for(lambda: len(containers()) == 1)
+        outcome = pdee("gc", "--all", "--label", session_label)
+        assert outcome.exit_code == 0, outcome.stderr
         assert "removed 1 EE container(s)" in outcome.stdout
-        assert containers(docker_client) == []
+        assert containers() == []
     finally:
         live.send_signal(signal.SIGTERM)
         live.communicate(timeout=60)
 
 
 def test_an_ee_removed_from_outside_fails_its_execution_and_the_run_goes_on(
-    docker_client, write_step, tmp_path
+    containers, docker_client, write_step, tmp_path
 ):
     report = tmp_path / "report.json"
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(json.dumps({"sleep": s}) for s in (0.1, 20, 0.1, 0.1)))
     step = write_step("slow", SLOW.replace("(pd):\n", "(pd):\n    print('sleeping')\n"))
     run = start_pdee("run", step, "--event-file", events, "--mode", "warm", "--report", report)
-    wait_for(lambda: len(containers(docker_client)) == 1)
+    wait_for(lambda: len(containers()) == 1)
     time.sleep(3)  # execution 0 ended, execution 1 sleeps for 20 s
-    docker_client.api.remove_container(containers(docker_client)[0]["Id"], force=True)
+    (ours,) = containers()  # this run's EE: the session has no other
+    docker_client.api.remove_container(ours["Id"], force=True)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == 1, stderr
     executions = json.loads(report.read_text())["executions"]
@@ -151,24 +151,27 @@ def test_an_ee_removed_from_outside_fails_its_execution_and_the_run_goes_on(
     assert "Traceback" not in stderr
 
 
-def test_a_run_the_backend_cuts_short_still_reports_what_ended(docker_client, write_step, tmp_path):
+def test_a_run_the_backend_cuts_short_still_reports_what_ended(
+    containers, docker_client, write_step, tmp_path
+):
     """The image goes away mid-run: the next EE cannot start, the run stops with exit 5
     and a report of the executions that ended."""
-    docker_client.images.get("pdee-ee:latest").tag("pdee-ee", "doomed")
+    doomed = f"doomed-{uuid.uuid4().hex[:8]}"  # this test's own tag: the daemon is shared
+    docker_client.images.get("pdee-ee:latest").tag("pdee-ee", doomed)
     report = tmp_path / "report.json"
     step = write_step("slow", SLOW)
     try:
         run = start_pdee(
-            "run", step, "--image", "pdee-ee:doomed", "--mode", "cold", "--events", "4",
+            "run", step, "--image", f"pdee-ee:{doomed}", "--mode", "cold", "--events", "4",
             "--event", '{"sleep": 2}', "--report", report, "--no-recycle",
         )  # fmt: skip
         # ee-1 and the standby EE for execution 1 exist; execution 2's cannot be made.
-        wait_for(lambda: len(containers(docker_client)) == 2)
-        docker_client.images.remove("pdee-ee:doomed")
+        wait_for(lambda: len(containers()) == 2)
+        docker_client.images.remove(f"pdee-ee:{doomed}")
         stdout, stderr = run.communicate(timeout=60)
     finally:
-        if any("pdee-ee:doomed" in i.tags for i in docker_client.images.list("pdee-ee")):
-            docker_client.images.remove("pdee-ee:doomed")
+        if any(f"pdee-ee:{doomed}" in i.tags for i in docker_client.images.list("pdee-ee")):
+            docker_client.images.remove(f"pdee-ee:{doomed}")
     assert run.returncode == 5, stderr
     error = stderr.strip().splitlines()
     assert len(error) == 1 and error[0].startswith("Error: the run stopped after 1 execution(s)")
@@ -178,7 +181,7 @@ def test_a_run_the_backend_cuts_short_still_reports_what_ended(docker_client, wr
     assert [e["index"] for e in written["executions"]] == [0]
     assert written["executions"][0]["status"] == "ok"
     assert "1 executions: 1 ok" in stdout
-    assert containers(docker_client) == []
+    assert containers() == []
 
 
 def test_debug_logs_each_docker_call_and_standby_ees_take_their_report_ids(write_step, tmp_path):
@@ -227,7 +230,7 @@ def test_an_installed_pdee_builds_its_image_from_any_directory(docker_client, tm
     elsewhere.mkdir()
     (elsewhere / "step.py").write_text("def handler(pd):\n    return 'installed'\n")
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # wheels fetched anew
-    tag = "pdee-ee:from-wheel"
+    tag = f"pdee-ee:from-wheel-{uuid.uuid4().hex[:8]}"  # this test's own: the daemon is shared
     try:
         built = subprocess.run(
             [venv / "bin" / "pdee", "image", "build", "--tag", tag],

@@ -169,7 +169,7 @@ def handler(pd):
 """
 
 
-def test_kill_9_mid_run_keeps_every_record_written(write_step, tmp_path):
+def test_kill_9_mid_run_keeps_every_record_written(write_step, tmp_path, session_label):
     store = tmp_path / "kept.db"
     process = subprocess.Popen(
         [*PDEE, "run", write_step("writer", SLOW_WRITER), "--events", "1000", "--mode", "warm",
@@ -187,7 +187,8 @@ def test_kill_9_mid_run_keeps_every_record_written(write_step, tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait()
     finally:
-        subprocess.run([*PDEE, "gc", "--all"], capture_output=True)  # its EE, left by kill -9
+        # its EE, left by kill -9 (and never another's: the daemon may be shared)
+        subprocess.run([*PDEE, "gc", "--label", session_label], capture_output=True)
     with sqlite3.connect(store) as db:
         (integrity,) = db.execute("PRAGMA integrity_check").fetchone()
         keys = [row[0] for row in db.execute("SELECT key FROM records")]

@@ -127,19 +127,20 @@ def handler(pd):
 
 
 def test_link_local_addresses_are_unreachable_unless_allowed(
-    pdee, write_step, docker_client, tmp_path
+    pdee, write_step, docker_client, tmp_path, session_labels
 ):
     """A listener of the test's own on a link-local network (never a real metadata service)."""
     name = f"pdee-test-ll-{uuid.uuid4().hex[:8]}"
     ipam = {"Driver": "default", "Config": [{"Subnet": "169.254.77.0/24"}]}
-    network = docker_client.api.create_network(name, ipam=ipam, labels={"pdee.test": "ll"})
+    labels = {"pdee.test": "ll", **session_labels}
+    network = docker_client.api.create_network(name, ipam=ipam, labels=labels)
     listener = None
     try:
         listener = docker_client.containers.create(
             "pdee-ee:latest",
             ["python3", "-m", "http.server", "8080", "--bind", "0.0.0.0"],
             entrypoint=[],
-            labels={"pdee.test": "ll"},
+            labels=labels,
             network=name,
         )
         listener.start()

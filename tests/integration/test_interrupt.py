@@ -10,19 +10,14 @@ import time
 
 import pytest
 
-from pdee.backends import LABEL_RUN
-
 pytestmark = pytest.mark.usefixtures("no_new_containers")
 
 
-def containers(client) -> list[str]:
-    return [c["Id"] for c in client.api.containers(all=True, filters={"label": LABEL_RUN})]
-
-
 def interrupt(
-    docker_client, command: list[str], signum: int, running: int, settle_s: float = 1.0
+    containers, command: list[str], signum: int, running: int, settle_s: float = 1.0
 ) -> tuple[int, str]:
-    """Run ``pdee``, send ``signum`` ``settle_s`` after ``running`` of its EEs exist.
+    """Run ``pdee``, send ``signum`` ``settle_s`` after ``running`` of its EEs exist
+    (``containers``: the session's, which are this run's).
 
     Returns:
         pdee's exit code and standard error.
@@ -35,9 +30,9 @@ def interrupt(
     )
     try:
         deadline = time.monotonic() + 30
-        while len(containers(docker_client)) < running and time.monotonic() < deadline:
+        while len(containers()) < running and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(containers(docker_client)) >= running, "pdee did not start its EEs"
+        assert len(containers()) >= running, "pdee did not start its EEs"
         time.sleep(settle_s)  # well into the run
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
@@ -48,11 +43,11 @@ def interrupt(
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_mid_run_leaves_no_container(docker_client, write_step, tmp_path, signum, code):
+def test_signal_mid_run_leaves_no_container(containers, write_step, tmp_path, signum, code):
     step = write_step("slow", "import time\n\ndef handler(pd):\n    time.sleep(0.3)\n")
     report = tmp_path / "partial.json"
     command = ["run", str(step), "--events", "200", "--mode", "cold", "--report", str(report)]
-    returncode, stderr = interrupt(docker_client, command, signum, running=1, settle_s=3.0)
+    returncode, stderr = interrupt(containers, command, signum, running=1, settle_s=3.0)
     assert returncode == code, stderr
     # The report holds what ended before the signal, and says the run was cut short.
     partial = json.loads(report.read_text())
@@ -62,24 +57,24 @@ def test_signal_mid_run_leaves_no_container(docker_client, write_step, tmp_path,
     assert str(report) in stderr
     assert "Traceback" not in stderr
     assert "containers were removed" in stderr
-    assert containers(docker_client) == []
+    assert containers() == []
 
 
-def test_ctrl_c_with_concurrent_ees_leaves_no_container(docker_client, write_step):
+def test_ctrl_c_with_concurrent_ees_leaves_no_container(containers, write_step):
     step = write_step("slow", "import time\n\ndef handler(pd):\n    time.sleep(2)\n")
     command = ["run", str(step), "--events", "40", "--concurrency", "4", "--interval", "0"]
-    returncode, stderr = interrupt(docker_client, command, signal.SIGINT, running=4)
+    returncode, stderr = interrupt(containers, command, signal.SIGINT, running=4)
     assert returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert containers(docker_client) == []
+    assert containers() == []
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_during_check_ends_both_its_runs(docker_client, write_step, signum, code):
+def test_a_signal_during_check_ends_both_its_runs(containers, write_step, signum, code):
     """pdee check runs its warm and chaos runs at once: a signal ends both, every EE
     removed, with one line."""
     step = write_step("slow", "import time\n\ndef handler(pd):\n    time.sleep(1)\n")
-    returncode, stderr = interrupt(docker_client, ["check", str(step)], signum, running=2)
+    returncode, stderr = interrupt(containers, ["check", str(step)], signum, running=2)
     assert returncode == code, stderr
     assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
-    assert containers(docker_client) == []
+    assert containers() == []

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from test_cli_errors import one_line_error
 
+from pdee.backends import LABEL_RUN
+
 pytestmark = pytest.mark.usefixtures("no_new_containers")
 
 OK_STEP = "def handler(pd):\n    return 1\n"
@@ -183,7 +185,7 @@ SLEEPER = "import time\n\ndef handler(pd):\n    time.sleep(float(pd.steps['trigg
 
 
 def test_a_paused_ee_is_its_executions_timeout_and_the_run_goes_on(
-    write_step, tmp_path, docker_client
+    write_step, tmp_path, docker_client, session_label
 ):
     events = tmp_path / "events.jsonl"
     events.write_text('{"s": 30}\n{"s": 0}\n')
@@ -194,7 +196,8 @@ def test_a_paused_ee_is_its_executions_timeout_and_the_run_goes_on(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while not (running := docker_client.containers.list(filters={"label": "pdee.run"})):
+    ours = {"label": [LABEL_RUN, session_label]}  # this run's EE: the session has no other
+    while not (running := docker_client.containers.list(filters=ours)):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
     time.sleep(1.0)  # the step is sleeping

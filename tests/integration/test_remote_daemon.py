@@ -55,7 +55,9 @@ def handler(pd):
 
 
 @pytest.fixture(scope="module")
-def remote_daemon(docker_client: docker.DockerClient) -> Iterator[str]:
+def remote_daemon(
+    docker_client: docker.DockerClient, session_labels: dict[str, str]
+) -> Iterator[str]:
     """DOCKER_HOST of a Docker daemon running in a container of this test's network."""
     image = "pdee-dind:" + debian_suite()
     try:
@@ -64,7 +66,8 @@ def remote_daemon(docker_client: docker.DockerClient) -> Iterator[str]:
         with DockerBackend.connect() as backend:
             bootstrap_base(backend, image, include=("docker.io", "ca-certificates"))
     name = f"pdee-test-dind-{uuid.uuid4().hex[:8]}"
-    network = docker_client.networks.create(name, labels={"pdee.test": "dind"})
+    labels = {"pdee.test": "dind", **session_labels}
+    network = docker_client.networks.create(name, labels=labels)
     container = None
     try:
         container = docker_client.containers.run(
@@ -79,7 +82,7 @@ def remote_daemon(docker_client: docker.DockerClient) -> Iterator[str]:
             cap_drop=["SYS_RESOURCE"],
             security_opt=["seccomp=unconfined", "apparmor=unconfined"],
             tmpfs={"/var/lib/docker": "exec", "/run": "exec"},
-            labels={"pdee.test": "dind"},
+            labels=labels,
             entrypoint=[],
         )
         container.reload()

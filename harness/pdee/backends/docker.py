@@ -5,10 +5,10 @@ container's attached stdin/stdout (Docker's attach API, one JSON message per lin
 nothing is bind-mounted and no port is published: it works the same with a remote
 ``DOCKER_HOST``, Docker-in-Docker, or ``--network none``.
 
-Every container carries the label ``pdee.run=<run id>`` and its owner's labels
-(``ownership``); ``DockerBackend.remove_run`` and ``pdee gc`` find leftovers by label,
-not by remembered references. With ``--debug`` every Docker call is logged with its
-time (logger ``pdee.docker``).
+Every container carries the label ``pdee.run=<run id>``, its owner's labels and those
+of ``PDEE_LABELS`` (``ownership``); ``DockerBackend.remove_run`` and ``pdee gc`` find
+leftovers by label, not by remembered references. With ``--debug`` every Docker call is
+logged with its time (logger ``pdee.docker``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,9 +368,15 @@ class Sweep:
 class DockerBackend:
     """EEs as containers on a Docker daemon (``DOCKER_HOST``, else the local socket)."""
 
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(
+        self, client: docker.DockerClient, labels: Mapping[str, str] | None = None
+    ) -> None:
         self.client = client
         self.owner = ownership.Owner.this_process()
+        self.labels = dict(labels or {})  # the user's (``PDEE_LABELS``), on every container
+
+    def _labels(self, run_id: str) -> dict[str, str]:
+        return {**self.labels, LABEL_RUN: run_id, **self.owner.labels(time.time())}
 
     def __repr__(self) -> str:
         return f"<DockerBackend {self.client.api.base_url}>"
@@ -386,16 +392,21 @@ class DockerBackend:
         self.client.close()
 
     @classmethod
-    def connect(cls, connections: int = 10) -> DockerBackend:
+    def connect(
+        cls, connections: int = 10, labels: Mapping[str, str] | None = None
+    ) -> DockerBackend:
         """Connect where docker-py looks (``DOCKER_HOST``, else the local socket).
 
         Args:
             connections: how many requests may be in flight at once (one per EE
                 thread, and a few more), so that none is dropped from the pool.
+            labels: labels to put on every container made; None: those of ``PDEE_LABELS``.
 
         Raises:
+            UsageError: ``PDEE_LABELS`` is not ``KEY=VALUE,KEY=VALUE``.
             BackendUnavailable: no daemon answers there.
         """
+        labels = ownership.labels_from_env() if labels is None else labels
         client = None
         try:
             # A fixed API version: with "auto", docker-py asks the daemon at once and
@@ -405,7 +416,7 @@ class DockerBackend:
                     version=DOCKER_API_VERSION, timeout=120, max_pool_size=connections
                 )
                 client.ping()
-            return cls(client)
+            return cls(client, labels)
         except DOCKER_ERRORS as exc:
             if client is not None:
                 client.close()
@@ -480,27 +491,32 @@ class DockerBackend:
 
     def ee(self, spec: EESpec, run_id: str, ee_id: str) -> DockerEE:
         """A new, not yet started, EE of run ``run_id``."""
-        labels = {LABEL_RUN: run_id, **self.owner.labels(time.time())}
-        return DockerEE(self.client, spec, labels, ee_id)
+        return DockerEE(self.client, spec, self._labels(run_id), ee_id)
 
     def remove_run(self, run_id: str) -> int:
         """Force-remove every container of run ``run_id``; how many there were."""
         return sum(
             _remove_container(self.client, c["Id"])
-            for c in self._containers(f"{LABEL_RUN}={run_id}")
+            for c in self._containers([f"{LABEL_RUN}={run_id}"])
         )
 
-    def sweep(self, everything: bool = False) -> Sweep:
+    def sweep(self, everything: bool = False, only: Mapping[str, str] | None = None) -> Sweep:
         """Remove the EEs whose pdee is gone (``ownership.abandoned``), or all of them.
+
+        Args:
+            everything: remove the EEs of live runs too.
+            only: look only at the EEs that carry every one of these labels.
 
         Raises:
             BackendUnavailable: the daemon stopped answering.
         """
         removed = spared = 0
-        now, host = time.time(), socket.gethostname()
+        now, host, only = time.time(), socket.gethostname(), only or {}
         try:
-            for container in self._containers(LABEL_RUN):
+            for container in self._containers(ownership.selector(only)):
                 labels = container.get("Labels") or {}
+                if not ownership.carries(labels, only):
+                    continue  # the daemon filters already; never remove what was not asked
                 if everything or ownership.abandoned(labels, now, host):
                     removed += _remove_container(self.client, container["Id"])
                 else:
@@ -509,11 +525,11 @@ class DockerBackend:
             raise BackendUnavailable(f"the Docker daemon failed: {_explain(exc)}") from exc
         return Sweep(removed, spared)
 
-    def _containers(self, label: str) -> list[dict[str, Any]]:
+    def _containers(self, labels: list[str]) -> list[dict[str, Any]]:
         # The low-level list: the high-level one inspects each container and fails
-        # on one removed meanwhile.
-        with _timed(f"list containers {label}"):
-            return self.client.api.containers(all=True, filters={"label": label})  # type: ignore[no-any-return]
+        # on one removed meanwhile. The daemon ANDs the label filters.
+        with _timed(f"list containers {' '.join(labels)}"):
+            return self.client.api.containers(all=True, filters={"label": labels})  # type: ignore[no-any-return]
 
     # -- what building the image needs (``backends.image``) --
 
@@ -555,7 +571,7 @@ class DockerBackend:
                     entrypoint=[],
                     network_mode="none",
                     remove=True,
-                    labels={LABEL_RUN: "image-build", **self.owner.labels(time.time())},
+                    labels=self._labels("image-build"),
                 )
         except DOCKER_ERRORS as exc:
             raise ImageError(f"image {tag} has no working python3: {_explain(exc)}") from exc

@@ -572,14 +572,26 @@ def gc(
         bool,
         typer.Option("--all", help="Remove every pdee EE on this daemon, also those of live runs."),
     ] = False,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            metavar="KEY=VALUE",
+            help="Only the EEs carrying this label (e.g. one PDEE_LABELS gave); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Remove the EEs left behind by pdee runs that were killed.
 
     EEs of runs still going on this host are left alone; those made from another host, for a day.
     """
+    from ..backends import ownership
+
     try:
+        only = ownership.parse_labels(label or [], "--label")
         with _docker() as backend:
-            sweep = backend.sweep(everything)
+            sweep = backend.sweep(everything, only)
     except PdeeError as exc:
         _fail(exc)
     spared = f"; {sweep.spared} of live runs left alone" if sweep.spared else ""
