@@ -61,6 +61,7 @@ from pdee.backends.channel import AttachedStream
 from pdee.backends.docker import DockerBackend
 from pdee.engine.runner import Runner
 from pdee.lifecycle.scheduler import Policy, arrival_times, simulate
+from pdee.plan.requirements import requirements
 from pdee.provision import packages
 from pdee.provision.image import DEFAULT_TAG
 from pdee.results.records import Execution, ExecutionLog
@@ -247,7 +248,7 @@ def packages_cache_hit_s(step: Path, repeats: int) -> float:
         started = time.perf_counter()
         with DockerBackend.connect() as backend:
             image = backend.image(DEFAULT_TAG)
-            wanted = packages.requirements(plan.steps)
+            wanted = requirements(plan.steps)
             fetched = packages.fetch(wanted, image.python or "3", offline=True)
             backend.package_image(packages.package_image(image, fetched), lambda _line: None)
         return time.perf_counter() - started

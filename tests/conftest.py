@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pdee.backends.ownership import ENV_LABELS, parse_labels
-from pdee.cli.app import app
+from pdee.cli import app
 
 SESSION_KEY = "pdee.test.session"
 

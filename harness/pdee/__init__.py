@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from .api import Serving, execute, run, serve
     from .checking.project import ProjectCheck, WorkflowCheck, check_project
-    from .checking.verdicts import CheckResult, Outcome, Verdict, check
+    from .checking.scenarios import check
+    from .checking.verdicts import CheckResult, Outcome, Verdict
     from .errors import (
         BackendUnavailable,
         EEError,
@@ -70,7 +71,8 @@ _WHERE = {
         ".results.records",
     ),
     **dict.fromkeys(["Mode", "Retire", "Start"], ".lifecycle.scheduler"),
-    **dict.fromkeys(["CheckResult", "Outcome", "Verdict", "check"], ".checking.verdicts"),
+    **dict.fromkeys(["CheckResult", "Outcome", "Verdict"], ".checking.verdicts"),
+    "check": ".checking.scenarios",
     "__version__": ".version",
 }  # fmt: skip
 

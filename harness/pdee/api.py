@@ -1,91 +1,47 @@
-"""``pdee.run``: run steps in emulated EEs from Python, as ``pdee run`` does."""
+"""pdee's Python API: ``pdee.run``, ``pdee.execute`` and ``pdee.serve``, as the CLI runs
+them (``pdee.check`` and ``pdee.check_project`` are in ``pdee.checking``).
+
+Every function takes ``pdee run``'s options as keyword arguments, declared once in
+``pdee.plan.options.RunOptions`` (types, defaults, meaning) and typed by ``RunKeywords``;
+a keyword that is not one is a ``UsageError`` naming the closest option.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend
-from .engine.runner import OnExecution, Runner
+from .engine.execute import connections_for, execute
+from .engine.runner import OnExecution
 from .errors import UsageError
 from .interrupts import deferred
-from .lifecycle.scheduler import Mode
-from .plan.run_plan import RunPlan, build_plan
+from .plan.options import RunOptions
+from .plan.run_plan import build_plan
 from .plan.steps import StrPath
-from .provision.image import DEFAULT_TAG
 from .results.records import Execution, RunResult
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .plan.options import RunKeywords
     from .serving.app import HTTPServer
     from .serving.runner import ServeRunner
 
-
-def connections_for(plan: RunPlan) -> int:
-    """Backend connections a plan needs: one per EE thread, and a few for the main one.
-
-    The EEs in flight, as many standby EEs in cold mode, the warm workers, and 8.
-    """
-    policy = plan.policy
-    return 2 * policy.concurrency + policy.warm_workers + 8
-
-
-def execute(
-    plan: RunPlan, backend: Backend | None = None, on_execution: OnExecution | None = None
-) -> RunResult:
-    """Run a checked plan, on ``backend`` or on the Docker daemon that docker-py finds.
-
-    Raises:
-        BackendUnavailable, ImageError, UsageError: before any EE starts.
-        RunAborted: the backend failed mid-run (``.result`` has what ended).
-    """
-    if backend is not None:
-        return Runner(backend, plan, on_execution).run()
-    from .backends.docker import DockerBackend
-
-    with DockerBackend.connect(connections_for(plan)) as docker_backend:
-        return Runner(docker_backend, plan, on_execution).run()
+__all__ = ["Serving", "connections_for", "execute", "run", "serve"]
 
 
 def run(
     steps: Sequence[StrPath],
     *,
-    events: int | None = None,
-    event_file: StrPath | None = None,
-    event: str | dict[str, Any] | None = None,
-    schedule: StrPath | None = None,
-    inputs: StrPath | dict[str, Any] | None = None,
-    mode: Mode | str = Mode.REALISTIC,
-    concurrency: int = 1,
-    interval: float | None = None,
-    rate: float | None = None,
-    idle_timeout: float | None = None,
-    chaos: float | None = None,
-    warm_workers: int = 0,
-    tmp_size: str | int = "2GB",
-    memory: str | int = "256MB",
-    timeout: float | None = None,
-    network: str = "bridge",
-    image: str = DEFAULT_TAG,
-    seed: int | None = None,
-    offline: bool = False,
-    env: Sequence[str] | dict[str, str] | None = None,
-    env_file: StrPath | None = None,
-    cpus: float | str | None = None,
-    allow_link_local: bool = False,
-    data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
-    resume_after: float | None = None,
-    resume_data: Any = None,
-    step_results: Sequence[str] | Mapping[str, Any] | None = None,
-    recycle: bool = True,
     backend: Backend | None = None,
     on_execution: OnExecution | None = None,
+    progress: Callable[[str], None] | None = None,
+    **options: Unpack[RunKeywords],
 ) -> RunResult:
     """Run a workflow's steps for a number of events in emulated EEs.
-
-    The keyword arguments are ``pdee run``'s options, with the same defaults (the
-    platform's) and the same checks; see ``pdee.plan.build_plan``.
 
     Example::
 
@@ -98,48 +54,25 @@ def run(
         backend: where EEs run (default: the Docker daemon at ``DOCKER_HOST`` or the
             local socket, connected for this run and closed after it).
         on_execution: called on the calling thread with each execution as it ends.
+        progress: told, line by line, what the run does before its first EE.
+        options: ``pdee run``'s options, with the same defaults (the platform's) and the
+            same checks: ``events``, ``mode``, ``memory``, ``tmp_size``... (each one's
+            type, default and meaning: ``pdee.plan.options.RunOptions``).
 
     Returns:
         Every execution (in event order), every EE's life, and the settings.
 
     Raises:
-        UsageError: a bad argument or input file (the CLI's exit code 2).
+        UsageError: a bad argument or input file, or a keyword that is no option (the
+            CLI's exit code 2).
         BackendUnavailable: no Docker daemon answers (3).
         ImageError: the EE image is missing or stale (4): ``pdee image build``.
         RunAborted: the backend failed mid-run; ``.result`` holds what ended.
+        Interrupted, Terminated: Ctrl-C (a ``KeyboardInterrupt``) or SIGTERM, every EE
+            removed; ``.result`` holds what ended.
     """
-    plan = build_plan(
-        steps,
-        events=events,
-        event_file=event_file,
-        event=event,
-        schedule=schedule,
-        inputs=inputs,
-        mode=mode,
-        concurrency=concurrency,
-        interval=interval,
-        rate=rate,
-        idle_timeout=idle_timeout,
-        chaos=chaos,
-        warm_workers=warm_workers,
-        tmp_size=tmp_size,
-        memory=memory,
-        timeout=timeout,
-        network=network,
-        image=image,
-        seed=seed,
-        offline=offline,
-        env=env,
-        env_file=env_file,
-        cpus=cpus,
-        allow_link_local=allow_link_local,
-        data_stores=data_stores,
-        resume_after=resume_after,
-        resume_data=resume_data,
-        step_results=step_results,
-        recycle=recycle,
-    )
-    return execute(plan, backend, on_execution)
+    RunOptions.of(options, "run", also=("backend", "on_execution", "progress"))
+    return execute(build_plan(steps, **options), backend, on_execution, progress)
 
 
 class Serving:

@@ -54,7 +54,7 @@ def main() -> None:
     """The ``pdee`` console script."""
     interrupts.install(command=False)
     try:
-        from .cli.app import main as cli_main
+        from .cli import main as cli_main
     except (KeyboardInterrupt, interrupts.Terminated) as exc:
         _leave(isinstance(exc, KeyboardInterrupt), ": pdee was starting")
     code = 0

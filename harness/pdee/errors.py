@@ -1,4 +1,4 @@
-"""pdee's exceptions: one root, each with the exit code the CLI ends with.
+"""pdee's exceptions: one root, each with the exit code the CLI ends with (``ExitCode``).
 
 Hierarchy::
 
@@ -25,46 +25,61 @@ Messages are one line: what happened and how to fix it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import enum
 
+TYPE_CHECKING = False  # not typing's: the entry point imports this module first, and fast
 if TYPE_CHECKING:
     from .results.records import RunResult
+
+
+class ExitCode(enum.IntEnum):
+    """How the ``pdee`` command ends: every exit code it has, in one place."""
+
+    OK = 0  # every execution ok (or ended by pd.flow.exit); a check found the step safe
+    FAILED = 1  # an execution failed; a check found the step unsafe
+    USAGE = 2  # bad invocation or input
+    BACKEND = 3  # no Docker daemon answers
+    IMAGE = 4  # the EE image is missing, stale or not buildable
+    EE = 5  # an EE broke outside the step's code
+    PACKAGES = 6  # the steps' packages could not be fetched
+    INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM
 
 
 class PdeeError(Exception):
     """Something pdee cannot do; the message says what and how to fix it."""
 
-    exit_code = 1
+    exit_code: ExitCode = ExitCode.FAILED
 
 
 class UsageError(PdeeError):
     """The command line, an API argument or one of the input files is wrong."""
 
-    exit_code = 2
+    exit_code: ExitCode = ExitCode.USAGE
 
 
 class BackendUnavailable(PdeeError):
     """The EE backend does not answer (for Docker: no daemon at DOCKER_HOST or the socket)."""
 
-    exit_code = 3
+    exit_code: ExitCode = ExitCode.BACKEND
 
 
 class ImageError(PdeeError):
     """The EE image is missing, or was built by another version of pdee."""
 
-    exit_code = 4
+    exit_code: ExitCode = ExitCode.IMAGE
 
 
 class PackageError(PdeeError):
     """The steps' packages could not be had: PyPI out of reach, or not cached offline."""
 
-    exit_code = 6
+    exit_code: ExitCode = ExitCode.PACKAGES
 
 
 class EEError(PdeeError):
     """An EE stopped working for a reason outside the step's code."""
 
-    exit_code = 5
+    exit_code: ExitCode = ExitCode.EE
 
 
 class EEGone(EEError):
@@ -108,5 +123,5 @@ class RunAborted(PdeeError):
         self.exit_code = cause.exit_code
 
 
-EXIT_INTERRUPTED = 130  # Ctrl-C
-EXIT_TERMINATED = 143  # SIGTERM
+EXIT_INTERRUPTED = ExitCode.INTERRUPTED  # 0.3's names
+EXIT_TERMINATED = ExitCode.TERMINATED

@@ -19,9 +19,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+TYPE_CHECKING = False  # not typing's: the entry point imports this module first, and fast
+if TYPE_CHECKING:
+    from .results.records import RunResult
+
 
 class Terminated(BaseException):
-    """SIGTERM arrived: pdee unwinds as for Ctrl-C, removing every container."""
+    """SIGTERM arrived: pdee unwinds as for Ctrl-C, removing every container; ``result``
+    holds what a run had done when it ended (None where none had started)."""
+
+    def __init__(self, result: RunResult | None = None) -> None:
+        super().__init__()
+        self.result = result
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C ended a run, once every EE was removed; ``result`` holds the executions that
+    had ended. A ``KeyboardInterrupt``, so that code catching that catches it."""
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__()
+        self.result = result
 
 
 _depth = 0

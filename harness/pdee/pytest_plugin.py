@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from . import api
-from .checking import project, verdicts
+from .checking import project, scenarios, verdicts
 from .errors import PdeeError, RunAborted
 from .provision.image import DEFAULT_TAG
 from .results.records import RunResult
@@ -43,7 +43,7 @@ class PdeeFixture:
         self.run_ids: list[str] = []
         # Plain functions that carry the API's names, docs and signatures.
         self.run = functools.wraps(api.run)(lambda *a, **k: self._run(*a, **k))
-        self.check = functools.wraps(verdicts.check)(lambda *a, **k: self._check(*a, **k))
+        self.check = functools.wraps(scenarios.check)(lambda *a, **k: self._check(*a, **k))
         self.check_project = functools.wraps(project.check_project)(
             lambda *a, **k: self._check_project(*a, **k)
         )
@@ -65,7 +65,7 @@ class PdeeFixture:
 
     def _check(self, steps: Any, **options: Any) -> verdicts.CheckResult:
         options.setdefault("image", self.image)
-        result = verdicts.check(steps, **options)
+        result = scenarios.check(steps, **options)
         for run in result.runs.values():
             self._keep(run)
         return result

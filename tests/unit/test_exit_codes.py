@@ -10,7 +10,7 @@ from fake_backend import FakeBackend
 
 import pdee
 from pdee import errors
-from pdee.cli import app as cli
+from pdee.cli import commands as cli
 from pdee.outputs import report
 
 README = Path(__file__).parents[2] / "README.md"

@@ -10,15 +10,9 @@ from pathlib import Path
 import pytest
 
 from pdee.errors import PackageError, UsageError
+from pdee.plan.requirements import imported_modules, requirements
 from pdee.plan.steps import Step
-from pdee.provision.packages import (
-    Requirement,
-    canonical,
-    fetch,
-    imported_modules,
-    requirements,
-    wheel_platforms,
-)
+from pdee.provision.packages import Requirement, canonical, fetch, wheel_platforms
 
 
 def step(name: str, code: str) -> Step:

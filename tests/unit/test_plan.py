@@ -158,9 +158,8 @@ def test_the_api_takes_exactly_the_plans_arguments_with_the_same_defaults():
 
     plan_parameters = inspect.signature(build_plan).parameters
     run_parameters = dict(inspect.signature(pdee.run).parameters)
-    assert {run_parameters.pop("backend").default, run_parameters.pop("on_execution").default} == {
-        None
-    }
+    own = ("backend", "on_execution", "progress")
+    assert {run_parameters.pop(name).default for name in own} == {None}
     assert [(p.name, p.default, p.kind) for p in run_parameters.values()] == [
         (p.name, p.default, p.kind) for p in plan_parameters.values()
     ]

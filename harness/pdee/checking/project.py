@@ -13,13 +13,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..backends import Backend
 from ..errors import UsageError
+from ..plan.options import CHECK_OPTION_NAMES, RunOptions
 from ..plan.props import given_stores
 from ..plan.steps import StrPath
-from ..plan.synced import SyncedWorkflow, find_workflows, is_workflow, read_workflow
-from .verdicts import CheckResult, check
+from ..plan.synced import SyncedWorkflow, find_workflows, read_workflow
+from .scenarios import CHECK_KEYWORDS, DEFAULT_WARM, check
+from .verdicts import DEFAULT_HORIZON, CheckResult
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ..plan.options import CheckKeywords
 
 
 @dataclass(frozen=True)
@@ -60,12 +68,6 @@ class ProjectCheck:
         }
 
 
-def is_project(path: StrPath) -> bool:
-    """A folder that is not itself a workflow but holds workflows."""
-    folder = Path(path)
-    return folder.is_dir() and not is_workflow(folder)
-
-
 def _shared_stores(
     workflows: list[SyncedWorkflow], scratch: Path, given: Mapping[str, StrPath | None]
 ) -> dict[str, Path]:
@@ -93,10 +95,12 @@ def _for(
 def check_project(
     root: StrPath,
     *,
-    data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
-    step_results: Sequence[str] | Mapping[str, Any] | None = None,
+    warm: int = DEFAULT_WARM,
+    horizon: int = DEFAULT_HORIZON,
+    backend: Backend | None = None,
+    on_run: Callable[[str], None] | None = None,
     on_workflow: Callable[[SyncedWorkflow], None] | None = None,
-    **options: Any,
+    **options: Unpack[CheckKeywords],
 ) -> ProjectCheck:
     """Check every workflow under ``root``, nested folders included.
 
@@ -107,16 +111,19 @@ def check_project(
 
     Args:
         root: the project's folder (as the platform's GitHub Sync writes it).
-        data_stores: as ``pdee.check``'s, by prop name or ``storeId``; each applies to
-            the workflows that name it.
-        step_results: as ``pdee.check``'s; each applies to the workflows with that step.
+        warm, horizon, backend, on_run: as ``pdee.check``'s, for each workflow.
         on_workflow: told of each workflow as its check starts.
-        options: ``pdee.check``'s (``warm``, ``memory``, ``backend``, ``on_run``...).
+        options: as ``pdee.check``'s (``CheckKeywords``); ``data_stores`` by prop name or
+            ``storeId``, each applying to the workflows that name it, and
+            ``step_results`` each to the workflows with that step.
 
     Raises:
         UsageError: no workflow under ``root``, a bad workflow file, a ``--data-store``
             or ``--step-result`` that no workflow has; and what ``pdee.check`` raises.
     """
+    RunOptions.of(options, "check_project", CHECK_OPTION_NAMES, (*CHECK_KEYWORDS, "on_workflow"))
+    step_results = options.get("step_results")
+    data_stores = options.get("data_stores")
     folder = Path(root)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder; give a project folder or a workflow folder")
@@ -150,11 +157,13 @@ def check_project(
                 checks.append(WorkflowCheck(workflow, None, "none of its steps is Python code"))
                 continue
             tell(workflow)
-            result = check(
-                [workflow.folder],
-                data_stores={**_for(workflow, shared), **_for(workflow, given)},
-                step_results=_only(step_results, {s.namespace for s in workflow.steps}),
+            own: CheckKeywords = {
                 **options,
+                "data_stores": {**_for(workflow, shared), **_for(workflow, given)},
+                "step_results": _only(step_results, {s.namespace for s in workflow.steps}),
+            }
+            result = check(
+                [workflow.folder], warm=warm, horizon=horizon, backend=backend, on_run=on_run, **own
             )
             checks.append(WorkflowCheck(workflow, result))
     return ProjectCheck(folder, checks, time.monotonic() - started)

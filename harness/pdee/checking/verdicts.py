@@ -1,4 +1,5 @@
-"""``pdee check`` and ``pdee.check``: is a step safe to deploy? Real runs, and verdicts.
+"""``pdee check``'s verdicts: is a step safe to deploy? Pure: they read only the records
+of two runs (``pdee.checking.scenarios`` makes the runs).
 
 Two runs under the platform's caps give every verdict:
 
@@ -28,26 +29,15 @@ from __future__ import annotations
 import enum
 import itertools
 import json
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-from ..api import execute
-from ..backends import Backend
-from ..errors import UsageError
-from ..interrupts import deferred
 from ..lifecycle.scheduler import Start
-from ..outputs import report
-from ..plan.events import trigger_event
-from ..plan.run_plan import RunPlan, build_plan
 from ..plan.sizes import format_size
-from ..plan.steps import StrPath
+from ..results import report
 from ..results.records import Execution, RunResult, Status
 
-DEFAULT_WARM = 5
 # Executions an EE may serve: a busy workflow keeps its EE warm for as long as events
 # come (the platform destroys an idle one after about 10 minutes, or at random), and
 # 10,000 executions is one EE's life at an event every 5 s for 14 hours.
@@ -56,10 +46,6 @@ WARN_SHARE = 0.8
 # Growth smaller than this per execution is not told from the allocator's noise.
 MEMORY_NOISE_BYTES = 256 * 1024
 TMP_NOISE_BYTES = 4096  # one page
-CHAOS = 0.25
-CHAOS_CONCURRENCY = 2
-CHAOS_EVENTS = 12
-CHAOS_INTERVAL_S = 2.0
 
 
 class Outcome(str, enum.Enum):
@@ -438,181 +424,3 @@ def judge(warm_run: RunResult, chaos_run: RunResult | None, horizon: int) -> lis
         _cleanup(warm_run),
         _chaos(chaos_run),
     ]
-
-
-def plans(
-    steps: Sequence[StrPath],
-    *,
-    warm: int = DEFAULT_WARM,
-    seed: int | None = None,
-    event_file: StrPath | None = None,
-    event: str | dict[str, Any] | None = None,
-    **options: Any,
-) -> tuple[RunPlan, RunPlan]:
-    """The warm run's plan and the chaos run's, checked (``build_plan``'s options).
-
-    Raises:
-        UsageError: an option is wrong.
-    """
-    if isinstance(warm, bool) or not isinstance(warm, int) or not 1 <= warm <= 1000:
-        raise UsageError(f"--warm {warm!r}: give 1 to 1000 warm executions")
-    chaos_plan = build_plan(
-        steps,
-        events=CHAOS_EVENTS,
-        event_file=event_file,
-        event=event,
-        mode="realistic",
-        concurrency=CHAOS_CONCURRENCY,
-        chaos=CHAOS,
-        interval=CHAOS_INTERVAL_S,
-        seed=seed,
-        **options,
-    )
-    # One event for every warm execution, so that a different result means a different
-    # EE state, not a different event.
-    first = (
-        chaos_plan.events[0]
-        if chaos_plan.events
-        else trigger_event(chaos_plan.trigger, 0, "eopdeecheck", datetime.now(timezone.utc), None)
-    )
-    warm_plan = build_plan(
-        steps, events=1 + warm, event=first, mode="warm", seed=chaos_plan.policy.seed, **options
-    )
-    return warm_plan, chaos_plan
-
-
-def check(
-    steps: Sequence[StrPath],
-    *,
-    warm: int = DEFAULT_WARM,
-    horizon: int = DEFAULT_HORIZON,
-    event_file: StrPath | None = None,
-    event: str | dict[str, Any] | None = None,
-    inputs: StrPath | dict[str, Any] | None = None,
-    tmp_size: str | int = "2GB",
-    memory: str | int = "256MB",
-    timeout: float | None = None,
-    network: str = "bridge",
-    image: str | None = None,
-    seed: int | None = None,
-    offline: bool = False,
-    env: Sequence[str] | dict[str, str] | None = None,
-    env_file: StrPath | None = None,
-    cpus: float | str | None = None,
-    allow_link_local: bool = False,
-    data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
-    step_results: Sequence[str] | Mapping[str, Any] | None = None,
-    recycle: bool = True,
-    backend: Backend | None = None,
-    on_run: Callable[[str], None] | None = None,
-) -> CheckResult:
-    """Run the scenarios of ``pdee check`` and judge them.
-
-    Example::
-
-        result = pdee.check(["upload.py"])
-        assert result.safe, [v.summary for v in result.verdicts]
-
-    Args:
-        steps: the step files, in workflow order, or one workflow folder.
-        warm: warm executions on one EE after the cold one.
-        horizon: executions within which growth must not fill /tmp or memory.
-        on_run: told the name of each run as it starts ("warm", "chaos").
-        The others: as ``pdee.run``.
-
-    Returns:
-        The verdicts (``.safe``, ``.verdict("warm")``) and the runs behind them.
-
-    Raises:
-        UsageError: a bad argument (``--horizon`` below 1 too); and what ``pdee.run``
-            raises.
-    """
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise UsageError(f"--horizon {horizon!r}: give at least 1 execution")
-    options: dict[str, Any] = {
-        "inputs": inputs,
-        "tmp_size": tmp_size,
-        "memory": memory,
-        "timeout": timeout,
-        "network": network,
-        "offline": offline,
-        "env": env,
-        "env_file": env_file,
-        "cpus": cpus,
-        "data_stores": data_stores,
-        "step_results": step_results,
-        "recycle": recycle,
-        "allow_link_local": allow_link_local,
-    }
-    if image is not None:
-        options["image"] = image
-    warm_plan, chaos_plan = plans(
-        steps, warm=warm, seed=seed, event_file=event_file, event=event, **options
-    )
-    started = time.monotonic()
-    tell = on_run or (lambda _name: None)
-    if any(path is not None for path in warm_plan.data_stores.values()):
-        # Stores kept in files: the chaos run sees what the warm run left, in order.
-        tell("warm")
-        warm_run = execute(warm_plan, backend)
-        chaos_run = None
-        if _cold_passed(warm_run):
-            tell("chaos")
-            chaos_run = execute(chaos_plan, backend)
-    else:
-        warm_run, chaos_run = _both(warm_plan, chaos_plan, backend, tell)
-    runs = {"warm": warm_run} | ({"chaos": chaos_run} if chaos_run else {})
-    return CheckResult(judge(warm_run, chaos_run, horizon), runs, time.monotonic() - started)
-
-
-def _cold_passed(warm_run: RunResult) -> bool:
-    return bool(warm_run.executions) and warm_run.executions[0].passed
-
-
-def _both(
-    warm_plan: RunPlan,
-    chaos_plan: RunPlan,
-    backend: Backend | None,
-    tell: Callable[[str], None],
-) -> tuple[RunResult, RunResult | None]:
-    """The warm and the chaos run at once, each with its own EEs: a check takes about
-    as long as the longer run. The chaos run is judged only if the warm run's cold
-    execution passed, as when one ran after the other.
-
-    Raises:
-        What ``pdee.run`` raises, from either run; a Ctrl-C or SIGTERM ends both, every
-        EE removed.
-    """
-    from ..engine.runner import Runner
-
-    if backend is None:
-        from ..api import connections_for
-        from ..backends.docker import DockerBackend
-
-        wanted = connections_for(warm_plan) + connections_for(chaos_plan)
-        with DockerBackend.connect(wanted) as owned:
-            return _both(warm_plan, chaos_plan, owned, tell)
-    chaos = Runner(backend, chaos_plan)
-    outcome: dict[str, Any] = {}
-
-    def run_chaos() -> None:
-        try:
-            outcome["result"] = chaos.run()
-        except BaseException as exc:  # told to the main thread below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run_chaos, name="pdee-check-chaos", daemon=True)
-    tell("warm")
-    tell("chaos")
-    thread.start()
-    try:
-        warm_run = Runner(backend, warm_plan).run()
-        thread.join()
-    except BaseException:
-        chaos.abort()
-        with deferred():  # a second Ctrl-C waits until the chaos run's EEs are gone
-            thread.join()
-        raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return warm_run, outcome["result"] if _cold_passed(warm_run) else None

@@ -1,4 +1,5 @@
-"""The JSON report (a contract: CI jobs parse it) and the run's exit code."""
+"""The JSON report's file (its content, a contract: ``pdee.results.report``) and the
+run's exit code."""
 
 from __future__ import annotations
 
@@ -8,31 +9,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..results.records import RunResult
-from ..version import __version__
-
-
-def build(result: RunResult, executions: Any = None) -> dict[str, Any]:
-    """The report of a run, as ``--report`` writes it (``executions``: what to put in its
-    place, for ``write_run``).
-
-    A run cut short (``interrupted``: Ctrl-C, SIGTERM; ``aborted``: the backend failed,
-    with the reason) holds the executions that had ended, and the EEs as far as they
-    had got.
-    """
-    return {
-        "pdee_version": __version__,
-        "interrupted": result.interrupted,
-        "aborted": result.aborted,
-        "settings": result.settings.to_json(),
-        "executions": (
-            [execution.to_json() for execution in result.executions]
-            if executions is None
-            else executions
-        ),
-        "ees": [ee.to_json() for ee in result.ees.values()],
-        "data_stores": {store.name: store.to_json() for store in result.data_stores},
-        "summary": result.summary.to_json(),
-    }
+from ..results.report import build
 
 
 def exit_code(result: RunResult) -> int:

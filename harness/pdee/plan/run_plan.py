@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..lifecycle.scheduler import (
@@ -26,14 +26,19 @@ from ..lifecycle.scheduler import (
     Policy,
 )
 from ..provision.image import DEFAULT_TAG
-from ..provision.packages import Requirement, requirements
+from ..provision.packages import Requirement
 from .environment import build_env
 from .events import MAX_SPAN_S, MAX_SPAN_YEARS, Schedule, load_events, load_schedule, parse_events
+from .options import RunKeywords, RunOptions
 from .props import with_inputs, with_results, with_stores
 from .reading import dumps_checked, parse_json
+from .requirements import requirements
 from .sizes import format_size, parse_size
 from .steps import Step, StrPath, load_inputs, load_sources, read_json_file
 from .synced import SyncedWorkflow
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 PLATFORM_MAX_MEMORY = 10 * 2**30
 # The platform runs on AWS Lambda, which gives one vCPU at 1,769MB of memory and CPU in
@@ -304,164 +309,105 @@ def _user_events(
     return load_events(event, Path(event_file) if event_file is not None else None)
 
 
-def build_plan(
-    steps: Sequence[StrPath],
-    *,
-    events: int | None = None,
-    event_file: StrPath | None = None,
-    event: str | dict[str, Any] | None = None,
-    schedule: StrPath | None = None,
-    inputs: StrPath | dict[str, Any] | None = None,
-    mode: Mode | str = Mode.REALISTIC,
-    concurrency: int = 1,
-    interval: float | None = None,
-    rate: float | None = None,
-    idle_timeout: float | None = None,
-    chaos: float | None = None,
-    warm_workers: int = 0,
-    tmp_size: str | int = "2GB",
-    memory: str | int = "256MB",
-    timeout: float | None = None,
-    network: str = "bridge",
-    image: str = DEFAULT_TAG,
-    seed: int | None = None,
-    offline: bool = False,
-    env: Sequence[str] | dict[str, str] | None = None,
-    env_file: StrPath | None = None,
-    cpus: float | str | None = None,
-    allow_link_local: bool = False,
-    data_stores: Sequence[str] | Mapping[str, StrPath | None] | None = None,
-    resume_after: float | None = None,
-    resume_data: Any = None,
-    step_results: Sequence[str] | Mapping[str, Any] | None = None,
-    recycle: bool = True,
-) -> RunPlan:
+def build_plan(steps: Sequence[StrPath], **options: Unpack[RunKeywords]) -> RunPlan:
     """Check every option and input file; the plan to run.
 
     Args:
         steps: the step files, in workflow order; or one workflow folder synced by the
             platform's GitHub Sync (its ``workflow.yaml`` gives the steps).
-        events: executions to run (default: one per event given, else 1).
-        event_file: events: a JSON object, a JSON array or JSON Lines.
-        event: one event, as JSON text or a dict.
-        schedule: events that each carry their arrival time in ``ts``.
-        inputs: ``pd.inputs`` for every step: a JSON file, or a dict.
-        mode: ``realistic``, ``warm`` or ``cold``.
-        concurrency: executions in flight at once, each on its own EE.
-        interval: virtual seconds between arrivals (default 5; 0 is a burst).
-        rate: instead of ``interval``, events a minute, at random (Poisson).
-        idle_timeout: seconds an idle EE lives (realistic; default 600).
-        chaos: chance an idle EE is destroyed before each arrival (realistic; 0.01).
-        warm_workers: EEs started before the first event and kept.
-        tmp_size: size of /tmp (``"2GB"`` or bytes).
-        memory: the step's memory limit (``"256MB"`` or bytes; at most 10GB).
-        timeout: seconds for a whole execution (at most 750; default the platform's for
-            the trigger: 30, or 60 for a timer).
-        network: bridge, none, host or a network's name.
-        image: the EE image.
-        seed: seed of every random choice (default: a new one).
-        offline: take the steps' packages from pdee's cache only; fetch nothing.
-        env: environment variables for every step: ``KEY=VALUE`` texts, or a dict.
-        env_file: a dotenv file of them (``env`` wins where both set one).
-        cpus: each EE's CPU limit: a number of CPUs, or ``"platform"`` (scaled with
-            ``memory`` as on Lambda: 1 CPU at 1,769MB); default 1.
-        allow_link_local: let EEs reach 169.254.0.0/16 (cloud metadata endpoints).
-        data_stores: data store props (``pd.inputs[name]`` becomes a ``Store``): names
-            (``"data_store"``, a store for the run only), ``"name=path"`` texts, or a dict
-            of names to files (kept across runs; created if missing) or None.
-        resume_after: resume every ``pd.flow.suspend`` this many virtual seconds later
-            (default: none is resumed; each is cancelled at its timeout).
-        resume_data: the suspended step's ``$resume_data`` on resuming: JSON text,
-            ``"@file.json"``, or JSON data.
-        step_results: what the steps pdee does not run return: ``"NAME=JSON"`` or
-            ``"NAME=@FILE"`` texts, or a dict of names to JSON data (default null).
-        recycle: a cold start may take a used EE made fresh again (every process killed,
-            /tmp emptied, the workflow loaded anew: to the step, a new EE) instead of
-            starting a container; False: every cold start is a new container.
+        options: ``pdee run``'s options (``RunOptions`` declares each one's type, default
+            and meaning): sizes as ``"512MB"`` or bytes, durations in seconds, files as
+            paths or their content as Python data.
 
     Raises:
-        UsageError: anything wrong, with how to fix it.
+        UsageError: anything wrong, with how to fix it (a keyword that is no option too).
     """
+    given = RunOptions.of(options, "build_plan")
+    return _build(steps, given)
+
+
+def _build(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
     if isinstance(steps, (str, PathLike)):
         raise UsageError("steps: give a list of step files, e.g. ['step.py']")
     workflow, synced = load_sources([Path(step) for step in steps])
     trigger = synced.trigger if synced is not None else "http"
-    if schedule is not None and (event is not None or event_file is not None):
+    if given.schedule is not None and (given.event is not None or given.event_file is not None):
         raise UsageError("--schedule holds the events; drop --event and --event-file")
-    user_events = _user_events(event, event_file)
-    loaded_schedule = load_schedule(Path(schedule)) if schedule is not None else None
-    memory_bytes = _size(memory, "--memory")
+    user_events = _user_events(given.event, given.event_file)
+    schedule = load_schedule(Path(given.schedule)) if given.schedule is not None else None
+    memory_bytes = _size(given.memory, "--memory")
     if memory_bytes > PLATFORM_MAX_MEMORY:
-        raise UsageError(f"--memory {memory} is over the platform's maximum of 10GB")
-    timeout = _number(timeout, "--timeout")
+        raise UsageError(f"--memory {given.memory} is over the platform's maximum of 10GB")
+    timeout = _number(given.timeout, "--timeout")
     if timeout is None:
         timeout = DEFAULT_TIMEOUT_S.get(trigger, HTTP_TIMEOUT_S)
     if not 0 < timeout <= PLATFORM_MAX_TIMEOUT_S:
         raise UsageError(f"--timeout {timeout:g} is out of range; the platform allows 0 < s <= 750")
-    events = _number(events, "--events", int)
+    events = _number(given.events, "--events", int)
     if events is not None and not 1 <= events <= MAX_EVENTS:
         raise UsageError(f"--events {events}: give at least 1 execution, at most {MAX_EVENTS:,}")
-    cpus_value, cpus_from = _cpus(cpus, memory_bytes)
+    cpus_value, cpus_from = _cpus(given.cpus, memory_bytes)
+    seed = given.seed
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     arrivals, described = _arrivals(
         events,
         _number(seed, "--seed", int),
-        _number(interval, "--interval"),
-        _number(rate, "--rate"),
-        loaded_schedule,
+        _number(given.interval, "--interval"),
+        _number(given.rate, "--rate"),
+        schedule,
         user_events,
     )
     policy = _policy(
-        _mode(mode),
-        _number(concurrency, "--concurrency", int),
-        _number(idle_timeout, "--idle-timeout"),
-        _number(chaos, "--chaos"),
-        _number(warm_workers, "--warm-workers", int),
+        _mode(given.mode),
+        _number(given.concurrency, "--concurrency", int),
+        _number(given.idle_timeout, "--idle-timeout"),
+        _number(given.chaos, "--chaos"),
+        _number(given.warm_workers, "--warm-workers", int),
         seed,
     )
-    if isinstance(inputs, dict):
-        dumps_checked(inputs, "inputs")
-        loaded_inputs = inputs
+    if isinstance(given.inputs, dict):
+        dumps_checked(given.inputs, "inputs")
+        inputs = given.inputs
     else:
-        loaded_inputs = load_inputs(Path(inputs) if inputs is not None else None)
-    resumed_after, resumed_with = _resume(resume_after, resume_data)
-    workflow, stores = with_stores(with_inputs(workflow, loaded_inputs), data_stores)
-    workflow = with_results(workflow, step_results)
-    tmp_size_bytes = _size(tmp_size, "--tmp-size")
+        inputs = load_inputs(Path(given.inputs) if given.inputs is not None else None)
+    resumed_after, resumed_with = _resume(given.resume_after, given.resume_data)
+    workflow, stores = with_stores(with_inputs(workflow, inputs), given.data_stores)
+    workflow = with_results(workflow, given.step_results)
+    tmp_size_bytes = _size(given.tmp_size, "--tmp-size")
     if tmp_size_bytes > MAX_TMP_BYTES:
         raise UsageError(
-            f"--tmp-size {tmp_size} is over pdee's bound of {format_size(MAX_TMP_BYTES)} (the "
-            f"platform's /tmp is 2GB); give a smaller size"
+            f"--tmp-size {given.tmp_size} is over pdee's bound of {format_size(MAX_TMP_BYTES)} "
+            f"(the platform's /tmp is 2GB); give a smaller size"
         )
     code = code_bytes(workflow)
     if code >= tmp_size_bytes:
         raise UsageError(
-            f"--tmp-size {tmp_size}: the steps' own code takes {format_size(code)} of "
+            f"--tmp-size {given.tmp_size}: the steps' own code takes {format_size(code)} of "
             f"/tmp (the platform keeps it in /tmp/__pdg__), leaving nothing; give a larger size"
         )
     return RunPlan(
         steps=workflow,
-        events=loaded_schedule.events if loaded_schedule else user_events,
+        events=schedule.events if schedule else user_events,
         arrivals=arrivals,
-        inputs=loaded_inputs,
+        inputs=inputs,
         policy=policy,
         tmp_size_bytes=tmp_size_bytes,
         memory_bytes=memory_bytes,
         timeout_s=timeout,
-        network=network,
-        image=image,
+        network=given.network,
+        image=given.image,
         arrivals_described=described,
-        origin=loaded_schedule.origin if loaded_schedule else None,
+        origin=schedule.origin if schedule else None,
         packages=requirements([step for step in workflow if step.runs]),
-        offline=bool(offline),
-        env=build_env(env, Path(env_file) if env_file is not None else None),
+        offline=bool(given.offline),
+        env=build_env(given.env, Path(given.env_file) if given.env_file is not None else None),
         cpus=cpus_value,
         cpus_from=cpus_from,
-        allow_link_local=bool(allow_link_local),
+        allow_link_local=bool(given.allow_link_local),
         data_stores=stores,
         resume_after_s=resumed_after,
         resume_data=resumed_with,
         workflow=synced,
-        recycle=bool(recycle),
+        recycle=bool(given.recycle),
     )

@@ -236,3 +236,9 @@ def read_workflow(folder: Path) -> SyncedWorkflow:
         triggers=triggers,
         steps=steps,
     )
+
+
+def is_project(path: str | os.PathLike[str]) -> bool:
+    """A folder that is not itself a workflow but holds workflows."""
+    folder = Path(path)
+    return folder.is_dir() and not is_workflow(folder)

@@ -1,0 +1,116 @@
+"""``pdee check``: is a step (or every workflow of a project) safe to deploy?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import interrupts
+from ..checking import scenarios
+from ..checking.project import ProjectCheck, check_project
+from ..checking.verdicts import CheckResult
+from ..errors import ExitCode, PdeeError
+from ..interrupts import Terminated
+from ..outputs import report, terminal
+from ..plan.options import OUTPUT
+from ..plan.synced import SyncedWorkflow, is_project
+from . import options as o
+from .common import Consoles, claimed, fail, say, signal_code
+
+
+def check(
+    steps: o.Steps,
+    warm: o.Warm = o.WARM,
+    horizon: o.Horizon = o.HORIZON,
+    event_file: o.EventFile = None,
+    event: o.Event = None,
+    seed: o.Seed = o.D.seed,
+    recycle: o.Recycle = o.D.recycle,
+    tmp_size: o.TmpSize = o.TMP_SIZE,
+    memory: o.Memory = o.MEMORY,
+    timeout: o.Timeout = o.D.timeout,
+    cpus: o.Cpus = None,
+    inputs: o.Inputs = None,
+    data_stores: o.DataStores = None,
+    step_results: o.StepResults = None,
+    env: o.Env = None,
+    env_file: o.EnvFile = None,
+    network: o.Network = o.D.network,
+    allow_link_local: o.AllowLinkLocal = o.D.allow_link_local,
+    image: o.Image = o.D.image,
+    offline: o.Offline = o.D.offline,
+    json_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--json",
+            help="Write the verdicts and the runs' reports as JSON here.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    junit_path: o.Junit = None,
+) -> None:
+    """Prove a step safe to deploy: cold, warm, growth, headroom, state, cleanup and chaos
+    verdicts.
+
+    Give a project folder (GitHub Sync) to check every workflow in it.
+    Exit 0: safe (warnings allowed); 1: a scenario failed.
+    """
+    given = o.check_options(locals())
+    interrupts.install()
+    status = Consoles.out.status("checking") if Consoles.out.is_terminal else None
+    prefix = ""
+
+    def on_run(name: str) -> None:
+        if status is not None:
+            status.update(f"checking: {prefix}the {name} run")
+
+    def on_workflow(workflow: SyncedWorkflow) -> None:
+        nonlocal prefix
+        prefix = f"workflow {workflow.name}: "
+        on_run("warm")
+
+    try:
+        with claimed(
+            (json_path, "JSON file", "check.json"), (junit_path, "JUnit file", "check.xml")
+        ):
+            whole = len(steps) == 1 and is_project(steps[0])
+            checked: ProjectCheck | CheckResult
+            if status is not None:
+                status.start()
+            try:
+                if whole:
+                    checked = check_project(
+                        steps[0], warm=warm, horizon=horizon, on_run=on_run,
+                        on_workflow=on_workflow, **given,
+                    )  # fmt: skip
+                else:
+                    checked = scenarios.check(
+                        steps, warm=warm, horizon=horizon, on_run=on_run, **given
+                    )
+            finally:
+                if status is not None:
+                    status.stop()
+            with interrupts.ignored():
+                if isinstance(checked, ProjectCheck):
+                    terminal.show_project(Consoles.out, checked)
+                else:
+                    terminal.show_check(Consoles.out, checked)
+                if json_path is not None:
+                    report.write(json_path, checked.to_json(), "JSON file")
+                if junit_path is not None:
+                    from ..outputs import junit
+
+                    xml = (
+                        junit.project_xml(checked)
+                        if isinstance(checked, ProjectCheck)
+                        else junit.check_xml(checked)
+                    )
+                    junit.write(junit_path, xml)
+    except PdeeError as exc:
+        fail(exc)
+    except (KeyboardInterrupt, Terminated) as exc:
+        say("Interrupted: the check's EE containers were removed.", stderr=True)
+        raise typer.Exit(signal_code(exc)) from None
+    raise typer.Exit(ExitCode.OK if checked.safe else ExitCode.FAILED)

@@ -1,0 +1,44 @@
+"""``pdee data-store``: data stores kept in files (``--data-store NAME=PATH``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import PdeeError
+from ..services import data_stores
+from .common import fail, say
+
+app = typer.Typer(no_args_is_help=True, help="Data stores kept in files (--data-store NAME=PATH).")
+
+StoreFile = Annotated[Path, typer.Argument(help="The store's SQLite file.", show_default=False)]
+
+
+@app.command("show")
+def show(path: StoreFile) -> None:
+    """Print a data store's records as JSON: each key's value and expiry (a Unix time on
+    the virtual clock of the run that set it, or null)."""
+    try:
+        records = data_stores.show(path)
+    except PdeeError as exc:
+        fail(exc)
+    say(json.dumps(records, indent=2, ensure_ascii=False))
+
+
+@app.command("load")
+def load(
+    path: StoreFile,
+    records: Annotated[
+        Path, typer.Argument(help="A JSON object: each key and its value.", show_default=False)
+    ],
+    replace: Annotated[bool, typer.Option(help="Delete the store's records first.")] = False,
+) -> None:
+    """Put records into a data store (a fixture for CI), creating the file if needed."""
+    try:
+        count = data_stores.load(path, records, replace=replace)
+    except PdeeError as exc:
+        fail(exc)
+    say(f"{count} record{'s' * (count != 1)} loaded into {path}")

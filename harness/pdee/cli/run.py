@@ -1,0 +1,97 @@
+"""``pdee run``: a workflow's steps for a number of events, in emulated EEs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .. import api, interrupts
+from ..errors import PdeeError, RunAborted, UsageError
+from ..interrupts import Interrupted, Terminated
+from ..outputs import report, terminal
+from ..plan.options import OUTPUT
+from ..plan.run_plan import build_plan
+from . import options as o
+from .common import Consoles, claimed, fail, finish, interrupted
+
+
+def run(
+    steps: o.Steps,
+    events: o.Events = o.D.events,
+    event_file: o.EventFile = None,
+    event: o.Event = None,
+    schedule: o.Schedule = None,
+    interval: o.Interval = o.D.interval,
+    rate: o.Rate = o.D.rate,
+    seed: o.Seed = o.D.seed,
+    mode: o.ModeOption = o.MODE,
+    concurrency: o.Concurrency = o.D.concurrency,
+    idle_timeout: o.IdleTimeout = o.D.idle_timeout,
+    chaos: o.Chaos = o.D.chaos,
+    warm_workers: o.WarmWorkers = o.D.warm_workers,
+    recycle: o.Recycle = o.D.recycle,
+    resume_after: o.ResumeAfter = o.D.resume_after,
+    resume_data: o.ResumeData = o.D.resume_data,
+    tmp_size: o.TmpSize = o.TMP_SIZE,
+    memory: o.Memory = o.MEMORY,
+    timeout: o.Timeout = o.D.timeout,
+    cpus: o.Cpus = None,
+    inputs: o.Inputs = None,
+    data_stores: o.DataStores = None,
+    step_results: o.StepResults = None,
+    env: o.Env = None,
+    env_file: o.EnvFile = None,
+    network: o.Network = o.D.network,
+    allow_link_local: o.AllowLinkLocal = o.D.allow_link_local,
+    image: o.Image = o.D.image,
+    offline: o.Offline = o.D.offline,
+    report_path: o.Report = None,
+    junit_path: o.Junit = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Print only the failures (with their errors) and the summary.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
+    verbose: o.Verbose = False,
+) -> None:
+    """Run a workflow's steps for a number of events in emulated EEs.
+
+    With one execution, or -v, what each step printed, returned and exported is shown.
+    """
+    given = o.run_options(locals())
+    interrupts.install()
+    if quiet and verbose:
+        fail(UsageError("--quiet and --verbose contradict each other; give one"))
+    verbosity = (
+        terminal.Verbosity.QUIET
+        if quiet
+        else terminal.Verbosity.VERBOSE
+        if verbose
+        else terminal.Verbosity.NORMAL
+    )
+    try:
+        plan = build_plan(steps, **given)
+        with claimed(
+            (report_path, "report", "report.json"), (junit_path, "JUnit file", "junit.xml")
+        ):
+            try:
+                with terminal.progress(
+                    Consoles.out, Consoles.err, plan.executions, enabled=not quiet
+                ) as shown:
+                    result = api.execute(plan, None, shown.on_execution, shown.phase)
+            except RunAborted as aborted:
+                finish(aborted.result, report_path, junit_path, verbosity)
+                raise
+            except (Interrupted, Terminated) as exc:
+                interrupted(exc, exc.result, report_path)
+            finish(result, report_path, junit_path, verbosity)
+    except PdeeError as exc:
+        fail(exc)
+    except (KeyboardInterrupt, Terminated) as exc:  # before the run started
+        interrupted(exc, None, None)
+    raise typer.Exit(report.exit_code(result))

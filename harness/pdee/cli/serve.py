@@ -1,0 +1,146 @@
+"""``pdee serve``: a workflow's HTTP trigger on a local port, each request an execution."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .. import api, interrupts
+from ..errors import PdeeError, RunAborted
+from ..interrupts import Terminated
+from ..outputs import report, terminal
+from ..plan.options import OUTPUT
+from ..results.records import Execution, RunResult
+from ..serving.http_trigger import custom_answer
+from . import options as o
+from .common import Consoles, claimed, fail, finish, say, signal_code
+
+SERVER = "Server"
+
+
+def serve(
+    steps: o.Steps,
+    port: Annotated[
+        int, typer.Option(help="The port to listen on (0: a free one).", rich_help_panel=SERVER)
+    ] = 8000,
+    host: Annotated[
+        str, typer.Option(help="The address to listen on.", rich_help_panel=SERVER)
+    ] = "127.0.0.1",
+    custom_response: Annotated[
+        bool,
+        typer.Option(
+            "--custom-response",
+            help="The caller waits for the workflow's pd.respond (the trigger's 'Return a "
+            "custom response' setting); else the platform's success page, at once.",
+            rich_help_panel=SERVER,
+        ),
+    ] = False,
+    seed: o.Seed = o.D.seed,
+    mode: o.ModeOption = o.MODE,
+    concurrency: o.Concurrency = o.D.concurrency,
+    idle_timeout: o.IdleTimeout = o.D.idle_timeout,
+    chaos: o.Chaos = o.D.chaos,
+    warm_workers: o.WarmWorkers = o.D.warm_workers,
+    recycle: o.Recycle = o.D.recycle,
+    tmp_size: o.TmpSize = o.TMP_SIZE,
+    memory: o.Memory = o.MEMORY,
+    timeout: o.Timeout = o.D.timeout,
+    cpus: o.Cpus = None,
+    data_stores: o.DataStores = None,
+    step_results: o.StepResults = None,
+    env: o.Env = None,
+    env_file: o.EnvFile = None,
+    network: o.Network = o.D.network,
+    allow_link_local: o.AllowLinkLocal = o.D.allow_link_local,
+    image: o.Image = o.D.image,
+    offline: o.Offline = o.D.offline,
+    report_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Write the JSON report here when it stops.", rich_help_panel=OUTPUT
+        ),
+    ] = None,
+    junit_path: o.Junit = None,
+    record_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            help="Write each request's event here (JSON Lines with ts), for pdee run "
+            "--schedule to replay.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No step logs, only the request lines.", rich_help_panel=OUTPUT
+        ),
+    ] = False,
+) -> None:
+    """Serve a workflow's HTTP trigger: each request is an execution in an EE.
+
+    Ctrl-C (or SIGTERM) stops it: requests in flight finish, every EE is removed, the
+    summary is shown and the reports written. Exit 0: every execution ok.
+    """
+    given = o.run_options(locals())
+    interrupts.install()
+    server: api.Serving | None = None
+    result: RunResult | None = None
+
+    def served(event: dict[str, Any], execution: Execution) -> None:
+        answer = 200
+        if custom_response:
+            answer = custom_answer(execution.respond, execution.pause is not None).status
+        say(
+            f"{event['method']} {event['path']} {answer} · #{execution.index} "
+            f"{execution.start.value} {execution.ee} {execution.status.value} "
+            f"{execution.duration_ms:.1f} ms"
+        )
+        if not execution.passed:
+            terminal.failure(Consoles.out, execution)
+        elif not quiet:
+            terminal.logs(Consoles.out, execution)
+
+    try:
+        with claimed(
+            (report_path, "report", "report.json"),
+            (junit_path, "JUnit file", "junit.xml"),
+            (record_path, "record file", "hits.jsonl"),
+        ):
+            try:
+                with api.serve(
+                    steps,
+                    custom_response=custom_response,
+                    host=host,
+                    port=port,
+                    on_request=served,
+                    record=record_path,
+                    **given,
+                ) as server:
+                    plan = server.runner.plan
+                    synced = plan.workflow
+                    what = f"workflow {synced.name}" if synced else ", ".join(map(str, steps))
+                    say(f"serving {what} on {server.url} (Ctrl-C stops)")
+                    for note in plan.notes:
+                        say(f"note: {note}", stderr=True)
+                    try:
+                        threading.Event().wait()
+                    except (KeyboardInterrupt, Terminated):
+                        say("stopping: the requests in flight finish, every EE goes", stderr=True)
+                result = server.result
+            except RunAborted as aborted:
+                finish(aborted.result, report_path, junit_path, terminal.Verbosity.QUIET)
+                raise
+            except (KeyboardInterrupt, Terminated) as exc:
+                if server is None or server.result is None:  # before it listened
+                    say("Interrupted: pdee serve was starting; its EEs were removed.", stderr=True)
+                    raise typer.Exit(signal_code(exc)) from None
+                result = server.result  # a second one, held until every EE went
+            assert result is not None
+            finish(result, report_path, junit_path, terminal.Verbosity.QUIET)
+    except PdeeError as exc:
+        fail(exc)
+    raise typer.Exit(report.exit_code(result))
