@@ -4,6 +4,7 @@ that builds its own image."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import docker
 import pytest
 
 import pdee
@@ -247,4 +249,5 @@ def test_an_installed_pdee_builds_its_image_from_any_directory(docker_client, tm
         version = subprocess.run([venv / "bin" / "pdee", "--version"], capture_output=True)
         assert version.stdout.decode().strip() == f"pdee {pdee.__version__}"
     finally:
-        docker_client.images.remove(tag)
+        with contextlib.suppress(docker.errors.ImageNotFound):  # a failed build made none
+            docker_client.images.remove(tag)
