@@ -26,7 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import Serving, execute, run, serve
+    from .api import execute, run, serve
     from .checking.project import ProjectCheck, WorkflowCheck, check_project
     from .checking.scenarios import check
     from .checking.verdicts import CheckResult, Outcome, Verdict
@@ -54,10 +54,11 @@ if TYPE_CHECKING:
         Summary,
         TmpUsage,
     )
+    from .serving.handle import Serving
     from .version import __version__
 
 _WHERE = {
-    **dict.fromkeys(["Serving", "execute", "run", "serve"], ".api"),
+    **dict.fromkeys(["execute", "run", "serve"], ".api"),
     **dict.fromkeys(
         ["BackendUnavailable", "EEError", "EEGone", "EEUnresponsive", "ImageError",
          "PdeeError", "RunAborted", "UsageError"],
@@ -73,6 +74,7 @@ _WHERE = {
     **dict.fromkeys(["Mode", "Retire", "Start"], ".lifecycle.scheduler"),
     **dict.fromkeys(["CheckResult", "Outcome", "Verdict"], ".checking.verdicts"),
     "check": ".checking.scenarios",
+    "Serving": ".serving.handle",
     "__version__": ".version",
 }  # fmt: skip
 

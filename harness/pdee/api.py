@@ -8,7 +8,6 @@ a keyword that is not one is a ``UsageError`` naming the closest option.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,19 +15,16 @@ from typing import TYPE_CHECKING, Any
 from .backends import Backend
 from .engine.execute import connections_for, execute
 from .engine.runner import OnExecution
-from .errors import UsageError
-from .interrupts import deferred
 from .plan.options import RunOptions
 from .plan.run_plan import build_plan
 from .plan.steps import StrPath
 from .results.records import Execution, RunResult
+from .serving.handle import Serving, serve_plan
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .plan.options import RunKeywords
-    from .serving.app import HTTPServer
-    from .serving.runner import ServeRunner
 
 __all__ = ["Serving", "connections_for", "execute", "run", "serve"]
 
@@ -75,64 +71,6 @@ def run(
     return execute(build_plan(steps, **options), backend, on_execution, progress)
 
 
-class Serving:
-    """A workflow served over HTTP (``pdee.serve``): ``url`` while it runs, ``result``
-    (every request's execution, as ``pdee.run`` gives) once it has stopped."""
-
-    def __init__(self, runner: ServeRunner, http: HTTPServer) -> None:
-        self.runner = runner
-        self.http = http
-        self.url = ""
-        self.result: RunResult | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def __repr__(self) -> str:
-        return f"<Serving {self.url or 'stopped'}>"
-
-    def start(self) -> str:
-        """Start the run (image, stores, packages) and then listen; the URL.
-
-        Raises:
-            UsageError, ImageError, BackendUnavailable, PackageError: before listening.
-        """
-
-        def run() -> None:
-            try:
-                self.result = self.runner.run()
-            except BaseException as exc:  # told to the caller, on its thread
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, name="pdee-serve", daemon=True)
-        self._thread.start()
-        while not self.runner.ready.wait(0.05):
-            if not self._thread.is_alive():
-                assert self._error is not None
-                raise self._error
-        try:
-            self.url = self.http.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self.url
-
-    def stop(self) -> RunResult:
-        """Stop listening, finish what is in flight, remove every EE; the result.
-
-        Raises:
-            RunAborted: the backend failed while serving (``.result`` holds the rest).
-        """
-        with deferred():  # a second Ctrl-C waits until every EE is removed
-            self.http.stop()
-            self.runner.stop()
-            if self._thread is not None:
-                self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self.result is not None
-        return self.result
-
-
 @contextmanager
 def serve(
     steps: Sequence[StrPath],
@@ -168,37 +106,14 @@ def serve(
     Raises:
         UsageError: a bad option, host or port; and what ``pdee.run`` raises.
     """
-    from .serving.app import HTTPServer, make_app
-    from .serving.runner import ServeRunner  # only serve needs the server's libraries
-
-    plan = build_plan(steps, **options)
-    if plan.workflow is not None and not plan.workflow.serves_http:
-        raise UsageError(
-            f"workflow {plan.workflow.name} has no HTTP trigger (its trigger: "
-            f"{', '.join(plan.workflow.triggers)}); pdee serve answers HTTP: use pdee run"
-        )
-    owned = None
-    recording = None
-    if record is not None:
-        try:
-            recording = open(record, "a", encoding="utf-8")  # noqa: SIM115 -- closed below
-        except OSError as exc:
-            raise UsageError(f"cannot write record file {record}: {exc.strerror}") from None
-    if backend is None:
-        from .backends.docker import DockerBackend
-
-        owned = backend = DockerBackend.connect(connections_for(plan) + 4)
-    try:
-        runner = ServeRunner(backend, plan, on_execution, on_request)
-        app = make_app(runner, custom_response, recording)
-        serving = Serving(runner, HTTPServer(app, host, port))
-        serving.start()
-        try:
-            yield serving
-        finally:
-            serving.stop()
-    finally:
-        if owned is not None:
-            owned.close()
-        if recording is not None:
-            recording.close()
+    with serve_plan(
+        build_plan(steps, **options),
+        custom_response=custom_response,
+        host=host,
+        port=port,
+        backend=backend,
+        on_execution=on_execution,
+        on_request=on_request,
+        record=record,
+    ) as serving:
+        yield serving

@@ -1,17 +1,29 @@
-"""A run: the plan's events, executed in EEs as the scheduler decides.
+"""The one runner: a run's arrivals, executed in EEs as the scheduler decides.
 
-``Runner(backend, plan).run()`` is the core of ``pdee run`` and ``pdee.run``.
+``Runner(backend, plan).run()`` is the core of ``pdee run``, ``pdee check`` and
+``pdee.run``; ``pdee serve`` runs the same ``Runner`` with another arrival source.
 
-The main thread walks the events in arrival order on the virtual clock, asks the
-scheduler where each goes, and hands the work to the EE's *lane* (``lanes``): a thread
-that owns one EE, starts it, runs its executions one at a time and destroys it. So up
-to ``concurrency`` executions run for real at once, each in its own EE. Lanes report
-through one inbox; the main thread alone keeps the records.
+Where arrivals come from is the runner's *source* (``sources``): the plan's virtual
+schedule (the default), or the requests of ``pdee serve`` as they come, on the real clock
+(``serving.request_queue``). The runner asks the source when its next arrival comes and
+merges in the later parts of paused executions (``parts``: ``pd.flow.delay``, ``suspend``,
+``rerun``), whichever the source; it places each arrival in time order. The source
+declares the two ways sources differ: whether its clock is the real one (then nothing
+starts before now, and the runner waits in real time for the next request or the next
+resumption's time) and whether the main thread may run an execution itself.
 
-Before the scheduler decides for an event arriving at virtual time ``t``, the main
-thread waits only until it knows, for every execution in flight, whether it ends before
-``t`` (``clock``). Where cold starts recur, a *standby* EE starts ahead in the
-background (``standby``). What a lane does with its EE is ``ee_work``.
+The main thread (the one that calls ``run``) asks the scheduler where each arrival goes,
+and hands the work to the EE's *lane* (``lanes``): a thread that owns one EE, starts it,
+runs its executions one at a time and destroys it. So up to ``concurrency`` executions
+run for real at once, each in its own EE. Lanes report through one inbox; the main
+thread alone keeps the records. With one execution at a time on the virtual clock, the
+main thread runs each execution itself (``Lane.run_here``): it would only wait for it.
+
+Before the scheduler decides for an arrival at virtual time ``t``, the main thread waits
+only until it knows, for every execution in flight, whether it ends before ``t``
+(``clock``); on the real clock, what ended before now is news already in the inbox.
+Where cold starts recur, a *standby* EE starts ahead in the background (``standby``).
+What a lane does with its EE is ``ee_work``.
 
 Every EE the run makes is destroyed on the way out, whatever the way out is.
 """
@@ -47,8 +59,9 @@ from ..results.records import EELife, Execution, RunResult, Settings, StoreAtEnd
 from ..services.data_stores import DataStore
 from ..version import __version__
 from .ee_work import EEWork
-from .lanes import Failed, Finished, Lane, News, Running, Started, close_all
+from .lanes import Failed, Finished, Lane, News, Running, Started, Wake, close_all
 from .parts import Part, Resumption, follow
+from .sources import ArrivalSource, VirtualSchedule
 from .standby import Standby
 
 log = logging.getLogger("pdee")
@@ -63,9 +76,7 @@ OnExecution = Callable[[Execution], None]
 
 
 class Runner:
-    """Carries out one plan on one backend."""
-
-    runs_inline = True  # may run an execution on the main thread (``_runs_here``)
+    """Carries out one plan on one backend, for the arrivals of one source."""
 
     def __init__(
         self,
@@ -73,9 +84,20 @@ class Runner:
         plan: RunPlan,
         on_execution: OnExecution | None = None,
         progress: Callable[[str], None] | None = None,
+        source: ArrivalSource | None = None,
     ) -> None:
+        """A run of ``plan`` on ``backend``, not started yet (``run``).
+
+        Args:
+            backend: where EEs run.
+            plan: what to run.
+            on_execution: called on the run's thread with each execution as it ends.
+            progress: told, line by line, what the run does before its first EE.
+            source: the arrivals (default: the plan's virtual schedule).
+        """
         self.backend = backend
         self.plan = plan
+        self.source: ArrivalSource = source or VirtualSchedule(plan)
         self.on_execution = on_execution or (lambda _execution: None)
         self.progress = progress or (lambda _line: None)  # what it does before the first EE
         self.run_id = uuid.uuid4().hex[:12]
@@ -101,14 +123,11 @@ class Runner:
         )
         self.work = EEWork(plan, self._new_ee, origin_ts=self.origin.timestamp())
         self.store_totals: dict[str, list[int]] = {}  # reads and writes, by store
-        self.dispatched = 0  # of the plan's events
         self.placing = False  # an arrival is being placed (counted out of events left)
         self.in_flight: dict[str, Decision] = {}
         self.parts: dict[int, Part] = {}  # the part each execution in flight runs, by index
-        # Later parts of paused executions, by virtual arrival time; they take indexes
-        # after the plan's executions.
+        # Later parts of paused executions, by arrival time; the source gives their indexes.
         self.resumptions: list[tuple[float, int, Resumption]] = []
-        self.next_index = plan.executions
         self.clock_s = 0.0  # the latest virtual time pdee knows of
 
     def _settings(self, image: ImageInfo | None) -> Settings:
@@ -119,7 +138,7 @@ class Runner:
             idle_timeout_s=policy.idle_timeout_s,
             chaos=policy.chaos,
             warm_workers=policy.warm_workers,
-            arrivals=plan.arrivals_described,
+            arrivals=self.source.describe(),
             seed=policy.seed,
             tmp_size_bytes=plan.tmp_size_bytes,
             memory_bytes=plan.memory_bytes,
@@ -159,7 +178,8 @@ class Runner:
     # -- the main thread --
 
     def run(self) -> RunResult:
-        """Run every execution of the plan; the result, executions in event order.
+        """Run every arrival of the source (the plan's events, by default) and what
+        follows them; the result, executions in event order.
 
         Raises:
             ImageError, UsageError: before any EE starts.
@@ -179,7 +199,7 @@ class Runner:
             raise
         failure: PdeeError | None = None
         try:
-            self._walk_events()
+            self._walk()
         except PdeeError as exc:
             failure = exc
         except (KeyboardInterrupt, Terminated):
@@ -263,32 +283,42 @@ class Runner:
             {"name": w.name, "version": w.version, "bytes": w.bytes} for w in fetched.wheels
         ]
 
-    def _walk_events(self) -> None:
-        """Place every arrival on the virtual clock in time order: the plan's events, and
-        the later parts of paused executions as they become known."""
+    def _walk(self) -> None:
+        """Place every arrival in time order: the source's, and the later parts of paused
+        executions as they become known; then retire every EE."""
         for ee_id in self.scheduler.begin():
             self._open_lane(ee_id, 0.0, warm_worker=True)
-        arrivals = enumerate(self.plan.arrivals)
-        upcoming = next(arrivals, None)
+        self.source.open(lambda: self.inbox.put(Wake()))
         while True:
-            plan_at = upcoming[1] if upcoming is not None else math.inf
-            # Every execution that ends before the next event is known, and so is the
-            # part that follows it if it paused: a resumption due first goes first.
-            self._sync(plan_at)
-            if self.resumptions and self.resumptions[0][0] <= plan_at:
+            next_at = self.source.next_at()  # None: no more; inf: none known yet
+            until_s = math.inf if next_at is None else next_at
+            # Every execution that ends before the source's next arrival is known, and
+            # so is the part that follows it if it paused: a resumption due first goes
+            # first (on the real clock, once its time has come).
+            self._learn_ends(until_s)
+            if self.resumptions and self.resumptions[0][0] <= min(until_s, self.source.now_s()):
                 at_s, _, resumption = heapq.heappop(self.resumptions)
                 self._arrive(resumption.part, at_s)
-            elif upcoming is not None:
-                index, at_s = upcoming
-                event = (
-                    self.plan.events[index % len(self.plan.events)] if self.plan.events else None
-                )
-                self.dispatched += 1
-                self._arrive(Part(index, index, event=event), at_s)
-                upcoming = next(arrivals, None)
-            else:
-                break
+            elif until_s < math.inf:
+                # At the time it came, not now: on the real clock, while an earlier
+                # request waited for a busy EE, later ones queued behind it and their
+                # wait counts from their arrival.
+                self._arrive(self.source.take(), until_s)
+            elif next_at is None and not self.in_flight:
+                break  # on the real clock, a resumption not yet due is not waited for
+            else:  # on the real clock: news, a request or a resumption's time is next
+                due_s = self.resumptions[0][0] - self.source.now_s() if self.resumptions else None
+                self._take_news(due_s)
         self._retire(self.scheduler.end(self.clock_s))
+
+    def _learn_ends(self, at_s: float) -> None:
+        """Take in every end known before an arrival at ``at_s`` is placed."""
+        if self.source.real_clock:
+            # What ended before now is news already in the inbox: an execution that
+            # ended before a request arrived is known before that request is placed.
+            self._take_rest()
+        else:
+            self._sync(at_s)
 
     def _arrive(self, part: Part, at_s: float) -> None:
         self.placing = True
@@ -307,6 +337,12 @@ class Runner:
             assert arrival.wait_for is not None
             self._wait_for_ee(arrival.wait_for)
             decision = self.scheduler.resume(part.index, at_s, arrival.wait_for)
+        if self.source.real_clock:
+            # On the real clock nothing starts before now: a request placed after the
+            # ones queued before it starts when it is placed, not when its EE became free.
+            now_s = self.source.now_s()
+            if decision.at_s < now_s:
+                decision = replace(decision, at_s=now_s)
         self._dispatch(decision, part)
 
     def _open_lane(self, ee_id: str, at_s: float, warm_worker: bool) -> Lane:
@@ -336,7 +372,7 @@ class Runner:
         return lane
 
     def _events_left(self) -> int:
-        return self.plan.executions - self.dispatched + len(self.resumptions)
+        return self.source.left() + len(self.resumptions)
 
     def _dispatch(self, decision: Decision, part: Part) -> None:
         lane = self.lanes.get(decision.ee)
@@ -376,9 +412,11 @@ class Runner:
         """Whether the main thread runs this execution itself rather than hand it to
         the lane's thread: only where it would do nothing but wait for it. With one
         execution at a time, every next placement waits for this one's end; on the main
-        thread a Ctrl-C or SIGTERM interrupts it there as it would the wait."""
+        thread a Ctrl-C or SIGTERM interrupts it there as it would the wait. Not where
+        the source may bring an arrival meanwhile (``pdee serve``: its thread must take
+        requests while an execution runs)."""
         return (
-            self.runs_inline
+            self.source.inline
             and self.plan.policy.concurrency == 1
             and not self.in_flight
             and lane.idle
@@ -422,13 +460,19 @@ class Runner:
     ) -> None:
         """Take in the lanes' news until ``done()``; ``wait_s()`` bounds each wait."""
         while not done():
-            timeout = wait_s()
-            try:
-                news = self.inbox.get(timeout=None if timeout in (None, float("inf")) else timeout)
-            except queue.Empty:
-                continue
-            self._take(news)
-            self._take_rest()
+            self._take_news(wait_s())
+
+    def _take_news(self, timeout: float | None) -> None:
+        """Take in the next news, waiting at most ``timeout`` seconds (None or ``inf``:
+        until it comes), and whatever came with it."""
+        try:
+            news = self.inbox.get(
+                timeout=None if timeout is None or timeout == math.inf else max(timeout, 0.0)
+            )
+        except queue.Empty:
+            return
+        self._take(news)
+        self._take_rest()
 
     def _take_rest(self) -> None:
         """Take in whatever news is already in the inbox, without waiting."""
@@ -474,12 +518,12 @@ class Runner:
             execution,
             [step.name for step in self.plan.steps],
             end_s,
-            self.next_index,
+            self.source.next_index,
             self.plan.resume_after_s,
             self.plan.resume_data,
         )
         if resumption is not None:
-            self.next_index += 1
+            self.source.next_index += 1
             heapq.heappush(self.resumptions, (resumption.at_s, resumption.part.index, resumption))
         self._retire(self.scheduler.finish(news.ee, end_s, execution.status.value, gone=news.gone))
         self.result.ees[news.ee].executions.append(decision.index)

@@ -1,11 +1,10 @@
-"""The HTTP trigger as a local server (``pdee serve``): Starlette, served by uvicorn.
+"""The HTTP trigger as a Starlette app (``pdee serve``; ``server`` serves it).
 
-uvicorn with Starlette is what Python users already run locally: HTTP/1.1 with
-keep-alive, concurrent requests, a graceful stop (``should_exit``), all driven from
-code. The app has one route, any path and method; it turns each request into the
-platform's event (``http_trigger``), hands it to the run (``serving.ServeRunner``) and
-answers as the platform does: the success page at once, or, with a custom response,
-what the workflow's ``pd.respond`` said.
+The app has one route, any path and method; it turns each request into the platform's
+event (``http_trigger``), submits it to the run (``request_queue.RequestQueue.submit``)
+and answers as the platform does: the success page at once, or, with a custom response,
+what the workflow's ``pd.respond`` said. Bodies too large for an event, and uploaded
+files, travel with the execution as blobs the event's URLs refer to.
 """
 
 from __future__ import annotations
@@ -14,20 +13,18 @@ import asyncio
 import base64
 import json
 import secrets
-import socket
-import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from typing import IO, Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.formparsers import MultiPartParser
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import UsageError
+from ..results.records import Execution
 from ..runtime.blobs import SCHEME as BLOB_SCHEME
 from .http_trigger import (
     BODY_LIMIT_BYTES,
@@ -40,7 +37,6 @@ from .http_trigger import (
     parse_body,
     wants_upload,
 )
-from .runner import ServeRunner
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -68,6 +64,8 @@ async def _read_body(request: Request, limit: int, message: str) -> bytes:
 
 
 Blobs = dict[str, dict[str, str]]
+# Hands one request's event (and its blobs) to the run; the future of its execution.
+Submit = Callable[[dict[str, Any], Blobs | None], Future[Execution]]
 
 
 def _blob(blobs: Blobs, data: bytes, kind: str) -> str:
@@ -135,12 +133,10 @@ async def _event(request: Request) -> tuple[dict[str, Any], Blobs]:
     return event, blobs
 
 
-def make_app(
-    runner: ServeRunner, custom_response: bool, record: IO[str] | None = None
-) -> Starlette:
-    """The app: every path and method is the workflow's trigger. With ``record``, each
-    event is written there as a line of JSON with its time in ``ts``, which
-    ``pdee run --schedule`` replays."""
+def make_app(submit: Submit, custom_response: bool, record: IO[str] | None = None) -> Starlette:
+    """The app: every path and method is the workflow's trigger, whose events go to
+    ``submit``. With ``record``, each event is written there as a line of JSON with its
+    time in ``ts``, which ``pdee run --schedule`` replays."""
 
     async def trigger(request: Request) -> Response:
         if request.method == "OPTIONS":
@@ -155,7 +151,7 @@ def make_app(
                     stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
                     record.write(json.dumps({**event, "ts": stamp.replace("+00:00", "Z")}) + "\n")
                     record.flush()
-                done = runner.submit(event, blobs or None)
+                done = submit(event, blobs or None)
                 if custom_response:
                     execution = await asyncio.wrap_future(done)
                     answer = custom_answer(execution.respond, execution.pause is not None)
@@ -164,59 +160,3 @@ def make_app(
         return Response(answer.body, answer.status, answer.headers)
 
     return Starlette(routes=[Route("/{path:path}", trigger, methods=METHODS)])
-
-
-class HTTPServer:
-    """uvicorn serving the app on its own thread; ``url`` once it listens."""
-
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
-        self.host = host
-        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(self.config)
-        self.thread = threading.Thread(target=self.server.run, name="pdee-http", daemon=True)
-        self.url = ""
-
-    def start(self, within_s: float = 10.0) -> str:
-        """Listen; the URL.
-
-        Raises:
-            UsageError: the host or port cannot be had.
-        """
-        self._check_bind()
-        self.thread.start()
-        deadline = threading.Event()
-        for _ in range(int(within_s / 0.01)):
-            if self.server.started:
-                break
-            if not self.thread.is_alive():
-                raise UsageError(f"cannot listen on {self.host}:{self.config.port}")
-            deadline.wait(0.01)
-        sockets = [s for server in self.server.servers for s in server.sockets]
-        port = sockets[0].getsockname()[1] if sockets else self.config.port
-        shown = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{shown}:{port}"
-        return self.url
-
-    def _check_bind(self) -> None:
-        try:
-            infos = socket.getaddrinfo(self.host, self.config.port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise UsageError(
-                f"--host {self.host}: {exc.strerror}; give an address like 127.0.0.1"
-            ) from None
-        family, kind, proto, _, address = infos[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(address)
-            except OSError as exc:
-                raise UsageError(
-                    f"cannot listen on {self.host}:{self.config.port}: {exc.strerror}; give "
-                    f"another --port (0 picks a free one)"
-                ) from None
-
-    def stop(self) -> None:
-        """Stop listening, letting the requests in progress finish."""
-        self.server.should_exit = True
-        if self.thread.is_alive():
-            self.thread.join(30)
