@@ -2,26 +2,31 @@
 
 A fake EE "runs" an execution by waiting for the event's ``sleep`` seconds, so the
 runner's real concurrency, its waits on the virtual clock, its standby EEs and its
-clean-up can be checked quickly and exactly (``fake_backend``).
+clean-up can be checked quickly and exactly (``fake_backend``). Its arrival sources: the
+plan's virtual schedule, and (for the resumptions it merges in) the request queue.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_backend import FakeBackend
+from fake_backend import FakeBackend, FakeEE
 
 import pdee
+from pdee.backends import EESpec, OnCall
 from pdee.engine.runner import Runner
+from pdee.engine.sources import VirtualSchedule
 from pdee.errors import RunAborted, UsageError
 from pdee.lifecycle.scheduler import Mode, Policy, simulate
 from pdee.plan.run_plan import RunPlan
 from pdee.plan.steps import Step
-from pdee.results.records import Execution
+from pdee.results.records import Execution, RunResult
+from pdee.serving.request_queue import RequestQueue
 
 
 def plan(
@@ -247,3 +252,133 @@ def test_an_ee_larger_than_the_host_is_refused_before_any_starts():
     ):
         Runner(engine, plan([0.0], [{}], Policy(chaos=0.0))).run()
     assert engine.ees == []
+
+
+# -- the arrival sources, and the resumptions the runner merges in --
+
+
+def test_the_virtual_schedule_gives_the_plans_arrivals_in_order():
+    described = {"kind": "interval", "interval_s": 2.5}
+    events = [{"a": 1}, {"b": 2}]
+    schedule = VirtualSchedule(
+        plan([0.0, 2.5, 2.5, 7.0], events, Policy(), arrivals_described=described)
+    )
+    assert (schedule.real_clock, schedule.inline) == (False, True)
+    assert schedule.describe() == described and schedule.now_s() == math.inf
+    taken = []
+    while (at_s := schedule.next_at()) is not None:
+        left = schedule.left()
+        part = schedule.take()
+        taken.append((at_s, left, part.index, part.first_index, part.event))
+    assert taken == [
+        (0.0, 4, 0, 0, {"a": 1}),
+        (2.5, 3, 1, 1, {"b": 2}),
+        (2.5, 2, 2, 2, {"a": 1}),  # the events cycle
+        (7.0, 1, 3, 3, {"b": 2}),
+    ]
+    assert schedule.left() == 0
+    assert schedule.next_index == 4  # a paused execution's next part: after the plan's
+    default = VirtualSchedule(plan([0.0], [], Policy()))  # no events given
+    assert default.take().event is None  # the trigger's default event
+
+
+TWO_STEPS = [
+    Step(name=name, path=Path(f"{name}.py"), code="def handler(pd):\n    return 1\n")
+    for name in ("first", "second")
+]
+
+
+class PausingEE(FakeEE):
+    """A fake EE whose workflow calls ``pd.flow.delay(event["delay_ms"])`` at the end of
+    step ``first``, in an execution's first part only."""
+
+    def request(
+        self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
+    ) -> dict[str, Any]:
+        reply = super().request(message, timeout_s, on_call)
+        delay_ms = message["event"].get("delay_ms") if message["type"] == "run" else None
+        if delay_ms is not None and not message.get("start_step"):
+            reply["pause"] = {"kind": "delay", "step": "first", "ms": delay_ms,
+                              "resume_url": "https://r", "cancel_url": "https://c"}  # fmt: skip
+        return reply
+
+
+class PausingBackend(FakeBackend):
+    def ee(self, spec: EESpec, run_id: str, ee_id: str) -> FakeEE:
+        ee = PausingEE(self, spec, ee_id)
+        self.ees.append(ee)
+        return ee
+
+
+def test_resumptions_are_merged_with_the_plans_arrivals_in_time_order():
+    # Execution 0 delays 15 s (between the arrivals at 10 and 20); execution 2, 60 s
+    # (after the plan's last arrival).
+    events = [{"delay_ms": 15_000}, {}, {"delay_ms": 60_000}]
+    runner = Runner(
+        PausingBackend(), plan([0.0, 10.0, 20.0], events, Policy(chaos=0.0), steps=TWO_STEPS)
+    )
+    executions = runner.run().executions
+    assert [e.index for e in sorted(executions, key=lambda e: e.arrived_at_s)] == [0, 1, 3, 2, 4]
+    first, resumed, late = executions[0], executions.by_index(3), executions.by_index(4)
+    assert first.pause is not None and first.pause.outcome == "resumed"
+    assert first.pause.resumed_as == 3
+    assert (resumed.part, resumed.first_index, resumed.trace_id) == (2, 0, first.trace_id)
+    assert 15.0 <= resumed.arrived_at_s < 16.0 and 80.0 <= late.arrived_at_s < 81.0
+    assert resumed.ee == "ee-1" and resumed.start.value == "warm"
+    assert resumed.pause is None  # its own part does not pause again
+
+
+def serve_in_background(
+    runner: Runner, queue: RequestQueue
+) -> tuple[threading.Thread, list[RunResult]]:
+    """Run ``runner`` (fed by ``queue``) on a thread of its own, as ``pdee serve`` does."""
+    results: list[RunResult] = []
+    thread = threading.Thread(target=lambda: results.append(runner.run()), name="serve")
+    thread.start()
+    assert queue.ready.wait(5)
+    return thread, results
+
+
+def test_on_the_real_clock_a_resumption_runs_when_its_time_comes():
+    queue = RequestQueue()
+    runner = Runner(
+        PausingBackend(),
+        plan([0.0], [{}], Policy(chaos=0.0), steps=TWO_STEPS),
+        queue.finished,
+        source=queue,
+    )
+    thread, results = serve_in_background(runner, queue)
+    paused = queue.submit({"delay_ms": 300}).result(5)
+    between = queue.submit({}).result(5)  # comes before the resumption's time
+    deadline = time.monotonic() + 5
+    while len(runner.result.executions) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    queue.stop()
+    thread.join(5)
+    (result,) = results
+    assert paused.pause is not None and paused.pause.resumed_as == 1
+    assert between.index == 2  # requests and resumptions count on together
+    resumed = result.executions.by_index(1)
+    assert (resumed.part, resumed.first_index) == (2, 0)
+    # Placed at its time (0.3 s after the first part ended), after the request between.
+    assert paused.pause.resume_at_s is not None
+    assert resumed.arrived_at_s == pytest.approx(paused.pause.resume_at_s, abs=1e-5)
+    assert between.arrived_at_s < resumed.arrived_at_s <= resumed.at_s
+
+
+def test_on_the_real_clock_a_resumption_not_yet_due_is_not_waited_for_at_the_stop():
+    queue = RequestQueue()
+    runner = Runner(
+        PausingBackend(),
+        plan([0.0], [{}], Policy(chaos=0.0), steps=TWO_STEPS),
+        queue.finished,
+        source=queue,
+    )
+    thread, results = serve_in_background(runner, queue)
+    paused = queue.submit({"delay_ms": 3_600_000}).result(5)
+    started = time.monotonic()
+    queue.stop()
+    thread.join(5)
+    assert time.monotonic() - started < 2
+    assert paused.pause is not None and paused.pause.outcome == "resumed"
+    assert [e.index for e in results[0].executions] == [0]
