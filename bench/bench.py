@@ -64,7 +64,8 @@ from pdee.lifecycle.scheduler import Policy, arrival_times, simulate
 from pdee.plan.requirements import requirements
 from pdee.provision import packages
 from pdee.provision.image import DEFAULT_TAG
-from pdee.results.records import Execution, ExecutionLog
+from pdee.results.log import ExecutionLog
+from pdee.results.records import Execution
 
 TRIVIAL = "def handler(pd):\n    return 1\n"
 

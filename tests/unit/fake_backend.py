@@ -4,8 +4,10 @@ It implements ``pdee.backends.Backend`` (mypy checks it: ``make lint``), so whol
 run through the real ``Runner``, threads, virtual clock and clean-up included. An
 event steers its execution: ``sleep`` (seconds), ``status`` (how it ends), ``gone``
 (the EE's container ends under it), ``tmp`` (bytes it adds to /tmp), ``warm_status``
-(how it ends on an EE that ran one before), ``memory`` (bytes it adds to the peak), ``returns`` and ``exports`` (what the step gives;
-by default its index and its EE's id).
+(how it ends on an EE that ran one before), ``memory`` (bytes it adds to the peak),
+``returns`` and ``exports`` (what the step gives; by default its index and its EE's id),
+``calls`` (data store calls it makes: their answers are kept in ``FakeEE.answers``).
+Its messages are the runtime's (``pdee.runtime.protocol``), as the real EE's are.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from pdee.backends import Backend, EESpec, Host, ImageInfo, OnCall, PackageImage
 from pdee.errors import EEError, EEGone, EEUnresponsive
 from pdee.provision.image import recipe_fingerprint
-from pdee.runtime import PROTOCOL_VERSION
+from pdee.runtime import protocol
 
 
 class FakeEE:
@@ -31,6 +33,7 @@ class FakeEE:
         self.names = [ee_id]
         self.started = False
         self.hello: dict[str, Any] = {}
+        self.answers: list[dict[str, Any]] = []  # what the last execution's calls got
         self.destroyed = threading.Event()
         self.running = 0
         self.served = 0
@@ -45,33 +48,50 @@ class FakeEE:
     def __exit__(self, *_exc: object) -> None:
         self.destroy()
 
-    def start(self, timeout_s: float = 60.0) -> dict[str, Any]:
+    def start(self, timeout_s: float = 60.0) -> protocol.Hello:
         if self.backend.fail_start_of == self.id:
             raise EEError(f"EE {self.id} could not start: no such image")
         if self.destroyed.wait(self.backend.start_s):
             raise EEError(f"EE {self.id} was destroyed while it started")
         self.started = True
-        self.hello = {"type": "hello", "python": "3.12.7", "protocol": PROTOCOL_VERSION}
-        return self.hello
+        hello: protocol.Hello = {
+            "type": protocol.HELLO,
+            "protocol": self.backend.protocol,
+            "python": "3.12.7",
+            "tmp_size_bytes": self.spec.tmp_size_bytes,
+            "memory_source": "fake",
+            "separated": True,
+            "link_local": "blocked" if self.spec.block_link_local else "open",
+        }
+        self.hello = dict(hello)
+        return hello
 
     def rename(self, ee_id: str) -> None:
         self.id = ee_id
         self.names.append(ee_id)
 
     def request(
-        self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
-    ) -> dict[str, Any]:
+        self, message: protocol.Request, timeout_s: float, on_call: OnCall | None = None
+    ) -> protocol.Reply:
         assert self.started and not self.destroyed.is_set()
-        if message["type"] == "reset":  # recycled: as new
+        if message["type"] == protocol.RESET:  # recycled: as new
             self.tmp_used = self.memory = self.served = 0
-            return {"type": "reset", "clean": not self.backend.dirty, "why": None}
-        if message["type"] == "load":
+            return {"type": protocol.RESET, "clean": not self.backend.dirty, "why": None}
+        if message["type"] == protocol.LOAD:
             self.stores = sorted(
-                {key for step in message["steps"] for key in (step.get("stores") or {}).values()}
+                {
+                    key
+                    for step in message["steps"]
+                    if "stand_in" not in step
+                    for key in step["stores"].values()
+                }
             )
-            return {"type": "ready"}
+            return {"type": protocol.READY, "packages_bytes": 0}
+        return self.run(message, on_call)
+
+    def run(self, message: protocol.Run, on_call: OnCall | None) -> protocol.Result:
         event = message["event"]
-        answers = [on_call(call) for call in event.get("calls", [])] if on_call else []
+        self.answers = [on_call(call) for call in event.get("calls", [])] if on_call else []
         self.running += 1
         with self.backend.lock:
             self.backend.in_flight += 1
@@ -93,9 +113,14 @@ class FakeEE:
                 status = event["warm_status"]
             self.served += 1
             return {
-                "type": "result",
+                "type": protocol.RESULT,
+                "index": message["index"],
                 "status": status,
                 "error": None,
+                "respond": None,
+                "exit_reason": None,
+                "pause": None,
+                "emails": [],
                 "duration_ms": event.get("sleep", 0.0) * 1000,
                 "steps": {
                     "step": {
@@ -114,8 +139,9 @@ class FakeEE:
                 },
                 "memory": {"peak_bytes": self.memory, "limit_bytes": self.spec.memory_bytes},
                 "restarted_steps": [],
+                "restart_reasons": {},
+                "stray_lines": {},
                 "platform_files_intact": not event.get("wipes_pdg"),
-                "answers": answers,  # what the calls got, for the tests to see
             }
         finally:
             self.running -= 1
@@ -139,6 +165,7 @@ class FakeBackend:
     ) -> None:
         self.start_s = start_s
         self.dirty = False  # a reset says the EE cannot be made new
+        self.protocol = protocol.PROTOCOL_VERSION  # what its EEs' hello says
         self.host_memory_bytes = host_memory_bytes
         self.fail_start_of = fail_start_of
         self.fail_during = fail_during  # the index of an execution whose EE breaks

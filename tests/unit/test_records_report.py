@@ -11,19 +11,37 @@ from pdee.lifecycle.scheduler import Decision, Retire, Start
 from pdee.outputs import report
 from pdee.outputs.terminal import index_ranges, sparkline
 from pdee.provision.image import python_note
-from pdee.results.records import EELife, Execution, ExecutionLog, RunResult, Settings, Status
+from pdee.results import reply as replies
+from pdee.results.log import ExecutionLog
+from pdee.results.records import EELife, Execution, RunResult, Settings, Status
+from pdee.runtime import protocol
 
 
 def reply(status: str, **extra: Any) -> dict[str, Any]:
     return {
+        "type": protocol.RESULT,
+        "index": 0,
         "status": status,
+        "error": None,
+        "respond": None,
+        "exit_reason": None,
+        "pause": None,
+        "emails": [],
         "duration_ms": 1.0,
         "steps": {
             "s": {"return_value": [1], "exports": {"k": "v"}, "logs": "hi\n", "duration_ms": 0.5}
         },
-        "tmp": {"used_bytes": 10, "files": 1, "size_bytes": 2**31},
+        "tmp": {
+            "used_bytes": 10,
+            "peak_used_bytes": 10,
+            "files": 1,
+            "some_files": [],
+            "size_bytes": 2**31,
+        },
         "memory": {"peak_bytes": 5, "limit_bytes": 2**28},
         "restarted_steps": ["s"],
+        "restart_reasons": {},
+        "stray_lines": {},
         "platform_files_intact": False,
         **extra,
     }
@@ -31,9 +49,8 @@ def reply(status: str, **extra: Any) -> dict[str, Any]:
 
 def execution(index: int, status: str, start: str = "warm", **extra: Any) -> Execution:
     decision = Decision(index, float(index), float(index), "ee-1", Start(start))
-    return Execution.from_reply(
-        decision, reply(status, **extra), 300.0 if start == "cold" else None
-    )
+    known = replies.Known(decision, 300.0 if start == "cold" else None)
+    return replies.execution(known, reply(status, **extra))
 
 
 def settings() -> Settings:

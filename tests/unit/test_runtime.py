@@ -291,7 +291,7 @@ def test_tmp_usage_walks_deep_from_an_open_directory_without_following_links(tmp
 
 
 def test_protocol_round_trip_and_code_path():
-    message = {"type": "run", "event": {"ü": [1, None]}}
+    message = {"type": protocol.RUN, "event": {"ü": [1, None]}}
     assert protocol.decode(protocol.encode(message)) == message
     with pytest.raises(ValueError):
         protocol.decode(b"[1]")

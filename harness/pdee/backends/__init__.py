@@ -9,8 +9,10 @@ An EE is started once, answers requests one at a time, and is destroyed once
 for a reply, which must then end with an ``EEError``)::
 
     with backend.ee(spec, run_id, "ee-1") as ee:      # start() ... destroy()
-        ee.request({"type": "load", ...}, timeout_s=60)
-        reply = ee.request({"type": "run", ...}, timeout_s=45)
+        ee.request({"type": protocol.LOAD, ...}, timeout_s=60)
+        reply = ee.request({"type": protocol.RUN, ...}, timeout_s=45)
+
+The messages are the runtime's (``pdee.runtime.protocol``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from ..errors import BackendUnavailable, EEError, EEGone, ImageError
+from ..runtime import protocol
 
 # Room above /tmp and the step's limit for the supervisor and the sampling slack:
 # the EE's hard memory limit is tmp + memory + this, so /tmp never starves the step.
@@ -85,7 +88,7 @@ class EE(Protocol):
     id: str
     hello: dict[str, Any]  # what its runtime said when it started ({} before)
 
-    def start(self, timeout_s: float = 60.0) -> dict[str, Any]:
+    def start(self, timeout_s: float = 60.0) -> protocol.Hello:
         """Make the EE and wait for its runtime; return the runtime's hello.
 
         Raises:
@@ -94,8 +97,8 @@ class EE(Protocol):
         ...
 
     def request(
-        self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
-    ) -> dict[str, Any]:
+        self, message: protocol.Request, timeout_s: float, on_call: OnCall | None = None
+    ) -> protocol.Reply:
         """Send one message to the runtime and return its reply; meanwhile ``on_call``
         answers the calls the steps make (their data store operations).
 

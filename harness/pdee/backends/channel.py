@@ -1,24 +1,25 @@
 """An EE's channel: one JSON message a line over the container's attached stdin and
 multiplexed stdout/stderr, on one socket (Docker's attach API; no docker import here).
 
-Besides its replies the runtime sends ``step`` (which step starts) and ``log`` (what a
-step prints, as it prints it) messages; the channel keeps them as the ``Progress`` of
-the request awaited, so that an EE gone under a step is laid at its door, with its logs.
+The messages and their framing are the runtime's ``protocol``. Besides its replies the
+runtime sends ``StepStarted`` (which step starts) and ``Log`` (what a step prints, as it
+prints it); the channel keeps them as the ``Progress`` of the request awaited, so that
+an EE gone under a step is laid at its door, with its logs. It answers a ``Call`` (a
+step's data store operation) with the run's ``OnCall``.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runtime import protocol
 from . import OnCall
 
 STDOUT, STDERR = 1, 2
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one encoder for every message
 LOG_TAIL_BYTES = 64 * 1024
 
 
@@ -111,18 +112,18 @@ class Progress:
         del kept[:-LOG_TAIL_BYTES]
 
 
-def send_message(stream: AttachedStream, message: dict[str, Any]) -> None:
+def send_message(stream: AttachedStream, message: protocol.ToRuntime) -> None:
     """Send one message, as one line.
 
     Raises:
         OSError: the stream is closed (the EE went away).
     """
-    stream.send(_COMPACT.encode(message).encode() + b"\n")
+    stream.send(protocol.encode(message))
 
 
 def next_reply(
     stream: AttachedStream, deadline: float, progress: Progress, on_call: OnCall | None = None
-) -> dict[str, Any] | None:
+) -> protocol.Reply | None:
     """The next message that is not progress (``progress`` takes those in) or a call
     (``on_call`` answers those: a step's data store operations); None at the end of the
     stream.
@@ -130,27 +131,24 @@ def next_reply(
     Raises:
         TimeoutError: nothing came before ``deadline``.
         OSError: the socket failed (or was shut down from another thread).
-        ValueError: a line that is not a JSON object.
+        ValueError: a line that is not a message.
     """
     while True:
         line = stream.read_line(deadline)
         if line is None:
             return None
-        message = json.loads(line)
-        if not isinstance(message, dict):
-            raise ValueError(f"{line[:200]!r} is not a message")
-        kind = message.get("type")
-        if kind == "step":
-            progress.step = str(message.get("name"))
-        elif kind == "log":
-            progress.add_logs(str(message.get("name")), str(message.get("data", "")))
-        elif kind == "call":
-            call = message.get("call")
-            answer = (
+        message: protocol.FromRuntime = protocol.decode(line)
+        if message["type"] == protocol.STEP:
+            progress.step = str(message["name"])
+        elif message["type"] == protocol.LOG:
+            progress.add_logs(str(message["name"]), str(message["data"]))
+        elif message["type"] == protocol.CALL:
+            call = message["call"]
+            answer: dict[str, Any] = (
                 on_call(call)
                 if on_call is not None and isinstance(call, dict)
                 else {"error": "this request takes no calls"}
             )
-            send_message(stream, {"type": "answer", **answer})
+            send_message(stream, {"type": protocol.ANSWER, "answer": answer})
         else:
             return message

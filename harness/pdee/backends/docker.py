@@ -33,6 +33,7 @@ from docker.models.containers import Container
 
 from ..errors import BackendUnavailable, EEError, EEGone, EEUnresponsive, ImageError, UsageError
 from ..interrupts import deferred
+from ..runtime import protocol
 from . import LABEL_RUN, EESpec, Host, ImageInfo, OnCall, PackageImage, ownership
 from .channel import AttachedStream, Progress, next_reply, send_message
 
@@ -146,7 +147,7 @@ class DockerEE:
             options["network"] = spec.network
         return options
 
-    def start(self, timeout_s: float = 60.0) -> dict[str, Any]:
+    def start(self, timeout_s: float = 60.0) -> protocol.Hello:
         """Create and start the container; return the supervisor's hello.
 
         Raises:
@@ -188,8 +189,11 @@ class DockerEE:
             if self._destroyed():
                 raise EEError(f"EE {self.id} was destroyed while it started")
             self.state = EEState.RUNNING
-        self.hello = self._read_message(timeout_s, "start")
-        return self.hello
+        hello = self._read_message(timeout_s, "start")
+        if hello["type"] != protocol.HELLO:
+            raise EEError(f"EE {self.id}'s runtime began with {hello['type']!r}, not a hello")
+        self.hello = dict(hello)
+        return hello
 
     def _destroyed(self) -> bool:
         # A method, not an inline test: destroy() may change the state from another thread.
@@ -209,8 +213,8 @@ class DockerEE:
             log.warning("EE %s keeps the container name %s: %s", ee_id, old, _explain(exc))
 
     def request(
-        self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
-    ) -> dict[str, Any]:
+        self, message: protocol.Request, timeout_s: float, on_call: OnCall | None = None
+    ) -> protocol.Reply:
         """Send one message to the supervisor and return its reply; ``on_call`` answers
         the steps' calls meanwhile.
 
@@ -224,11 +228,11 @@ class DockerEE:
             send_message(self.stream, message)
         except OSError:
             pass  # the read below says why the EE went away
-        return self._read_message(timeout_s, message.get("type", "?"), on_call)
+        return self._read_message(timeout_s, message["type"], on_call)
 
     def _read_message(
         self, timeout_s: float, during: str, on_call: OnCall | None = None
-    ) -> dict[str, Any]:
+    ) -> protocol.Reply:
         stream = self.stream
         assert stream is not None
         with self._lock:
@@ -250,11 +254,11 @@ class DockerEE:
         during: str,
         progress: Progress,
         on_call: OnCall | None,
-    ) -> dict[str, Any]:
+    ) -> protocol.Reply:
         try:
             reply = next_reply(stream, time.monotonic() + timeout_s, progress, on_call)
         except TimeoutError:
-            if during == "run":  # mid-execution: the execution's failure, not the run's
+            if during == protocol.RUN:  # mid-execution: the execution's failure, not the run's
                 raise EEUnresponsive(
                     f"EE {self.id} gave no reply to its execution in {timeout_s:g} s",
                     step=progress.step,
@@ -274,8 +278,8 @@ class DockerEE:
             if self.state is EEState.DESTROYED:
                 raise EEError(f"EE {self.id} was destroyed")
             raise self._gone(during, progress)
-        if reply.get("type") == "fatal":
-            raise EEError(f"EE {self.id}'s runtime failed: {reply.get('message')}")
+        if reply["type"] == protocol.FATAL:
+            raise EEError(f"EE {self.id}'s runtime failed: {reply['message']}")
         return reply
 
     def _stderr_tail(self) -> str:

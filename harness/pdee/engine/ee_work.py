@@ -3,7 +3,8 @@
 Each function runs on a lane's thread and tells the run's main thread what happened
 only through the lane's news (``lanes``): an EE that started (``Started``), where an
 execution is on the virtual clock (``Running``) and the record of one that ended
-(``Finished``).
+(``Finished``). The messages it sends and the replies it takes are the runtime's
+``protocol``; a reply becomes a record in ``results.reply``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from ..errors import EEError, EEGone, EEUnresponsive, ImageError
 from ..lifecycle.scheduler import Decision, Start
 from ..plan.run_plan import RunPlan
 from ..plan.steps import Step
-from ..results.records import Execution
-from ..runtime import PROTOCOL_VERSION
+from ..results import reply
+from ..results.records import Status, StepError, StoreUse
+from ..runtime import protocol
 from ..services.data_stores import WRITES, DataStore
 from .lanes import Finished, Lane, Started
 
@@ -55,14 +57,14 @@ class EEWork:
         """
         started = time.monotonic()
         hello = lane.ee.start()
-        if hello.get("protocol") != PROTOCOL_VERSION:
+        if hello.get("protocol") != protocol.PROTOCOL_VERSION:
             raise ImageError(
                 f"image {self.plan.image} speaks runtime protocol {hello.get('protocol')}, "
-                f"this pdee {PROTOCOL_VERSION}; rebuild it with `pdee image build`"
+                f"this pdee {protocol.PROTOCOL_VERSION}; rebuild it with `pdee image build`"
             )
         self._load(lane)
         lane.start_s = time.monotonic() - started
-        lane.post(Started(lane.ee.id, hello))
+        lane.post(Started(lane.ee.id, dict(hello)))
 
     def recycle(self, lane: Lane) -> None:
         """Make the lane's used EE new again and load the workflow, as a start does; an
@@ -76,12 +78,14 @@ class EEWork:
         started = time.monotonic()
         lane.start_s = None
         try:
-            swept = lane.ee.request({"type": "reset"}, timeout_s=LOAD_TIMEOUT_S)
-            if swept.get("clean"):
+            swept = lane.ee.request({"type": protocol.RESET}, timeout_s=LOAD_TIMEOUT_S)
+            if swept["type"] != protocol.RESET:
+                raise _out_of_turn(lane, swept, protocol.RESET)
+            if swept["clean"]:
                 self._load(lane)
                 lane.start_s = time.monotonic() - started
                 return
-            why = swept.get("why")
+            why = swept["why"]
         except EEError as exc:
             why = str(exc)
         log.info("EE %s is not recycled (%s): a new one replaces it", lane.ee.id, why)
@@ -100,12 +104,14 @@ class EEWork:
             EEError: the EE did not load it.
         """
         loaded = lane.ee.request(self.load_message(), timeout_s=LOAD_TIMEOUT_S)
-        lane.packages_bytes = int(loaded.get("packages_bytes", 0))
+        if loaded["type"] != protocol.READY:
+            raise _out_of_turn(lane, loaded, protocol.LOAD)
+        lane.packages_bytes = loaded["packages_bytes"]
 
-    def load_message(self) -> dict[str, Any]:
+    def load_message(self) -> protocol.Load:
         plan = self.plan
         return {
-            "type": "load",
+            "type": protocol.LOAD,
             "steps": [step_message(step) for step in plan.steps],
             "env": plan.env,
             "measure": self.measure,
@@ -113,7 +119,7 @@ class EEWork:
             "timeout_s": plan.timeout_s,
         }
 
-    def execute(self, lane: Lane, decision: Decision, message: dict[str, Any]) -> None:
+    def execute(self, lane: Lane, decision: Decision, message: protocol.Run) -> None:
         """Run one execution; a cold one starts the EE first, unless a standby EE did.
         Post ``Finished`` with its record.
 
@@ -143,29 +149,44 @@ class EEWork:
             use[call.get("op") in WRITES] += 1
             return store.answer(call, virtual_start + time.monotonic())
 
+        def known() -> reply.Known:  # once the request is over: its store calls counted
+            return reply.Known(
+                decision,
+                cold_start_ms,
+                context_id=message["context"]["id"],
+                trace_id=message["context"]["trace_id"],
+                stores={name: StoreUse(r, w) for name, (r, w) in uses.items()},
+                packages_bytes=lane.packages_bytes,
+            )
+
         try:
-            reply = lane.ee.request(
+            answered = lane.ee.request(
                 message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S, on_call=on_call
             )
         except (EEGone, EEUnresponsive) as exc:  # the EE is lost; the run goes on
             gone = True
-            reply = gone_reply(exc, (time.monotonic() - started) * 1000, self.plan.timeout_s)
-        reply["stores"] = {name: {"reads": r, "writes": w} for name, (r, w) in uses.items()}
-        reply["context_id"] = message["context"]["id"]
-        reply["trace_id"] = message["context"]["trace_id"]
-        if reply.get("tmp"):
-            reply["tmp"]["packages_bytes"] = lane.packages_bytes
+            status, error = lost_error(exc, self.plan.timeout_s)
+            duration_ms = (time.monotonic() - started) * 1000
+            execution = reply.lost(known(), status, error, exc.logs, duration_ms)
+        else:
+            if answered["type"] != protocol.RESULT:
+                raise _out_of_turn(lane, answered, protocol.RUN)
+            execution = reply.execution(known(), answered)
         lane.post(
             Finished(
                 ee=decision.ee,
-                execution=Execution.from_reply(decision, reply, cold_start_ms),
+                execution=execution,
                 elapsed_s=cold_start_s + time.monotonic() - started,
                 gone=gone,
             )
         )
 
 
-def step_message(step: Step) -> dict[str, Any]:
+def _out_of_turn(lane: Lane, answered: protocol.Reply, asked: str) -> EEError:
+    return EEError(f"EE {lane.ee.id} answered {asked!r} with {answered['type']!r}")
+
+
+def step_message(step: Step) -> protocol.CodeStep | protocol.StandInStep:
     """One step as the EE's runtime loads it."""
     if step.stand_in is not None:
         return {"name": step.name, "stand_in": True, "return_value": step.stand_in.return_value}
@@ -180,28 +201,16 @@ def step_message(step: Step) -> dict[str, Any]:
     }
 
 
-def gone_reply(
-    exc: EEGone | EEUnresponsive, duration_ms: float, timeout_s: float
-) -> dict[str, Any]:
-    """The reply an execution gets when its EE's container ended under it, or stopped
-    answering (a timeout: the EE is destroyed, as for one that timed out itself)."""
+def lost_error(exc: EEGone | EEUnresponsive, timeout_s: float) -> tuple[Status, StepError]:
+    """How an execution ended whose EE's container ended under it, or stopped answering
+    (a timeout: the EE is destroyed, as for one that timed out itself)."""
     if isinstance(exc, EEUnresponsive):
-        status, kind = "timeout", "Timeout"
         message = (
             f"the execution ran past {timeout_s:g} s and its EE did not answer for "
             f"{REPLY_GRACE_S:g} s more (its processes starved pdee's runtime, or the EE was "
             f"paused); pdee ended it and destroyed the EE"
         )
-    else:
-        status = "oom" if exc.oom_killed else "error"
-        kind = "OutOfMemory" if exc.oom_killed else "EEGone"
-        message = str(exc)
-    return {
-        "status": status,
-        "error": {"type": kind, "message": message, "step": exc.step, "traceback": None},
-        "steps": {
-            name: {"return_value": None, "exports": {}, "logs": logs, "duration_ms": 0.0}
-            for name, logs in exc.logs.items()
-        },
-        "duration_ms": duration_ms,
-    }
+        return Status.TIMEOUT, StepError("Timeout", message, exc.step)
+    if exc.oom_killed:
+        return Status.OOM, StepError("OutOfMemory", str(exc), exc.step)
+    return Status.ERROR, StepError("EEGone", str(exc), exc.step)

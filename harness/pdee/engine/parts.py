@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..results.records import Execution, Pause
+from ..runtime import protocol
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,9 @@ class Part:
     # token's base64 ``data`` and content ``type``, served to the steps in the EE.
     blobs: dict[str, dict[str, str]] | None = field(default=None, repr=False)
 
-    def message(self) -> dict[str, Any]:
+    def message(self) -> protocol.RunPart:
         """What the runtime's ``run`` message gets beyond the event and context."""
-        extra: dict[str, Any] = {"blobs": self.blobs} if self.blobs else {}
+        extra: protocol.RunPart = {"blobs": self.blobs} if self.blobs else {}
         if self.number == 1:
             return extra
         return {

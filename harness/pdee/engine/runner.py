@@ -56,6 +56,7 @@ from ..provision import packages
 from ..provision.image import check_image, python_note
 from ..provision.recipe import cache_lock
 from ..results.records import EELife, Execution, RunResult, Settings, StoreAtEnd
+from ..runtime import protocol
 from ..services.data_stores import DataStore
 from ..version import __version__
 from .ee_work import EEWork
@@ -387,8 +388,8 @@ class Runner:
         if part.trace_id is None:  # a first part: later ones share its trace id
             part = replace(part, trace_id=execution_context["trace_id"])
         execution_context["trace_id"] = part.trace_id
-        message = {
-            "type": "run",
+        message: protocol.Run = {
+            "type": protocol.RUN,
             "index": decision.index,
             "event": event,
             "context": execution_context,

@@ -2,29 +2,25 @@
 
 These are what ``pdee.run`` returns and what the report, the terminal and the JUnit
 writer read. Each has ``to_json()``, the report's form of it (a contract: CI jobs parse
-it). Replies from the EE's runtime become records in one place, ``Execution.from_reply``.
+it), and ``from_json``, back from it. The runtime's replies become records in one place,
+``results.reply``.
 
-A run's executions are an ``ExecutionLog``: a sequence whose records wait on disk (logs
-included), with only a ``Brief`` of each in memory, so that a run of 100,000 executions,
-or of megabytes of logs each, takes no more of pdee's memory than a short one.
+A run's executions are an ``ExecutionLog`` (``results.log``): a sequence whose records
+wait on disk (logs included), with only a ``Brief`` of each in memory, so that a run of
+100,000 executions, or of megabytes of logs each, takes no more of pdee's memory than a
+short one.
 """
 
 from __future__ import annotations
 
 import enum
-import json
-import os
-import tempfile
-import weakref
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any, overload
+from typing import Any
 
-from ..lifecycle.scheduler import Decision, Retire, Start
-
-# What json.dumps(..., separators=(",", ":")) makes, without a new encoder each time.
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
+from ..lifecycle.scheduler import Retire, Start
+from .log import ExecutionLog
 
 
 class Status(str, enum.Enum):
@@ -54,7 +50,7 @@ class StepError:
     line: int | None = None  # the step's line nearest to where it was raised
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StepError:
+    def from_json(cls, data: Mapping[str, Any]) -> StepError:
         return cls(
             type=str(data.get("type")),
             message=str(data.get("message")),
@@ -85,7 +81,7 @@ class StepResult:
     stand_in: bool = False  # a step pdee did not run: the return value it was given
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StepResult:
+    def from_json(cls, data: Mapping[str, Any]) -> StepResult:
         return cls(
             return_value=data.get("return_value"),
             exports=data.get("exports") or {},
@@ -169,7 +165,7 @@ class Pause:
     resumed_as: int | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Pause:
+    def from_json(cls, data: Mapping[str, Any]) -> Pause:
         return cls(
             kind=str(data["kind"]),
             step=str(data["step"]),
@@ -246,69 +242,6 @@ class Execution:
 
     def __repr__(self) -> str:
         return f"<Execution #{self.index} {self.status.value} on {self.ee} ({self.start.value})>"
-
-    @classmethod
-    def from_reply(
-        cls, decision: Decision, reply: dict[str, Any], cold_start_ms: float | None
-    ) -> Execution:
-        """The record of one execution, from the scheduler's decision and the runtime's reply."""
-        reasons = reply.get("restart_reasons") or {}
-        notes = [
-            f"the process of step {step!r} was restarted "
-            f"({reasons.get(step, 'its last one ended')}); /tmp was kept, module globals "
-            f"were not"
-            for step in reply.get("restarted_steps", [])
-        ]
-        notes += [
-            f"step {step!r} wrote {count} line(s) to the runtime's reply channel, which it "
-            f"inherits; they were ignored (replies carry an id a stray line cannot have)"
-            for step, count in (reply.get("stray_lines") or {}).items()
-        ]
-        if reply.get("platform_files_intact") is False:
-            notes.append(
-                "a step deleted the platform's files in /tmp/__pdg__: on the platform, later "
-                "executions in this EE fail once a step process restarts"
-            )
-        tmp, memory, error = reply.get("tmp"), reply.get("memory"), reply.get("error")
-        return cls(
-            index=decision.index,
-            ee=decision.ee,
-            start=decision.start,
-            status=Status(reply["status"]),
-            arrived_at_s=round(decision.arrived_at_s, 6),
-            at_s=round(decision.at_s, 6),
-            duration_ms=round(float(reply["duration_ms"]), 3),
-            error=StepError.from_json(error) if error else None,
-            exit_reason=reply.get("exit_reason"),
-            respond=reply.get("respond"),
-            steps={
-                name: StepResult.from_json(step) for name, step in reply.get("steps", {}).items()
-            },
-            tmp=TmpUsage(
-                used_bytes=int(tmp["used_bytes"]),
-                peak_used_bytes=int(tmp.get("peak_used_bytes", tmp["used_bytes"])),
-                files=int(tmp.get("files", 0)),
-                size_bytes=int(tmp.get("size_bytes", 0)),
-                packages_bytes=int(tmp.get("packages_bytes", 0)),
-                platform_files_intact=reply.get("platform_files_intact") is not False,
-                some_files=list(tmp.get("some_files", [])),
-            )
-            if tmp
-            else None,
-            memory=MemoryUsage(
-                peak_bytes=int(memory["peak_bytes"]), limit_bytes=int(memory.get("limit_bytes", 0))
-            )
-            if memory
-            else None,
-            cold_start_ms=cold_start_ms,
-            restarted_steps=list(reply.get("restarted_steps", [])),
-            notes=notes,
-            stores={name: StoreUse(**use) for name, use in (reply.get("stores") or {}).items()},
-            pause=Pause.from_json(reply["pause"]) if reply.get("pause") else None,
-            emails=list(reply.get("emails") or []),
-            context_id=reply.get("context_id"),
-            trace_id=reply.get("trace_id"),
-        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Execution:
@@ -415,95 +348,6 @@ class Brief:
     @property
     def passed(self) -> bool:
         return self.status.passed
-
-
-class ExecutionLog(Sequence["Execution"]):
-    """A run's executions in event order (by index), their records on disk.
-
-    Appending writes the record to an unnamed temporary file (gone when the log is);
-    reading one back reads it from there. ``briefs`` and ``notes`` are in memory.
-    """
-
-    def __init__(self, executions: Iterable[Execution] = ()) -> None:
-        self._file: IO[bytes] | None = None
-        self._end = 0  # the file's length
-        self._where: dict[int, tuple[int, int]] = {}  # index: (offset, length)
-        self._briefs: dict[int, Brief] = {}
-        self._order: list[int] | None = []  # the indices in order; None: to sort again
-        self.notes: set[str] = set()
-        for execution in executions:
-            self.append(execution)
-
-    def __repr__(self) -> str:
-        return f"<ExecutionLog of {len(self)} executions>"
-
-    def append(self, execution: Execution) -> None:
-        """Keep ``execution`` (its record to disk, its brief in memory)."""
-        if self._file is None:
-            # It lives as long as the log (closed when the log is collected, or by close()).
-            # Unbuffered: each record is one write at the end, each read one pread, and
-            # the file's position never moves from the end.
-            self._file = tempfile.TemporaryFile(prefix="pdee-executions-", buffering=0)  # noqa: SIM115
-            weakref.finalize(self, self._file.close)
-        line = _COMPACT.encode(execution.to_json()).encode() + b"\n"
-        if self._file.write(line) != len(line):  # a regular file takes it whole, or fails
-            raise OSError(f"could not keep execution {execution.index}'s record (disk full?)")
-        self._where[execution.index] = (self._end, len(line))
-        self._end += len(line)
-        self._briefs[execution.index] = execution.brief
-        self.notes.update(execution.notes)
-        self._order = None
-
-    def _indices(self) -> list[int]:
-        if self._order is None:
-            self._order = sorted(self._where)
-        return self._order
-
-    def _raw(self, index: int) -> bytes:
-        assert self._file is not None
-        offset, length = self._where[index]
-        return os.pread(self._file.fileno(), length, offset)
-
-    def by_index(self, index: int) -> Execution:
-        """The execution of event ``index``.
-
-        Raises:
-            KeyError: no such execution (yet).
-        """
-        return Execution.from_json(json.loads(self._raw(index)))
-
-    def json_lines(self) -> Iterator[bytes]:
-        """Each record's report form as a line of JSON, in order, straight from disk."""
-        for index in self._indices():
-            yield self._raw(index)
-
-    def briefs(self) -> list[Brief]:
-        """Every execution's brief, in order."""
-        return [self._briefs[index] for index in self._indices()]
-
-    def __len__(self) -> int:
-        return len(self._where)
-
-    @overload
-    def __getitem__(self, position: int) -> Execution: ...
-
-    @overload
-    def __getitem__(self, position: slice) -> list[Execution]: ...
-
-    def __getitem__(self, position: int | slice) -> Execution | list[Execution]:
-        indices = self._indices()
-        if isinstance(position, slice):
-            return [self.by_index(index) for index in indices[position]]
-        return self.by_index(indices[position])
-
-    def __iter__(self) -> Iterator[Execution]:
-        for index in list(self._indices()):
-            yield self.by_index(index)
-
-    def close(self) -> None:
-        """Let go of the file (the records go with it)."""
-        if self._file is not None:
-            self._file.close()
 
 
 @dataclass

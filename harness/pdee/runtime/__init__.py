@@ -3,8 +3,8 @@
 This subpackage is self-contained: it imports nothing but the standard library and
 its own modules, because the image copies it alone (as ``pdee_runtime``) and runs
 ``python3 -m pdee_runtime``. The harness imports it as ``pdee.runtime`` to unit test
-it, to check the protocol version of an EE's hello, and to put it in the image
-(``pdee.image``).
+it, to speak its protocol (``protocol``: the messages, their framing and version) and
+to put it in the image (``pdee.provision.image``).
 
 Processes inside an EE::
 
@@ -13,5 +13,3 @@ Processes inside an EE::
         ├── worker: step1 (one long-lived process per step, its own session)
         └── worker: step2
 """
-
-PROTOCOL_VERSION = 4

@@ -15,7 +15,10 @@ from __future__ import annotations
 import base64
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .protocol import Blob
 
 SCHEME = "pdee-blob://"
 
@@ -53,7 +56,7 @@ class BlobServer(ThreadingHTTPServer):
     def port(self) -> int:
         return int(self.server_address[1])
 
-    def hold(self, blobs: dict[str, dict[str, str]]) -> None:
+    def hold(self, blobs: dict[str, Blob]) -> None:
         """Serve ``blobs`` (token: base64 ``data`` and ``type``) until ``clear``."""
         self.blobs = {
             token: (base64.b64decode(blob["data"]), blob.get("type") or "application/octet-stream")

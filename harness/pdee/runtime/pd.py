@@ -13,6 +13,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: a step's process st
 if TYPE_CHECKING:
     from typing import Any
 
+    from .protocol import Email, Pause, RerunInfo
+
 
 class FlowExit:
     """What ``pd.flow.exit(reason)`` returns, so that ``return pd.flow.exit(...)`` works."""
@@ -54,7 +56,7 @@ class Flow:
     def __init__(self, execution_id: str = "", runs: int = 1) -> None:
         self.exit_reason: str | None = None
         self.exited = False
-        self.pause: dict[str, Any] | None = None  # how the workflow pauses after the step
+        self.pause: Pause | None = None  # how the workflow pauses after the step
         self._execution_id = execution_id
         self._runs = runs  # pd.context["run"]["runs"] of this step
 
@@ -71,6 +73,15 @@ class Flow:
         where = f"{URL_BASE}/{self._execution_id or 'execution'}/{kind}"
         return {"resume_url": f"{where}/resume", "cancel_url": f"{where}/cancel"}
 
+    @staticmethod
+    def _pause(kind: str, ms: float, urls: dict[str, str]) -> Pause:
+        return {
+            "kind": kind,
+            "ms": ms,
+            "resume_url": urls["resume_url"],
+            "cancel_url": urls["cancel_url"],
+        }
+
     def delay(self, ms: float) -> dict[str, str]:
         """Pause the workflow for ``ms`` milliseconds at the end of this step; the next
         step runs then, as a new execution. Returns ``resume_url`` and ``cancel_url``.
@@ -79,7 +90,7 @@ class Flow:
             TypeError, ValueError: ``ms`` is not 1 ms to 1 year.
         """
         urls = self._urls("delay")
-        self.pause = {"kind": "delay", "ms": _delay_ms(ms, "pd.flow.delay"), **urls}
+        self.pause = self._pause("delay", _delay_ms(ms, "pd.flow.delay"), urls)
         return urls
 
     def suspend(self, timeout_ms: float | None = None) -> dict[str, str]:
@@ -91,7 +102,7 @@ class Flow:
         """
         timeout = SUSPEND_TIMEOUT_MS if timeout_ms is None else timeout_ms
         urls = self._urls("suspend")
-        self.pause = {"kind": "suspend", "ms": _delay_ms(timeout, "pd.flow.suspend"), **urls}
+        self.pause = self._pause("suspend", _delay_ms(timeout, "pd.flow.suspend"), urls)
         return urls
 
     def rerun(self, delay_ms: float, context: Any = None, max_retries: int = 10) -> dict[str, str]:
@@ -111,7 +122,7 @@ class Flow:
         ensure_json(context, "pd.flow.rerun's context")
         urls = self._urls("rerun")
         if self._runs <= max_retries:
-            self.pause = {"kind": "rerun", "ms": ms, "context": context, **urls}
+            self.pause = {**self._pause("rerun", ms, urls), "context": context}
         else:  # retries exhausted: the workflow goes on to the next step
             self.pause = None
         return urls
@@ -121,7 +132,7 @@ class Send:
     """``pd.send``: what the platform sends for a step. pdee records it, sends nothing."""
 
     def __init__(self) -> None:
-        self.emails: list[dict[str, Any]] = []
+        self.emails: list[Email] = []
 
     def email(self, subject: str, text: str = "", html: str | None = "") -> None:
         """Email the workflow's owner (recorded by pdee, never sent). As on the platform,
@@ -155,7 +166,7 @@ class Pipedream:
     """The ``pd`` argument of ``handler(pd: "pipedream")``."""
 
     def __init__(
-        self, steps: dict[str, Any], inputs: dict[str, Any], run: dict[str, Any] | None = None
+        self, steps: dict[str, Any], inputs: dict[str, Any], run: RerunInfo | None = None
     ) -> None:
         self.steps = steps
         self.inputs = inputs

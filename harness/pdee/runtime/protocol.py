@@ -1,8 +1,24 @@
-"""Messages between pdee and the supervisor, and between the supervisor and a worker.
+"""The protocol between pdee and an EE's runtime: every message, its kind, its framing.
 
-Both links carry one JSON object per line. pdee writes to the container's stdin and
-reads its stdout through the Docker API (no bind mounts, no ports); the supervisor
-talks to each worker over a pair of pipes.
+Both sides import this module: the runtime in the EE (as ``pdee_runtime.protocol``) and
+pdee on the host (``pdee.runtime.protocol``: ``backends/channel.py``, ``engine/ee_work.py``,
+``results/reply.py``). Two links carry one JSON object per line (``encode``, ``decode``),
+each with a ``type`` (the kinds below):
+
+- pdee and the supervisor, over the container's attached stdin and stdout: pdee sends
+  ``Load``, ``Run`` and ``Reset``, each answered by one reply (``Ready``, ``Result``,
+  ``Swept``; or ``Fatal``); the supervisor says ``Hello`` first. While a ``Run`` runs
+  it also sends ``StepStarted`` and ``Log`` (progress) and ``Call`` (a step's data store
+  operation), which pdee answers with ``Answer``.
+- the supervisor and a step's worker, over a pair of pipes: ``Start`` (answered by
+  ``Loaded``) and ``Invoke`` (answered by ``Done``), each under an id only its reply
+  repeats; the worker's ``Call`` goes up to pdee and its ``Answer`` comes back down.
+
+The messages are ``TypedDict`` s declared for the type checker only: at run time they
+are plain dicts, and importing this module imports neither ``typing`` nor more than
+``json`` and ``os`` (a step's process starts faster). ``PROTOCOL_VERSION`` changes with
+the wire format; an EE says it in its ``Hello`` and pdee refuses an EE that speaks
+another.
 """
 
 from __future__ import annotations
@@ -12,7 +28,323 @@ import os
 
 TYPE_CHECKING = False  # typing is not imported at run time: a step's process starts faster
 if TYPE_CHECKING:
-    from typing import IO, Any
+    from typing import IO, Any, Final, Literal, TypedDict, final
+
+    from typing_extensions import NotRequired
+
+PROTOCOL_VERSION: Final = 5
+"""The wire format's version: 5 nests a call's answer (``Answer.answer``) and names every
+request to a worker (``Start``, ``Invoke``)."""
+
+# -- the kinds: each message's "type" ------------------------------------------------
+
+# pdee -> supervisor
+LOAD: Final = "load"
+RUN: Final = "run"
+RESET: Final = "reset"  # the request, and its reply (``Swept``)
+ANSWER: Final = "answer"  # to a call; also supervisor -> worker
+# supervisor -> pdee
+HELLO: Final = "hello"
+READY: Final = "ready"
+RESULT: Final = "result"
+STEP: Final = "step"
+LOG: Final = "log"
+CALL: Final = "call"  # also worker -> supervisor
+FATAL: Final = "fatal"
+# supervisor -> worker, and back
+START: Final = "start"
+INVOKE: Final = "invoke"
+LOADED: Final = "loaded"
+DONE: Final = "done"
+
+if TYPE_CHECKING:
+    Status = Literal["ok", "exit", "error", "timeout", "oom"]
+
+    # -- pdee -> supervisor ----------------------------------------------------------
+
+    @final  # no other keys: ``"stand_in" in step`` tells the two kinds of step apart
+    class CodeStep(TypedDict):
+        """A step the runtime runs: its code, under its sha256 (the platform's path for
+        it; pdee hashes, so the runtime need not import hashlib)."""
+
+        name: str  # its key in pd.steps
+        code: str
+        code_hash: str
+        source: str  # the step's file as the user knows it, for tracebacks
+        inputs: dict[str, Any]  # its pd.inputs but for data stores
+        stores: dict[str, str]  # data store props: prop -> the store's key
+
+    @final
+    class StandInStep(TypedDict):
+        """A step the runtime does not run (another language, a registry action): it
+        returns ``return_value`` unrun."""
+
+        name: str
+        stand_in: Literal[True]
+        return_value: Any
+
+    class Load(TypedDict):
+        """Lay out the workflow's steps and start their processes; answered by ``Ready``."""
+
+        type: Literal["load"]
+        steps: list[CodeStep | StandInStep]
+        env: dict[str, str]  # the steps' environment variables
+        measure: bool  # the exact peaks; off only to measure what measuring costs
+        memory_bytes: int
+        timeout_s: float
+
+    # A body a step downloads by URL (``pdee-blob://<token>`` in the event): its base64
+    # "data" and its content "type".
+    Blob = dict[str, str]
+    # pd.context["run"]: which run of a rerun step this is ("runs", from 1), and the
+    # "context" the last run passed to pd.flow.rerun.
+    RerunInfo = dict[str, Any]
+
+    class RunPart(TypedDict, total=False):
+        """What a ``Run`` carries beyond the event: an HTTP request's bodies, and, for a
+        later part of a paused execution, the step it starts at and what the earlier
+        parts' steps gave (``pd.steps``)."""
+
+        blobs: dict[str, Blob]
+        start_step: int
+        prior_steps: dict[str, Any]
+        run: RerunInfo | None  # the first step's pd.context["run"], when rerun
+
+    class Run(RunPart):
+        """Run one execution: the trigger's event and context; answered by ``Result``."""
+
+        type: Literal["run"]
+        index: int  # the execution's
+        event: Any
+        context: dict[str, Any]
+
+    class Reset(TypedDict):
+        """Make the EE what a new one is (a recycled cold start); answered by ``Swept``,
+        then a ``Load`` follows."""
+
+        type: Literal["reset"]
+
+    class Answer(TypedDict):
+        """The answer to a ``Call``: the data store service's, ``{"found", "value"}`` or
+        ``{"error"}``."""
+
+        type: Literal["answer"]
+        answer: dict[str, Any]
+
+    # -- supervisor -> pdee ----------------------------------------------------------
+
+    class Hello(TypedDict):
+        """What the supervisor says first: who it is and what its EE is."""
+
+        type: Literal["hello"]
+        protocol: int  # its PROTOCOL_VERSION
+        python: str  # "3.12.7"
+        tmp_size_bytes: int
+        memory_source: str  # where it reads step memory
+        separated: bool  # steps run as another user: they cannot signal or trace it
+        link_local: str  # "blocked" or "open"
+
+    class Ready(TypedDict):
+        """The workflow is loaded; its packages took ``packages_bytes`` of /tmp."""
+
+        type: Literal["ready"]
+        packages_bytes: int
+
+    class Swept(TypedDict):
+        """The reply to ``Reset``: whether the EE is new again, and if not, why."""
+
+        type: Literal["reset"]
+        clean: bool
+        why: str | None
+
+    class StepStarted(TypedDict):
+        """Progress: step ``name`` of execution ``index`` starts."""
+
+        type: Literal["step"]
+        index: int | None
+        name: str
+
+    class Log(TypedDict):
+        """Progress: what step ``name`` printed, as it printed it."""
+
+        type: Literal["log"]
+        name: str
+        data: str
+
+    class Call(TypedDict):
+        """A step's data store operation (``{"store", "op", "key", ...}``), answered by
+        an ``Answer``. From a worker it carries the id of the request it serves."""
+
+        type: Literal["call"]
+        call: dict[str, Any]
+        id: NotRequired[str]
+
+    class Fatal(TypedDict):
+        """The supervisor could not take a message in."""
+
+        type: Literal["fatal"]
+        message: str
+
+    class Error(TypedDict):
+        """Why a step, or the execution, failed."""
+
+        type: str  # the exception's type, or the platform's name: "Timeout", ...
+        message: str
+        traceback: str | None
+        step: NotRequired[str | None]
+        file: NotRequired[str]  # the step's file, as the user knows it
+        line: NotRequired[int | None]  # the step's line nearest to where it was raised
+
+    class StepOutcome(TypedDict):
+        """What one step of an execution gave."""
+
+        return_value: Any
+        exports: dict[str, Any]
+        logs: str  # stdout and stderr as they came
+        duration_ms: float
+        stderr_lines: NotRequired[list[int]]  # lines of logs from stderr, from 0
+        logs_truncated: NotRequired[bool]
+        stand_in: NotRequired[bool]
+
+    class Pause(TypedDict):
+        """How the workflow pauses at the end of a step (``pd.flow.delay``, ``suspend``,
+        ``rerun``); the supervisor adds the step."""
+
+        kind: str  # "delay", "suspend" or "rerun"
+        ms: float
+        resume_url: str
+        cancel_url: str
+        context: NotRequired[Any]  # rerun's
+        step: NotRequired[str]
+
+    class Email(TypedDict):
+        """``pd.send.email``: recorded, never sent; the supervisor adds the step."""
+
+        subject: str
+        text: str
+        html: str | None
+        step: NotRequired[str]
+
+    class Tmp(TypedDict):
+        """/tmp when the execution ended, and the most it held while the steps ran."""
+
+        used_bytes: int
+        peak_used_bytes: int
+        files: int
+        some_files: list[str]  # up to 10, outside /tmp/__pdg__
+        size_bytes: int
+
+    class Memory(TypedDict):
+        """The step processes' peak memory, and their limit."""
+
+        peak_bytes: int
+        limit_bytes: int
+
+    class Result(TypedDict):
+        """The reply to ``Run``: how the execution ended and what each step gave."""
+
+        type: Literal["result"]
+        index: int | None
+        status: Status
+        error: Error | None
+        steps: dict[str, StepOutcome]
+        respond: dict[str, Any] | None  # pd.respond's
+        exit_reason: str | None
+        pause: Pause | None
+        emails: list[Email]
+        tmp: Tmp
+        platform_files_intact: bool  # False: a step deleted /tmp/__pdg__
+        memory: Memory
+        restarted_steps: list[str]
+        restart_reasons: dict[str, str]  # step: how its last process ended
+        stray_lines: dict[str, int]  # step: lines it wrote to its reply channel
+        duration_ms: float
+
+    # -- supervisor <-> worker -------------------------------------------------------
+
+    class Start(TypedDict):
+        """Import the step; answered by ``Loaded``."""
+
+        type: Literal["start"]
+        id: str
+
+    class Invoke(TypedDict):
+        """Call the step's handler once; answered by ``Done``."""
+
+        type: Literal["invoke"]
+        id: str
+        steps: dict[str, Any]  # pd.steps
+        inputs: dict[str, Any]
+        stores: dict[str, str]
+        measure: bool
+        run: RerunInfo | None
+
+    class Loaded(TypedDict):
+        """The step is imported, or ``error`` says why not."""
+
+        type: Literal["loaded"]
+        id: str
+        error: Error | None
+        duration_ms: NotRequired[float]
+
+    class Exit(TypedDict):
+        reason: str | None
+
+    class Outcome(TypedDict):
+        """What came of one call of a step's handler."""
+
+        return_value: Any
+        exports: dict[str, Any]
+        exit: Exit | None  # pd.flow.exit was called
+        pause: Pause | None
+        emails: list[Email]
+        respond: dict[str, Any] | None
+        error: Error | None
+        duration_ms: float
+
+    class Done(Outcome):
+        """The handler returned (or raised): its outcome, and /tmp's peak meanwhile."""
+
+        type: Literal["done"]
+        id: str
+        tmp_peak_bytes: int
+
+    Request = Load | Run | Reset  # what pdee asks, each answered by one Reply
+    Reply = Hello | Ready | Result | Swept | Fatal
+    ToRuntime = Request | Answer
+    FromRuntime = Reply | StepStarted | Log | Call
+    ToWorker = Start | Invoke | Answer
+    FromWorker = Loaded | Done | Call
+    Message = ToRuntime | FromRuntime | ToWorker | FromWorker
+
+
+def encode(message: Message) -> bytes:
+    """One message as a line of compact JSON."""
+    return _COMPACT.encode(message).encode() + b"\n"
+
+
+def decode(line: bytes) -> Any:
+    """One line back into a message: a JSON object with a ``type``. What kind of message
+    it may be is the reader's to say (``message: FromRuntime = decode(line)``).
+
+    Raises:
+        ValueError: the line is not a JSON object with a string ``type``.
+    """
+    message = json.loads(line)
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ValueError(f"{line[:200]!r} is not a message")
+    return message
+
+
+def send(stream: IO[bytes], message: Message) -> None:
+    """Write one message and flush it."""
+    stream.write(encode(message))
+    stream.flush()
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one encoder for every message
+
+# -- where the platform keeps things in an EE (the runtime's side only) ---------------
 
 PDG_DIR = "/tmp/__pdg__"
 CODE_DIR = f"{PDG_DIR}/dist/code"
@@ -21,29 +353,6 @@ PACKAGES_DIR = f"{PDG_DIR}/dist/python"
 PREINSTALLED_ARCHIVE = "/opt/pdee/packages.tar"  # a package image's packages, as one tar
 # The platform runs step code from a read-only directory, as Lambda does.
 WORK_DIR = "/var/task"
-
-
-def encode(message: dict[str, Any]) -> bytes:
-    """One message as a line of compact JSON."""
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
-
-
-def decode(line: bytes) -> dict[str, Any]:
-    """One line back into a message.
-
-    Raises:
-        ValueError: the line is not a JSON object.
-    """
-    message = json.loads(line)
-    if not isinstance(message, dict):
-        raise ValueError(f"expected a JSON object, got {type(message).__name__}")
-    return message
-
-
-def send(stream: IO[bytes], message: dict[str, Any]) -> None:
-    """Write one message and flush it."""
-    stream.write(encode(message))
-    stream.flush()
 
 
 def code_path(code_hash: str) -> str:

@@ -1,9 +1,9 @@
 """The step processes of an EE: one long-lived ``worker`` per step, and its pipes.
 
 The supervisor starts each with ``spawn``, asks it for one thing at a time
-(``Worker.ask``), reads its reply (``Worker.read_reply``) and gathers what it prints
-(``StepWait``). A step's process runs as the platform's user in a session of its own,
-so that killing it kills whatever it started.
+(``Worker.ask_start``, ``Worker.ask_invoke``), reads its reply (``Worker.read_reply``)
+and gathers what it prints (``StepWait``). A step's process runs as the platform's user
+in a session of its own, so that killing it kills whatever it started.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from . import protocol, usage
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO, Any
+
+    from .protocol import Answer, FromWorker, Invoke, RerunInfo, Start
 
 # The platform's limit on logs + step exports + event of one execution.
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
@@ -88,15 +90,37 @@ class Worker:
     def __repr__(self) -> str:
         return f"<Worker {self.spec.name} pid {self.process.pid}>"
 
-    def ask(self, message: dict[str, Any]) -> None:
-        """Send a request under a new id, which only its true reply carries."""
+    def ask_start(self) -> None:
+        """Ask the process to import the step (answered by ``Loaded``)."""
+        self._ask({"type": protocol.START, "id": self._new_id()})
+
+    def ask_invoke(self, steps: dict[str, Any], measure: bool, run: RerunInfo | None) -> None:
+        """Ask the process to call the step's handler once (answered by ``Done``)."""
+        spec = self.spec
+        self._ask(
+            {
+                "type": protocol.INVOKE,
+                "id": self._new_id(),
+                "steps": steps,
+                "inputs": spec.inputs,
+                "stores": spec.stores,
+                "measure": measure,
+                "run": run,
+            }
+        )
+
+    def _new_id(self) -> str:
+        """A new request's id, which only its true reply carries."""
         self.expected = os.urandom(16).hex()
+        return self.expected
+
+    def _ask(self, message: Start | Invoke) -> None:
         try:
-            protocol.send(self.requests, {**message, "id": self.expected})
+            protocol.send(self.requests, message)
         except BrokenPipeError:
             pass  # the wait for the reply says how the process ended
 
-    def answer(self, message: dict[str, Any]) -> None:
+    def answer(self, message: Answer) -> None:
         """Send the answer to a call the step made (on the request channel, where the
         step's ``Caller`` waits for it)."""
         try:
@@ -114,7 +138,7 @@ class Worker:
         code = self.process.wait()
         return f"it was killed by signal {-code}" if code < 0 else f"it exited with code {code}"
 
-    def read_reply(self) -> dict[str, Any] | None:
+    def read_reply(self) -> FromWorker | None:
         """The reply awaited, or None (not yet, or end of file).
 
         A line that is not a message carrying the awaited id (whatever the step wrote
@@ -135,9 +159,10 @@ class Worker:
             if not line:
                 continue  # a reply starts on a line of its own
             try:
-                message = protocol.decode(line)
+                message: FromWorker = protocol.decode(line)
             except ValueError:
-                message = {}
+                self.stray += 1
+                continue
             if message.get("id") == self.expected:
                 return message
             self.stray += 1
@@ -232,7 +257,7 @@ def spawn(
         peak=usage.ProcessPeak(process.pid),
         restarted=replaces.how_it_ended() if replaces is not None else None,
     )
-    worker.ask({"type": "start"})  # answered by "loaded", once the step is imported
+    worker.ask_start()
     return worker
 
 

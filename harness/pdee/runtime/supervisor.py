@@ -13,7 +13,7 @@ It reads one message per line on stdin and answers on stdout:
   follows.
 
 At the end of its input (pdee removes the container, or closes the stream) it ends
-the workers and exits.
+the workers and exits. The messages are declared in ``protocol``.
 
 The step's memory limit is enforced here, not by the container: the EE's memory, less
 /tmp's pages (``usage.MemoryMeter``), is sampled every few milliseconds and the step
@@ -31,15 +31,16 @@ import subprocess
 import sys
 import time
 
-from . import PROTOCOL_VERSION, protocol, sandbox, usage
+from . import protocol, sandbox, usage
 from .steps import PAYLOAD_LIMIT_BYTES, StepSpec, StepWait, Worker, spawn
 
 TYPE_CHECKING = False  # typing is not imported at run time: the EE starts faster
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import IO, Any
 
     from .blobs import BlobServer
+    from .protocol import Answer, Error, Load, Ready, Result, Run, Swept
 
 SAMPLE_INTERVAL_S = 0.01
 
@@ -72,7 +73,7 @@ def _mb(n: int) -> str:
 class Ended(Exception):
     """The step did not reply: it timed out, ran out of memory or its process died."""
 
-    def __init__(self, status: str, error: dict[str, Any]) -> None:
+    def __init__(self, status: protocol.Status, error: Error) -> None:
         super().__init__(error["message"])
         self.status = status
         self.error = error
@@ -85,10 +86,11 @@ class Supervisor:
         self.user = user  # the platform's user (pwd entry) the steps run as, if separated
         # Tells pdee which step runs and what it prints, so that an EE that dies under a
         # step is laid at its door, with the step's logs.
-        self.notify: Callable[[dict[str, Any]], None] = lambda _message: None
+        self.notify: Callable[[protocol.StepStarted | protocol.Log], None] = lambda _m: None
         # Carries a step's call (a data store operation) to pdee and returns its answer.
-        self.call: Callable[[dict[str, Any]], dict[str, Any]] = lambda _call: {
-            "error": "no data store service: the runtime runs outside pdee"
+        self.call: Callable[[dict[str, Any]], Answer] = lambda _call: {
+            "type": protocol.ANSWER,
+            "answer": {"error": "no data store service: the runtime runs outside pdee"},
         }
         self.blob_server: BlobServer | None = None  # started by the first upload
         self.link_local = link_local  # "blocked" or "open"
@@ -102,11 +104,11 @@ class Supervisor:
 
     # -- messages -------------------------------------------------------------------
 
-    def hello(self) -> dict[str, Any]:
+    def hello(self) -> protocol.Hello:
         tmp = usage.tmp_usage("/tmp", tmp_fd=self.meter.tmp_fd)
         return {
-            "type": "hello",
-            "protocol": PROTOCOL_VERSION,
+            "type": protocol.HELLO,
+            "protocol": protocol.PROTOCOL_VERSION,
             "python": "{}.{}.{}".format(*sys.version_info[:3]),
             "tmp_size_bytes": tmp.size_bytes,
             "memory_source": self.meter.source,
@@ -114,33 +116,31 @@ class Supervisor:
             "link_local": self.link_local,
         }
 
-    def load(self, message: dict[str, Any]) -> dict[str, Any]:
+    def load(self, message: Load) -> Ready:
         self.memory_bytes = int(message["memory_bytes"])
         self.timeout_s = float(message["timeout_s"])
-        self.env = {str(k): str(v) for k, v in (message.get("env") or {}).items()}
-        self.measure = bool(message.get("measure", True))
+        self.env = {str(k): str(v) for k, v in message["env"].items()}
+        self.measure = message["measure"]
         self.specs = []
         for step in message["steps"]:
-            if step.get("stand_in"):
-                value = step.get("return_value")
+            if "stand_in" in step:
+                value = step["return_value"]
                 self.specs.append(StepSpec(step["name"], "", "", stand_in=True, return_value=value))
                 continue
-            code = step["code"].encode()
             path = protocol.code_path(step["code_hash"])  # sha256, made by pdee: no hashlib
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as out:
-                out.write(code)
-            inputs, stores = step.get("inputs") or {}, step.get("stores") or {}
+                out.write(step["code"].encode())
             self.specs.append(
-                StepSpec(step["name"], path, step.get("source") or path, inputs, stores)
+                StepSpec(step["name"], path, step["source"] or path, step["inputs"], step["stores"])
             )
         packages_bytes = install_packages(self.meter.tmp_used)
         for spec in self.specs:
             if not spec.stand_in:
                 self.workers[spec.name] = self.spawn(spec)
-        return {"type": "ready", "packages_bytes": packages_bytes}
+        return {"type": protocol.READY, "packages_bytes": packages_bytes}
 
-    def run(self, message: dict[str, Any]) -> dict[str, Any]:
+    def run(self, message: Run) -> Result:
         started = time.monotonic()
         deadline = started + self.timeout_s
         event = message["event"]
@@ -157,10 +157,14 @@ class Supervisor:
         start = int(message.get("start_step", 0))
         steps: dict[str, Any] = {**(message.get("prior_steps") or {}), "trigger": trigger}
         run_info = message.get("run")  # pd.context["run"] of the first step, when rerun
-        pause: dict[str, Any] | None = None
-        emails: list[dict[str, Any]] = []
-        results: dict[str, Any] = {}
-        status, error, respond, exit_reason, peak = "ok", None, None, None, 0
+        pause: protocol.Pause | None = None
+        emails: list[protocol.Email] = []
+        results: dict[str, protocol.StepOutcome] = {}
+        status: protocol.Status = "ok"
+        error: Error | None = None
+        respond: dict[str, Any] | None = None
+        exit_reason: str | None = None
+        peak = 0
         restarted: dict[str, str] = {}  # step: how its last process ended
         stray: dict[str, int] = {}  # lines a step wrote to its reply channel
         tmp_peak = 0
@@ -188,17 +192,17 @@ class Supervisor:
             if worker.restarted is not None and worker.served == 0:
                 restarted[spec.name] = worker.restarted
             worker.served += 1
-            self.notify({"type": "step", "index": message.get("index"), "name": spec.name})
+            self.notify({"type": protocol.STEP, "index": message.get("index"), "name": spec.name})
             wait = StepWait()
             step_started = time.monotonic()
             try:
                 outcome = self.run_step(worker, steps, deadline, wait, run_info)
                 run_info = None  # the later steps of the part run once each
             except Ended as ended:
-                status, error, outcome = ended.status, ended.error, None
+                status, error, outcome = ended.status, {**ended.error, "step": spec.name}, None
             peak = max(peak, wait.peak_bytes)
             tmp_peak = max(tmp_peak, wait.tmp_peak_bytes)
-            step_result: dict[str, Any] = {
+            step_result: protocol.StepOutcome = {
                 "return_value": None,
                 "exports": {},
                 "logs": wait.logs.decode(errors="replace"),
@@ -211,21 +215,20 @@ class Supervisor:
                 stray[spec.name], worker.stray = worker.stray, 0
             results[spec.name] = step_result
             if outcome is None:
-                error = {**(error or {}), "step": spec.name}
                 break
             step_result["return_value"] = outcome["return_value"]
             step_result["exports"] = outcome["exports"]
             steps[spec.name] = {"$return_value": outcome["return_value"], **outcome["exports"]}
             if outcome["respond"] is not None:
                 respond = outcome["respond"]
-            emails += [{"step": spec.name, **email} for email in outcome.get("emails") or ()]
+            emails += [{"step": spec.name, **email} for email in outcome["emails"]]
             if outcome["error"] is not None:
                 status, error = "error", {**outcome["error"], "step": spec.name}
                 break
             if outcome["exit"] is not None:
                 status, exit_reason = "exit", outcome["exit"]["reason"]
                 break
-            if outcome.get("pause") is not None:  # the workflow pauses after this step
+            if outcome["pause"] is not None:  # the workflow pauses after this step
                 pause = {**outcome["pause"], "step": spec.name}
                 break
         over = self.payload_over(event_bytes, results)
@@ -233,8 +236,8 @@ class Supervisor:
             status, error = "error", self.payload_error(over[1], over[0])
         code = tuple(spec.path for spec in self.specs if not spec.stand_in)
         tmp = usage.tmp_usage("/tmp", code, self.meter.tmp_fd)
-        result = {
-            "type": "result",
+        result: Result = {
+            "type": protocol.RESULT,
             "index": message.get("index"),
             "status": status,
             "error": error,
@@ -262,12 +265,22 @@ class Supervisor:
             self.blob_server.clear()
         return result
 
+    def take(self, message: protocol.ToRuntime) -> protocol.Reply:
+        """Carry out one message from pdee; its reply."""
+        if message["type"] == protocol.LOAD:
+            return self.load(message)
+        if message["type"] == protocol.RUN:
+            return self.run(message)
+        if message["type"] == protocol.RESET:
+            return self.reset()
+        return {"type": protocol.FATAL, "message": f"unknown message {message['type']!r}"}
+
     def stop(self) -> None:
         for worker in self.workers.values():
             worker.kill()
         self.workers.clear()
 
-    def reset(self) -> dict[str, Any]:
+    def reset(self) -> Swept:
         """Make this EE what a new one is, to the next step (``recycle``): the steps'
         processes and all they started killed, /tmp emptied, the upload server closed.
         pdee then loads the workflow again, as at a start. ``clean`` says whether it
@@ -283,7 +296,7 @@ class Supervisor:
             from . import recycle  # imported by a recycling only
 
             why = recycle.sweep()
-        return {"type": "reset", "clean": why is None, "why": why}
+        return {"type": protocol.RESET, "clean": why is None, "why": why}
 
     # -- step processes ---------------------------------------------------------------
 
@@ -305,34 +318,50 @@ class Supervisor:
         steps: dict[str, Any],
         deadline: float,
         wait: StepWait,
-        run_info: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        run_info: protocol.RerunInfo | None = None,
+    ) -> protocol.Outcome:
         """Run one step in ``worker``; the step's reply, or ``Ended`` if it gave none."""
         if not worker.loaded:
             loaded = self.await_reply(worker, deadline, wait)
-            if loaded.get("error") is not None:
+            if loaded["type"] != protocol.LOADED:
+                raise self.out_of_turn(worker, loaded["type"])
+            if loaded["error"] is not None:
                 worker.ended = "its code failed to load"
                 worker.kill()
                 return {
                     "return_value": None,
                     "exports": {},
                     "exit": None,
+                    "pause": None,
+                    "emails": [],
                     "respond": None,
                     "error": loaded["error"],
+                    "duration_ms": 0.0,
                 }
             worker.loaded = True
-        worker.ask(
-            {
-                "steps": steps,
-                "inputs": worker.spec.inputs,
-                "stores": worker.spec.stores,
-                "measure": self.measure,
-                "run": run_info,
-            }
-        )
-        return self.await_reply(worker, deadline, wait)
+        worker.ask_invoke(steps, self.measure, run_info)
+        done = self.await_reply(worker, deadline, wait)
+        if done["type"] != protocol.DONE:
+            raise self.out_of_turn(worker, done["type"])
+        return done
 
-    def await_reply(self, worker: Worker, deadline: float, wait: StepWait) -> dict[str, Any]:
+    def out_of_turn(self, worker: Worker, kind: str) -> Ended:
+        """End a step whose process replied with another kind of message than the one
+        due (only the step itself could forge one: it knows the request's id)."""
+        worker.ended = f"it replied {kind!r} out of turn"
+        worker.kill()
+        return Ended(
+            "error",
+            {
+                "type": "StepProcessExited",
+                "message": f"the process of step {worker.spec.name!r} replied {kind!r} out of turn",
+                "traceback": None,
+            },
+        )
+
+    def await_reply(
+        self, worker: Worker, deadline: float, wait: StepWait
+    ) -> protocol.Loaded | protocol.Done:
         """Wait for the worker's next message, gathering its logs and peaks meanwhile.
 
         Raises:
@@ -356,15 +385,16 @@ class Supervisor:
                 self.drain_logs(worker, wait)
             if worker.replies_fd in ready:
                 message = worker.read_reply()
-                if message is not None and message.get("type") == "call":
-                    worker.answer(self.call(message.get("call") or {}))
+                if message is not None and message["type"] == protocol.CALL:
+                    worker.answer(self.call(message["call"]))
                 elif message is not None:
                     self.drain_logs(worker, wait)
                     used = self.meter.current()
                     if self.measure:  # what it held between samples; /tmp before removals
                         used = max(used, worker.peak.peak())
-                        peak = message.get("tmp_peak_bytes")
-                        wait.tmp_peak_bytes = max(wait.tmp_peak_bytes, int(peak or 0))
+                        if message["type"] == protocol.DONE:
+                            peak = message["tmp_peak_bytes"]
+                            wait.tmp_peak_bytes = max(wait.tmp_peak_bytes, peak)
                     self.sample(worker, wait, used, tmp=False)  # /tmp is measured at the end
                     return message
                 elif not worker.alive():
@@ -403,11 +433,11 @@ class Supervisor:
         logs of a step whose EE dies before the execution's result."""
         text = worker.read_output(wait)
         if text:
-            self.notify({"type": "log", "name": worker.spec.name, "data": text})
+            self.notify({"type": protocol.LOG, "name": worker.spec.name, "data": text})
 
     # -- errors, as the platform names them -------------------------------------------
 
-    def oom_error(self, step: str, used: int) -> dict[str, Any]:
+    def oom_error(self, step: str, used: int) -> Error:
         return {
             "type": "OutOfMemory",
             "message": (
@@ -418,7 +448,7 @@ class Supervisor:
             "traceback": None,
         }
 
-    def timeout_error(self) -> dict[str, Any]:
+    def timeout_error(self) -> Error:
         return {
             "type": "Timeout",
             "message": (
@@ -428,7 +458,7 @@ class Supervisor:
             "traceback": None,
         }
 
-    def death(self, worker: Worker) -> tuple[str, dict[str, Any]]:
+    def death(self, worker: Worker) -> tuple[protocol.Status, Error]:
         """Why a step's process ended without replying, as a status and an error."""
         code = worker.process.wait()
         worker.kill()
@@ -450,7 +480,9 @@ class Supervisor:
         }
 
     @staticmethod
-    def payload_over(event_bytes: int, results: dict[str, Any]) -> tuple[str, int] | None:
+    def payload_over(
+        event_bytes: int, results: dict[str, protocol.StepOutcome]
+    ) -> tuple[str, int] | None:
         """The step after which the execution's payload (the event, and each step's logs,
         exports and return value) went over the platform's limit, and its size then."""
         total = event_bytes
@@ -462,7 +494,7 @@ class Supervisor:
         return None
 
     @staticmethod
-    def payload_error(payload: int, step: str | None) -> dict[str, Any]:
+    def payload_error(payload: int, step: str | None) -> Error:
         """The platform's error for an execution whose payload is over its limit after
         ``step`` (None: the event alone is)."""
         what = (
@@ -497,27 +529,32 @@ def main(argv: list[str] | None = None) -> None:
         user = sandbox.become_platform_user()
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt replies
-    supervisor = Supervisor(user, link_local)
+    serve(Supervisor(user, link_local), sys.stdin.buffer, replies)
+
+
+def serve(supervisor: Supervisor, requests: IO[bytes], replies: IO[bytes]) -> None:
+    """Say hello on ``replies``, then answer each message on ``requests`` there until
+    the end of input. Progress goes out on ``replies`` too, and so do the steps' calls,
+    whose answers come back on ``requests``."""
     supervisor.notify = lambda message: protocol.send(replies, message)
 
-    def call(request: dict[str, Any]) -> dict[str, Any]:
-        protocol.send(replies, {"type": "call", "call": request})
-        line = sys.stdin.buffer.readline()
-        return protocol.decode(line) if line else {"error": "pdee went away"}
+    def call(request: dict[str, Any]) -> Answer:
+        protocol.send(replies, {"type": protocol.CALL, "call": request})
+        line = requests.readline()
+        if not line:
+            return {"type": protocol.ANSWER, "answer": {"error": "pdee went away"}}
+        answer: Answer = protocol.decode(line)
+        return answer
 
     supervisor.call = call
     protocol.send(replies, supervisor.hello())
     try:
-        for line in sys.stdin.buffer:
-            message = protocol.decode(line)
-            kind = message.get("type")
-            if kind == "load":
-                protocol.send(replies, supervisor.load(message))
-            elif kind == "run":
-                protocol.send(replies, supervisor.run(message))
-            elif kind == "reset":
-                protocol.send(replies, supervisor.reset())
-            else:
-                protocol.send(replies, {"type": "fatal", "message": f"unknown message {kind!r}"})
+        for line in requests:
+            try:
+                message = protocol.decode(line)
+            except ValueError as exc:
+                protocol.send(replies, {"type": protocol.FATAL, "message": str(exc)})
+                continue
+            protocol.send(replies, supervisor.take(message))
     finally:
         supervisor.stop()

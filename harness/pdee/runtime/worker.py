@@ -25,10 +25,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from .protocol import Answer, Error, FromWorker, Invoke, Outcome, RerunInfo, Start
+
     Handler = Callable[[Pipedream], Any]
 
 
-def describe_error(exc: BaseException, step_file: str, source: str | None = None) -> dict[str, Any]:
+def describe_error(exc: BaseException, step_file: str, source: str | None = None) -> Error:
     """The report's form of a step's exception: type, message, traceback, where.
 
     The traceback starts at the first frame in the step's own file, as the
@@ -120,8 +122,8 @@ def run_handler(
     steps: dict[str, Any],
     inputs: dict[str, Any],
     source: str | None = None,
-    run: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    run: RerunInfo | None = None,
+) -> Outcome:
     """Call ``handler(pd)`` once and describe what came of it (``inputs`` may hold
     ``Store`` objects, for data store props; ``run`` is ``pd.context["run"]``)."""
     pd = Pipedream(steps, inputs, run)
@@ -155,7 +157,7 @@ def _flush_logs() -> None:
             pass
 
 
-def _reply(replies: Any, message: dict[str, Any]) -> None:
+def _reply(replies: Any, message: FromWorker) -> None:
     """Send a reply on a line of its own, even after a partial line the step wrote there."""
     replies.write(b"\n" + protocol.encode(message))
     replies.flush()
@@ -173,11 +175,12 @@ class Caller:
 
     def __call__(self, call: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
-            _reply(self.replies, {"type": "call", "id": self.request_id, "call": call})
+            _reply(self.replies, {"type": protocol.CALL, "id": self.request_id, "call": call})
             line = self.requests.readline()
         if not line:
             return {"error": "the runtime went away"}
-        return protocol.decode(line)
+        answer: Answer = protocol.decode(line)
+        return answer["answer"]
 
 
 def main(argv: list[str]) -> None:
@@ -194,32 +197,40 @@ def main(argv: list[str]) -> None:
     sys.addaudithook(tmp_peak.hook)
     # Every request carries an id that only its reply repeats: whatever the step writes
     # to the channel (it runs in this process) cannot pass for a reply.
-    start = protocol.decode(requests.readline())
+    start: Start = protocol.decode(requests.readline())
     started = time.perf_counter()
     try:
         handler = load_handler(name, path)
     except BaseException as exc:
         _flush_logs()
         error = describe_error(exc, path, source)
-        _reply(replies, {"type": "loaded", "id": start["id"], "error": error})
+        _reply(replies, {"type": protocol.LOADED, "id": start["id"], "error": error})
         return
     _flush_logs()
     load_ms = (time.perf_counter() - started) * 1000
-    loaded = {"type": "loaded", "id": start["id"], "error": None, "duration_ms": load_ms}
-    _reply(replies, loaded)
+    _reply(
+        replies, {"type": protocol.LOADED, "id": start["id"], "error": None, "duration_ms": load_ms}
+    )
     caller = Caller(requests, replies)
     for line in iter(requests.readline, b""):
-        request = protocol.decode(line)
+        request: Invoke = protocol.decode(line)
         caller.request_id = request["id"]
-        stores = {prop: Store(key, caller) for prop, key in (request.get("stores") or {}).items()}
-        tmp_peak.enabled = bool(request.get("measure", True))
+        stores = {prop: Store(key, caller) for prop, key in request["stores"].items()}
+        tmp_peak.enabled = request["measure"]
         tmp_peak.peak = 0
         inputs = {**request["inputs"], **stores}
-        outcome = run_handler(handler, path, request["steps"], inputs, source, request.get("run"))
+        outcome = run_handler(handler, path, request["steps"], inputs, source, request["run"])
         tmp_peak.enabled = False
         _flush_logs()
-        done = {"type": "done", "id": request["id"], "tmp_peak_bytes": tmp_peak.peak, **outcome}
-        _reply(replies, done)
+        _reply(
+            replies,
+            {
+                "type": protocol.DONE,
+                "id": request["id"],
+                "tmp_peak_bytes": tmp_peak.peak,
+                **outcome,
+            },
+        )
 
 
 if __name__ == "__main__":
