@@ -26,6 +26,7 @@ from pdee.lifecycle.scheduler import Mode, Policy, simulate
 from pdee.plan.run_plan import RunPlan
 from pdee.plan.steps import Step
 from pdee.results.records import Execution, RunResult
+from pdee.runtime import protocol
 from pdee.serving.request_queue import RequestQueue
 
 
@@ -293,10 +294,10 @@ class PausingEE(FakeEE):
     step ``first``, in an execution's first part only."""
 
     def request(
-        self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
-    ) -> dict[str, Any]:
+        self, message: protocol.Request, timeout_s: float, on_call: OnCall | None = None
+    ) -> protocol.Reply:
         reply = super().request(message, timeout_s, on_call)
-        delay_ms = message["event"].get("delay_ms") if message["type"] == "run" else None
+        delay_ms = message["event"].get("delay_ms") if message["type"] == protocol.RUN else None
         if delay_ms is not None and not message.get("start_step"):
             reply["pause"] = {"kind": "delay", "step": "first", "ms": delay_ms,
                               "resume_url": "https://r", "cancel_url": "https://c"}  # fmt: skip
