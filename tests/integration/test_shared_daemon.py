@@ -67,7 +67,8 @@ def test_another_runs_ees_outlive_the_sessions_run_and_gc(
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60
-        while not (mine := containers()) and run.poll() is None:
+        while not (mine := containers()):
+            assert run.poll() is None, run.communicate()[1]  # it ended before its EE came
             assert time.monotonic() < deadline, "the run's EE never appeared"
             time.sleep(0.05)
         # a `pdee` subprocess inherits the session's PDEE_LABELS: its EE carries the label
