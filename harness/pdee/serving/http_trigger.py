@@ -12,7 +12,7 @@ The platform's rules (its trigger docs and limits):
   bodies with ``pipedream_upload_body=1`` to get them whole);
 - a body over 512KB gets ``413``, unless the request asks for the upload path
   (``?pipedream_upload_body=1`` or ``x-pd-upload-body: 1``): then the body is stored
-  and the event's body is ``{"raw_body_url": ...}`` (``http_server`` keeps it, and the
+  and the event's body is ``{"raw_body_url": ...}`` (``app`` keeps it, and the
   runtime serves it inside the EE: ``runtime/blobs.py``);
 - by default the caller gets ``200`` and the platform's success page at once; with a
   custom response it waits for ``pd.respond`` (status and body; headers optional) and
