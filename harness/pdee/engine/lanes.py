@@ -63,8 +63,8 @@ class Failed:
 
 @dataclass(frozen=True)
 class Wake:
-    """Something outside the lanes has work for the main thread (``pdee serve``: a
-    request arrived, or the server is stopping)."""
+    """Something outside the lanes has work for the main thread: its arrival source woke
+    it (``pdee serve``: a request arrived, or the server is stopping)."""
 
 
 News = Started | Running | Finished | Failed | Wake
