@@ -33,8 +33,7 @@ if TYPE_CHECKING:
     from .errors import (
         BackendUnavailable,
         EEError,
-        EEGone,
-        EEUnresponsive,
+        ExitCode,
         ImageError,
         PdeeError,
         RunAborted,
@@ -60,8 +59,8 @@ if TYPE_CHECKING:
 _WHERE = {
     **dict.fromkeys(["execute", "run", "serve"], ".api"),
     **dict.fromkeys(
-        ["BackendUnavailable", "EEError", "EEGone", "EEUnresponsive", "ImageError",
-         "PdeeError", "RunAborted", "UsageError"],
+        ["BackendUnavailable", "EEError", "EEGone", "EEUnresponsive", "ExitCode",
+         "ImageError", "PdeeError", "RunAborted", "UsageError"],
         ".errors",
     ),
     **dict.fromkeys(["RunPlan", "build_plan"], ".plan.run_plan"),
@@ -78,14 +77,17 @@ _WHERE = {
     "__version__": ".version",
 }  # fmt: skip
 
+# Internal errors (the runner turns them into an execution's record): still found by
+# 0.3 code that imported them, no longer exported.
+_INTERNAL = {"EEGone", "EEUnresponsive"}
+
 __all__ = [
     "BackendUnavailable",
     "CheckResult",
     "EEError",
-    "EEGone",
     "EELife",
-    "EEUnresponsive",
     "Execution",
+    "ExitCode",
     "ImageError",
     "MemoryUsage",
     "Mode",

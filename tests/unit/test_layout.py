@@ -1,4 +1,5 @@
-"""The package's shape: no import circle, a self-contained runtime, recipes in images/."""
+"""The package's shape: folders by layer with no import running upward, no import circle,
+a self-contained runtime, recipes in images/."""
 
 from __future__ import annotations
 
@@ -75,6 +76,51 @@ def test_the_package_has_no_import_circle():
     assert "pdee.backends.docker" in graph  # the walk saw the subpackages
 
 
+# The layers, lowest first, as the data flows: a module may import its own layer's and
+# those below it, never one above. The README's architecture section says each one's job.
+LAYERS = [
+    {"pdee.errors", "pdee.version", "pdee.interrupts"},  # what every layer may use
+    {"pdee.runtime"},  # inside the EE: the standard library only (below)
+    {"pdee.lifecycle"},  # pure: the scheduler and the clock
+    {"pdee.backends"},  # the EE backend interface and Docker
+    {"pdee.provision"},  # the EE image, package sets, the cache
+    {"pdee.plan"},  # options and files to a RunPlan
+    {"pdee.results"},  # the records of a run, the reply parser, the log, the JSON report
+    {"pdee.services"},  # what a step calls on the host: data stores
+    {"pdee.engine"},  # one runner fed by an arrival source: lanes, parts, the EE work
+    {"pdee.checking"},  # pdee check: pure verdicts and the runs behind them
+    {"pdee.serving"},  # pdee serve: the HTTP trigger, the app, the server, the handle
+    {"pdee.outputs"},  # the terminal, the report files, JUnit
+    {"pdee", "pdee.api", "pdee.pytest_plugin", "pdee.cli", "pdee.entry", "pdee.__main__"},
+]
+
+
+def _layer(module: str) -> int:
+    for depth in (2, 1):
+        prefix = ".".join(module.split(".")[:depth])
+        for number, layer in enumerate(LAYERS):
+            if prefix in layer:
+                return number
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS")
+
+
+def test_every_module_is_in_a_layer_and_no_import_runs_upward():
+    graph = _graph()
+    upward = [
+        f"{module} ({_layer(module)}) imports {imported} ({_layer(imported)})"
+        for module, imports in graph.items()
+        for imported in imports
+        if _layer(imported) > _layer(module)
+    ]
+    assert not upward, "\n".join(upward)
+    top = {p.stem for p in PACKAGE.glob("*.py")}
+    assert top == {"__init__", "__main__", "api", "entry", "errors", "interrupts",
+                   "pytest_plugin", "version"}  # fmt: skip
+    assert {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()} == {
+        name.split(".")[1] for layer in LAYERS for name in layer if name.count(".") == 1
+    } - top
+
+
 def test_the_runtime_imports_nothing_of_pdee_outside_itself():
     graph = _graph()
     runtime = {name for name in graph if name.startswith("pdee.runtime")}
@@ -116,7 +162,7 @@ def test_the_public_names_are_all_there_and_the_entry_point_imports_none_of_them
     import subprocess
     import sys
 
-    assert set(pdee.__all__) == set(pdee._WHERE)
+    assert set(pdee.__all__) == set(pdee._WHERE) - pdee._INTERNAL
     for name in pdee.__all__:
         assert getattr(pdee, name) is not None
     code = "import sys, pdee.entry; print(sorted(m for m in sys.modules if m.startswith('pdee')))"
@@ -124,3 +170,8 @@ def test_the_public_names_are_all_there_and_the_entry_point_imports_none_of_them
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == str(["pdee", "pdee.entry", "pdee.errors", "pdee.interrupts"])
+
+
+def test_internal_errors_are_not_exported_but_0_3_code_still_finds_them():
+    assert "EEGone" not in pdee.__all__ and "EEUnresponsive" not in pdee.__all__
+    assert issubclass(pdee.EEGone, pdee.EEError)
