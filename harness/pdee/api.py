@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
     from .plan.options import RunKeywords
 
+# serve's own keyword arguments, beside the run options.
+SERVE_KEYWORDS = ("custom_response", "host", "port", "backend", "on_execution", "on_request",
+                  "record")  # fmt: skip
+
 __all__ = ["Serving", "connections_for", "execute", "run", "serve"]
 
 
@@ -82,7 +86,7 @@ def serve(
     on_execution: OnExecution | None = None,
     on_request: Callable[[dict[str, Any], Execution], None] | None = None,
     record: StrPath | None = None,
-    **options: Any,
+    **options: Unpack[RunKeywords],
 ) -> Iterator[Serving]:
     """Serve a workflow's HTTP trigger on ``host:port`` while the block runs.
 
@@ -104,8 +108,10 @@ def serve(
             ``data_stores``...), in real time.
 
     Raises:
-        UsageError: a bad option, host or port; and what ``pdee.run`` raises.
+        UsageError: a bad option, host or port, or a keyword that is no option; and what
+            ``pdee.run`` raises.
     """
+    RunOptions.of(options, "serve", also=SERVE_KEYWORDS)
     with serve_plan(
         build_plan(steps, **options),
         custom_response=custom_response,

@@ -86,6 +86,7 @@ def step(tmp_path):
         (lambda step: pdee.run([step], memroy="1GB", backend=FakeBackend()), "run"),
         (lambda step: pdee.check([step], memroy="1GB", backend=FakeBackend()), "check"),
         (lambda step: pdee.check_project(step.parent, memroy="1GB"), "check_project"),
+        (lambda step: pdee.serve([step], memroy="1GB", backend=FakeBackend()).__enter__(), "serve"),
     ],
 )
 def test_a_misspelled_keyword_is_a_usage_error_naming_the_option(step, call, where):

@@ -120,7 +120,7 @@ def serve(
                     record=record_path,
                     **given,
                 ) as server:
-                    plan = server.runner.plan
+                    plan = server.plan
                     synced = plan.workflow
                     what = f"workflow {synced.name}" if synced else ", ".join(map(str, steps))
                     say(f"serving {what} on {server.url} (Ctrl-C stops)")
