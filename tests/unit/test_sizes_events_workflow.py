@@ -7,7 +7,7 @@ import random
 import pytest
 
 from pdee.errors import UsageError
-from pdee.plan.events import Workflow, context, default_event, load_events, parse_events
+from pdee.plan.events import WorkflowIds, context, default_event, load_events, parse_events
 from pdee.plan.sizes import format_size, parse_size
 from pdee.plan.steps import load_inputs, load_step, load_steps
 
@@ -78,7 +78,7 @@ def test_load_events_sources(tmp_path):
 def test_context_ids_unique_and_seeded():
     def contexts(seed):
         rng = random.Random(seed)
-        workflow = Workflow.create(rng, "step")
+        workflow = WorkflowIds.create(rng, "step")
         return [context(workflow, rng) for _ in range(3)]
 
     first, again = contexts(7), contexts(7)

@@ -15,7 +15,7 @@ from pdee.checking.project import check_project
 from pdee.engine.runner import Runner
 from pdee.errors import UsageError
 from pdee.outputs import junit
-from pdee.plan.events import Workflow, timer_event
+from pdee.plan.events import WorkflowIds, timer_event
 from pdee.plan.run_plan import build_plan
 from pdee.plan.synced import find_workflows, read_workflow
 
@@ -212,7 +212,7 @@ def test_the_workflow_id_comes_from_the_state_file_or_the_folder_name(project):
 def test_the_context_names_the_synced_workflow():
     import random
 
-    made = Workflow.create(random.Random(1), "last_step", read_workflow(EXAMPLE / CACHE))
+    made = WorkflowIds.create(random.Random(1), "last_step", read_workflow(EXAMPLE / CACHE))
     assert (made.workflow_id, made.name, made.emitter_id) == (
         "p_JZCLpgk",
         "Events cache",

@@ -49,7 +49,7 @@ from ..errors import ImageError, PdeeError, RunAborted, UsageError
 from ..interrupts import Terminated, deferred
 from ..lifecycle import clock
 from ..lifecycle.scheduler import Decision, Mode, Retire, Retirement, Scheduler
-from ..plan.events import Workflow, context, trigger_event
+from ..plan.events import WorkflowIds, context, trigger_event
 from ..plan.run_plan import RunPlan
 from ..plan.sizes import format_size
 from ..provision import packages
@@ -113,7 +113,7 @@ class Runner:
         )
         self.scheduler = Scheduler(plan.policy)
         self.rng = random.Random(plan.policy.seed)
-        self.workflow = Workflow.create(self.rng, plan.steps[-1].name, plan.workflow)
+        self.workflow = WorkflowIds.create(self.rng, plan.steps[-1].name, plan.workflow)
         self.origin = plan.origin or datetime.now(timezone.utc)
         self.result = RunResult(run_id=self.run_id, settings=self._settings(None))
         self.inbox: queue.Queue[News] = queue.Queue()

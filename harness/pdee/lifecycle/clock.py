@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 # (virtual time, real time.monotonic()) at one moment of an execution in progress,
 # or None while it has not begun (its EE is starting).
-Running = tuple[float, float] | None
+InFlight = tuple[float, float] | None
 
 
-def wait_to_know(at_s: float, in_flight: Iterable[Running], now: float) -> float | None:
+def wait_to_know(at_s: float, in_flight: Iterable[InFlight], now: float) -> float | None:
     """How long to wait before looking again; None when every end is known for ``at_s``.
 
     ``math.inf`` when an execution has not begun: only news from it can help.

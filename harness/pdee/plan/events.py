@@ -91,7 +91,7 @@ def trigger_event(
 
 
 @dataclass(frozen=True)
-class Workflow:
+class WorkflowIds:
     """The ids that stay the same for every execution of one run's workflow."""
 
     workflow_id: str
@@ -104,7 +104,7 @@ class Workflow:
     @classmethod
     def create(
         cls, rng: random.Random, name: str, synced: SyncedWorkflow | None = None
-    ) -> Workflow:
+    ) -> WorkflowIds:
         """Ids drawn from ``rng``; a synced workflow's own id, name and trigger where its
         files give them."""
         made = cls(
@@ -125,7 +125,9 @@ class Workflow:
         )
 
 
-def context(workflow: Workflow, rng: random.Random, when: datetime | None = None) -> dict[str, Any]:
+def context(
+    workflow: WorkflowIds, rng: random.Random, when: datetime | None = None
+) -> dict[str, Any]:
     """``pd.steps["trigger"]["context"]`` for one execution: a fresh ``id`` each time."""
     execution_id = _id(rng)
     ts = (when or datetime.now(timezone.utc)).isoformat(timespec="milliseconds")

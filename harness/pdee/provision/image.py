@@ -40,7 +40,7 @@ from .recipe import cache_dir, cache_problem, recipe_file, recipe_lines, tar_of
 DEFAULT_TAG = "pdee-ee:latest"
 PLATFORM_BASE = "python:3.12-slim"
 PLATFORM_PYTHON = "3.12"
-Progress = Callable[[str], None]
+OnLine = Callable[[str], None]  # told each line of what a build does
 
 
 def _quiet(_message: str) -> None:
@@ -86,7 +86,7 @@ def recipe_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def download_wheels(requirements: bytes, python: str, progress: Progress = _quiet) -> Path:
+def download_wheels(requirements: bytes, python: str, progress: OnLine = _quiet) -> Path:
     """The wheels of ``requirements`` for an EE running ``python``, downloaded once.
 
     Raises:
@@ -159,7 +159,7 @@ def debian_suite() -> str:
     return "bookworm"
 
 
-def _ensure_mmdebstrap(progress: Progress) -> str:
+def _ensure_mmdebstrap(progress: OnLine) -> str:
     found = shutil.which("mmdebstrap")
     if found:
         return found
@@ -180,7 +180,7 @@ def _ensure_mmdebstrap(progress: Progress) -> str:
 def bootstrap_base(
     backend: ImageBackend,
     tag: str,
-    progress: Progress = _quiet,
+    progress: OnLine = _quiet,
     include: tuple[str, ...] | None = None,
 ) -> None:
     """Make image ``tag``: a minimal Debian with ``include`` (default: the recipe's
@@ -211,7 +211,7 @@ def bootstrap_base(
         backend.import_rootfs(tarball, tag)
 
 
-def choose_base(backend: ImageBackend, base: str | None = None, progress: Progress = _quiet) -> str:
+def choose_base(backend: ImageBackend, base: str | None = None, progress: OnLine = _quiet) -> str:
     """The base to build on: ``base``, else the platform's Python, else a bootstrapped one.
 
     Raises:
@@ -254,8 +254,8 @@ def build(
     backend: ImageBackend,
     tag: str = DEFAULT_TAG,
     base: str | None = None,
-    progress: Progress = _quiet,
-    build_output: Progress = _quiet,
+    progress: OnLine = _quiet,
+    build_output: OnLine = _quiet,
 ) -> BuiltImage:
     """Build the EE image ``tag`` (see the module's docstring), unless it is up to date.
 
