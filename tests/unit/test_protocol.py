@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from fake_backend import FakeBackend
 
-from pdee.backends.channel import AttachedStream, Progress, next_reply, send_message
+from pdee.backends.channel import AttachedStream, ReplyProgress, next_reply, send_message
 from pdee.engine.ee_work import EEWork
 from pdee.engine.parts import Part
 from pdee.engine.runner import Runner
@@ -108,14 +108,14 @@ def load_message() -> protocol.Load:
 
 def ask(
     stream: AttachedStream, message: Any, on_call: Any = None
-) -> tuple[protocol.Reply | None, Progress]:
+) -> tuple[protocol.Reply | None, ReplyProgress]:
     send_message(stream, message)
-    progress = Progress()
+    progress = ReplyProgress()
     return next_reply(stream, time.monotonic() + 30, progress, on_call), progress
 
 
 def test_every_message_crosses_from_pdee_to_the_runtime_and_back(ee):
-    progress = Progress()
+    progress = ReplyProgress()
     hello = next_reply(ee, time.monotonic() + 30, progress)
     assert hello is not None and hello["type"] == protocol.HELLO
     assert hello["protocol"] == protocol.PROTOCOL_VERSION and hello["separated"] is False
@@ -168,7 +168,7 @@ def test_every_message_crosses_from_pdee_to_the_runtime_and_back(ee):
 
 
 def test_a_call_with_no_one_to_answer_it_gets_an_error(ee):
-    next_reply(ee, time.monotonic() + 30, Progress())
+    next_reply(ee, time.monotonic() + 30, ReplyProgress())
     ask(ee, load_message())
     run = {"type": protocol.RUN, "index": 0, "event": {}, "context": {"id": "c", "trace_id": "t"}}
     result, _ = ask(ee, run)  # no on_call: the channel answers with an error
@@ -178,9 +178,9 @@ def test_a_call_with_no_one_to_answer_it_gets_an_error(ee):
 
 
 def test_a_line_that_is_not_a_message_is_refused_on_both_sides(ee):
-    next_reply(ee, time.monotonic() + 30, Progress())
+    next_reply(ee, time.monotonic() + 30, ReplyProgress())
     ee.send(b'{"no": "type"}\n')
-    fatal = next_reply(ee, time.monotonic() + 30, Progress())
+    fatal = next_reply(ee, time.monotonic() + 30, ReplyProgress())
     assert fatal is not None and fatal["type"] == protocol.FATAL
     assert "is not a message" in fatal["message"]
     for line in (b"[1]", b'{"type": 1}', b"{", b'"run"'):

@@ -28,6 +28,7 @@ from pdee.lifecycle.scheduler import Mode, Policy, Start
 from pdee.plan.run_plan import RunPlan
 from pdee.plan.steps import Step
 from pdee.results.records import Execution, RunResult, Status
+from pdee.runtime import protocol
 from pdee.serving.http_trigger import NO_RESPOND, SUCCESS_PAGE
 from pdee.serving.request_queue import RequestQueue
 
@@ -73,7 +74,7 @@ class EchoEE(FakeEE):
         self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
     ) -> dict[str, Any]:
         reply = super().request(message, timeout_s, on_call)
-        if message["type"] == "run":
+        if message["type"] == protocol.RUN:
             event = message["event"]
             reply["respond"] = {"status": 201, "headers": {"X-Step": "echo"}, "body": event}
         return reply

@@ -3,7 +3,7 @@ multiplexed stdout/stderr, on one socket (Docker's attach API; no docker import 
 
 The messages and their framing are the runtime's ``protocol``. Besides its replies the
 runtime sends ``StepStarted`` (which step starts) and ``Log`` (what a step prints, as it
-prints it); the channel keeps them as the ``Progress`` of the request awaited, so that
+prints it); the channel keeps them as the ``ReplyProgress`` of the request awaited, so that
 an EE gone under a step is laid at its door, with its logs. It answers a ``Call`` (a
 step's data store operation) with the run's ``OnCall``.
 """
@@ -95,7 +95,7 @@ class AttachedStream:
 
 
 @dataclass
-class Progress:
+class ReplyProgress:
     """How far the runtime got with the request awaited: the step it started, the last
     ``LOG_TAIL_BYTES`` each step printed."""
 
@@ -122,7 +122,7 @@ def send_message(stream: AttachedStream, message: protocol.ToRuntime) -> None:
 
 
 def next_reply(
-    stream: AttachedStream, deadline: float, progress: Progress, on_call: OnCall | None = None
+    stream: AttachedStream, deadline: float, progress: ReplyProgress, on_call: OnCall | None = None
 ) -> protocol.Reply | None:
     """The next message that is not progress (``progress`` takes those in) or a call
     (``on_call`` answers those: a step's data store operations); None at the end of the

@@ -35,7 +35,7 @@ from ..errors import BackendUnavailable, EEError, EEGone, EEUnresponsive, ImageE
 from ..interrupts import deferred
 from ..runtime import protocol
 from . import LABEL_RUN, EESpec, Host, ImageInfo, OnCall, PackageImage, ownership
-from .channel import AttachedStream, Progress, next_reply, send_message
+from .channel import AttachedStream, ReplyProgress, next_reply, send_message
 
 log = logging.getLogger("pdee.docker")
 
@@ -237,7 +237,7 @@ class DockerEE:
         assert stream is not None
         with self._lock:
             self._readers += 1
-        progress = Progress()
+        progress = ReplyProgress()
         try:
             return self._read_reply(stream, timeout_s, during, progress, on_call)
         finally:
@@ -252,7 +252,7 @@ class DockerEE:
         stream: AttachedStream,
         timeout_s: float,
         during: str,
-        progress: Progress,
+        progress: ReplyProgress,
         on_call: OnCall | None,
     ) -> protocol.Reply:
         try:
@@ -287,7 +287,7 @@ class DockerEE:
             return ""
         return self.stream.stderr_tail.decode(errors="replace").strip()[-500:]
 
-    def _gone(self, during: str, progress: Progress) -> EEGone:
+    def _gone(self, during: str, progress: ReplyProgress) -> EEGone:
         oom_killed, exit_code = False, None
         try:
             assert self.container is not None

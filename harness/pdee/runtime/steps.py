@@ -1,9 +1,10 @@
 """The step processes of an EE: one long-lived ``worker`` per step, and its pipes.
 
 The supervisor starts each with ``spawn``, asks it for one thing at a time
-(``Worker.ask_start``, ``Worker.ask_invoke``), reads its reply (``Worker.read_reply``)
-and gathers what it prints (``StepWait``). A step's process runs as the platform's user
-in a session of its own, so that killing it kills whatever it started.
+(``StepProcess.ask_start``, ``StepProcess.ask_invoke``), reads its reply
+(``StepProcess.read_reply``) and gathers what it prints (``StepWait``). A step's process
+runs as the platform's user in a session of its own, so that killing it kills whatever
+it started.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class StepSpec:
         return f"<StepSpec {self.name}{' (stand-in)' if self.stand_in else ''}>"
 
 
-class Worker:
+class StepProcess:
     """A running step process and the supervisor's ends of its pipes."""
 
     def __init__(
@@ -88,7 +89,7 @@ class Worker:
         self.ended: str | None = None  # how it ended, when the supervisor ended it or saw it die
 
     def __repr__(self) -> str:
-        return f"<Worker {self.spec.name} pid {self.process.pid}>"
+        return f"<StepProcess {self.spec.name} pid {self.process.pid}>"
 
     def ask_start(self) -> None:
         """Ask the process to import the step (answered by ``Loaded``)."""
@@ -201,8 +202,8 @@ class Worker:
 
 
 def spawn(
-    spec: StepSpec, env: dict[str, str], user: Any = None, replaces: Worker | None = None
-) -> Worker:
+    spec: StepSpec, env: dict[str, str], user: Any = None, replaces: StepProcess | None = None
+) -> StepProcess:
     """Start a step's process, which imports the step's code at once.
 
     Args:
@@ -248,7 +249,7 @@ def spawn(
         os.close(fd)
     for fd in (out_r, err_r, from_worker_r):
         os.set_blocking(fd, False)
-    worker = Worker(
+    worker = StepProcess(
         spec=spec,
         process=process,
         requests=os.fdopen(to_worker_w, "wb"),

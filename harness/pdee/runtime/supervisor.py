@@ -32,7 +32,7 @@ import sys
 import time
 
 from . import protocol, sandbox, usage
-from .steps import PAYLOAD_LIMIT_BYTES, StepSpec, StepWait, Worker, spawn
+from .steps import PAYLOAD_LIMIT_BYTES, StepProcess, StepSpec, StepWait, spawn
 
 TYPE_CHECKING = False  # typing is not imported at run time: the EE starts faster
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class Supervisor:
         self.blob_server: BlobServer | None = None  # started by the first upload
         self.link_local = link_local  # "blocked" or "open"
         self.specs: list[StepSpec] = []
-        self.workers: dict[str, Worker] = {}
+        self.workers: dict[str, StepProcess] = {}
         self.memory_bytes = 256 * 2**20
         self.timeout_s = 30.0
         self.env: dict[str, str] = {}
@@ -300,7 +300,7 @@ class Supervisor:
 
     # -- step processes ---------------------------------------------------------------
 
-    def spawn(self, spec: StepSpec, replaces: Worker | None = None) -> Worker:
+    def spawn(self, spec: StepSpec, replaces: StepProcess | None = None) -> StepProcess:
         if replaces is not None:
             replaces.kill()  # reap it and close its pipes
         return spawn(spec, self.env, self.user, replaces)
@@ -314,7 +314,7 @@ class Supervisor:
 
     def run_step(
         self,
-        worker: Worker,
+        worker: StepProcess,
         steps: dict[str, Any],
         deadline: float,
         wait: StepWait,
@@ -345,7 +345,7 @@ class Supervisor:
             raise self.out_of_turn(worker, done["type"])
         return done
 
-    def out_of_turn(self, worker: Worker, kind: str) -> Ended:
+    def out_of_turn(self, worker: StepProcess, kind: str) -> Ended:
         """End a step whose process replied with another kind of message than the one
         due (only the step itself could forge one: it knows the request's id)."""
         worker.ended = f"it replied {kind!r} out of turn"
@@ -360,7 +360,7 @@ class Supervisor:
         )
 
     def await_reply(
-        self, worker: Worker, deadline: float, wait: StepWait
+        self, worker: StepProcess, deadline: float, wait: StepWait
     ) -> protocol.Loaded | protocol.Done:
         """Wait for the worker's next message, gathering its logs and peaks meanwhile.
 
@@ -401,7 +401,7 @@ class Supervisor:
                     self.drain_logs(worker, wait)
                     raise Ended(*self.death(worker))
 
-    def sample(self, worker: Worker, wait: StepWait, used: int, tmp: bool = True) -> None:
+    def sample(self, worker: StepProcess, wait: StepWait, used: int, tmp: bool = True) -> None:
         """Take in one reading of step memory (and of /tmp); past the limit, end the step.
 
         Raises:
@@ -415,7 +415,7 @@ class Supervisor:
             self.drain_logs(worker, wait)
             raise Ended("oom", self.oom_error(worker.spec.name, used))
 
-    def end_step(self, worker: Worker, why: str) -> None:
+    def end_step(self, worker: StepProcess, why: str) -> None:
         """Kill a step that ran out of time or memory, and whatever it left running
         outside its session; the other steps' processes live on."""
         worker.ended = why
@@ -428,7 +428,7 @@ class Supervisor:
                 except OSError:
                     pass
 
-    def drain_logs(self, worker: Worker, wait: StepWait) -> None:
+    def drain_logs(self, worker: StepProcess, wait: StepWait) -> None:
         """Take in what the step printed; pdee gets it at once too, so that it keeps the
         logs of a step whose EE dies before the execution's result."""
         text = worker.read_output(wait)
@@ -458,7 +458,7 @@ class Supervisor:
             "traceback": None,
         }
 
-    def death(self, worker: Worker) -> tuple[protocol.Status, Error]:
+    def death(self, worker: StepProcess) -> tuple[protocol.Status, Error]:
         """Why a step's process ended without replying, as a status and an error."""
         code = worker.process.wait()
         worker.kill()

@@ -197,7 +197,7 @@ class ProcessPeak:
         self.status = self.clear_refs = None
 
 
-class TmpUsage:
+class TmpReading:
     """What /tmp holds: bytes used (as ``df`` counts them) and the files in it. (A plain
     class: dataclasses would add about 10 ms to an EE's start.)"""
 
@@ -220,7 +220,7 @@ FILES_NAMED = 10
 
 def tmp_usage(
     tmp: str = "/tmp", platform_files: tuple[str, ...] = (), tmp_fd: int | None = None
-) -> TmpUsage:
+) -> TmpReading:
     """Measure ``tmp``: bytes used, capacity, regular files outside ``__pdg__``.
 
     Every lookup is relative to an open directory, not a path from ``/``: in an EE on a
@@ -241,7 +241,7 @@ def tmp_usage(
     finally:
         if tmp_fd is None:
             os.close(root)
-    return TmpUsage(used_bytes(fs), fs.f_blocks * fs.f_frsize, files, intact, sorted(named))
+    return TmpReading(used_bytes(fs), fs.f_blocks * fs.f_frsize, files, intact, sorted(named))
 
 
 def _count_files(tmp: str, root: int) -> tuple[int, list[str]]:
