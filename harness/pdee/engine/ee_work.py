@@ -64,7 +64,7 @@ class EEWork:
             )
         self._load(lane)
         lane.start_s = time.monotonic() - started
-        lane.post(Started(lane.ee.id, dict(hello)))
+        lane.post(Started(lane.ee.id, hello))
 
     def recycle(self, lane: Lane) -> None:
         """Make the lane's used EE new again and load the workflow, as a start does; an

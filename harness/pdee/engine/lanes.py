@@ -18,10 +18,13 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..backends import EE
 from ..results.records import Execution
+
+if TYPE_CHECKING:
+    from ..runtime.protocol import Hello
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Started:
     """The lane's EE started and loaded the workflow."""
 
     ee: str
-    hello: dict[str, Any]
+    hello: Hello
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Any
 
 from ..backends import EE, Backend, EESpec, Host, ImageInfo
 from ..errors import ImageError, PdeeError, RunAborted, UsageError
@@ -493,14 +492,14 @@ class Runner:
         elif isinstance(news, Finished):
             self._take_finished(news)
 
-    def _take_hello(self, hello: dict[str, Any]) -> None:
+    def _take_hello(self, hello: protocol.Hello) -> None:
         settings = self.result.settings
         if settings.python is None:
-            settings.python = str(hello.get("python"))
+            settings.python = hello["python"]
             synced = self.plan.workflow
             runtimes = [step.runtime for step in synced.steps if step.runs] if synced else []
             settings.python_note = python_note(settings.python, settings.base_image, runtimes)
-            settings.memory_source = hello.get("memory_source")
+            settings.memory_source = hello["memory_source"]
 
     def _take_finished(self, news: Finished) -> None:
         decision = self.in_flight.pop(news.ee)
