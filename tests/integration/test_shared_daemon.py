@@ -47,6 +47,30 @@ def gone_owner() -> Owner:
     return Owner(socket.gethostname(), ended.pid, "1")
 
 
+def run_and_see_its_ee(step, containers, others: list[Container]) -> tuple[str, str]:
+    """Run ``pdee run`` as a user does, see that its EE carries the session's label (a
+    subprocess inherits ``PDEE_LABELS``), let it finish; its stdout and stderr."""
+    command = [sys.executable, "-m", "pdee", "run", step, "--events", "2", "--mode", "warm",
+               "--network", "none", "-q"]  # fmt: skip
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as run:
+        try:
+            deadline = time.monotonic() + 60
+            while not (mine := containers()):
+                assert run.poll() is None, run.communicate()[1]  # it ended before its EE came
+                assert time.monotonic() < deadline, "the run's EE never appeared"
+                time.sleep(0.05)
+            assert len(mine) == 1
+            assert mine[0]["Labels"][LABEL_RUN] not in {o.labels[LABEL_RUN] for o in others}
+            stdout, stderr = run.communicate(timeout=60)
+        finally:
+            if run.poll() is None:
+                run.kill()
+    assert run.returncode == 0, stderr
+    return stdout, stderr
+
+
 def test_another_runs_ees_outlive_the_sessions_run_and_gc(
     docker_client, containers, session_label, pdee, write_step
 ):
@@ -61,22 +85,8 @@ def test_another_runs_ees_outlive_the_sessions_run_and_gc(
         assert abandoned(left.labels, time.time(), socket.gethostname())
         assert containers() == []  # the session does not see them
 
-        run = subprocess.Popen(
-            [sys.executable, "-m", "pdee", "run", write_step("slow", SLOW), "--events", "2",
-             "--mode", "warm", "--network", "none", "-q"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not (mine := containers()):
-            assert run.poll() is None, run.communicate()[1]  # it ended before its EE came
-            assert time.monotonic() < deadline, "the run's EE never appeared"
-            time.sleep(0.05)
-        # a `pdee` subprocess inherits the session's PDEE_LABELS: its EE carries the label
-        assert len(mine) == 1
-        assert mine[0]["Labels"][LABEL_RUN] not in {o.labels[LABEL_RUN] for o in others}
-        stdout, stderr = run.communicate(timeout=60)
-        assert run.returncode == 0, stderr
-        assert "2 executions: 2 ok" in stdout
+        stdout, stderr = run_and_see_its_ee(write_step("slow", SLOW), containers, others)
+        assert "2 executions: 2 ok" in stdout, stderr
 
         swept = pdee("gc", "--label", session_label)
         assert swept.exit_code == 0, swept.stderr
