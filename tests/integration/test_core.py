@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -44,6 +45,18 @@ def start_pdee(*args: object) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@contextlib.contextmanager
+def ended(process: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """``process``, ended on the way out should the test fail first (SIGTERM: pdee removes
+    its EEs), its pipes closed."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.communicate(timeout=60)
 
 
 def wait_for(condition, within_s: float = 30.0) -> None:
@@ -136,11 +149,12 @@ def test_an_ee_removed_from_outside_fails_its_execution_and_the_run_goes_on(
     events.write_text("\n".join(json.dumps({"sleep": s}) for s in (0.1, 20, 0.1, 0.1)))
     step = write_step("slow", SLOW.replace("(pd):\n", "(pd):\n    print('sleeping')\n"))
     run = start_pdee("run", step, "--event-file", events, "--mode", "warm", "--report", report)
-    wait_for(lambda: len(containers()) == 1)
-    time.sleep(3)  # execution 0 ended, execution 1 sleeps for 20 s
-    (ours,) = containers()  # this run's EE: the session has no other
-    docker_client.api.remove_container(ours["Id"], force=True)
-    _, stderr = run.communicate(timeout=60)
+    with ended(run):
+        wait_for(lambda: len(containers()) == 1)
+        time.sleep(3)  # execution 0 ended, execution 1 sleeps for 20 s
+        (ours,) = containers()  # this run's EE: the session has no other
+        docker_client.api.remove_container(ours["Id"], force=True)
+        _, stderr = run.communicate(timeout=60)
     assert run.returncode == 1, stderr
     executions = json.loads(report.read_text())["executions"]
     assert [e["status"] for e in executions] == ["ok", "error", "ok", "ok"]
@@ -167,10 +181,11 @@ def test_a_run_the_backend_cuts_short_still_reports_what_ended(
             "run", step, "--image", f"pdee-ee:{doomed}", "--mode", "cold", "--events", "4",
             "--event", '{"sleep": 2}', "--report", report, "--no-recycle",
         )  # fmt: skip
-        # ee-1 and the standby EE for execution 1 exist; execution 2's cannot be made.
-        wait_for(lambda: len(containers()) == 2)
-        docker_client.images.remove(f"pdee-ee:{doomed}")
-        stdout, stderr = run.communicate(timeout=60)
+        with ended(run):
+            # ee-1 and the standby EE for execution 1 exist; execution 2's cannot be made.
+            wait_for(lambda: len(containers()) == 2)
+            docker_client.images.remove(f"pdee-ee:{doomed}")
+            stdout, stderr = run.communicate(timeout=60)
     finally:
         if any(f"pdee-ee:{doomed}" in i.tags for i in docker_client.images.list("pdee-ee")):
             docker_client.images.remove(f"pdee-ee:{doomed}")
