@@ -73,7 +73,10 @@ def check(
 
     try:
         with claimed(
-            (json_path, "JSON file", "check.json"), (junit_path, "JUnit file", "check.xml")
+            (json_path, "--json", "JSON file", "check.json"),
+            (junit_path, "--junit", "JUnit file", "check.xml"),
+            steps=steps,
+            options=given,
         ):
             whole = len(steps) == 1 and is_project(steps[0])
             checked: ProjectCheck | CheckResult

@@ -1,15 +1,16 @@
 """What every command of the CLI shares: its consoles, its one-line errors, the output
-files it claims before any EE starts, and how a run's end is shown and written.
+files it claims before any EE starts (none of them one of its inputs), and how a run's
+end is shown and written.
 
 Only the CLI knows Typer; it catches ``PdeeError`` here and nowhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,7 +18,8 @@ from rich.console import Console
 from .. import interrupts
 from ..errors import ExitCode, PdeeError
 from ..outputs import report, terminal
-from ..outputs.files import OutputFile
+from ..outputs.files import OutputFile, refuse_clashes
+from ..plan.input_files import input_files
 from ..results.records import RunResult
 
 if TYPE_CHECKING:
@@ -54,20 +56,33 @@ def signal_code(exc: BaseException) -> ExitCode:
 
 
 @contextmanager
-def claimed(*wanted: tuple[Path | None, str, str]) -> Iterator[None]:
+def claimed(
+    *wanted: tuple[Path | None, str, str, str],
+    steps: Sequence[Path] = (),
+    options: Mapping[str, Any] | None = None,
+) -> Iterator[None]:
     """Prove, before any EE starts, that each output file asked for can be written
-    (``wanted``: its path or None, what it is, an example name); the command writes them
+    (``wanted``: its path or None, its option, what it is, an example name) and is none
+    of the files the command reads (its ``steps`` and ``options``, as
+    ``pdee.plan.input_files`` lists them) nor another output; the command writes them
     inside the block, and on the way out pdee removes those it created and a way out
     left unwritten (empty).
 
     Raises:
-        UsageError: one cannot be written (those claimed before it are abandoned).
+        UsageError: an output is an input or another output (before any is claimed), or
+            one cannot be written (those claimed before it are abandoned).
     """
+    asked = [(option, path) for path, option, _what, _example in wanted if path is not None]
+    reads = input_files(steps, options or {})
+    refuse_clashes(asked, reads)
     outputs: list[OutputFile] = []
     try:
-        for path, what, example in wanted:
+        for path, _option, what, example in wanted:
             if path is not None:
                 outputs.append(OutputFile.claim(path, what, example))
+        # Again, now that each output exists: two spellings of one new file (on a
+        # case-insensitive filesystem) are one inode.
+        refuse_clashes(asked, reads)
         yield
     finally:
         for output in outputs:

@@ -77,7 +77,10 @@ def run(
     try:
         plan = build_plan(steps, **given)
         with claimed(
-            (report_path, "report", "report.json"), (junit_path, "JUnit file", "junit.xml")
+            (report_path, "--report", "report", "report.json"),
+            (junit_path, "--junit", "JUnit file", "junit.xml"),
+            steps=steps,
+            options=given,
         ):
             try:
                 with terminal.progress(

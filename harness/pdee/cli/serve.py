@@ -106,9 +106,11 @@ def serve(
 
     try:
         with claimed(
-            (report_path, "report", "report.json"),
-            (junit_path, "JUnit file", "junit.xml"),
-            (record_path, "record file", "hits.jsonl"),
+            (report_path, "--report", "report", "report.json"),
+            (junit_path, "--junit", "JUnit file", "junit.xml"),
+            (record_path, "--record", "record file", "hits.jsonl"),
+            steps=steps,
+            options=given,
         ):
             try:
                 with api.serve(

@@ -12,18 +12,29 @@
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from xml.parsers.expat import ExpatError
 
 from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from ..checking.project import ProjectCheck
 from ..checking.verdicts import CheckResult, Outcome
 from ..results.records import Execution, RunResult
-from . import report
+from .files import write_whole
 
+# What XML 1.0 cannot hold (control characters such as a log's colour codes, lone
+# surrogates): written as Python escapes (\x1b), as pytest's JUnit writer does.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # A test case's <system-out> keeps the logs' last characters: CI pages show no more,
 # and the whole logs are in --report.
 SYSTEM_OUT_CHARS = 64 * 1024
+
+
+def _xml(text: str) -> str:
+    """``text`` with what XML cannot hold written as Python escapes."""
+    return NOT_XML.sub(lambda found: ascii(found.group())[1:-1], text)
 
 
 def _logs(execution: Execution) -> str:
@@ -42,26 +53,26 @@ def _failure(execution: Execution) -> Failure:
     if error is None:
         return Failure(execution.status.value, execution.status.value)
     where = f" (step {error.step})" if error.step else ""
-    failure = Failure(f"{error.message}{where}", error.type)
-    failure.text = error.traceback or error.message
+    failure = Failure(_xml(f"{error.message}{where}"), _xml(error.type))
+    failure.text = _xml(error.traceback or error.message)
     return failure
 
 
 def run_xml(result: RunResult) -> JUnitXml:
     """The JUnit report of a run: one test case per execution."""
     steps = "+".join(result.settings.steps)
-    suite = TestSuite(f"pdee run {steps}")
+    suite = TestSuite(_xml(f"pdee run {steps}"))
     for execution in result.executions:
         case = TestCase(
             f"execution {execution.index} ({execution.start.value}, {execution.ee})",
-            classname=f"pdee.run.{steps}",
+            classname=_xml(f"pdee.run.{steps}"),
             time=execution.duration_ms / 1000,
         )
         if not execution.passed:
             case.result = [_failure(execution)]
         logs = _logs(execution)
         if logs:
-            case.system_out = logs
+            case.system_out = _xml(logs)
         suite.add_testcase(case)
     suite.time = sum(e.duration_ms for e in result.executions) / 1000
     xml = JUnitXml()
@@ -91,34 +102,42 @@ def check_suite(result: CheckResult) -> TestSuite:
     settings = next(iter(result.runs.values())).settings
     steps = "+".join(settings.steps)
     name = settings.workflow["name"] if settings.workflow else steps
-    suite = TestSuite(name if settings.workflow else f"pdee check {steps}")
+    suite = TestSuite(_xml(name if settings.workflow else f"pdee check {steps}"))
     for verdict in result.verdicts:
-        case = TestCase(verdict.scenario, classname=f"pdee.check.{name}")
+        case = TestCase(verdict.scenario, classname=_xml(f"pdee.check.{name}"))
         if verdict.outcome is Outcome.FAIL:
-            failure = Failure(verdict.summary, verdict.scenario)
+            failure = Failure(_xml(verdict.summary), verdict.scenario)
             execution = verdict.execution
             if execution is not None and execution.error and execution.error.traceback:
-                failure.text = execution.error.traceback
+                failure.text = _xml(execution.error.traceback)
             case.result = [failure]
         elif verdict.outcome is Outcome.SKIPPED:
-            case.result = [Skipped(verdict.summary)]
+            case.result = [Skipped(_xml(verdict.summary))]
         else:
-            case.system_out = f"{verdict.outcome.value}: {verdict.summary}"
+            case.system_out = _xml(f"{verdict.outcome.value}: {verdict.summary}")
         if verdict.execution is not None and verdict.outcome is Outcome.FAIL:
             logs = _logs(verdict.execution)
             if logs:
-                case.system_out = logs
+                case.system_out = _xml(logs)
         suite.add_testcase(case)
     suite.time = result.duration_s
     return suite
 
 
 def write(path: Path, xml: JUnitXml) -> None:
-    """Write ``xml`` to ``path``.
+    """Write ``xml`` to ``path``, whole or not at all.
 
     Raises:
         UsageError: the file cannot be written.
+        PdeeError: a text in it cannot be written as XML.
     """
+    write_whole(path, "JUnit file", _rendered(xml))
+
+
+def _rendered(xml: JUnitXml) -> Iterator[str]:
     buffer = io.BytesIO()
-    xml.write(buffer, pretty=True)
-    report.write_text(path, buffer.getvalue().decode(), "JUnit file")
+    try:
+        xml.write(buffer, pretty=True)
+    except ExpatError as exc:  # junitparser re-reads what it made to indent it
+        raise ValueError(f"not XML: {exc}") from exc
+    yield buffer.getvalue().decode()

@@ -4,12 +4,13 @@ run's exit code."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
 from ..results.records import RunResult
 from ..results.report import build
+from .files import write_whole
 
 
 def exit_code(result: RunResult) -> int:
@@ -19,28 +20,31 @@ def exit_code(result: RunResult) -> int:
 
 def write_run(path: Path, result: RunResult) -> None:
     """Write the report of ``result`` to ``path`` as ``write(path, build(result))`` would,
-    the executions streamed from where the run keeps them: memory stays bounded.
+    the executions streamed from where the run keeps them: memory stays bounded. The
+    file is replaced whole or left as it was (``pdee.outputs.files.write_whole``).
 
     Raises:
         UsageError: the file cannot be written.
+        PdeeError: a value in the report cannot be written as JSON.
     """
+    write_whole(path, "report", _run_text(result))
+
+
+def _run_text(result: RunResult) -> Iterator[str]:
+    """The report of ``result`` as JSON text, in pieces: the executions one at a time."""
     placeholder = "@@pdee-executions@@"
     head = build(result, executions=placeholder)
     before, after = (json.dumps(head, indent=2, allow_nan=False) + "\n").split(
         json.dumps(placeholder)
     )
-    try:
-        with path.open("w", encoding="utf-8") as out:
-            out.write(before)
-            first = True
-            for line in result.executions.json_lines():
-                text = json.dumps(json.loads(line), indent=2, allow_nan=False)
-                out.write(("[\n" if first else ",\n") + _indent(text, "    "))
-                first = False
-            out.write("[]" if first else "\n  ]")
-            out.write(after)
-    except OSError as exc:
-        raise UsageError(f"cannot write report {path}: {exc.strerror}; check the path") from exc
+    yield before
+    first = True
+    for line in result.executions.json_lines():
+        text = json.dumps(json.loads(line), indent=2, allow_nan=False)
+        yield ("[\n" if first else ",\n") + _indent(text, "    ")
+        first = False
+    yield "[]" if first else "\n  ]"
+    yield after
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -48,21 +52,25 @@ def _indent(text: str, prefix: str) -> str:
 
 
 def write(path: Path, report: dict[str, Any], what: str = "report") -> None:
-    """Write ``report`` as JSON to ``path``.
+    """Write ``report`` as JSON to ``path``, whole or not at all.
 
     Raises:
         UsageError: the file cannot be written.
+        PdeeError: a value in it cannot be written as JSON.
     """
-    write_text(path, json.dumps(report, indent=2, allow_nan=False) + "\n", what)
+    write_whole(path, what, _dumped(report))
+
+
+def _dumped(report: dict[str, Any]) -> Iterator[str]:
+    yield json.dumps(report, indent=2, allow_nan=False) + "\n"
 
 
 def write_text(path: Path, text: str, what: str) -> None:
-    """Write ``text`` to ``path`` (``what`` names the file in the error).
+    """Write ``text`` to ``path``, whole or not at all (``what`` names the file in the
+    error).
 
     Raises:
         UsageError: the file cannot be written.
+        PdeeError: the text cannot be encoded as UTF-8.
     """
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {what} {path}: {exc.strerror}; check the path") from exc
+    write_whole(path, what, [text])
