@@ -17,15 +17,23 @@ EE expired.
   ``resume_after_s`` later (``pdee run --resume-after``), with ``resume_data`` as the
   suspended step's ``$resume_data`` export; without it, or past the timeout, the
   suspend is cancelled and the later steps do not run.
+
+A run spans at most a century of virtual time (``pdee.plan.events.MAX_SPAN_S``): a part
+that would start past it is not run, and its pause's outcome says so (a yearly rerun
+loop ends there, with the run's report, rather than past the year 9999).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..plan.events import MAX_SPAN_S, MAX_SPAN_YEARS
 from ..results.records import Execution, Pause
 from ..runtime import protocol
+
+YEAR_S = MAX_SPAN_S / MAX_SPAN_YEARS
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,9 @@ def follow(
         prior[pause.step] = {**prior.get(pause.step, {}), "$resume_data": resume_data}
     if start >= len(step_names):  # the last step delayed: nothing is left to run
         return _with(execution, outcome="nothing after it"), None
+    if not resume_at_s <= MAX_SPAN_S:  # NaN too
+        landing = resume_at_s if math.isfinite(resume_at_s) else None
+        return _with(execution, outcome=past_the_clock(resume_at_s), resume_at_s=landing), None
     following = Part(
         index=next_index,
         first_index=part.first_index,
@@ -115,6 +126,16 @@ def follow(
     )
     recorded = _with(execution, outcome="resumed", resume_at_s=resume_at_s, resumed_as=next_index)
     return recorded, Resumption(resume_at_s, following)
+
+
+def past_the_clock(at_s: float) -> str:
+    """The outcome of a pause whose next part would land at virtual ``at_s``, past the
+    century pdee's virtual clock carries: the part is not run."""
+    years = f"{at_s / YEAR_S:.1f} years" if math.isfinite(at_s) else "an unknown time"
+    return (
+        f"not run: it would start {years} into the run, past the {MAX_SPAN_YEARS} years "
+        f"pdee's virtual clock carries"
+    )
 
 
 def _with(execution: Execution, **outcome: Any) -> Execution:

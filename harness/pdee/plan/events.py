@@ -169,6 +169,11 @@ def parse_events(text: str, where: str) -> list[dict[str, Any]]:
     Raises:
         UsageError: the text is none of those; the message says at which line and column.
     """
+    return _parse_events(text, where)[0]
+
+
+def _parse_events(text: str, where: str) -> tuple[list[dict[str, Any]], list[int] | None]:
+    """``parse_events``, with the line each event is on (None: one JSON document)."""
     try:
         whole = loads(text)
     except json.JSONDecodeError as exc:
@@ -176,8 +181,9 @@ def parse_events(text: str, where: str) -> list[dict[str, Any]]:
     except JSONLimitError as exc:
         raise UsageError(f"{where}: {exc}; simplify it") from None
     else:
-        return _require_objects(whole if isinstance(whole, list) else [whole], where)
+        return _require_objects(whole if isinstance(whole, list) else [whole], where), None
     events = []
+    lines = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -194,7 +200,8 @@ def parse_events(text: str, where: str) -> list[dict[str, Any]]:
                 f"{where}: line {number}, column {exc.colno} is not JSON ({exc.msg}); "
                 f"in JSON Lines, each line is one event"
             ) from exc
-    return _require_objects(events, where)
+        lines.append(number)
+    return _require_objects(events, where), lines
 
 
 def load_events(event_json: str | None, event_file: Path | None) -> list[dict[str, Any]] | None:
@@ -235,10 +242,11 @@ def _timestamp(value: Any, where: str) -> tuple[float, datetime | None]:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UsageError(f"{where}: ts must be seconds (a number) or an ISO 8601 time")
     if not isinstance(value, str):
-        if not -MAX_SPAN_S <= value <= EARLIEST_TO_LATEST_S:  # NaN fails both
+        if not 0 <= value <= EARLIEST_TO_LATEST_S:  # NaN fails both
             raise UsageError(
-                f"{where}: ts {value} is out of range; give seconds from 0 (or a time "
-                f"between 1970 and 9000)"
+                f"{where}: ts {value} is out of range; give seconds from 0 (a Unix time, "
+                f"or seconds from the schedule's start) to {EARLIEST_TO_LATEST_S:.0f} (the "
+                f"year 9000), or an ISO 8601 time between 1970 and 9000"
             )
         return float(value), None
     try:
@@ -264,12 +272,13 @@ def load_schedule(path: Path) -> Schedule:
         UsageError: unreadable, not events, an event without ``ts``, or mixed kinds of ts.
     """
     where = f"schedule {path}"
-    events = read_events(path, "schedule")
+    events, lines = _parse_events(read_text(path, "schedule", MAX_EVENTS_BYTES), where)
     stamped = []
     for number, event in enumerate(events, start=1):
+        which = f"{where}: line {lines[number - 1]}" if lines else f"{where}: event {number}"
         if "ts" not in event:
-            raise UsageError(f'{where}: event {number} has no ts; give each event a "ts"')
-        seconds, when = _timestamp(event["ts"], f"{where}: event {number}")
+            raise UsageError(f'{which} has no ts; give each event a "ts"')
+        seconds, when = _timestamp(event["ts"], which)
         stamped.append((seconds, when, event))
     if len({when is None for _, when, _ in stamped}) > 1:
         raise UsageError(f"{where}: mix of numeric and ISO 8601 ts; use one kind")
