@@ -1,10 +1,27 @@
-"""What follows a paused part (pd.flow.delay, suspend, rerun): pure, no Docker."""
+"""What follows a paused part (pd.flow.delay, suspend, rerun): pure, no Docker; and a
+part past the century pdee's virtual clock carries, which is not run (``follow``, then a
+whole yearly rerun loop through the runner on the fake backend)."""
 
 from __future__ import annotations
 
-from pdee.engine.parts import Part, follow
-from pdee.lifecycle.scheduler import Start
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from fake_backend import FakeBackend, FakeEE
+
+from pdee.backends import EESpec, OnCall
+from pdee.engine.parts import Part, follow, past_the_clock
+from pdee.engine.runner import Runner
+from pdee.lifecycle.scheduler import Arrivals, Mode, Policy, Start
+from pdee.outputs import report
+from pdee.plan.events import MAX_SPAN_S
+from pdee.plan.run_plan import RunPlan
+from pdee.plan.steps import Step
 from pdee.results.records import Execution, Pause, Status, StepResult
+from pdee.runtime import protocol
 
 STEPS = ["write", "wait", "upload"]
 
@@ -73,3 +90,90 @@ def test_an_execution_that_did_not_pause_has_no_next_part():
     plain = paused("delay", "wait", 1000)
     plain = Execution(**{**plain.__dict__, "pause": None})
     assert follow(Part(0, 0), plain, STEPS, 0.0, 3, None) == (plain, None)
+
+
+# --- the century pdee's virtual clock carries ---------------------------------------------
+
+YEAR_MS = 365 * 86400 * 1000  # pd.flow's longest delay
+
+
+@pytest.mark.parametrize(
+    ("kind", "ms", "resume_after_s"),
+    [("delay", YEAR_MS, None), ("rerun", YEAR_MS, None), ("suspend", YEAR_MS, 86400.0)],
+)
+def test_a_part_past_the_century_is_not_run_and_the_record_says_why(kind, ms, resume_after_s):
+    end_s = MAX_SPAN_S - 3600.0  # an hour before the clock's end
+    record, resumption = follow(
+        Part(0, 0), paused(kind, "wait", ms), STEPS, end_s, 3, resume_after_s
+    )
+    assert resumption is None and record.pause is not None
+    assert record.pause.outcome is not None and "\n" not in record.pause.outcome
+    assert record.pause.outcome.startswith("not run: it would start 10")
+    assert record.pause.outcome.endswith("past the 100 years pdee's virtual clock carries")
+    assert record.pause.resumed_as is None and record.pause.resume_at_s is not None
+    assert record.pause.resume_at_s > MAX_SPAN_S
+
+
+def test_a_part_that_lands_on_the_centurys_last_second_runs():
+    _, resumption = follow(
+        Part(0, 0), paused("delay", "wait", 1000), STEPS, MAX_SPAN_S - 1, 3, None
+    )
+    assert resumption is not None and resumption.at_s == MAX_SPAN_S
+
+
+def test_a_time_that_is_no_number_is_never_scheduled():
+    record, resumption = follow(Part(0, 0), paused("delay", "wait", math.nan), STEPS, 0.0, 3, None)
+    assert resumption is None and record.pause is not None
+    assert record.pause.resume_at_s is None  # the report holds no NaN
+    assert record.pause.outcome == past_the_clock(math.nan)
+    assert "an unknown time" in past_the_clock(math.inf)
+
+
+class YearlyRerun(FakeEE):
+    """A fake EE whose step calls ``pd.flow.rerun`` a year later, every time."""
+
+    def request(
+        self, message: protocol.Request, timeout_s: float, on_call: OnCall | None = None
+    ) -> protocol.Reply:
+        reply = super().request(message, timeout_s, on_call)
+        if message["type"] == protocol.RUN:
+            reply["pause"] = {"kind": "rerun", "step": "step", "ms": YEAR_MS,
+                              "resume_url": "https://r", "cancel_url": "https://c",
+                              "context": None}  # fmt: skip
+        return reply
+
+
+class YearlyBackend(FakeBackend):
+    def ee(self, spec: EESpec, run_id: str, ee_id: str) -> FakeEE:
+        ee = YearlyRerun(self, spec, ee_id)
+        self.ees.append(ee)
+        return ee
+
+
+def test_a_yearly_rerun_loop_ends_at_the_century_with_its_report(tmp_path):
+    # A schedule may start as late as the year 8999: a century on, times are still dates.
+    plan = RunPlan(
+        steps=[Step(name="step", path=Path("step.py"), code="def handler(pd):\n    return 1\n")],
+        events=[{}],
+        arrivals=Arrivals(1, 0, interval_s=0.0),
+        inputs={},
+        policy=Policy(mode=Mode.WARM),
+        tmp_size_bytes=2**30,
+        memory_bytes=2**28,
+        timeout_s=30.0,
+        network="none",
+        image="pdee-ee:test",
+        origin=datetime(8999, 12, 31, tzinfo=timezone.utc),
+    )
+    result = Runner(YearlyBackend(), plan).run()
+    parts = list(result.executions)
+    assert len(parts) == 101  # years 0 to 100
+    assert all(e.status.value == "ok" for e in parts)
+    last = parts[-1]
+    assert last.part == 101 and last.pause is not None
+    assert last.pause.outcome == past_the_clock(last.pause.resume_at_s or 0.0)
+    assert [e.pause.outcome for e in parts[:-1] if e.pause] == ["resumed"] * 100
+    report.write_run(tmp_path / "report.json", result)
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written["executions"][-1]["pause"]["outcome"].startswith("not run: it would start")
+    assert report.exit_code(result) == 0
