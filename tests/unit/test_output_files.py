@@ -4,6 +4,7 @@ Docker."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -164,6 +165,20 @@ def test_a_write_that_cannot_rename_says_so_and_keeps_the_old_file(tmp_path, mon
     with pytest.raises(UsageError, match="No space left on device; its previous content is kept"):
         write_whole(path, "JUnit file", ["<new/>"])
     assert path.read_text() == "<old/>" and leftovers(tmp_path) == []
+
+
+def test_a_file_that_cannot_be_renamed_over_gets_the_whole_text_copied(tmp_path, monkeypatch):
+    path = tmp_path / "report.json"  # as if mounted on its own: docker run -v $PWD/report.json:...
+    path.write_text("an old report, longer than the new one")
+    inode = path.stat().st_ino
+
+    def busy(*_args):
+        raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(os, "replace", busy)
+    write_whole(path, "report", ["{", "}\n"])
+    assert path.read_text() == "{}\n" and path.stat().st_ino == inode
+    assert leftovers(tmp_path) == []
 
 
 def test_streams_get_the_whole_text_or_nothing(capfd):

@@ -12,7 +12,9 @@ against what the command reads, claimed before a run, and written whole or not a
   cut short before the file is written, ``abandon`` removes what pdee created.
 - ``write_whole``: the text goes to a new file beside the target, flushed to disk, then
   renamed over it, so the target holds its previous content or the whole new one, never
-  an empty or partial file. A symlink stays a symlink (its target is replaced);
+  an empty or partial file (a file that cannot be renamed over, such as one mounted on
+  its own by ``docker run -v``, gets the whole new text copied over it once it is made).
+  A symlink stays a symlink (its target is replaced);
   ``/dev/stdout``, ``/dev/null`` and other streams are written in place, once the whole
   text is known to encode.
 """
@@ -34,6 +36,9 @@ from ..errors import PdeeError, UsageError
 from ..plan.input_files import InputFile
 
 TEMPORARY_SUFFIX = ".pdee-tmp"  # a new file's name while it is written: .NAME.XXXXXXXX.pdee-tmp
+# What renaming over a file it cannot replace gives (a file mounted on its own, another
+# user's file in a sticky folder): the whole new text is then copied over it instead.
+NO_RENAME_ERRNOS = {errno.EBUSY, errno.EXDEV, errno.EPERM, errno.EACCES}
 
 
 def _own_stream(mode: os.stat_result) -> int | None:
@@ -218,6 +223,14 @@ class OutputFile:
         self.created = False
 
 
+def _why(exc: OSError) -> str:
+    """An OS error's reason, in one line."""
+    if exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _reason(exc: ValueError | RecursionError) -> str:
     """Why a text could not be made or encoded, in one line."""
     if isinstance(exc, RecursionError):
@@ -262,8 +275,7 @@ def write_whole(path: Path, what: str, chunks: Iterable[str]) -> None:
     try:
         fd, temporary = _beside(target)
     except OSError as exc:
-        raise UsageError(f"cannot write {what} {path}: {exc.strerror}; {kept}") from exc
-    replaced = False
+        raise UsageError(f"cannot write {what} {path}: {_why(exc)}; {kept}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             if found is not None:
@@ -272,16 +284,40 @@ def write_whole(path: Path, what: str, chunks: Iterable[str]) -> None:
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, target)
-        replaced = True
+        try:
+            os.replace(temporary, target)
+        except OSError as exc:
+            if exc.errno not in NO_RENAME_ERRNOS or found is None:
+                raise
+            _copy_in_place(temporary, target, f"{what} {path}")
     except OSError as exc:
-        raise UsageError(f"cannot write {what} {path}: {exc.strerror}; {kept}") from exc
+        raise UsageError(f"cannot write {what} {path}: {_why(exc)}; {kept}") from exc
     except (ValueError, RecursionError) as exc:
         raise PdeeError(f"cannot write {what} {path}: {_reason(exc)}; {kept}") from exc
     finally:
-        if not replaced:
-            _remove(temporary)
+        _remove(temporary)  # gone already once renamed
     _sync_folder(target.parent)
+
+
+def _copy_in_place(whole: Path, target: Path, named: str) -> None:
+    """Copy the whole new text over ``target``'s content, for a file that cannot be
+    renamed over (a file mounted on its own, as ``docker run -v`` does; another user's
+    file in a sticky folder).
+
+    Raises:
+        UsageError: the copy failed part-way.
+    """
+    try:
+        with whole.open("rb") as source, target.open("r+b") as out:
+            shutil.copyfileobj(source, out)
+            out.truncate()
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {named}: {_why(exc)}, while copying it over the file, which "
+            f"cannot be replaced; it may be incomplete"
+        ) from exc
 
 
 def _sync_folder(folder: Path) -> None:
@@ -311,7 +347,7 @@ def _write_stream(
         except OSError as exc:
             raise UsageError(
                 f"cannot write {what} {path}: making it in {tempfile.gettempdir()} failed "
-                f"({exc.strerror}); nothing was written"
+                f"({_why(exc)}); nothing was written"
             ) from exc
         except (ValueError, RecursionError) as exc:
             raise PdeeError(
@@ -329,4 +365,4 @@ def _write_stream(
                 with open(path, "a", encoding="utf-8") as out:
                     shutil.copyfileobj(staged, out)
         except OSError as exc:
-            raise UsageError(f"cannot write {what} {path}: {exc.strerror}") from exc
+            raise UsageError(f"cannot write {what} {path}: {_why(exc)}") from exc
