@@ -6,6 +6,11 @@ runtime sends ``StepStarted`` (which step starts) and ``Log`` (what a step print
 prints it); the channel keeps them as the ``ReplyProgress`` of the request awaited, so that
 an EE gone under a step is laid at its door, with its logs. It answers a ``Call`` (a
 step's data store operation) with the run's ``OnCall``.
+
+What the EE sends is read with bounds (``protocol.decode``: depth, no NaN), and a line
+that fails them is the fault of the execution that made it, never of the run: a call
+pdee cannot read is answered with an error (the step raises it), and a result pdee
+cannot read becomes that execution's error (``UNREADABLE``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from . import OnCall
 
 STDOUT, STDERR = 1, 2
 LOG_TAIL_BYTES = 64 * 1024
+# The error type of an execution whose result pdee could not read.
+UNREADABLE = "UnreadableResult"
 
 
 class AttachedStream:
@@ -131,24 +138,79 @@ def next_reply(
     Raises:
         TimeoutError: nothing came before ``deadline``.
         OSError: the socket failed (or was shut down from another thread).
-        ValueError: a line that is not a message.
+        ValueError: a line that is not a message (but a call or a result: see above).
     """
     while True:
         line = stream.read_line(deadline)
         if line is None:
             return None
-        message: protocol.FromRuntime = protocol.decode(line)
+        try:
+            message: protocol.FromRuntime = protocol.decode(line)
+        except ValueError as exc:
+            kind = protocol.kind(line)
+            if kind == protocol.CALL:  # the step waits for an answer: it gets the error
+                answer: dict[str, Any] = {"error": f"pdee cannot read this call: {exc}"}
+                send_message(stream, {"type": protocol.ANSWER, "answer": answer})
+                continue
+            if kind == protocol.RESULT:
+                return unreadable_result(str(exc), progress)
+            raise
         if message["type"] == protocol.STEP:
             progress.step = str(message["name"])
         elif message["type"] == protocol.LOG:
             progress.add_logs(str(message["name"]), str(message["data"]))
         elif message["type"] == protocol.CALL:
-            call = message["call"]
-            answer: dict[str, Any] = (
-                on_call(call)
-                if on_call is not None and isinstance(call, dict)
-                else {"error": "this request takes no calls"}
-            )
+            call = message.get("call")
+            if on_call is None:
+                answer = {"error": "this request takes no calls"}
+            elif not isinstance(call, dict):
+                answer = {"error": f"a call is a JSON object, not {type(call).__name__}"}
+            else:
+                answer = on_call(call)
             send_message(stream, {"type": protocol.ANSWER, "answer": answer})
         else:
             return message
+
+
+def unreadable_result(why: str, progress: ReplyProgress) -> protocol.Result:
+    """The result of an execution whose own result pdee cannot read (``why``): an error
+    laid at the step that ran last, with what each step printed. Its /tmp and memory
+    readings were in the result, so they are not known (zeros)."""
+    step = progress.step
+    last = f" (the last to run: {step!r})" if step else ""
+    return {
+        "type": protocol.RESULT,
+        "index": None,
+        "status": "error",
+        "error": {
+            "type": UNREADABLE,
+            "message": (
+                f"pdee cannot read the execution's result: {why}; what its steps{last} "
+                f"return, export, respond or pass to rerun must be JSON data nested at "
+                f"most {protocol.MAX_DEPTH} levels deep"
+            ),
+            "traceback": None,
+            "step": step,
+        },
+        "steps": {
+            name: {"return_value": None, "exports": {}, "logs": text, "duration_ms": 0.0}
+            for name, text in progress.texts().items()
+        },
+        "respond": None,
+        "exit_reason": None,
+        "pause": None,
+        "emails": [],
+        "tmp": {
+            "used_bytes": 0,
+            "peak_used_bytes": 0,
+            "files": 0,
+            "some_files": [],
+            "size_bytes": 0,
+        },
+        "platform_files_intact": True,
+        "memory": {"peak_bytes": 0, "limit_bytes": 0},
+        "restarted_steps": [],
+        "restart_reasons": {},
+        "stray_lines": {},
+        "duration_ms": 0.0,
+    }

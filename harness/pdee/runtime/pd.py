@@ -1,13 +1,16 @@
 """The ``pd`` object a step's ``handler(pd)`` receives, as the platform provides it.
 
 Only JSON-serialisable data may leave a step (exports, return values, responses), as
-on the platform; the checks happen where the step hands the data over, so the error's
-traceback points at the step's own line.
+on the platform, nested at most ``protocol.MAX_DEPTH`` levels (what pdee reads); the
+checks happen where the step hands the data over, so the error's traceback points at
+the step's own line.
 """
 
 from __future__ import annotations
 
 import json
+
+from .protocol import MAX_DEPTH, nesting_over
 
 TYPE_CHECKING = False  # typing is not imported at run time: a step's process starts faster
 if TYPE_CHECKING:
@@ -146,7 +149,9 @@ class Send:
 
 
 def ensure_json(value: Any, what: str) -> Any:
-    """Return ``value`` if it is JSON-serialisable, else raise the platform's TypeError.
+    """Return ``value`` if it is JSON-serialisable, else raise the platform's TypeError;
+    or a ValueError if it nests deeper than pdee carries (``MAX_DEPTH``, as pdee's
+    decoder on the host counts).
 
     Args:
         value: the data a step hands over.
@@ -154,12 +159,25 @@ def ensure_json(value: Any, what: str) -> Any:
 
     Raises:
         TypeError: the value cannot be serialised to JSON.
+        ValueError: it nests deeper than ``MAX_DEPTH`` levels.
     """
     try:
-        json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False)
+    except RecursionError:
+        raise _too_deep(what, "thousands of") from None
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{what} must be JSON-serializable: {exc}") from None
+    deepest = nesting_over(text, MAX_DEPTH)
+    if deepest:
+        raise _too_deep(what, f"{deepest:,}")
     return value
+
+
+def _too_deep(what: str, levels: str) -> ValueError:
+    return ValueError(
+        f"{what} nests {levels} levels deep; pdee carries JSON data at most {MAX_DEPTH} "
+        f"levels deep (lists and dicts in one another): flatten it"
+    )
 
 
 class Pipedream:

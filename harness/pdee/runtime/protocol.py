@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from itertools import accumulate
 
 TYPE_CHECKING = False  # typing is not imported at run time: a step's process starts faster
 if TYPE_CHECKING:
@@ -32,9 +34,21 @@ if TYPE_CHECKING:
 
     from typing_extensions import NotRequired
 
-PROTOCOL_VERSION: Final = 5
-"""The wire format's version: 5 nests a call's answer (``Answer.answer``) and names every
-request to a worker (``Start``, ``Invoke``)."""
+PROTOCOL_VERSION: Final = 6
+"""The wire format's version: 6 starts every line with its kind (``{"type":"<kind>",``),
+bounds how deep a message nests (``MESSAGE_DEPTH``) and refuses NaN and infinities; 5
+nested a call's answer (``Answer.answer``) and named every request to a worker."""
+
+MAX_DEPTH: Final = 500
+"""How deep the JSON data pdee carries may nest (arrays and objects in one another): an
+event, an input, and what a step returns, exports, responds, stores or passes to
+``pd.flow.rerun``. Python's JSON parser gives up near 1,000 levels, less what its stack
+already holds, so pdee bounds the data well below it, the same on both sides: a step
+is refused in its own traceback what pdee could not read."""
+
+MESSAGE_DEPTH: Final = MAX_DEPTH + 8
+"""How deep a message may nest: the data it carries, and its own levels around it (a
+``Result`` holds an export 4 levels down: steps, the step, exports, the name)."""
 
 # -- the kinds: each message's "type" ------------------------------------------------
 
@@ -319,21 +333,70 @@ if TYPE_CHECKING:
 
 
 def encode(message: Message) -> bytes:
-    """One message as a line of compact JSON."""
-    return _COMPACT.encode(message).encode() + b"\n"
+    """One message as a line of compact JSON that starts with its kind, so that a reader
+    knows what a line it cannot decode was meant to be (``kind``).
+
+    Raises:
+        ValueError: the message holds NaN or an infinity, or holds itself.
+        TypeError: it holds what JSON cannot carry.
+    """
+    return _COMPACT.encode({"type": message["type"], **message}).encode() + b"\n"
 
 
 def decode(line: bytes) -> Any:
     """One line back into a message: a JSON object with a ``type``. What kind of message
     it may be is the reader's to say (``message: FromRuntime = decode(line)``).
 
+    The line is refused before it is parsed if it nests past ``MESSAGE_DEPTH`` (Python's
+    parser would raise ``RecursionError``, at a depth that depends on its caller's
+    stack), and when it holds ``NaN`` or an infinity, which JSON does not have.
+
     Raises:
-        ValueError: the line is not a JSON object with a string ``type``.
+        ValueError: the line is not a JSON object with a string ``type``, nests too
+            deep, or holds what is not JSON.
     """
-    message = json.loads(line)
+    deepest = nesting_over(line, MESSAGE_DEPTH)
+    if deepest:
+        raise ValueError(
+            f"a message nests {deepest:,} levels deep, past the {MESSAGE_DEPTH} pdee reads"
+        )
+    try:
+        message = _DECODER.decode(line.decode())
+    except RecursionError:  # not past MESSAGE_DEPTH: a caller already deep in its stack
+        raise ValueError("a message nests deeper than Python's JSON parser goes here") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ValueError(f"{line[:200]!r} is not a message")
     return message
+
+
+def kind(line: bytes) -> str | None:
+    """The kind a line says it is (every line ``encode`` makes starts with it), even when
+    the rest cannot be decoded; None if it does not start like a message."""
+    match = _KIND.match(line)
+    return match.group(1).decode() if match else None
+
+
+def nesting_over(text: bytes | str, limit: int) -> int:
+    """How deep the JSON ``text`` nests (arrays and objects in one another), if deeper
+    than ``limit``; else 0. Brackets inside strings do not count.
+
+    Quick when the text holds no more than ``limit`` brackets, as most do; otherwise one
+    pass over its bytes. For text that is not JSON, the depth of its longest prefix
+    that is: what a parser would reach before it fails.
+    """
+    if isinstance(text, str):
+        if text.count("[") + text.count("{") <= limit:
+            return 0
+        text = text.encode("utf-8", "surrogatepass")
+    elif text.count(b"[") + text.count(b"{") <= limit:
+        return 0
+    brackets = _STRING.sub(b"", text).translate(None, _NOT_BRACKETS)
+    deepest = max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+    return deepest if deepest > limit else 0
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON (JSON has no NaN or infinities)")
 
 
 def send(stream: IO[bytes], message: Message) -> None:
@@ -342,7 +405,15 @@ def send(stream: IO[bytes], message: Message) -> None:
     stream.flush()
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one encoder for every message
+# One encoder for every message; NaN and infinities are not JSON: a message never holds them.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_DECODER = json.JSONDecoder(parse_constant=_not_json)  # and one decoder
+_KIND = re.compile(rb'\{"type":"([a-z_]{1,20})"[,}]')
+# A JSON string: a quote, then anything but a quote or a backslash, or an escape, up to
+# the closing quote; one never closed runs to the end (every match is one linear pass).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*\\?(?:"|\Z)', re.DOTALL)
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 # -- where the platform keeps things in an EE (the runtime's side only) ---------------
 

@@ -41,20 +41,54 @@ class Keys:
         return f"Keys({self._keys!r})"
 
 
-def _ttl(ttl: Any) -> float | None:
+# The longest TTL: a century, the longest run pdee plans (an expiry past it is never
+# reached, and could not be written as a date).
+MAX_TTL_S = 100 * 365.25 * 86400
+
+
+def ttl_problem(ttl: Any) -> tuple[type[Exception], str] | None:
+    """What is wrong with a TTL (None: nothing; it is None or a number of seconds, more
+    than 0, at most ``MAX_TTL_S``): the exception a step gets, and why. The host asks
+    the same of every call it answers."""
     if ttl is None:
         return None
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl):
-        raise TypeError(f"ttl must be a number of seconds or None, not {ttl!r}")
-    if ttl <= 0:
-        raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
-    return float(ttl)
+        return TypeError, f"ttl must be a number of seconds or None, not {ttl!r}"
+    if not 0 < ttl <= MAX_TTL_S:
+        return ValueError, (
+            f"ttl must be a positive number of seconds, at most a century ({MAX_TTL_S:.0f}), "
+            f"not {ttl!r}"
+        )
+    return None
+
+
+def key_problem(key: Any) -> tuple[type[Exception], str] | None:
+    """What is wrong with a data store key (None: nothing; it is text that UTF-8 can
+    carry): the exception a step gets, and why. The host asks the same."""
+    if not isinstance(key, str):
+        return TypeError, f"data store keys are strings, not {type(key).__name__}"
+    try:
+        key.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate, such as "\ud800"
+        return ValueError, (
+            f"data store key {key[:100]!r} is not valid Unicode text: {key[exc.start]!r} at "
+            f"position {exc.start} is half of a surrogate pair"
+        )
+    return None
+
+
+def _ttl(ttl: Any) -> float | None:
+    problem = ttl_problem(ttl)
+    if problem is not None:
+        raise problem[0](problem[1])
+    return None if ttl is None else float(ttl)
 
 
 def _key(key: Any) -> str:
-    if not isinstance(key, str):
-        raise TypeError(f"data store keys are strings, not {type(key).__name__}")
-    return key
+    problem = key_problem(key)
+    if problem is not None:
+        raise problem[0](problem[1])
+    return str(key)
 
 
 class Store:
@@ -97,7 +131,10 @@ class Store:
         seconds (of pdee's virtual clock).
 
         Raises:
-            TypeError: the value is not JSON-serialisable.
+            TypeError: the key is not text, the value is not JSON-serialisable or the
+                ttl not a number.
+            ValueError: the key is not valid Unicode, the value nests too deep, or the
+                ttl is not a positive number of seconds up to a century.
         """
         key = _key(key)
         ensure_json(value, f"the value of data store key {key!r}")
@@ -108,7 +145,7 @@ class Store:
         self._ask("set_ttl", key=_key(key), ttl=_ttl(ttl))
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and bool(self._ask("has", key=key)["found"])
+        return key_problem(key) is None and bool(self._ask("has", key=key)["found"])
 
     def __delitem__(self, key: str) -> None:
         self._ask("delete", key=_key(key))

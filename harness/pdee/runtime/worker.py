@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from .protocol import Answer, Error, FromWorker, Invoke, Outcome, RerunInfo, Start
+    from .protocol import Answer, Done, Error, FromWorker, Invoke, Outcome, RerunInfo, Start
 
     Handler = Callable[[Pipedream], Any]
 
@@ -134,6 +134,7 @@ def run_handler(
         result = handler(pd)
         if not isinstance(result, FlowExit):
             return_value = ensure_json(result, "the step's return value")
+        _still_json(pd)
     except BaseException as exc:  # the step's SystemExit is the step's error too
         error = describe_error(exc, step_file, source)
     duration_ms = (time.perf_counter() - started) * 1000
@@ -146,6 +147,39 @@ def run_handler(
         "respond": pd.response,
         "error": error,
         "duration_ms": duration_ms,
+    }
+
+
+def _still_json(pd: Pipedream) -> None:
+    """What the step handed over earlier (exports, its response, rerun's context) is
+    still JSON at its end: it may have changed a list it exported since.
+
+    Raises:
+        TypeError, ValueError: as ``ensure_json``.
+    """
+    for name, value in pd.exports.items():
+        ensure_json(value, f"export {name!r}, as it was when the step ended,")
+    if pd.response is not None:
+        ensure_json(pd.response, "pd.respond's response, as it was when the step ended,")
+    if pd.flow.pause is not None and "context" in pd.flow.pause:
+        ensure_json(pd.flow.pause["context"], "pd.flow.rerun's context, as it was then,")
+
+
+def _unsent(outcome: Outcome, exc: Exception) -> Outcome:
+    """The outcome to send when ``outcome`` itself cannot be sent (what the step handed
+    over changed under the checks, from another of its threads): the step's error."""
+    error: Error = {
+        "type": type(exc).__name__,
+        "message": f"the step's results could not be sent as JSON: {exc}",
+        "traceback": None,
+    }
+    return {
+        **outcome,
+        "return_value": None,
+        "exports": {},
+        "pause": None,
+        "respond": None,
+        "error": error,
     }
 
 
@@ -222,15 +256,16 @@ def main(argv: list[str]) -> None:
         outcome = run_handler(handler, path, request["steps"], inputs, source, request["run"])
         tmp_peak.enabled = False
         _flush_logs()
-        _reply(
-            replies,
-            {
-                "type": protocol.DONE,
-                "id": request["id"],
-                "tmp_peak_bytes": tmp_peak.peak,
-                **outcome,
-            },
-        )
+        done: Done = {
+            "type": protocol.DONE,
+            "id": request["id"],
+            "tmp_peak_bytes": tmp_peak.peak,
+            **outcome,
+        }
+        try:
+            _reply(replies, done)
+        except (TypeError, ValueError, RecursionError) as exc:
+            _reply(replies, {**done, **_unsent(outcome, exc)})
 
 
 if __name__ == "__main__":
