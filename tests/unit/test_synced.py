@@ -161,7 +161,7 @@ def test_props_pdee_cannot_give_are_noted(tmp_path):
     [
         (one_step().replace("workflow/2022.04", "workflow/2030.01"), "is not workflow/2022.04"),
         ("schema: workflow/2022.04\nsteps: []\n", "lists no steps"),
-        ("schema: [unclosed\n", r"workflow.yaml at line 2: expected .*; fix the YAML"),
+        ("schema: [unclosed\n", r"workflow.yaml at line 2: .*expected .* \(while parsing a flow sequence at line 1\); fix the YAML"),
         ("- a list\n", "is not a workflow"),
         (one_step(uses="../../etc/passwd.py"), "is outside the workflow's folder"),
         (one_step(uses="./b/entry.py"), "uses ./b/entry.py, which does not exist"),

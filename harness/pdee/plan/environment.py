@@ -32,7 +32,15 @@ def check(name: str, value: str, where: str) -> None:
         )
     if name.upper().startswith(RESERVED_PREFIX):
         raise UsageError(f"{where}: {name} starts with {RESERVED_PREFIX}, which the platform keeps")
-    if len(value.encode()) > MAX_VALUE_BYTES:
+    if "\0" in value:
+        raise UsageError(
+            f"{where}: the value of {name} holds a NUL character, which no variable can"
+        )
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:  # from a command line in another encoding than UTF-8
+        raise UsageError(f"{where}: the value of {name} is not UTF-8 text") from None
+    if size > MAX_VALUE_BYTES:
         raise UsageError(f"{where}: the value of {name} is over the platform's 64KB")
 
 

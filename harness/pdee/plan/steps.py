@@ -8,13 +8,22 @@ step's error, with its line, so pdee runs the step and lets it fail the same way
 from __future__ import annotations
 
 import ast
+import stat
 from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .reading import MAX_INPUTS_BYTES, MAX_STEP_BYTES, parse_json, read_bytes, read_text
+from .reading import (
+    MAX_INPUTS_BYTES,
+    MAX_STEP_BYTES,
+    parse_json,
+    probe,
+    read_bytes,
+    read_text,
+    shown_path,
+)
 from .synced import WORKFLOW_FILE, SyncedWorkflow, find_workflows, is_workflow, read_workflow
 
 StrPath = str | PathLike[str]
@@ -72,25 +81,27 @@ def load_step(path: Path) -> Step:
     Raises:
         UsageError: the file is missing, is not a Python file, or has no ``handler``.
     """
-    if not path.exists():
-        raise UsageError(f"step file {path} does not exist; check the path")
-    if not path.is_file():
-        raise UsageError(f"step {path} is not a file; give a .py file with def handler(pd)")
+    status = probe(path, "step file")
+    shown = shown_path(path)
+    if status is None:
+        raise UsageError(f"step file {shown} does not exist; check the path")
+    if not stat.S_ISREG(status.st_mode):
+        raise UsageError(f"step {shown} is not a file; give a .py file with def handler(pd)")
     if path.suffix != ".py":
-        raise UsageError(f"step {path} is not a Python file; give a .py file with def handler(pd)")
+        raise UsageError(f"step {shown} is not a Python file; give a .py file with def handler(pd)")
     data = read_bytes(path, "step file", MAX_STEP_BYTES)
     try:
         code = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"step {path} is not UTF-8 Python source; save it as UTF-8") from exc
+        raise UsageError(f"step {shown} is not UTF-8 Python source; save it as UTF-8") from exc
     if "\0" in code:
-        raise UsageError(f"step {path} is not Python source (it holds NUL bytes)")
+        raise UsageError(f"step {shown} is not Python source (it holds NUL bytes)")
     try:
         tree = ast.parse(code, filename=str(path))
     except SyntaxError:
         tree = None  # reported by the EE as the step's error, as on the platform
     if tree is not None and not _has_handler(tree):
-        raise UsageError(f'step {path} has no handler; define def handler(pd: "pipedream"): ...')
+        raise UsageError(f'step {shown} has no handler; define def handler(pd: "pipedream"): ...')
     return Step(name=path.stem, path=path, code=code)
 
 
@@ -125,6 +136,11 @@ def synced_steps(workflow: SyncedWorkflow) -> list[Step]:
     return steps
 
 
+def _is_dir(path: Path) -> bool:
+    status = probe(path, "step or workflow folder")
+    return status is not None and stat.S_ISDIR(status.st_mode)
+
+
 def load_sources(paths: list[Path]) -> tuple[list[Step], SyncedWorkflow | None]:
     """The steps of step files, or of one workflow folder (and the workflow).
 
@@ -132,7 +148,7 @@ def load_sources(paths: list[Path]) -> tuple[list[Step], SyncedWorkflow | None]:
         UsageError: a folder with other sources, a folder that is no workflow, or a bad
             step or workflow file.
     """
-    folders = [path for path in paths if path.is_dir()]
+    folders = [path for path in paths if _is_dir(path)]
     if not folders:
         return load_steps(paths), None
     folder = folders[0]
@@ -181,7 +197,7 @@ def read_json_file(path: Path, what: str, limit: int = MAX_INPUTS_BYTES) -> Any:
     Raises:
         UsageError: the file cannot be read, is too large, or is not JSON Python can hold.
     """
-    return parse_json(read_text(path, what, limit), f"{what} {path}")
+    return parse_json(read_text(path, what, limit), f"{what} {shown_path(path)}")
 
 
 def load_inputs(path: Path | None) -> dict[str, Any]:

@@ -10,10 +10,19 @@ A synced project holds one folder per workflow (projects may nest folders), each
 
 The platform publishes no schema; this reads what public synced repositories hold.
 Every mistake is a one-line ``UsageError`` naming the file and the step.
+
+The files are read within bounds, as SnakeYAML and Go's yaml.v3 read untrusted YAML: at
+most ``MAX_YAML_DEPTH`` levels of nesting and ``MAX_ALIASES`` aliases (``*name``), and no
+more than ``MAX_EXPANDED`` once the aliases are expanded (a "billion laughs" file of 500
+bytes is refused while it is composed, before anything is expanded), and every value
+must be JSON, as the platform's are: a date, ``!!binary``, ``!!set`` or ``.nan`` is
+refused at once, naming the step and the prop, not when a step gets it.
 """
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -27,6 +36,14 @@ WORKFLOW_FILE = "workflow.yaml"
 STATE_FILE = ".workflow.state"
 WORKFLOW_SCHEMA = "workflow/2022.04"
 MAX_WORKFLOW_BYTES = 1 << 20
+# Bounds on what a workflow file may hold (SnakeYAML's defaults are 50 levels and 50
+# aliases to collections). Nesting is bounded well below what PyYAML's composer, which
+# recurses (in C, or two Python frames a level), can take.
+MAX_YAML_DEPTH = 100
+MAX_ALIASES = 100
+MAX_EXPANDED = 4 * MAX_WORKFLOW_BYTES  # about the characters of the file, aliases expanded
+MAX_INT_BITS = 14_000  # about the 4,300 digits Python turns into text or back
+MAX_FIELD_CHARS = 1024  # a step's runtime or uses: a name or a path in the repository
 # Folders a project walk never enters: version control and dependencies.
 SKIPPED_FOLDERS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
 NAMESPACE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
@@ -106,17 +123,192 @@ def find_workflows(root: Path) -> list[Path]:
     return found
 
 
+def _loader() -> Any:
+    """PyYAML's safe loader: libyaml's when PyYAML has it (its parser is some 20 times
+    faster than the pure-Python one), else the pure-Python one."""
+    import yaml  # PyYAML: imported for a workflow folder only
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_bounds(text: str) -> None:
+    """Refuse, from its events alone (nothing composed, nothing expanded), YAML that nests
+    past ``MAX_YAML_DEPTH``, holds more than ``MAX_ALIASES`` aliases, an alias inside the
+    node it names, or more than ``MAX_EXPANDED`` once its aliases are expanded.
+
+    Raises:
+        yaml.YAMLError: the problem, with its place in the file.
+    """
+    import yaml  # PyYAML: imported for a workflow folder only
+    from yaml.composer import ComposerError
+    from yaml.events import (
+        AliasEvent,
+        CollectionEndEvent,
+        CollectionStartEvent,
+        DocumentStartEvent,
+        ScalarEvent,
+    )
+
+    open_nodes: list[list[int]] = [[0, 0]]  # each node not yet ended: its size and height
+    open_anchors: list[str | None] = [None]
+    measured: dict[str, tuple[int, int] | None] = {}  # by anchor; None: not ended yet
+    aliases = 0
+    event: Any
+    for event in yaml.parse(text, Loader=_loader()):
+        problem, size, height = None, 0, 0
+        if isinstance(event, DocumentStartEvent):
+            measured.clear()  # anchors are the document's own
+        elif isinstance(event, AliasEvent):
+            aliases += 1
+            named = measured.get(str(event.anchor), (0, 0))  # undefined: PyYAML says so
+            if aliases > MAX_ALIASES:
+                problem = f"more than {MAX_ALIASES} aliases (*name)"
+            elif named is None:
+                problem = f"alias *{event.anchor} is inside the node it names: it would hold itself"
+            else:
+                size, height = named
+        elif isinstance(event, ScalarEvent):
+            size = len(event.value) + 1
+            if event.anchor is not None:
+                measured[event.anchor] = (size, 0)
+        elif isinstance(event, CollectionStartEvent):
+            if len(open_nodes) > MAX_YAML_DEPTH:
+                problem = f"it nests deeper than {MAX_YAML_DEPTH} levels"
+            open_nodes.append([0, 0])
+            open_anchors.append(event.anchor)
+            if event.anchor is not None:
+                measured[event.anchor] = None
+        elif isinstance(event, CollectionEndEvent):
+            size, height = open_nodes.pop()
+            size, height = size + 1, height + 1
+            anchor = open_anchors.pop()
+            if anchor is not None:
+                measured[anchor] = (size, height)
+        if problem is None and (size or height):
+            holder = open_nodes[-1]
+            holder[0] += size
+            holder[1] = max(holder[1], height)
+            if len(open_nodes) - 1 + height > MAX_YAML_DEPTH:
+                problem = f"an alias nests it deeper than {MAX_YAML_DEPTH} levels"
+            elif holder[0] > MAX_EXPANDED:
+                problem = f"its aliases (*name) expand it past {MAX_EXPANDED:,} characters"
+        if problem is not None:
+            raise ComposerError(None, None, problem, event.start_mark)
+
+
 def _load_yaml(path: Path, what: str) -> Any:
     import yaml  # PyYAML: imported for a workflow folder only
 
     text = read_text(path, what, MAX_WORKFLOW_BYTES)
     try:
-        return yaml.safe_load(text)
+        _check_bounds(text)
+        data = yaml.load(text, Loader=_loader())  # a safe loader, within bounds checked
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not YAML"
-        raise UsageError(f"{path}{where}: {problem}; fix the YAML") from None
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context:
+            at = f" at line {context_mark.line + 1}" if context_mark is not None else ""
+            problem = (  # "while parsing a flow sequence", or "found duplicate anchor 'a'..."
+                f"{problem} ({context}{at})"
+                if context.startswith("while")
+                else f"{context}{at}, {problem}"
+            )
+        raise UsageError(f"{path}{where}: {_one_line(problem)}; fix the YAML") from None
+    except RecursionError:  # bounded above; only when the caller's stack is all but full
+        raise UsageError(f"{path}: it nests too deep; fix the YAML") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a value its tag cannot make
+        raise UsageError(f"{path}: {_one_line(str(exc))}; fix the YAML") from None
+    found = _not_json(data)
+    if found is not None:
+        keys, problem = found
+        raise UsageError(f"{path}: {_where(data, keys)} {problem}")
+    return data
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+def _not_json(data: Any) -> tuple[list[str | int], str] | None:
+    """The first value in ``data`` (in the file's order) that is not JSON: where it is
+    (the keys and indexes to it), and what it is; None if all is JSON."""
+    # Each entry: a value, and its place as (the place of its holder, its key).
+    stack: list[tuple[Any, Any]] = [(data, None)]
+    while stack:
+        value, place = stack.pop()
+        problem = None
+        if isinstance(value, dict):
+            for key in value:
+                if not isinstance(key, str):
+                    problem = f"has a key {_shown(key)}, which is not text; quote it"
+                    break
+            else:
+                stack.extend((item, (place, key)) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((item, (place, i)) for i, item in reversed(list(enumerate(value))))
+        else:
+            problem = _not_json_scalar(value)
+        if problem is not None:
+            keys: list[str | int] = []
+            while place is not None:
+                place, key = place
+                keys.append(key)
+            return keys[::-1], problem
+    return None
+
+
+def _not_json_scalar(value: Any) -> str | None:
+    if value is None or isinstance(value, (str, bool)):
+        return None
+    if isinstance(value, int):
+        return None if value.bit_length() <= MAX_INT_BITS else "is a number too long for JSON"
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return None
+        said = ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+        return f"is {said}, which JSON does not have; give a number or null"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return (
+            f"is a date ({value.isoformat()}), which JSON does not have; quote it "
+            f"('{value.isoformat()}') to keep it text"
+        )
+    if isinstance(value, bytes):
+        return "is binary data (!!binary), which JSON does not have; give it as text"
+    if isinstance(value, (set, frozenset)):
+        return "is a set (!!set), which JSON does not have; give a list"
+    if isinstance(value, tuple):
+        return "holds ordered pairs (!!omap or !!pairs), which JSON does not have; give a mapping"
+    return f"is a {type(value).__name__}, which JSON does not have"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _where(data: Any, keys: list[str | int]) -> str:
+    """A place in a workflow file, in its terms: ``step fetch: prop 'body' at .a[2]``."""
+    head, rest = "", keys
+    if len(keys) >= 2 and keys[0] == "steps" and isinstance(keys[1], int):
+        step = data["steps"][keys[1]]
+        namespace = step.get("namespace") if isinstance(step, dict) else None
+        named = isinstance(namespace, str) and NAMESPACE.match(namespace)
+        head, rest = f"step {namespace if named else keys[1] + 1}", keys[2:]
+        if len(rest) >= 2 and rest[0] == "props" and isinstance(rest[1], str):
+            head, rest = f"{head}: prop {_shown(rest[1])}", rest[2:]
+    path = "".join(
+        f"[{key}]"
+        if isinstance(key, int)
+        else (f".{key}" if re.fullmatch(r"[\w$-]{1,40}", key) else f"[{_shown(key)}]")
+        for key in rest
+    )
+    if len(path) > 100:
+        path = path[:97] + "..."
+    if not head:
+        return path.removeprefix(".") or "the file"
+    return f"{head} at {path}" if path else head
 
 
 def _workflow_id(folder: Path) -> str | None:
@@ -140,11 +332,10 @@ def _props(where: str, props: Any) -> tuple[dict[str, Any], dict[str, str], dict
         return {}, {}, {}
     if not isinstance(props, dict):
         raise UsageError(f"{where}: props must be a mapping of prop names to values")
-    declared = {
-        str(p.get("name")): p.get("type")
-        for p in props.get("__configurableProps") or ()
-        if isinstance(p, dict)
-    }
+    configurable = props.get("__configurableProps") or []
+    if not isinstance(configurable, list):
+        raise UsageError(f"{where}: __configurableProps must be a list of props")
+    declared = {str(p.get("name")): p.get("type") for p in configurable if isinstance(p, dict)}
     inputs: dict[str, Any] = {}
     stores: dict[str, str] = {}
     unset: dict[str, str] = {}
@@ -180,13 +371,27 @@ def _step(folder: Path, number: int, data: Any, where: str) -> SyncedStep:
         raise UsageError(f"{here} has no runtime (e.g. python3.12)")
     if not isinstance(uses, str) or not uses:
         raise UsageError(f"{here} has no uses (./{namespace}/entry.py or a registry action)")
+    for name, text in (("runtime", runtime), ("uses", uses)):
+        if len(text) > MAX_FIELD_CHARS or not text.isprintable():
+            raise UsageError(
+                f"{here}: {name} {_shown(text)} is not one line of at most "
+                f"{MAX_FIELD_CHARS} printable characters; fix it"
+            )
     path = None
     if uses.startswith(("./", "../", "/")):  # code in the repository; else a registry action
-        target = (folder / uses).resolve()
-        if not target.is_relative_to(folder.resolve()):
+        try:
+            target = (folder / uses).resolve()
+            inside = target.is_relative_to(folder.resolve())
+            found = inside and runtime.startswith("python") and target.is_file()
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UsageError(
+                f"{here}: uses {_shown(uses)} is not a path pdee can read ({reason})"
+            ) from None
+        if not inside:
             raise UsageError(f"{here}: uses {uses} is outside the workflow's folder")
         if runtime.startswith("python"):
-            if not target.is_file():
+            if not found:
                 raise UsageError(f"{here}: uses {uses}, which does not exist in {folder}")
             path = folder / uses.removeprefix("./")  # as the user knows it
     inputs, stores, unset = _props(here, data.get("props"))
@@ -215,8 +420,11 @@ def read_workflow(folder: Path) -> SyncedWorkflow:
             f"{path}: schema {data.get('schema')!r} is not {WORKFLOW_SCHEMA}, the one pdee "
             f"reads; re-sync it with the platform or update pdee"
         )
+    listed_triggers = data.get("triggers") or []
+    if not isinstance(listed_triggers, list):
+        raise UsageError(f"{path}: triggers must be a list of triggers, each with an id")
     triggers = []
-    for trigger in data.get("triggers") or ():
+    for trigger in listed_triggers:
         if isinstance(trigger, dict) and isinstance(trigger.get("id"), str):
             triggers.append(trigger["id"])
     listed = data.get("steps")
@@ -229,6 +437,8 @@ def read_workflow(folder: Path) -> SyncedWorkflow:
             raise UsageError(f"{path}: two steps are named {step.namespace!r}; rename one")
         seen.add(step.namespace)
     name = data.get("name")
+    if isinstance(name, (dict, list)):
+        raise UsageError(f"{path}: name must be text, the workflow's name")
     return SyncedWorkflow(
         folder=folder,
         name=str(name) if name else folder.resolve().name,
