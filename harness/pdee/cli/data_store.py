@@ -25,7 +25,12 @@ def show(path: StoreFile) -> None:
         records = data_stores.show(path)
     except PdeeError as exc:
         fail(exc)
-    say(json.dumps(records, indent=2, ensure_ascii=False))
+    text = json.dumps(records, indent=2, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate in a value: JSON's escapes carry it
+        text = json.dumps(records, indent=2)
+    say(text)
 
 
 @app.command("load")

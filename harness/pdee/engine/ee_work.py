@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends import EE
+from ..backends.channel import ReplyProgress, unreadable_result
 from ..errors import EEError, EEGone, EEUnresponsive, ImageError
 from ..lifecycle.scheduler import Decision, Start
 from ..plan.run_plan import RunPlan
@@ -142,12 +143,19 @@ class EEWork:
         uses: dict[str, list[int]] = {}
 
         def on_call(call: dict[str, Any]) -> dict[str, Any]:
-            store = self.stores.get(str(call.get("store")))
+            name = call.get("store")
+            store = self.stores.get(name) if isinstance(name, str) else None
             if store is None:
-                return {"error": f"no data store {call.get('store')!r} in this run"}
+                return {"error": f"no data store {str(name)[:100]!r} in this run"}
             use = uses.setdefault(store.name, [0, 0])
-            use[call.get("op") in WRITES] += 1
-            return store.answer(call, virtual_start + time.monotonic())
+            op = call.get("op")
+            use[isinstance(op, str) and op in WRITES] += 1
+            try:
+                return store.answer(call, virtual_start + time.monotonic())
+            except Exception as exc:  # pdee's own fault: the call fails, the run goes on
+                # its traceback under --debug; the step gets the one line
+                log.debug("data store %r: a %r call failed", store.name, op, exc_info=True)
+                return {"error": f"pdee could not answer the call ({type(exc).__name__}: {exc})"}
 
         def known() -> reply.Known:  # once the request is over: its store calls counted
             return reply.Known(
@@ -171,7 +179,11 @@ class EEWork:
         else:
             if answered["type"] != protocol.RESULT:
                 raise _out_of_turn(lane, answered, protocol.RUN)
-            execution = reply.execution(known(), answered)
+            try:
+                execution = reply.execution(known(), answered)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed
+                why = f"it is malformed ({type(exc).__name__}: {str(exc)[:200]})"
+                execution = reply.execution(known(), unreadable_result(why, ReplyProgress()))
         lane.post(
             Finished(
                 ee=decision.ee,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .reading import read_text
+from .reading import read_text, shown_path
 
 WORKFLOW_FILE = "workflow.yaml"
 STATE_FILE = ".workflow.state"
@@ -389,10 +389,12 @@ def _step(folder: Path, number: int, data: Any, where: str) -> SyncedStep:
                 f"{here}: uses {_shown(uses)} is not a path pdee can read ({reason})"
             ) from None
         if not inside:
-            raise UsageError(f"{here}: uses {uses} is outside the workflow's folder")
+            raise UsageError(f"{here}: uses {_shown(uses)} is outside the workflow's folder")
         if runtime.startswith("python"):
             if not found:
-                raise UsageError(f"{here}: uses {uses}, which does not exist in {folder}")
+                raise UsageError(
+                    f"{here}: uses {_shown(uses)}, which does not exist in {shown_path(folder)}"
+                )
             path = folder / uses.removeprefix("./")  # as the user knows it
     inputs, stores, unset = _props(here, data.get("props"))
     return SyncedStep(namespace, runtime, uses, path, inputs, stores, unset)

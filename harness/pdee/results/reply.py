@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..backends.channel import UNREADABLE
 from ..lifecycle.scheduler import Decision
 from ..runtime import protocol
 from .records import (
@@ -91,6 +92,12 @@ def notes(reply: protocol.Result) -> list[str]:
         f"inherits; they were ignored (replies carry an id a stray line cannot have)"
         for step, count in reply["stray_lines"].items()
     ]
+    error = reply["error"]
+    if error is not None and error.get("type") == UNREADABLE:
+        said.append(
+            "pdee could not read the EE's result of this execution: its steps' results, /tmp "
+            "and memory readings are not known (shown as none and zeros)"
+        )
     if reply["platform_files_intact"] is False:
         said.append(
             "a step deleted the platform's files in /tmp/__pdg__: on the platform, later "

@@ -362,6 +362,8 @@ def decode(line: bytes) -> Any:
         )
     try:
         message = _DECODER.decode(line.decode())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{line[:200]!r} is not a message ({exc})") from None
     except RecursionError:  # not past MESSAGE_DEPTH: a caller already deep in its stack
         raise ValueError("a message nests deeper than Python's JSON parser goes here") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):

@@ -20,7 +20,9 @@ no real wait.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,8 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..plan.reading import MAX_EVENTS_BYTES
+from ..plan.reading import (
+    MAX_EVENTS_BYTES,
+    JSONLimitError,
+    describe_json_error,
+    loads,
+    probe,
+    shown_path,
+)
 from ..plan.steps import read_json_file
+from ..runtime.protocol import MAX_DEPTH, nesting_over
+from ..runtime.store import key_problem, ttl_problem
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000  # another pdee run writing the same file
@@ -40,6 +51,12 @@ CREATE TABLE IF NOT EXISTS records (
     expires_at REAL             -- Unix time on the virtual clock; NULL: never
 ) WITHOUT ROWID
 """
+
+
+class StoreFileError(UsageError):
+    """A data store's file failed under pdee: damaged (a page overwritten, a record that
+    is not JSON), full, or locked too long. Before a run, a usage error; during one,
+    the error of the step's call that met it."""
 
 
 @dataclass(frozen=True)
@@ -54,17 +71,32 @@ class Record:
         return {"value": self.value, "expires_at": self.expires_at}
 
 
+def _reason(exc: BaseException) -> str:
+    """An error's text on one short line (SQLite's may quote a whole damaged value)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _open(path: Path | None, name: str) -> sqlite3.Connection:
-    """A connection to the store's database, made ready (schema, WAL).
+    """A connection to the store's database, made ready (schema, WAL) and, for a file,
+    checked whole: its pages (SQLite's ``quick_check``) and every record.
 
     Raises:
         UsageError: the file cannot be opened or is not a pdee data store.
+        StoreFileError: it is one, damaged.
     """
-    where = f"data store {name!r}" + (f" ({path})" if path is not None else "")
-    if path is not None and path.exists() and not path.is_file():
-        raise UsageError(f"{where}: {path} is not a file; give a file path like .pdee/{name}.db")
-    if path is not None and not path.parent.is_dir():
-        raise UsageError(f"{where}: directory {path.parent} does not exist; create it first")
+    where = f"data store {name!r}" + (f" ({shown_path(path)})" if path is not None else "")
+    if path is not None:
+        status = probe(path, f"data store {name!r}")
+        if status is not None and not stat.S_ISREG(status.st_mode):
+            raise UsageError(
+                f"{where}: {shown_path(path)} is not a file; give a file path like .pdee/{name}.db"
+            )
+        folder = probe(path.parent, f"data store {name!r}'s directory")
+        if folder is None or not stat.S_ISDIR(folder.st_mode):
+            raise UsageError(
+                f"{where}: directory {shown_path(path.parent)} does not exist; create it first"
+            )
     try:
         connection = sqlite3.connect(
             ":memory:" if path is None else str(path),
@@ -73,7 +105,7 @@ def _open(path: Path | None, name: str) -> sqlite3.Connection:
             timeout=BUSY_TIMEOUT_MS / 1000,
         )
     except sqlite3.Error as exc:
-        raise UsageError(f"{where} cannot be opened: {exc}; check the path") from None
+        raise UsageError(f"{where} cannot be opened: {_reason(exc)}; check the path") from None
     try:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
@@ -88,13 +120,59 @@ def _open(path: Path | None, name: str) -> sqlite3.Connection:
             connection.execute("PRAGMA synchronous=NORMAL")  # WAL: durable past a kill -9
         connection.execute(_SCHEMA)
         connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-    except sqlite3.DatabaseError as exc:
+        if path is not None and tables:
+            _check_file(connection, where)
+    except sqlite3.Error as exc:
         connection.close()
-        raise UsageError(f"{where} cannot be used: {exc}") from None
+        raise UsageError(f"{where} cannot be used: {_reason(exc)}") from None
     except UsageError:
         connection.close()
         raise
     return connection
+
+
+def _check_file(connection: sqlite3.Connection, where: str) -> None:
+    """Refuse a store whose pages or records are damaged: found now, it is one line
+    before any EE starts, not a failure in the middle of a run.
+
+    Raises:
+        StoreFileError: the first damage found.
+        sqlite3.Error: the file cannot be read at all.
+    """
+    verdict = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
+    if verdict != "ok":
+        raise StoreFileError(
+            f"{where} is damaged ({_reason(verdict)}); restore it from a copy, or delete it"
+        )
+    for key, value, expires_at in connection.execute("SELECT key, value, expires_at FROM records"):
+        problem = _record_problem(key, value, expires_at)
+        if problem is not None:
+            raise StoreFileError(
+                f"{where} is damaged: {problem}; it was changed outside pdee: delete the "
+                f"record or the file"
+            )
+
+
+def _record_problem(key: Any, value: Any, expires_at: Any) -> str | None:
+    """What is wrong with a record read from a file (None: nothing)."""
+    if not isinstance(key, str):
+        return f"a record's key is {type(key).__name__}, not text"
+    shown = key if len(key) <= 60 else key[:57] + "..."
+    if not isinstance(value, str):
+        return f"the value of key {shown!r} is {type(value).__name__}, not JSON text"
+    try:
+        loads(value)
+    except json.JSONDecodeError as exc:
+        return f"the value of key {shown!r} is not JSON ({_reason(describe_json_error(exc))})"
+    except JSONLimitError as exc:
+        return f"the value of key {shown!r}: {_reason(exc)}"
+    if expires_at is not None and (
+        isinstance(expires_at, bool)
+        or not isinstance(expires_at, (int, float))
+        or not math.isfinite(expires_at)
+    ):
+        return f"key {shown!r} expires at {expires_at!r:.40}, not a time"
+    return None
 
 
 class DataStore:
@@ -108,6 +186,7 @@ class DataStore:
 
         Raises:
             UsageError: the file cannot be opened or is not a pdee data store.
+            StoreFileError: it is one, damaged.
         """
         self.name = name
         self.path = path
@@ -130,55 +209,86 @@ class DataStore:
                 self._db.close()
                 self._db = None
 
-    def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[list[tuple[Any, ...]], int]:
+        """One statement: its rows, and how many rows it changed.
+
+        Raises:
+            StoreFileError: SQLite failed (a damaged page, a full disk, a lock held too long).
+        """
         with self._lock:
             if self._db is None:
                 raise RuntimeError(f"data store {self.name!r} is closed")
-            return self._db.execute(sql, args).fetchall()
+            try:
+                cursor = self._db.execute(sql, args)
+                return cursor.fetchall(), cursor.rowcount
+            except sqlite3.Error as exc:
+                raise self._failed(_reason(exc)) from None
+
+    def _failed(self, why: str) -> StoreFileError:
+        where = f" ({shown_path(self.path)})" if self.path is not None else ""
+        return StoreFileError(f"data store {self.name!r}{where}: {why}")
+
+    def _value(self, key: str, text: Any) -> Any:
+        """A stored value, read back.
+
+        Raises:
+            StoreFileError: it is not JSON (the file was changed outside pdee meanwhile).
+        """
+        problem = _record_problem(key, text, None)
+        if problem is not None:
+            raise self._failed(f"{problem}; it was changed outside pdee")
+        return loads(text)
 
     # -- the operations a step's Store makes; ``now`` is the caller's Unix time --------
 
     def get(self, key: str, now: float) -> tuple[bool, Any]:
         """Whether ``key`` holds a live record, and its value."""
-        rows = self._execute(
+        rows, _ = self._execute(
             "SELECT value FROM records WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
             (key, now),
         )
-        return (True, json.loads(rows[0][0])) if rows else (False, None)
+        return (True, self._value(key, rows[0][0])) if rows else (False, None)
 
     def set(self, key: str, value: Any, now: float, ttl_s: float | None = None) -> None:
-        """Set ``key`` to ``value`` (JSON data), expiring ``ttl_s`` seconds after ``now``."""
+        """Set ``key`` to ``value`` (JSON data), expiring ``ttl_s`` seconds after ``now``.
+
+        Raises:
+            ValueError: ``value`` is not JSON data nested at most ``MAX_DEPTH`` levels.
+            StoreFileError: SQLite failed.
+        """
+        text = json.dumps(value, allow_nan=False)
+        if nesting_over(text, MAX_DEPTH):
+            raise ValueError(f"the value nests deeper than the {MAX_DEPTH} levels pdee carries")
+        self._set_text(key, text, now, ttl_s)
+
+    def _set_text(self, key: str, text: str, now: float, ttl_s: float | None) -> None:
         expires = None if ttl_s is None else now + ttl_s
         self._execute(
             "INSERT INTO records (key, value, expires_at) VALUES (?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
             "expires_at = excluded.expires_at",
-            (key, json.dumps(value, allow_nan=False), expires),
+            (key, text, expires),
         )
 
     def set_ttl(self, key: str, now: float, ttl_s: float | None) -> bool:
         """Make a live ``key`` expire ``ttl_s`` seconds after ``now`` (None: never);
         whether it was there."""
         expires = None if ttl_s is None else now + ttl_s
-        with self._lock:
-            assert self._db is not None
-            cursor = self._db.execute(
-                "UPDATE records SET expires_at = ? "
-                "WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-                (expires, key, now),
-            )
-            return cursor.rowcount > 0
+        _, changed = self._execute(
+            "UPDATE records SET expires_at = ? "
+            "WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+            (expires, key, now),
+        )
+        return changed > 0
 
     def delete(self, key: str, now: float) -> bool:
         """Delete ``key``; whether a live record was there."""
-        with self._lock:
-            assert self._db is not None
-            cursor = self._db.execute(
-                "DELETE FROM records WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-                (key, now),
-            )
-            self._db.execute("DELETE FROM records WHERE key = ?", (key,))  # an expired one
-            return cursor.rowcount > 0
+        _, changed = self._execute(
+            "DELETE FROM records WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+            (key, now),
+        )
+        self._execute("DELETE FROM records WHERE key = ?", (key,))  # an expired one
+        return changed > 0
 
     def clear(self) -> None:
         """Delete every record."""
@@ -186,7 +296,7 @@ class DataStore:
 
     def keys(self, now: float) -> list[str]:
         """The keys of the live records, in key order."""
-        rows = self._execute(
+        rows, _ = self._execute(
             "SELECT key FROM records WHERE expires_at IS NULL OR expires_at > ? ORDER BY key",
             (now,),
         )
@@ -194,52 +304,100 @@ class DataStore:
 
     def items(self, now: float) -> list[tuple[str, Any]]:
         """The live records as (key, value), in key order."""
-        rows = self._execute(
+        rows, _ = self._execute(
             "SELECT key, value FROM records WHERE expires_at IS NULL OR expires_at > ? "
             "ORDER BY key",
             (now,),
         )
-        return [(key, json.loads(value)) for key, value in rows]
+        return [(key, self._value(key, value)) for key, value in rows]
 
     def records(self, now: float | None = None) -> Iterator[Record]:
-        """Every record (only the live ones at ``now``, if given), in key order."""
+        """Every record (only the live ones at ``now``, if given), in key order.
+
+        Raises:
+            StoreFileError: SQLite failed, or a record is not JSON.
+        """
         sql, args = "SELECT key, value, expires_at FROM records", []
         if now is not None:
             sql, args = sql + " WHERE expires_at IS NULL OR expires_at > ?", [now]
-        for key, value, expires_at in self._execute(sql + " ORDER BY key", tuple(args)):
-            yield Record(key, json.loads(value), expires_at)
+        rows, _ = self._execute(sql + " ORDER BY key", tuple(args))
+        for key, value, expires_at in rows:
+            problem = _record_problem(key, value, expires_at)
+            if problem is not None:
+                raise self._failed(f"{problem}; it was changed outside pdee")
+            yield Record(key, loads(value), expires_at)
 
     def answer(self, call: dict[str, Any], now: float) -> dict[str, Any]:
         """Carry out one call of a step's ``Store`` (``runtime/store.py``); its answer.
 
         A call is ``{"op": ..., "key": ..., "value": ..., "ttl": ...}``; the answer
-        ``{"found": bool, "value": ...}`` or ``{"error": "..."}``.
+        ``{"found": bool, "value": ...}`` or ``{"error": "..."}``. Whatever the call
+        carries (it comes from the EE, where a step may have forged it), a mistake in
+        it, or a failure of the store's file, is an error answer: the step raises it.
         """
-        op, key, ttl = call.get("op"), call.get("key"), call.get("ttl")
-        if op == "clear":
-            self.clear()
-            return {"found": True}
-        if op == "keys":
-            return {"found": True, "value": self.keys(now)}
-        if op == "items":
-            return {"found": True, "value": self.items(now)}
-        if op not in KEYED_OPS:
-            return {"error": f"unknown data store operation {op!r}"}
-        if not isinstance(key, str):
-            return {"error": f"keys are strings, not {type(key).__name__}"}
-        if op == "set":
-            self.set(key, call.get("value"), now, ttl)
-            return {"found": True}
-        if op == "set_ttl":
-            return {"found": self.set_ttl(key, now, ttl)}
-        if op == "delete":
-            return {"found": self.delete(key, now)}
-        found, value = self.get(key, now)
-        return {"found": found, "value": value if op == "get" else None}  # get, has
+        problem = call_problem(call)
+        if problem is not None:
+            return {"error": problem}
+        op, key, ttl = call["op"], call.get("key", ""), call.get("ttl")
+        try:
+            if op == "clear":
+                self.clear()
+                return {"found": True}
+            if op == "keys":
+                return {"found": True, "value": self.keys(now)}
+            if op == "items":
+                return {"found": True, "value": self.items(now)}
+            if op == "set":
+                self._set_text(key, json.dumps(call["value"], allow_nan=False), now, ttl)
+                return {"found": True}
+            if op == "set_ttl":
+                return {"found": self.set_ttl(key, now, ttl)}
+            if op == "delete":
+                return {"found": self.delete(key, now)}
+            found, value = self.get(key, now)
+            return {"found": found, "value": value if op == "get" else None}  # get, has
+        except StoreFileError as exc:
+            return {"error": str(exc)}
 
 
 KEYED_OPS = frozenset({"get", "has", "set", "set_ttl", "delete"})
+OPS = KEYED_OPS | {"clear", "keys", "items"}
 WRITES = frozenset({"set", "set_ttl", "delete", "clear"})
+
+
+def call_problem(call: Any) -> str | None:
+    """What is wrong with a call from the EE (None: nothing): an unknown operation, a
+    key that is not text or not valid Unicode, a ttl that is not a number of seconds up
+    to a century, or a value that is not JSON nested at most ``MAX_DEPTH`` levels (the
+    step's own ``Store`` checks the same, so only a forged call gets here)."""
+    if not isinstance(call, dict):
+        return f"a call is a JSON object, not {type(call).__name__}"
+    op = call.get("op")
+    if not isinstance(op, str) or op not in OPS:
+        return f"unknown data store operation {_shown(op)}"
+    if op in KEYED_OPS:
+        problem = key_problem(call.get("key"))
+        if problem is not None:
+            return problem[1]
+    if op in ("set", "set_ttl"):
+        problem = ttl_problem(call.get("ttl"))
+        if problem is not None:
+            return problem[1]
+    if op == "set":
+        if "value" not in call:
+            return "a set call carries a value"
+        try:
+            text = json.dumps(call["value"], allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            return f"the value is not JSON data ({_reason(exc)})"
+        if nesting_over(text, MAX_DEPTH):
+            return f"the value nests deeper than the {MAX_DEPTH} levels pdee carries"
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def show(path: Path) -> dict[str, dict[str, Any]]:
@@ -247,9 +405,10 @@ def show(path: Path) -> dict[str, dict[str, Any]]:
 
     Raises:
         UsageError: there is no such file, or it is not a data store.
+        StoreFileError: it is one, damaged.
     """
-    if not path.exists():
-        raise UsageError(f"data store {path} does not exist; check the path")
+    if probe(path, "data store") is None:
+        raise UsageError(f"data store {shown_path(path)} does not exist; check the path")
     with DataStore(path.stem, path) as store:
         return {record.key: record.to_json() for record in store.records()}
 
@@ -259,11 +418,18 @@ def load(path: Path, records_file: Path, replace: bool = False) -> int:
     the store in ``path``, creating it if needed; how many.
 
     Raises:
-        UsageError: the file is not a JSON object, or the store cannot be opened.
+        UsageError: the file is not a JSON object (``NaN`` and ``Infinity`` are not
+            JSON), a key is not valid Unicode, or the store cannot be opened.
+        StoreFileError: the store is damaged, or SQLite failed.
     """
     records = read_json_file(records_file, "records file", MAX_EVENTS_BYTES)
+    where = f"records file {shown_path(records_file)}"
     if not isinstance(records, dict):
-        raise UsageError(f'records file {records_file} must hold a JSON object, like {{"k": 1}}')
+        raise UsageError(f'{where} must hold a JSON object, like {{"k": 1}}')
+    for key in records:
+        problem = key_problem(key)
+        if problem is not None:
+            raise UsageError(f"{where}: {problem[1]}; fix the key")
     with DataStore(path.stem, path) as store:
         if replace:
             store.clear()
