@@ -10,6 +10,7 @@ call) cross real pipes too. The requests are the ones pdee builds (``EEWork``, `
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import threading
@@ -216,3 +217,87 @@ def test_pdee_refuses_an_ee_that_speaks_another_protocol():
     with pytest.raises(PdeeError, match=f"speaks runtime protocol {backend.protocol}, this"):
         Runner(backend, plan(memory_bytes=2**28)).run()
     assert all(fake.destroyed.is_set() for fake in backend.ees)
+
+
+# -- what a step hands over is bounded where it hands it over (issue 28) ------------
+
+BOUNDED_STEP = """\
+import json
+
+def nested(depth):
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+def handler(pd):
+    what = pd.steps["trigger"]["event"]["what"]
+    store = pd.inputs["store"]
+    if what == "deep return":
+        return nested(990)
+    if what == "deep export":
+        pd.export("rows", nested(985))
+    if what == "deep store":
+        store["k"] = nested(975)
+    if what == "deep rerun":
+        pd.flow.rerun(1000, nested(980))
+    if what == "surrogate key":
+        store["\\ud800"] = 1
+    if what == "forged ttl":
+        store._call({"store": "ds_1", "op": "set", "key": "k", "value": 1, "ttl": "abc"})
+        store._ask("set", key="k", value=1, ttl="abc")
+    if what == "changed export":
+        rows = [1]
+        pd.export("rows", rows)
+        rows.append(float("nan"))
+    return "fine"
+"""
+
+
+def bounded_plan() -> RunPlan:
+    step = Step("step", Path("step.py"), BOUNDED_STEP, stores={"store": "ds_1"})
+    return plan(steps=[step])
+
+
+@pytest.mark.parametrize(
+    ("what", "error", "said"),
+    [
+        ("deep return", "ValueError", r"the step's return value nests (990 levels|deeper)"),
+        ("deep export", "ValueError", r"export 'rows' nests (985 levels|deeper)"),
+        ("deep store", "ValueError", r"the value of data store key 'k' nests (975 levels|deeper)"),
+        ("deep rerun", "ValueError", r"pd.flow.rerun's context nests (980 levels|deeper)"),
+        ("surrogate key", "ValueError", r"'\\ud800' at position 0 is half of a surrogate pair"),
+        ("forged ttl", "RuntimeError", r"data store 'ds_1': ttl must be a number of seconds"),
+        ("changed export", "TypeError", r"export 'rows', as it was when the step ended, must"),
+    ],
+)
+def test_a_step_handing_over_what_pdee_cannot_carry_fails_in_its_own_traceback(
+    ee, what, error, said
+):
+    next_reply(ee, time.monotonic() + 30, ReplyProgress())
+    work = EEWork(bounded_plan(), new_ee=lambda _ee_id: pytest.fail("no EE is made"))
+    ask(ee, work.load_message())
+    calls: list[dict[str, Any]] = []
+
+    def on_call(call: dict[str, Any]) -> dict[str, Any]:
+        calls.append(call)
+        from pdee.services.data_stores import call_problem
+
+        problem = call_problem(call)
+        return {"error": problem} if problem else {"found": True}
+
+    for index, event in enumerate(({"what": what}, {"what": "nothing"})):
+        context = {"id": f"c{index}", "trace_id": "t"}
+        run = {"type": protocol.RUN, "index": index, "event": event, "context": context}
+        result, _ = ask(ee, {**run, **Part(index, 0).message()}, on_call)
+        assert result is not None and result["type"] == protocol.RESULT, result
+        if index == 0:  # the step's error, at its own line, and the EE serves on
+            assert result["status"] == "error" and result["error"] is not None, result
+            assert (result["error"]["type"], result["error"]["step"]) == (error, "step")
+            assert re.search(said, result["error"]["message"]), result["error"]["message"]
+            traceback = result["error"]["traceback"] or ""
+            assert what in ("changed export", "deep return") or 'File "step.py", line' in traceback
+            assert result["pause"] is None and result["steps"]["step"]["exports"] == {}
+        else:
+            assert result["status"] == "ok" and result["steps"]["step"]["return_value"] == "fine"
+    assert all(call.get("key") != "\ud800" for call in calls)

@@ -164,19 +164,21 @@ def ensure_json(value: Any, what: str) -> Any:
     try:
         text = json.dumps(value, allow_nan=False)
     except RecursionError:
-        raise _too_deep(what, "thousands of") from None
+        raise _too_deep(what, None) from None
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{what} must be JSON-serializable: {exc}") from None
     deepest = nesting_over(text, MAX_DEPTH)
     if deepest:
-        raise _too_deep(what, f"{deepest:,}")
+        raise _too_deep(what, deepest)
     return value
 
 
-def _too_deep(what: str, levels: str) -> ValueError:
+def _too_deep(what: str, levels: int | None) -> ValueError:
+    """``what`` nests ``levels`` deep (None: deeper than Python's JSON encoder goes)."""
+    nests = f"nests {levels:,} levels deep" if levels else "nests deeper than JSON goes here"
     return ValueError(
-        f"{what} nests {levels} levels deep; pdee carries JSON data at most {MAX_DEPTH} "
-        f"levels deep (lists and dicts in one another): flatten it"
+        f"{what} {nests}; pdee carries JSON data at most {MAX_DEPTH} levels deep (lists and "
+        f"dicts in one another): flatten it"
     )
 
 

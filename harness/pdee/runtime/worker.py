@@ -134,9 +134,11 @@ def run_handler(
         result = handler(pd)
         if not isinstance(result, FlowExit):
             return_value = ensure_json(result, "the step's return value")
-        _still_json(pd)
     except BaseException as exc:  # the step's SystemExit is the step's error too
         error = describe_error(exc, step_file, source)
+    changed = _drop_changed(pd)
+    if changed is not None and error is None:
+        error = describe_error(changed, step_file, source)
     duration_ms = (time.perf_counter() - started) * 1000
     return {
         "return_value": return_value,
@@ -150,19 +152,28 @@ def run_handler(
     }
 
 
-def _still_json(pd: Pipedream) -> None:
-    """What the step handed over earlier (exports, its response, rerun's context) is
-    still JSON at its end: it may have changed a list it exported since.
+def _drop_changed(pd: Pipedream) -> Exception | None:
+    """Drop what the step handed over earlier (exports, its response, rerun's context)
+    and changed since so that it is no longer JSON (a NaN appended to an exported list);
+    the first such change's error, if any."""
+    found: list[Exception] = []
 
-    Raises:
-        TypeError, ValueError: as ``ensure_json``.
-    """
-    for name, value in pd.exports.items():
-        ensure_json(value, f"export {name!r}, as it was when the step ended,")
-    if pd.response is not None:
-        ensure_json(pd.response, "pd.respond's response, as it was when the step ended,")
-    if pd.flow.pause is not None and "context" in pd.flow.pause:
-        ensure_json(pd.flow.pause["context"], "pd.flow.rerun's context, as it was then,")
+    def still_json(value: Any, what: str) -> bool:
+        try:
+            ensure_json(value, f"{what}, as it was when the step ended,")
+        except (TypeError, ValueError) as exc:
+            found.append(exc)
+            return False
+        return True
+
+    for name in [n for n, value in pd.exports.items() if not still_json(value, f"export {n!r}")]:
+        del pd.exports[name]
+    if pd.response is not None and not still_json(pd.response, "pd.respond's response"):
+        pd.response = None
+    pause = pd.flow.pause
+    if pause is not None and not still_json(pause.get("context"), "pd.flow.rerun's context"):
+        pd.flow.pause = None
+    return found[0] if found else None
 
 
 def _unsent(outcome: Outcome, exc: Exception) -> Outcome:

@@ -71,7 +71,7 @@ class Record:
         return {"value": self.value, "expires_at": self.expires_at}
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException | str) -> str:
     """An error's text on one short line (SQLite's may quote a whole damaged value)."""
     text = " ".join(str(exc).split())
     return text if len(text) <= 200 else text[:197] + "..."
