@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import math
 import re
+import resource
 import socket
 import struct
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -163,6 +165,25 @@ def test_a_billion_laughs_is_refused_before_it_expands(tmp_path, where):
         tracemalloc.stop()
     assert peak < 20 * 2**20, peak
     assert "workflow.yaml at line" in one_line(caught)
+
+
+def test_a_billion_laughs_plan_stays_small_in_a_child_limited_to_1gb(tmp_path):
+    """A regression that expands the aliases fails in the child, not on this host."""
+    folder = workflow(tmp_path, name=laughs(), props=f"bomb: {laughs()}")
+    code = (
+        "import sys; from pdee.plan.run_plan import build_plan; from pdee.errors import UsageError\n"
+        "try:\n"
+        "    build_plan([sys.argv[1]])\n"
+        "except UsageError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder)],
+        capture_output=True, text=True, timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30)),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "expand it past" in done.stdout
 
 
 @pytest.mark.parametrize(

@@ -382,9 +382,10 @@ def nesting_over(text: bytes | str, limit: int) -> int:
     """How deep the JSON ``text`` nests (arrays and objects in one another), if deeper
     than ``limit``; else 0. Brackets inside strings do not count.
 
-    Quick when the text holds no more than ``limit`` brackets, as most do; otherwise one
-    pass over its bytes. For text that is not JSON, the depth of its longest prefix
-    that is: what a parser would reach before it fails.
+    Quick when the text holds no more than ``limit`` brackets, as most do; otherwise a
+    few passes over its bytes, all in C but the last, which counts the brackets outside
+    strings one by one unless they pair off in a few rounds (data wide, not deep). For
+    text that is not JSON, at least the depth a parser would reach before it fails.
     """
     if isinstance(text, str):
         if text.count("[") + text.count("{") <= limit:
@@ -392,7 +393,18 @@ def nesting_over(text: bytes | str, limit: int) -> int:
         text = text.encode("utf-8", "surrogatepass")
     elif text.count(b"[") + text.count(b"{") <= limit:
         return 0
-    brackets = _STRING.sub(b"", text).translate(None, _NOT_BRACKETS)
+    if b"\\" in text:  # escapes are inside strings: drop those that hide a quote
+        text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Brackets and quotes alone; every other piece between quotes is a string.
+    brackets = b"".join(text.translate(None, _NOT_BRACKETS_OR_QUOTES).split(b'"')[::2])
+    paired = brackets
+    for rounds in range(1, _PAIRING_ROUNDS + 1):  # each round ends one level or two
+        shorter = paired.replace(b"[]", b"").replace(b"{}", b"")
+        if not shorter and 2 * rounds <= limit:
+            return 0
+        if len(shorter) in (0, len(paired)):
+            break
+        paired = shorter
     deepest = max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
     return deepest if deepest > limit else 0
 
@@ -411,11 +423,9 @@ def send(stream: IO[bytes], message: Message) -> None:
 _COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 _DECODER = json.JSONDecoder(parse_constant=_not_json)  # and one decoder
 _KIND = re.compile(rb'\{"type":"([a-z_]{1,20})"[,}]')
-# A JSON string: a quote, then anything but a quote or a backslash, or an escape, up to
-# the closing quote; one never closed runs to the end (every match is one linear pass).
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*\\?(?:"|\Z)', re.DOTALL)
-_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_NOT_BRACKETS_OR_QUOTES = bytes(set(range(256)) - set(b'[]{}"'))
 _BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_PAIRING_ROUNDS = 8
 
 # -- where the platform keeps things in an EE (the runtime's side only) ---------------
 
