@@ -29,7 +29,7 @@ from pdee.plan.run_plan import RunPlan
 from pdee.plan.steps import Step
 from pdee.results.records import Execution, RunResult, Status
 from pdee.runtime import protocol
-from pdee.serving.http_trigger import NO_RESPOND, SUCCESS_PAGE
+from pdee.serving.http_trigger import NO_RESPOND, SUCCESS_PAGE, Refused
 from pdee.serving.request_queue import RequestQueue
 
 QUIET = "def handler(pd):\n    return 1\n"
@@ -185,8 +185,11 @@ def test_the_request_queue_stamps_hands_over_and_completes_each_request():
     assert woken[-1] == "wake" and queue.next_at() == second_at  # queued ones still go
     assert queue.take().index == 1 and queue.next_at() is None and queue.left() == 0
     queue.close()  # the run ended before request 1's execution did
-    with pytest.raises(RuntimeError, match="pdee stopped before it ran"):
+    with pytest.raises(RuntimeError, match="pdee serve stopped before this request's"):
         later.result(0)
+    with pytest.raises(Refused) as refused:  # never queued where no runner takes it
+        queue.submit({"path": "/c"})
+    assert refused.value.status == 503
 
 
 def one_step_plan(policy: Policy) -> RunPlan:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -91,8 +90,8 @@ def serve(
     result: RunResult | None = None
 
     def served(event: dict[str, Any], execution: Execution) -> None:
-        answer = 200
-        if custom_response:
+        answer = 200  # the default response went at once
+        if custom_response:  # what the app sends (a 500 when the response cannot be sent)
             answer = custom_answer(execution.respond, execution.pause is not None).status
         say(
             f"{event['method']} {event['path']} {answer} · #{execution.index} "
@@ -129,9 +128,13 @@ def serve(
                     for note in plan.notes:
                         say(f"note: {note}", stderr=True)
                     try:
-                        threading.Event().wait()
+                        server.wait()  # until a signal, or the run ends by itself
                     except (KeyboardInterrupt, Terminated):
-                        say("stopping: the requests in flight finish, every EE goes", stderr=True)
+                        say(
+                            "stopping: the requests in flight finish, every EE goes "
+                            "(Ctrl-C again: stop now)",
+                            stderr=True,
+                        )
                 result = server.result
             except RunAborted as aborted:
                 finish(aborted.result, report_path, junit_path, terminal.Verbosity.QUIET)
@@ -140,7 +143,13 @@ def serve(
                 if server is None or server.result is None:  # before it listened
                     say("Interrupted: pdee serve was starting; its EEs were removed.", stderr=True)
                     raise typer.Exit(signal_code(exc)) from None
-                result = server.result  # a second one, held until every EE went
+                # A second one, during the stop: the executions in flight were cut.
+                finish(server.result, report_path, junit_path, terminal.Verbosity.QUIET)
+                say(
+                    "Interrupted: the executions in flight were cut; every EE was removed.",
+                    stderr=True,
+                )
+                raise typer.Exit(signal_code(exc)) from None
             assert result is not None
             finish(result, report_path, junit_path, terminal.Verbosity.QUIET)
     except PdeeError as exc:

@@ -128,6 +128,7 @@ class Runner:
         self.parts: dict[int, Part] = {}  # the part each execution in flight runs, by index
         # Later parts of paused executions, by arrival time; the source gives their indexes.
         self.resumptions: list[tuple[float, int, Resumption]] = []
+        self.paused_by: dict[int, int] = {}  # a later part's index: the paused part's
         self.clock_s = 0.0  # the latest virtual time pdee knows of
 
     def _settings(self, image: ImageInfo | None) -> Settings:
@@ -209,6 +210,7 @@ class Runner:
             with deferred():  # a second Ctrl-C must not cut the clean-up short
                 self._close()
                 self._close_stores()
+                self._leave_pending()
         if failure is not None:
             self.result.aborted = str(failure)
             raise RunAborted(failure, self.result) from failure
@@ -525,14 +527,29 @@ class Runner:
         if resumption is not None:
             self.source.next_index += 1
             heapq.heappush(self.resumptions, (resumption.at_s, resumption.part.index, resumption))
+            self.paused_by[resumption.part.index] = decision.index
         self._retire(self.scheduler.finish(news.ee, end_s, execution.status.value, gone=news.gone))
         self.result.ees[news.ee].executions.append(decision.index)
+        execution = self.source.ended(execution)
         self.result.executions.append(execution)
         for name, use in execution.stores.items():
             total = self.store_totals.setdefault(name, [0, 0])
             total[0] += use.reads
             total[1] += use.writes
         self.on_execution(execution)
+
+    def _leave_pending(self) -> None:
+        """The later parts that never ran, as the run ends before their time (``pdee
+        serve`` stopped, or a Ctrl-C): each paused part's record says ``pending``, not
+        ``resumed`` as an execution that does not exist, and the result counts them."""
+        log = self.result.executions
+        for _, index, _resumption in sorted(self.resumptions, key=lambda entry: entry[:2]):
+            paused = log.by_index(self.paused_by.pop(index))
+            assert paused.pause is not None
+            pause = replace(paused.pause, outcome="pending", resumed_as=None)
+            log.append(replace(paused, pause=pause))  # in its place: the same index
+        self.result.pending_parts += len(self.resumptions)
+        self.resumptions.clear()
 
     def _close(self) -> None:
         """Destroy every EE (at once), let the lanes end, and sweep by label."""

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from ..plan.run_plan import RunPlan
+from ..results.records import Execution
 from .parts import Part
 
 
@@ -70,6 +71,11 @@ class ArrivalSource(Protocol):
         what ends before it."""
         ...
 
+    def ended(self, execution: Execution) -> Execution:
+        """An execution ended: its record as the run keeps it (what the source knows of
+        its arrivals may change it: a request whose response cannot be sent fails)."""
+        ...
+
 
 class VirtualSchedule:
     """The plan's events at the plan's arrival times, on the virtual clock: execution
@@ -111,3 +117,6 @@ class VirtualSchedule:
 
     def now_s(self) -> float:
         return math.inf
+
+    def ended(self, execution: Execution) -> Execution:
+        return execution

@@ -433,7 +433,20 @@ def show(console: Console, result: RunResult, verbosity: Verbosity = Verbosity.N
     for store in result.data_stores:
         _say(console, store_line(store))
     settings_notes(console, result.settings)
+    if result.pending_parts:
+        _say(console, pending_line(result))
     _say(console, summary_line(result))
+
+
+def pending_line(result: RunResult) -> str:
+    """How many paused executions still had a part to come when the run stopped."""
+    n = result.pending_parts
+    who = "serve" if result.settings.arrivals.get("kind") == "requests" else "the run"
+    return (
+        f"{n} paused execution{'s' * (n != 1)} {'were' if n != 1 else 'was'} pending when "
+        f"{who} stopped: {'their' if n != 1 else 'its'} later steps never ran (the report "
+        f"says pending)"
+    )
 
 
 def settings_notes(console: Console, settings: Settings) -> None:

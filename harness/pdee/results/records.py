@@ -159,7 +159,9 @@ class Pause:
     cancel_url: str
     context: Any = None  # rerun's context
     # "resumed" (as execution ``resumed_as``, at virtual ``resume_at_s``), "cancelled"
-    # (a suspend nobody resumed: its later steps do not run), or "nothing after it".
+    # (a suspend nobody resumed: its later steps do not run), "nothing after it", or
+    # "pending" (due at ``resume_at_s``, but the run ended first: ``pdee serve`` stopped,
+    # or a Ctrl-C; its later steps never ran).
     outcome: str | None = None
     resume_at_s: float | None = None
     resumed_as: int | None = None
@@ -492,6 +494,9 @@ class RunResult:
     ees: dict[str, EELife] = field(default_factory=dict)
     interrupted: bool = False  # Ctrl-C or SIGTERM cut the run short
     aborted: str | None = None  # why the backend failure stopped it, if it did
+    # Paused executions whose later part was still to come when the run ended (their
+    # pause's outcome: "pending"): ``pdee serve`` stopped, or a Ctrl-C.
+    pending_parts: int = 0
     data_stores: list[StoreAtEnd] = field(default_factory=list)  # as the run left them
 
     def __post_init__(self) -> None:

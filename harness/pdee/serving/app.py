@@ -5,6 +5,11 @@ event (``http_trigger``), submits it to the run (``request_queue.RequestQueue.su
 and answers as the platform does: the success page at once, or, with a custom response,
 what the workflow's ``pd.respond`` said. Bodies too large for an event, and uploaded
 files, travel with the execution as blobs the event's URLs refer to.
+
+Whatever a request holds, the app answers it in one line (``400`` a body it cannot
+read, ``413`` one too large, ``503`` while pdee holds too many bodies already or is
+stopping) and logs no traceback: the server goes on. A client that goes away
+mid-request is let go quietly.
 """
 
 from __future__ import annotations
@@ -12,18 +17,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import secrets
+import threading
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Future
 from datetime import datetime, timezone
+from email.utils import formatdate
 from typing import IO, Any
 
 from starlette.applications import Starlette
-from starlette.formparsers import MultiPartParser
-from starlette.requests import Request
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..plan.sizes import format_size
 from ..results.records import Execution
 from ..runtime.blobs import SCHEME as BLOB_SCHEME
 from .http_trigger import (
@@ -35,32 +45,114 @@ from .http_trigger import (
     custom_answer,
     default_answer,
     parse_body,
+    plain_answer,
     wants_upload,
 )
+
+log = logging.getLogger("pdee")
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 # pdee's bound on a stored body (the upload path) or a multipart request with files.
 UPLOAD_LIMIT_BYTES = 64 * 2**20
+# pdee's bound on the request bodies it holds at once, those of requests queued for an
+# EE and those of executions running: at least this, and more with more EEs
+# (``held_limit``). A request past it gets 503 with Retry-After, before its body is read
+# when it says its length.
+HELD_BODIES_BYTES = 256 * 2**20
+RETRY_AFTER_S = 2
 TOO_LARGE = (
     "Payload Too Large: the body is over the platform's 512KB; send it with "
     "?pipedream_upload_body=1 (or x-pd-upload-body: 1) to get it as raw_body_url"
 )
 
 
-async def _read_body(request: Request, limit: int, message: str) -> bytes:
-    """The body, read no further than one byte past ``limit``.
+def held_limit(concurrency: int) -> int:
+    """The bytes of request bodies pdee holds at once for ``concurrency`` EEs: enough for
+    one largest upload in each EE and one waiting, and never under ``HELD_BODIES_BYTES``."""
+    return max(HELD_BODIES_BYTES, (concurrency + 1) * UPLOAD_LIMIT_BYTES)
+
+
+class HeldBodies:
+    """The bytes of request bodies held, for requests queued or running, against a limit.
+
+    The app takes bytes for a request as its body comes (``Hold.take``); they are given
+    back when the request's execution ends, or when it is answered without one. Any
+    thread may give back (the run's thread, as an execution ends).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self.lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<HeldBodies {format_size(self.held)} of {format_size(self.limit)}>"
+
+    def hold(self) -> Hold:
+        """A new request's share, empty."""
+        return Hold(self)
+
+
+class Hold:
+    """One request's bytes in ``HeldBodies``."""
+
+    def __init__(self, bodies: HeldBodies) -> None:
+        self.bodies = bodies
+        self.bytes = 0
+
+    def take(self, n: int) -> None:
+        """Hold ``n`` more bytes for this request.
+
+        Raises:
+            Refused: that would put the bodies held over the limit (``503``).
+        """
+        bodies = self.bodies
+        with bodies.lock:
+            if bodies.held + n > bodies.limit:
+                raise Refused(
+                    503,
+                    f"Service Unavailable: pdee serve holds {format_size(bodies.held)} of "
+                    f"request bodies waiting for or in executions, and keeps at most "
+                    f"{format_size(bodies.limit)}; retry in {RETRY_AFTER_S} s",
+                )
+            bodies.held += n
+            self.bytes += n
+
+    def release(self, *_done: object) -> None:
+        """Give every byte back (safe to call twice; a future's done callback)."""
+        with self.bodies.lock:
+            self.bodies.held -= self.bytes
+            self.bytes = 0
+
+
+async def _read_body(request: Request, limit: int, message: str, hold: Hold) -> bytearray:
+    """The body, read no further than one byte past ``limit``, each byte held in
+    ``hold``; refused before any is read when its ``content-length`` says it is too large.
 
     Raises:
-        Refused: it is over the limit (413, with ``message``).
+        Refused: it is over the limit (413, with ``message``), or over what pdee holds
+            (503).
+        ClientDisconnect: the client went away before its end.
     """
+    length = request.headers.get("content-length", "")
+    if length.isdigit():
+        if int(length) > limit:
+            raise Refused(413, message)
+        hold.take(int(length))
+        told = int(length)
+    else:
+        told = 0
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
             raise Refused(413, message)
-    return bytes(body)
+        if len(body) > told:
+            hold.take(len(body) - told)
+            told = len(body)
+    return body
 
 
 Blobs = dict[str, dict[str, str]]
@@ -68,31 +160,37 @@ Blobs = dict[str, dict[str, str]]
 Submit = Callable[[dict[str, Any], Blobs | None], Future[Execution]]
 
 
-def _blob(blobs: Blobs, data: bytes, kind: str) -> str:
+def _blob(blobs: Blobs, data: bytes | bytearray, kind: str) -> str:
     """Keep ``data`` for the execution; the URL the event gives for it."""
     token = secrets.token_hex(16)
     blobs[token] = {"data": base64.b64encode(data).decode(), "type": kind}
     return f"{BLOB_SCHEME}{token}"
 
 
-async def _form(request: Request, data: bytes, blobs: Blobs) -> dict[str, Any]:
+async def _form(headers: Headers, data: bytearray, blobs: Blobs) -> dict[str, Any]:
     """A multipart body: its fields, each file as a URL the step downloads.
 
     Raises:
-        Refused: its fields (files aside, as on the platform) are over 512KB.
+        Refused: it is not multipart pdee can read (400), or its fields (files aside, as
+            on the platform) are over 512KB (413).
     """
 
     async def chunks() -> AsyncGenerator[bytes, None]:
-        yield data
+        yield bytes(data)
 
-    parser = MultiPartParser(request.headers, chunks(), max_part_size=UPLOAD_LIMIT_BYTES)
-    form = await parser.parse()
+    parser = MultiPartParser(headers, chunks(), max_part_size=UPLOAD_LIMIT_BYTES)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise Refused(
+            400, f"Bad Request: the multipart body cannot be read: {exc.message}"
+        ) from None
     try:
         body: dict[str, Any] = {}
         fields_bytes = 0
         for name, value in form.multi_items():
             if isinstance(value, str):
-                fields_bytes += len(value.encode())
+                fields_bytes += len(value.encode(errors="replace"))
                 body[name] = value
             else:
                 content = await value.read()
@@ -106,11 +204,12 @@ async def _form(request: Request, data: bytes, blobs: Blobs) -> dict[str, Any]:
         await form.close()  # the files' spooled copies
 
 
-async def _event(request: Request) -> tuple[dict[str, Any], Blobs]:
+async def _event(request: Request, hold: Hold) -> tuple[dict[str, Any], Blobs]:
     """The platform's event for ``request``, and the bodies its URLs refer to.
 
     Raises:
-        Refused: it cannot be one (too large, JSON that is not JSON).
+        Refused: it cannot be one (too large, JSON that is not JSON, pdee full).
+        ClientDisconnect: the client went away before its body's end.
     """
     query = request.url.query
     headers = request.headers
@@ -119,12 +218,15 @@ async def _event(request: Request) -> tuple[dict[str, Any], Blobs]:
     big = f"Payload Too Large: pdee serve keeps bodies up to {UPLOAD_LIMIT_BYTES // 2**20}MB"
     body: Any
     if wants_upload(query, headers):
-        data = await _read_body(request, UPLOAD_LIMIT_BYTES, big)
+        data = await _read_body(request, UPLOAD_LIMIT_BYTES, big, hold)
         body = {"raw_body_url": _blob(blobs, data, content_type or "application/octet-stream")}
-    elif content_type.startswith("multipart/form-data"):
-        body = await _form(request, await _read_body(request, UPLOAD_LIMIT_BYTES, big), blobs)
+    elif content_type.lower().startswith("multipart/form-data"):
+        data = await _read_body(request, UPLOAD_LIMIT_BYTES, big, hold)
+        body = await _form(headers, data, blobs)
     else:
-        body = parse_body(content_type, await _read_body(request, BODY_LIMIT_BYTES, TOO_LARGE))
+        data = await _read_body(request, BODY_LIMIT_BYTES, TOO_LARGE, hold)
+        body = parse_body(content_type, bytes(data))
+    del data  # what the event keeps is in it: the read copy may go
     client = request.client.host if request.client else ""
     host = headers.get("host", "")
     event = build_event(
@@ -133,30 +235,65 @@ async def _event(request: Request) -> tuple[dict[str, Any], Blobs]:
     return event, blobs
 
 
-def make_app(submit: Submit, custom_response: bool, record: IO[str] | None = None) -> Starlette:
+def response_of(answer: Answer) -> Response:
+    """The Starlette response that sends ``answer`` (a header may repeat), dated."""
+    response = Response(answer.body, answer.status)
+    response.raw_headers += [
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+    ]
+    if answer.header("date") is None:
+        response.raw_headers.append((b"date", formatdate(usegmt=True).encode()))
+    return response
+
+
+def make_app(
+    submit: Submit,
+    custom_response: bool,
+    record: IO[str] | None = None,
+    held_bytes: int = HELD_BODIES_BYTES,
+) -> Starlette:
     """The app: every path and method is the workflow's trigger, whose events go to
     ``submit``. With ``record``, each event is written there as a line of JSON with its
-    time in ``ts``, which ``pdee run --schedule`` replays."""
+    time in ``ts``, which ``pdee run --schedule`` replays. ``held_bytes`` bounds the
+    request bodies held at once (``HeldBodies``)."""
+    bodies = HeldBodies(held_bytes)
+
+    async def answer(request: Request) -> Answer:
+        if request.method == "OPTIONS":
+            return Answer(200, b"", list(CORS_HEADERS.items()))
+        hold = bodies.hold()
+        try:
+            event, blobs = await _event(request, hold)
+            done = submit(event, blobs or None)
+            if record is not None:
+                stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+                record.write(json.dumps({**event, "ts": stamp.replace("+00:00", "Z")}) + "\n")
+                record.flush()
+        except BaseException:
+            hold.release()
+            raise
+        done.add_done_callback(hold.release)  # the bodies go with the execution
+        if not custom_response:
+            return default_answer()
+        try:
+            execution = await asyncio.wrap_future(done)
+        except Exception as exc:  # the run ended before this request's execution did
+            return plain_answer(503, f"Service Unavailable: {exc}")
+        return custom_answer(execution.respond, execution.pause is not None)
 
     async def trigger(request: Request) -> Response:
-        if request.method == "OPTIONS":
-            answer = Answer(200, b"", dict(CORS_HEADERS))
-        else:
-            try:
-                event, blobs = await _event(request)
-            except Refused as refused:
-                answer = Answer(refused.status, str(refused).encode())
-            else:
-                if record is not None:
-                    stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-                    record.write(json.dumps({**event, "ts": stamp.replace("+00:00", "Z")}) + "\n")
-                    record.flush()
-                done = submit(event, blobs or None)
-                if custom_response:
-                    execution = await asyncio.wrap_future(done)
-                    answer = custom_answer(execution.respond, execution.pause is not None)
-                else:
-                    answer = default_answer()
-        return Response(answer.body, answer.status, answer.headers)
+        try:
+            reply = await answer(request)
+        except Refused as refused:
+            retry = [("retry-after", str(RETRY_AFTER_S))] if refused.status == 503 else []
+            reply = plain_answer(refused.status, str(refused), retry)
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is there to read it
+        except Exception as exc:  # pdee's own fault: one line, and the server goes on
+            reason = type(exc).__name__ + (f": {str(exc).splitlines()[0]}" if str(exc) else "")
+            where = f"{request.method} {request.url.path}"
+            log.warning("pdee serve could not answer %s: %s", where, reason)
+            reply = plain_answer(500, f"Internal Server Error: pdee could not answer: {reason}")
+        return response_of(reply)
 
     return Starlette(routes=[Route("/{path:path}", trigger, methods=METHODS)])

@@ -5,7 +5,10 @@ the one ``Runner`` (on a thread of its own, ``pdee-serve``), the Starlette app t
 submits each request to the queue, and the uvicorn server that serves the app. The
 ``Serving`` handle starts them in that order (the run first: the image, stores and
 packages must be ready before the server listens) and stops them in the other: the
-server stops taking requests, those in flight finish, every EE is removed.
+server stops taking requests, those in flight finish, every EE is removed, and a client
+still sending or reading gets a short grace (``server.GRACE_S``) before it is cut. A
+second Ctrl-C (or SIGTERM) during the stop cuts the executions in flight at once; every
+EE is removed all the same.
 
 Three threads carry a request: the server's (the request becomes an event and is
 queued), the run's (it is placed and, when its execution ends, its future completed),
@@ -14,7 +17,9 @@ and the lane that runs its execution in an EE.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
@@ -23,7 +28,7 @@ from ..backends import Backend
 from ..engine.execute import connections_for, docker_backend
 from ..engine.runner import OnExecution, Runner
 from ..errors import UsageError
-from ..interrupts import deferred
+from ..interrupts import Terminated, deferred
 from ..plan.run_plan import RunPlan
 from ..plan.steps import StrPath
 from ..results.records import Execution, RunResult
@@ -31,6 +36,14 @@ from .request_queue import OnRequest, RequestQueue
 
 if TYPE_CHECKING:
     from .server import HTTPServer
+
+log = logging.getLogger("pdee")
+# How long a stop waits for connections that wait for no execution: a client slow to
+# send its request or to read its answer is cut after it.
+GRACE_S = 3.0
+# Once the run has ended: how long a stop gives the last answers to reach their clients,
+# when the grace has gone by while executions finished.
+FLUSH_S = 1.0
 
 
 class Serving:
@@ -44,6 +57,9 @@ class Serving:
         self.url = ""
         self.result: RunResult | None = None
         self._thread: threading.Thread | None = None
+        # Set as the run's thread ends. Waited on, not joined: a signal that interrupts
+        # Thread.join can leave the thread taken for ended while it runs (CPython 3.11).
+        self._ended = threading.Event()
         self._error: BaseException | None = None
 
     def __repr__(self) -> str:
@@ -68,13 +84,19 @@ class Serving:
                 self._error = exc
             finally:
                 self.requests.close()
+                self._ended.set()
 
+        self.http.check()  # before any EE: a port in use is one line
         self._thread = threading.Thread(target=run, name="pdee-serve", daemon=True)
         self._thread.start()
-        while not self.requests.ready.wait(0.05):
-            if not self._thread.is_alive():
-                assert self._error is not None
-                raise self._error
+        try:
+            while not self.requests.ready.wait(0.05):
+                if not self._thread.is_alive():
+                    assert self._error is not None
+                    raise self._error
+        except (KeyboardInterrupt, Terminated):
+            self._cut_short()
+            raise
         try:
             self.url = self.http.start()
         except BaseException:
@@ -82,21 +104,48 @@ class Serving:
             raise
         return self.url
 
+    def wait(self) -> None:
+        """Block until the run ends by itself (the backend failed): serving goes on
+        until then. A Ctrl-C or SIGTERM interrupts it (on the main thread)."""
+        if self._thread is not None:
+            self._ended.wait()
+            self._thread.join(FLUSH_S)  # it has ended: a moment at most
+
     def stop(self) -> RunResult:
         """Stop listening, finish what is in flight, remove every EE; the result.
 
+        A Ctrl-C or SIGTERM meanwhile cuts it short: the executions in flight are cut,
+        every EE is removed, and the signal is raised (``.result`` holds what ended).
+
         Raises:
             RunAborted: the backend failed while serving (``.result`` holds the rest).
+            KeyboardInterrupt, Terminated: a signal cut the stop short.
         """
-        with deferred():  # a second Ctrl-C waits until every EE is removed
-            self.http.stop()
+        started = time.monotonic()
+        try:
+            self.http.close()
             self.requests.stop()
-            if self._thread is not None:
-                self._thread.join()
+            self.wait()  # the queued and running executions finish; every EE goes
+            left_s = started + GRACE_S - time.monotonic()
+            self.http.finish(max(left_s, FLUSH_S))
+        except (KeyboardInterrupt, Terminated):
+            self._cut_short()
+            raise
         if self._error is not None:
             raise self._error
         assert self.result is not None
         return self.result
+
+    def _cut_short(self) -> None:
+        """End everything now: the run aborted (its executions cut, every EE removed),
+        then the connections left. A further signal waits until every EE is gone."""
+        with deferred():
+            self.requests.stop()
+            self.runner.abort()
+            self.wait()
+            self.http.finish(FLUSH_S)  # the requests cut are answered 503, then go
+        self.result = self.result or self.runner.result
+        self._error = None  # the abort's own Terminated: the signal is what is raised
 
 
 @contextmanager
@@ -119,14 +168,15 @@ def serve_plan(
         UsageError: the workflow has no HTTP trigger; the record file, the host or the
             port cannot be had; and what ``pdee.run`` raises.
     """
-    from .app import make_app  # only serve needs the server's libraries
-    from .server import HTTPServer
+    from .app import held_limit, make_app  # only serve needs the server's libraries
+    from .server import HTTPServer, check_address
 
     if plan.workflow is not None and not plan.workflow.serves_http:
         raise UsageError(
             f"workflow {plan.workflow.name} has no HTTP trigger (its trigger: "
             f"{', '.join(plan.workflow.triggers)}); pdee serve answers HTTP: use pdee run"
         )
+    check_address(host, port)  # before the daemon is asked for anything
     with ExitStack() as owned:  # closed in turn: the backend, then the record file
         recording = None
         if record is not None:
@@ -136,15 +186,20 @@ def serve_plan(
                 raise UsageError(f"cannot write record file {record}: {exc.strerror}") from None
         if backend is None:
             backend = owned.enter_context(docker_backend(connections_for(plan) + 4))
-        requests = RequestQueue(on_request)
+        requests = RequestQueue(on_request, custom_response)
 
         def ended(execution: Execution) -> None:
-            if on_execution is not None:
-                on_execution(execution)
-            requests.finished(execution)
+            try:
+                if on_execution is not None:
+                    on_execution(execution)
+            except Exception as exc:  # the caller's: serving goes on
+                log.warning("pdee serve's on_execution failed on #%d: %r", execution.index, exc)
+            finally:
+                requests.finished(execution)
 
         runner = Runner(backend, plan, ended, source=requests)
-        app = make_app(requests.submit, custom_response, recording)
+        held = held_limit(plan.policy.concurrency)
+        app = make_app(requests.submit, custom_response, recording, held)
         serving = Serving(runner, requests, HTTPServer(app, host, port))
         serving.start()
         try:

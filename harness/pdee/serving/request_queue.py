@@ -8,10 +8,14 @@ it and places it at that time, as the scheduler decides (warm, cold, waiting for
 EE when ``--concurrency`` EEs are busy). When its execution ends, the runner's
 ``on_execution`` hook hands the record to ``finished``, which completes the request's
 future. A paused execution's later part runs when its time comes, in real time.
+
+Once the queue stops (``stop``) or the run ends (``close``), a request is refused at
+once (``Refused``, 503), never queued where no runner will take it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -23,6 +27,12 @@ from typing import Any
 
 from ..engine.parts import Part
 from ..results.records import Execution
+from .http_trigger import Refused, answered, custom_answer
+
+log = logging.getLogger("pdee")
+
+STOPPED = "pdee serve is stopping: it takes no more requests"
+STOPPED_BEFORE = "pdee serve stopped before this request's execution ended"
 
 # Told of each request's event and its execution's record, as the execution ends.
 OnRequest = Callable[[dict[str, Any], Execution], None]
@@ -45,8 +55,9 @@ class RequestQueue:
     real_clock = True
     inline = False  # the runner's thread must take requests while an execution runs
 
-    def __init__(self, on_request: OnRequest | None = None) -> None:
+    def __init__(self, on_request: OnRequest | None = None, custom_response: bool = False) -> None:
         self.on_request = on_request or (lambda _event, _execution: None)
+        self.custom_response = custom_response  # the caller gets what pd.respond said
         self.arrived: deque[Request] = deque()  # submitted, not yet taken
         self.waiting: dict[int, Request] = {}  # taken, by execution index
         self.stopping = threading.Event()
@@ -54,6 +65,7 @@ class RequestQueue:
         self.next_index = 0  # requests and resumptions count on together
         self.started_real = time.monotonic()
         self._wake: Callable[[], None] = lambda: None
+        self._lock = threading.Lock()  # a request is queued only while the queue is open
 
     def __repr__(self) -> str:
         state = "stopping" if self.stopping.is_set() else "open" if self.ready.is_set() else "new"
@@ -65,16 +77,24 @@ class RequestQueue:
         self, event: dict[str, Any], blobs: dict[str, dict[str, str]] | None = None
     ) -> Future[Execution]:
         """Queue one request's execution; its record, when it ends. ``blobs`` are the
-        bodies the event's ``pdee-blob://`` URLs refer to."""
-        request = Request(event, Future(), self.now_s(), blobs)
-        self.arrived.append(request)
+        bodies the event's ``pdee-blob://`` URLs refer to.
+
+        Raises:
+            Refused: the queue has stopped taking requests (503).
+        """
+        with self._lock:
+            if self.stopping.is_set():
+                raise Refused(503, f"Service Unavailable: {STOPPED}")
+            request = Request(event, Future(), self.now_s(), blobs)
+            self.arrived.append(request)
         self._wake()
         return request.done
 
     def stop(self) -> None:
         """Take no more requests: those queued and in flight finish, then the run ends
         and every EE is removed."""
-        self.stopping.set()
+        with self._lock:
+            self.stopping.set()
         self._wake()
 
     def now_s(self) -> float:
@@ -105,16 +125,33 @@ class RequestQueue:
         known, and one EE ready for the next is what a standby is for."""
         return len(self.arrived) + (not self.stopping.is_set())
 
+    def ended(self, execution: Execution) -> Execution:
+        """A request's execution whose response cannot be sent (``pd.respond`` with bad
+        headers, say) fails with the reason (``http_trigger.answered``); the rest as
+        they are."""
+        if not self.custom_response or execution.index not in self.waiting:
+            return execution
+        return answered(execution, custom_answer(execution.respond, execution.pause is not None))
+
     def finished(self, execution: Execution) -> None:
         """An execution ended (the runner's ``on_execution``): complete its request's
-        future, if it is a request's (not a paused execution's later part)."""
+        future, if it is a request's (not a paused execution's later part). What
+        ``on_request`` raises is logged: the request is answered all the same."""
         request = self.waiting.pop(execution.index, None)
-        if request is not None:
+        if request is None:
+            return
+        try:
             self.on_request(request.event, execution)
+        except Exception as exc:
+            log.warning("pdee serve's on_request failed on execution %d: %r", execution.index, exc)
+        finally:
             request.done.set_result(execution)
 
     def close(self) -> None:
-        """The run ended: no request still waiting will run."""
-        for request in [*self.waiting.values(), *self.arrived]:
+        """The run ended: no request still waiting will run, and none is taken."""
+        with self._lock:
+            self.stopping.set()
+            left = [*self.waiting.values(), *self.arrived]
+        for request in left:
             if not request.done.done():
-                request.done.set_exception(RuntimeError("pdee stopped before it ran"))
+                request.done.set_exception(RuntimeError(STOPPED_BEFORE))
