@@ -20,9 +20,9 @@ The platform's rules (its trigger docs and limits):
 
 pdee's own rules, where the platform's docs are silent (what a careful server does):
 
-- a JSON body nested deeper than ``JSON_DEPTH_LIMIT`` levels, or holding ``NaN`` or
-  ``Infinity`` (not JSON), is a ``400``: the event must travel on to the EE and its
-  steps, whose Python goes about 1,000 levels;
+- a JSON body nested deeper than ``MAX_DEPTH`` levels (what pdee carries to a step:
+  Python's parser goes about 1,000), or holding ``NaN`` or ``Infinity`` (not JSON), is
+  a ``400``;
 - ``pd.respond``'s response is checked before any byte of it is sent
   (``custom_answer``): a status that is not a final HTTP status (200 to 599), headers
   that are not an object of names to values, a header name that is not an HTTP token,
@@ -44,12 +44,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ..plan.reading import describe_json_error, loads
 from ..results.records import Execution, Status, StepError
 
 BODY_LIMIT_BYTES = 512 * 1024
-# How deep a JSON body may nest: the event is encoded and decoded again on its way to
-# the step (host, EE, the step's process), each in Python, which goes about 1,000.
-JSON_DEPTH_LIMIT = 512
 SUCCESS_PAGE = (
     "<p><b>Success!</b></p><p>To customize this response, check out our docs "
     '<a href="https://pipedream.com/docs/workflows/steps/triggers/#customizing-the-http-response">'
@@ -120,49 +118,20 @@ def wants_upload(query: str, headers: Mapping[str, str]) -> bool:
     return asked == "1" or headers.get("x-pd-upload-body") == "1"
 
 
-def json_depth(value: Any) -> int:
-    """How deep ``value`` nests (a scalar: 0, ``[]``: 1, ``[[1]]``: 2); no recursion."""
-    deepest = 0
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children: Iterable[Any] = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        pending.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (JSON has no NaN or infinities)")
-
-
 def parse_json_body(text: str) -> Any:
-    """A request's JSON body, bounded: valid JSON, no NaN or infinities, no deeper than
-    ``JSON_DEPTH_LIMIT``.
+    """A request's JSON body, within what pdee carries (``plan.reading.loads``): valid
+    JSON, no NaN or infinities, nested no deeper than ``MAX_DEPTH``.
 
     Raises:
         Refused: any of those fails (``400``, the reason in one line).
     """
-    why = None
     try:
-        value = json.loads(text, parse_constant=_not_json)
-    except RecursionError:
-        why = f"it nests deeper than {JSON_DEPTH_LIMIT} levels"
-    except ValueError as exc:  # JSONDecodeError, NaN, an integer too long for Python
+        return loads(text)
+    except json.JSONDecodeError as exc:
+        why = describe_json_error(exc)
+    except ValueError as exc:  # JSONLimitError: too deep, a number too long
         why = str(exc).splitlines()[0]
-    else:
-        if json_depth(value) > JSON_DEPTH_LIMIT:
-            why = f"it nests deeper than {JSON_DEPTH_LIMIT} levels"
-    if why is not None:
-        raise Refused(
-            400, f"Bad Request: the body is not JSON ({why}), and its content type says so"
-        )
-    return value
+    raise Refused(400, f"Bad Request: the body is not JSON pdee takes ({why})")
 
 
 def parse_body(content_type: str, body: bytes) -> Any:
