@@ -144,13 +144,17 @@ class Supervisor:
         started = time.monotonic()
         deadline = started + self.timeout_s
         event = message["event"]
-        if message.get("blobs"):  # bodies the step downloads by URL, this execution only
+        blobs = message.pop("blobs", None)  # out of the message: its text goes once held
+        if blobs:  # bodies the step downloads by URL, this execution only
             if self.blob_server is None:
                 from .blobs import BlobServer  # http.server: imported by an upload only
 
                 self.blob_server = BlobServer()
-            self.blob_server.hold(message["blobs"])
+            self.blob_server.hold(blobs)
+            # Held in memory files, the runtime's: not counted as the step's memory.
+            self.meter.runtime_bytes = self.blob_server.held_bytes
             event = self.blob_server.rewrite(event)
+        del blobs
         trigger = {"event": event, "context": message["context"]}
         # A resumed part (after pd.flow.delay, suspend or rerun) starts at a later step,
         # with what the earlier parts' steps returned and exported.
@@ -263,6 +267,7 @@ class Supervisor:
         self.respawn_dead_workers()
         if self.blob_server is not None:
             self.blob_server.clear()
+            self.meter.runtime_bytes = 0
         return result
 
     def take(self, message: protocol.ToRuntime) -> protocol.Reply:
@@ -287,9 +292,11 @@ class Supervisor:
         could; if not, pdee destroys the EE."""
         self.stop()
         if self.blob_server is not None:
+            self.blob_server.clear()
             self.blob_server.shutdown()
             self.blob_server.server_close()
             self.blob_server = None
+            self.meter.runtime_bytes = 0
         if self.user is None or os.getppid() != 1:  # not an EE's runtime: kill nothing
             why: str | None = "the runtime is not an EE's own (steps not separated from it)"
         else:
@@ -549,12 +556,19 @@ def serve(supervisor: Supervisor, requests: IO[bytes], replies: IO[bytes]) -> No
     supervisor.call = call
     protocol.send(replies, supervisor.hello())
     try:
-        for line in requests:
+        while True:
+            line = requests.readline()
+            if not line:
+                break
             try:
                 message = protocol.decode(line)
             except ValueError as exc:
                 protocol.send(replies, {"type": protocol.FATAL, "message": str(exc)})
                 continue
+            # The line goes before the message is carried out: a run's uploaded bodies
+            # in it would otherwise stay in the runtime's memory while the steps run.
+            del line
             protocol.send(replies, supervisor.take(message))
+            del message
     finally:
         supervisor.stop()

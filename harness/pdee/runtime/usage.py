@@ -1,14 +1,18 @@
 """Measuring an EE from inside: its memory as the kernel charges it, and what /tmp holds.
 
 Step memory is what the EE's memory cgroup holds in anonymous and shared memory, less
-the pages of files in /tmp::
+the pages of files in /tmp and the runtime's own held bodies::
 
-    step memory = anon + shmem - /tmp used
+    step memory = anon + shmem - /tmp used - the runtime's bodies
 
 - every process of the EE counts (a child started in its own session too), and a page
   shared by several processes (copy-on-write after ``fork``, ``mmap(-1, ...)``) once;
 - /tmp is a tmpfs, whose pages the kernel charges as shared memory: they are taken
   out again, so /tmp never counts as memory, as on the platform where /tmp is disk;
+- the request bodies the runtime serves to the step (``blobs``: ``pdee serve``'s
+  uploads) wait in in-memory files, shared memory of a size the runtime knows
+  (``MemoryMeter.runtime_bytes``): taken out too, as on the platform, where they wait in
+  storage, not in the step's memory;
 - the page cache of the image's own files (reclaimable) is not counted.
 
 The cgroup's counters are read where the EE's runtime finds them (cgroup v2 or v1);
@@ -126,6 +130,8 @@ class MemoryMeter:
     def __init__(self, tmp: str = "/tmp", proc: str = "/proc") -> None:
         self.proc = proc
         self.tmp_fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        # Shared memory that is the runtime's own, not the step's: the bodies it serves.
+        self.runtime_bytes = 0
         self.stat: tuple[str, int, tuple[str, str]] | None = None
         for path, anon, shmem in CGROUP_MEMORY_STATS:
             try:
@@ -149,7 +155,7 @@ class MemoryMeter:
             _, fd, keys = self.stat
             charged = parse_memory_stat(_pread(fd), keys)
             # /tmp read after the counters: a write in between is not counted twice.
-            return max(charged - self.tmp_used(), 0)
+            return max(charged - self.tmp_used() - self.runtime_bytes, 0)
         total = 0
         for pid in _pids(self.proc):
             text = _read(f"{self.proc}/{pid}/status")
