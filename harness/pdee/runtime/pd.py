@@ -163,8 +163,8 @@ def ensure_json(value: Any, what: str) -> Any:
     """
     try:
         text = json.dumps(value, allow_nan=False)
-    except RecursionError:
-        raise _too_deep(what, None) from None
+    except RecursionError:  # Python's encoder gave up: count the levels without it
+        raise _too_deep(what, _depth(value)) from None
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{what} must be JSON-serializable: {exc}") from None
     deepest = nesting_over(text, MAX_DEPTH)
@@ -173,13 +173,26 @@ def ensure_json(value: Any, what: str) -> Any:
     return value
 
 
-def _too_deep(what: str, levels: int | None) -> ValueError:
-    """``what`` nests ``levels`` deep (None: deeper than Python's JSON encoder goes)."""
-    nests = f"nests {levels:,} levels deep" if levels else "nests deeper than JSON goes here"
+def _too_deep(what: str, levels: int) -> ValueError:
+    nests = f"{levels:,} levels" if levels > MAX_DEPTH else f"more than {MAX_DEPTH} levels"
     return ValueError(
-        f"{what} {nests}; pdee carries JSON data at most {MAX_DEPTH} levels deep (lists and "
-        f"dicts in one another): flatten it"
+        f"{what} nests {nests} deep; pdee carries JSON data at most {MAX_DEPTH} levels deep "
+        f"(lists and dicts in one another): flatten it"
     )
+
+
+def _depth(value: Any) -> int:
+    """How deep ``value`` nests lists, tuples and dicts, without recursion (each one
+    counted once, where it is first met)."""
+    deepest, seen, stack = 0, set(), [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, tuple, dict)) and id(item) not in seen:
+            seen.add(id(item))
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class Pipedream:

@@ -80,14 +80,16 @@ def key_problem(key: Any) -> tuple[type[Exception], str] | None:
 def _ttl(ttl: Any) -> float | None:
     problem = ttl_problem(ttl)
     if problem is not None:
-        raise problem[0](problem[1])
+        kind, why = problem
+        raise kind(why)
     return None if ttl is None else float(ttl)
 
 
 def _key(key: Any) -> str:
     problem = key_problem(key)
     if problem is not None:
-        raise problem[0](problem[1])
+        kind, why = problem
+        raise kind(why)
     return str(key)
 
 
