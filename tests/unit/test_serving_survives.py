@@ -277,6 +277,22 @@ def test_requests_pdee_cannot_take_get_a_one_line_4xx_and_the_server_goes_on(hoo
     assert server.result is not None and len(server.result.executions) == 1
 
 
+def test_a_refused_body_still_coming_gets_its_answer_not_a_reset(hook):
+    with pdee.serve([hook], backend=RequestBackend()) as server:
+        big = [call(server.url + "/", data=b"x" * 8 * 2**20) for _ in range(3)]
+        # A client that waits for 100 Continue is refused without sending its body.
+        waiting = raw(
+            server.url,
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 9000000\r\n"
+            b"expect: 100-continue\r\n\r\n",
+        )
+        fine = call(server.url + "/", {"ok": 1})
+    assert [answer[0] for answer in big] == [413] * 3
+    assert status_line(waiting)[0] == 413 and b"100 Continue" not in waiting
+    assert fine[0] == 200
+    assert server.result is not None and len(server.result.executions) == 1
+
+
 # -- the bodies held for queued requests --
 
 

@@ -62,6 +62,8 @@ UPLOAD_LIMIT_BYTES = 64 * 2**20
 # when it says its length.
 HELD_BODIES_BYTES = 256 * 2**20
 RETRY_AFTER_S = 2
+# How long a refused request's body is read and dropped before the refusal goes out.
+DRAIN_S = 2.0
 TOO_LARGE = (
     "Payload Too Large: the body is over the platform's 512KB; send it with "
     "?pipedream_upload_body=1 (or x-pd-upload-body: 1) to get it as raw_body_url"
@@ -129,30 +131,53 @@ class Hold:
 
 async def _read_body(request: Request, limit: int, message: str, hold: Hold) -> bytearray:
     """The body, read no further than one byte past ``limit``, each byte held in
-    ``hold``; refused before any is read when its ``content-length`` says it is too large.
+    ``hold``; refused before any is kept when its ``content-length`` says it is too
+    large. A refused body's rest is read and dropped (``_drain``).
 
     Raises:
         Refused: it is over the limit (413, with ``message``), or over what pdee holds
             (503).
         ClientDisconnect: the client went away before its end.
     """
-    length = request.headers.get("content-length", "")
-    if length.isdigit():
-        if int(length) > limit:
-            raise Refused(413, message)
-        hold.take(int(length))
-        told = int(length)
-    else:
+    stream = request.stream()
+    try:
+        length = request.headers.get("content-length", "")
         told = 0
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise Refused(413, message)
-        if len(body) > told:
-            hold.take(len(body) - told)
-            told = len(body)
-    return body
+        if length.isdigit():
+            if int(length) > limit:
+                raise Refused(413, message)
+            hold.take(int(length))
+            told = int(length)
+        body = bytearray()
+        async for chunk in stream:
+            body += chunk
+            if len(body) > limit:
+                raise Refused(413, message)
+            if len(body) > told:
+                hold.take(len(body) - told)
+                told = len(body)
+        return body
+    except Refused as refused:
+        if request.headers.get("expect", "").lower() != "100-continue":
+            await _drain(stream)
+        refused.close = True  # what it still sends is no next request
+        raise
+
+
+async def _drain(stream: AsyncGenerator[bytes, None]) -> None:
+    """Read and drop what the client still sends, for ``DRAIN_S`` at most, before a
+    refusal: closing a connection with bytes unread resets it, and a client still
+    sending would lose the answer (a careful server's lingering close). A client that
+    waits for ``100 Continue`` is not asked for its body at all."""
+
+    async def rest() -> None:
+        async for _ in stream:
+            pass
+
+    try:
+        await asyncio.wait_for(rest(), DRAIN_S)
+    except (asyncio.TimeoutError, ClientDisconnect):
+        pass
 
 
 Blobs = dict[str, dict[str, str]]
@@ -285,8 +310,10 @@ def make_app(
         try:
             reply = await answer(request)
         except Refused as refused:
-            retry = [("retry-after", str(RETRY_AFTER_S))] if refused.status == 503 else []
-            reply = plain_answer(refused.status, str(refused), retry)
+            extra = [("retry-after", str(RETRY_AFTER_S))] if refused.status == 503 else []
+            if refused.close:
+                extra.append(("connection", "close"))
+            reply = plain_answer(refused.status, str(refused), extra)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is there to read it
         except Exception as exc:  # pdee's own fault: one line, and the server goes on

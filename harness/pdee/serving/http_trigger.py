@@ -74,11 +74,13 @@ _SHOWN = 60  # characters of a bad name or value a reason quotes
 
 
 class Refused(Exception):
-    """A request the trigger answers itself, without an execution (``status``)."""
+    """A request the trigger answers itself, without an execution (``status``);
+    ``close``: its body was not read to the end, so the connection closes after."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, close: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.close = close
 
 
 @dataclass(frozen=True)
