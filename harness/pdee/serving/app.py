@@ -62,8 +62,10 @@ UPLOAD_LIMIT_BYTES = 64 * 2**20
 # when it says its length.
 HELD_BODIES_BYTES = 256 * 2**20
 RETRY_AFTER_S = 2
-# How long a refused request's body is read and dropped before the refusal goes out.
-DRAIN_S = 2.0
+# How long a refused request's body is read and dropped before the refusal goes out:
+# while it keeps coming (a pause of this long ends it), and this long in all.
+LINGER_GAP_S = 2.0
+LINGER_S = 30.0
 TOO_LARGE = (
     "Payload Too Large: the body is over the platform's 512KB; send it with "
     "?pipedream_upload_body=1 (or x-pd-upload-body: 1) to get it as raw_body_url"
@@ -165,18 +167,16 @@ async def _read_body(request: Request, limit: int, message: str, hold: Hold) -> 
 
 
 async def _drain(stream: AsyncGenerator[bytes, None]) -> None:
-    """Read and drop what the client still sends, for ``DRAIN_S`` at most, before a
-    refusal: closing a connection with bytes unread resets it, and a client still
-    sending would lose the answer (a careful server's lingering close). A client that
-    waits for ``100 Continue`` is not asked for its body at all."""
-
-    async def rest() -> None:
-        async for _ in stream:
-            pass
-
+    """Read and drop what the client still sends before a refusal, as long as it keeps
+    coming (``LINGER_GAP_S`` between pieces, ``LINGER_S`` in all): closing a connection
+    with bytes unread resets it, and a client still sending would lose the answer (a
+    careful server's lingering close, as nginx's). A client that waits for ``100
+    Continue`` is not asked for its body at all."""
+    until = asyncio.get_running_loop().time() + LINGER_S
     try:
-        await asyncio.wait_for(rest(), DRAIN_S)
-    except (asyncio.TimeoutError, ClientDisconnect):
+        while (left := until - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait_for(stream.__anext__(), min(LINGER_GAP_S, left))
+    except (StopAsyncIteration, asyncio.TimeoutError, ClientDisconnect):
         pass
 
 
@@ -186,9 +186,13 @@ Submit = Callable[[dict[str, Any], Blobs | None], Future[Execution]]
 
 
 def _blob(blobs: Blobs, data: bytes | bytearray, kind: str) -> str:
-    """Keep ``data`` for the execution; the URL the event gives for it."""
+    """Keep ``data`` for the execution (a ``bytearray`` is emptied once encoded: one
+    copy of a body at a time); the URL the event gives for it."""
     token = secrets.token_hex(16)
-    blobs[token] = {"data": base64.b64encode(data).decode(), "type": kind}
+    encoded = base64.b64encode(data)
+    if isinstance(data, bytearray):
+        data.clear()
+    blobs[token] = {"data": encoded.decode("ascii"), "type": kind}
     return f"{BLOB_SCHEME}{token}"
 
 
