@@ -213,3 +213,95 @@ def test_a_3mb_upload_and_a_file_are_downloaded_by_the_step_inside_the_ee(write_
     assert raw.json() == {"bytes": len(data), "sha256": digest}
     assert header.json()["bytes"] == 1000
     assert file.json() == {"bytes": len(data), "sha256": digest}  # files beyond the 512KB
+
+
+CHUNKED_READ = """
+import hashlib
+import urllib.request
+
+def handler(pd):
+    url = pd.steps["trigger"]["event"]["body"]["raw_body_url"]
+    digest, size = hashlib.sha256(), 0
+    with urllib.request.urlopen(url) as response:
+        while chunk := response.read(2**20):
+            digest.update(chunk)
+            size += len(chunk)
+    pd.respond({"status": 200, "body": {"bytes": size, "sha256": digest.hexdigest()}})
+"""
+
+
+def test_a_64mb_upload_read_in_1mb_chunks_fits_the_default_256mb(write_step):
+    """The runtime's copy of the body is its own, not the step's: only what the step
+    reads counts against --memory (the README's 64MB promise)."""
+    import hashlib
+    import os
+
+    step = write_step("chunks", CHUNKED_READ)
+    data = os.urandom(64 * 2**20)
+    with pdee.serve([step], custom_response=True, network="none") as server:
+        answer = requests.post(server.url + "/up?pipedream_upload_body=1", data=data,
+                               headers={"content-type": "application/octet-stream"})  # fmt: skip
+        again = requests.post(server.url + "/up?pipedream_upload_body=1", data=data[:1000])
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert again.json()["bytes"] == 1000  # warm, the first body gone
+    assert server.result is not None
+    first, second = server.result.executions
+    assert first.status == "ok" and second.status == "ok", first.error
+    assert first.memory is not None and first.memory.peak_bytes < 128 * 2**20, first.memory
+
+
+RESPONDS = """
+def handler(pd):
+    body = pd.steps["trigger"]["event"]["body"]
+    headers = ["x-a", "b"] if body.get("bad") else {"X-Step": "ok"}
+    pd.respond({"status": 201, "headers": headers, "body": "answered"})
+"""
+
+
+def test_a_response_that_cannot_be_sent_is_a_500_and_the_next_request_runs(write_step):
+    step = write_step("responds", RESPONDS)
+    with pdee.serve([step], custom_response=True, network="none") as server:
+        bad = requests.post(server.url + "/", json={"bad": True}, timeout=60)
+        good = requests.post(server.url + "/", json={"bad": False}, timeout=60)
+    assert bad.status_code == 500 and "\n" not in bad.text
+    assert bad.text.endswith("pd.respond's headers are a list; give an object of header "
+                             "names to values")  # fmt: skip
+    assert good.status_code == 201 and good.text == "answered" and good.headers["x-step"] == "ok"
+    assert server.result is not None
+    failed, passed = server.result.executions
+    assert failed.status == "error" and failed.error is not None
+    assert failed.error.type == "InvalidResponse" and "headers are a list" in failed.error.message
+    assert passed.status == "ok" and passed.start.value == "warm"  # the same EE went on
+
+
+DELAYS = """
+def handler(pd):
+    pd.flow.delay(3_600_000)
+"""
+
+
+def test_a_part_still_to_come_when_serve_stops_is_reported_pending(write_step, tmp_path):
+    first = write_step("first", DELAYS)
+    second = write_step("second", "def handler(pd):\n    return 2\n")
+    report = tmp_path / "serve.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pdee", "serve", first, second, "--port", "0", "--network",
+         "none", "--report", report],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split(" on ")[1].split()[0]
+        assert requests.get(url + "/", timeout=60).status_code == 200
+        assert " · #0 " in process.stdout.readline()  # its execution ended: paused
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "1 paused execution was pending when serve stopped" in out
+    (paused,) = json.loads(report.read_text())["executions"]
+    assert paused["pause"]["outcome"] == "pending" and paused["pause"]["resumed_as"] is None
