@@ -31,6 +31,7 @@ from fake_requests import RequestBackend
 from rich.console import Console
 
 import pdee
+from pdee.errors import RunAborted
 from pdee.outputs import terminal
 from pdee.results.records import Execution, Status
 from pdee.serving import app as serving_app
@@ -222,6 +223,22 @@ def test_a_callback_that_fails_neither_hangs_the_request_nor_stops_serve(hook, c
     assert (first[0], second[0]) == (202, 203)
     assert server.result is not None and len(server.result.executions) == 2
     assert sum("the caller's bug" in r.getMessage() for r in caplog.records) == 4
+
+
+def test_a_backend_that_fails_ends_serve_and_the_callers_are_told_why(hook):
+    backend = RequestBackend(fail_during=0)
+    with (
+        pytest.raises(RunAborted) as aborted,
+        pdee.serve([hook], custom_response=True, backend=backend) as server,
+    ):
+        cut = call(server.url + "/", {"x": 1})
+        later = call(server.url + "/", {"x": 2})
+        server.wait()  # returns: the run ended by itself
+    why = b"EE ee-1 did not answer 'run' in time"
+    assert cut[0] == 503 and why in cut[2] and b"stopped before this request's" in cut[2]
+    assert later[0] == 503 and why in later[2] and b"takes no more requests" in later[2]
+    assert aborted.value.result.executions.briefs() == []
+    assert all(ee.destroyed.is_set() for ee in backend.ees)
 
 
 # -- requests pdee cannot take --

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from ..backends import Backend
 from ..engine.execute import connections_for, docker_backend
 from ..engine.runner import OnExecution, Runner
-from ..errors import UsageError
+from ..errors import PdeeError, UsageError
 from ..interrupts import Terminated, deferred
 from ..plan.run_plan import RunPlan
 from ..plan.steps import StrPath
@@ -83,7 +83,9 @@ class Serving:
             except BaseException as exc:  # told to the caller, on its thread
                 self._error = exc
             finally:
-                self.requests.close()
+                failed = self._error
+                why = str(failed) if isinstance(failed, PdeeError) else None
+                self.requests.close(why)
                 self._ended.set()
 
         self.http.check()  # before any EE: a port in use is one line

@@ -66,6 +66,7 @@ class RequestQueue:
         self.started_real = time.monotonic()
         self._wake: Callable[[], None] = lambda: None
         self._lock = threading.Lock()  # a request is queued only while the queue is open
+        self._why = ""  # what ended the run, when it ended by itself
 
     def __repr__(self) -> str:
         state = "stopping" if self.stopping.is_set() else "open" if self.ready.is_set() else "new"
@@ -84,7 +85,7 @@ class RequestQueue:
         """
         with self._lock:
             if self.stopping.is_set():
-                raise Refused(503, f"Service Unavailable: {STOPPED}")
+                raise Refused(503, f"Service Unavailable: {STOPPED}{self._why}")
             request = Request(event, Future(), self.now_s(), blobs)
             self.arrived.append(request)
         self._wake()
@@ -147,11 +148,13 @@ class RequestQueue:
         finally:
             request.done.set_result(execution)
 
-    def close(self) -> None:
-        """The run ended: no request still waiting will run, and none is taken."""
+    def close(self, why: str | None = None) -> None:
+        """The run ended (``why``: what ended it, when it was no stop): no request still
+        waiting will run, and none is taken."""
         with self._lock:
             self.stopping.set()
+            self._why = f" ({why})" if why else ""
             left = [*self.waiting.values(), *self.arrived]
         for request in left:
             if not request.done.done():
-                request.done.set_exception(RuntimeError(STOPPED_BEFORE))
+                request.done.set_exception(RuntimeError(STOPPED_BEFORE + self._why))
