@@ -305,3 +305,37 @@ def test_a_part_still_to_come_when_serve_stops_is_reported_pending(write_step, t
     assert "1 paused execution was pending when serve stopped" in out
     (paused,) = json.loads(report.read_text())["executions"]
     assert paused["pause"]["outcome"] == "pending" and paused["pause"]["resumed_as"] is None
+
+
+def test_a_second_ctrl_c_cuts_the_execution_in_flight_and_removes_every_ee(write_step):
+    step = write_step("sleeps", "import time\n\ndef handler(pd):\n    time.sleep(60)\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pdee", "serve", step, "--port", "0", "--custom-response",
+         "--network", "none", "--timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        url = process.stdout.readline().split(" on ")[1].split()[0]
+        answer: list[int] = []
+        caller = threading.Thread(
+            target=lambda: answer.append(requests.get(url + "/", timeout=60).status_code)
+        )
+        caller.start()
+        time.sleep(3)  # a cold start, then the step sleeps
+        process.send_signal(signal.SIGINT)
+        assert process.stderr.readline().startswith("stopping:")
+        time.sleep(0.5)
+        again = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        took = time.monotonic() - again
+        caller.join(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, err
+    assert took < 15, took  # the EE removed, not the minute waited out
+    assert "Interrupted: the executions in flight were cut" in err and "Traceback" not in err
+    assert answer == [503]
