@@ -9,7 +9,10 @@ and the same answers to a malformed request everywhere.
 A stop comes in two halves, so that the run's executions finish in between: ``close``
 stops listening (idle keep-alive connections are closed, busy ones close after their
 response), and ``finish`` waits a short grace for what is left (a client that is slow
-to send its request or to read its response) and then cuts it.
+to send its request or to read its response) and then cuts it. Not uvicorn's own
+``timeout_graceful_shutdown``: its clock runs for every connection alike, so it would
+cut a caller whose execution is still running, and it cancels the requests' tasks,
+which uvicorn logs as tracebacks; a cut connection is one its request sees gone.
 """
 
 from __future__ import annotations
