@@ -386,14 +386,14 @@ def _step(folder: Path, number: int, data: Any, where: str) -> SyncedStep:
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise UsageError(
-                f"{here}: uses {_shown(uses)} is not a path pdee can read ({reason})"
+                f"{here}: uses {shown_path(uses)} is not a path pdee can read ({reason})"
             ) from None
         if not inside:
-            raise UsageError(f"{here}: uses {_shown(uses)} is outside the workflow's folder")
+            raise UsageError(f"{here}: uses {shown_path(uses)} is outside the workflow's folder")
         if runtime.startswith("python"):
             if not found:
                 raise UsageError(
-                    f"{here}: uses {_shown(uses)}, which does not exist in {shown_path(folder)}"
+                    f"{here}: uses {shown_path(uses)}, which does not exist in {shown_path(folder)}"
                 )
             path = folder / uses.removeprefix("./")  # as the user knows it
     inputs, stores, unset = _props(here, data.get("props"))
