@@ -31,6 +31,7 @@ from fake_requests import RequestBackend
 from rich.console import Console
 
 import pdee
+from pdee.backends import ImageInfo
 from pdee.errors import RunAborted
 from pdee.outputs import terminal
 from pdee.results.records import Execution, Status
@@ -397,6 +398,22 @@ def test_a_part_still_to_come_when_serve_stops_is_pending_not_resumed(write_step
         "1 paused execution was pending when serve stopped: its later steps never ran"
         in console.export_text()
     )
+
+
+class SlowToGetReady(RequestBackend):
+    def image(self, tag: str) -> ImageInfo:
+        time.sleep(0.6)  # the run is getting ready when the Ctrl-C comes
+        return super().image(tag)
+
+
+def test_a_ctrl_c_while_serve_starts_leaves_no_ee_and_no_thread(hook):
+    backend = SlowToGetReady()
+    ctrl_c = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    ctrl_c.start()
+    with pytest.raises(KeyboardInterrupt), pdee.serve([hook], backend=backend, warm_workers=1):
+        pytest.fail("it listened")
+    ctrl_c.join()
+    assert backend.ees == []  # the abort was seen before the warm worker's EE started
 
 
 # -- the command, on the fake EEs --

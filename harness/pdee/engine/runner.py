@@ -288,6 +288,7 @@ class Runner:
     def _walk(self) -> None:
         """Place every arrival in time order: the source's, and the later parts of paused
         executions as they become known; then retire every EE."""
+        self._take_rest()  # an abort that came while the run got ready: no EE starts
         for ee_id in self.scheduler.begin():
             self._open_lane(ee_id, 0.0, warm_worker=True)
         self.source.open(lambda: self.inbox.put(Wake()))

@@ -41,6 +41,8 @@ log = logging.getLogger("pdee")
 # How long a stop waits for connections that wait for no execution: a client slow to
 # send its request or to read its answer is cut after it.
 GRACE_S = 3.0
+# How long a Ctrl-C before the server listens waits for a run still getting ready.
+READYING_S = 5.0
 # Once the run has ended: how long a stop gives the last answers to reach their clients,
 # when the grace has gone by while executions finished.
 FLUSH_S = 1.0
@@ -93,7 +95,7 @@ class Serving:
         self._thread.start()
         try:
             while not self.requests.ready.wait(0.05):
-                if not self._thread.is_alive():
+                if self._ended.is_set():
                     assert self._error is not None
                     raise self._error
         except (KeyboardInterrupt, Terminated):
@@ -140,11 +142,17 @@ class Serving:
 
     def _cut_short(self) -> None:
         """End everything now: the run aborted (its executions cut, every EE removed),
-        then the connections left. A further signal waits until every EE is gone."""
+        then the connections left. A further signal waits until every EE is gone.
+
+        A run still getting ready (fetching packages, say) is given ``READYING_S``: it
+        starts no EE once it has seen the abort, and what it fetches is the cache's."""
         with deferred():
             self.requests.stop()
             self.runner.abort()
-            self.wait()
+            if self.requests.ready.is_set():
+                self.wait()
+            elif self._thread is not None and self._ended.wait(READYING_S):
+                self._thread.join(FLUSH_S)
             self.http.finish(FLUSH_S)  # the requests cut are answered 503, then go
         self.result = self.result or self.runner.result
         self._error = None  # the abort's own Terminated: the signal is what is raised
