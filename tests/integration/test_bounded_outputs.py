@@ -69,11 +69,6 @@ def test_what_pdee_cannot_carry_is_that_executions_error(
     assert report["data_stores"]["data_store"]["records"] == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="outputs/terminal.py prints values with ensure_ascii=False: Rich raises "
-    "UnicodeEncodeError on a lone surrogate (not this part of issue 28)",
-)
 def test_a_lone_surrogate_in_a_value_is_json_and_kept(pdee, write_step, tmp_path):
     events = tmp_path / "events.json"
     events.write_text(json.dumps({"what": "surrogate value"}))

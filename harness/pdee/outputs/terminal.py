@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import enum
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -59,12 +60,33 @@ class Verbosity(enum.IntEnum):
     VERBOSE = 1  # what the steps did in every execution, too
 
 
+class _Escaping:
+    """A text stream that writes what its encoding cannot carry escaped (``\\ud800``)
+    instead of failing: a step may return a string with a lone surrogate, which JSON
+    carries and a terminal cannot."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(self.stream, "encoding", None) or "utf-8"
+            return self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 def make_console(stderr: bool = False) -> Console:
-    """A console for stdout (or stderr) as it is now, that does not wrap text; where it
-    is not a terminal, tables get ``PLAIN_WIDTH`` columns rather than Rich's 80."""
-    console = Console(stderr=stderr, soft_wrap=True)
+    """A console for stdout (or stderr) as it is now, that does not wrap text and
+    escapes what the stream cannot encode; where it is not a terminal, tables get
+    ``PLAIN_WIDTH`` columns rather than Rich's 80."""
+    stream: Any = _Escaping(sys.stderr if stderr else sys.stdout)
+    console = Console(file=stream, soft_wrap=True)
     if not console.is_terminal:
-        console = Console(stderr=stderr, soft_wrap=True, width=PLAIN_WIDTH)
+        console = Console(file=stream, soft_wrap=True, width=PLAIN_WIDTH)
     return console
 
 
