@@ -249,6 +249,7 @@ def test_the_report_keeps_its_contract():
     assert built["executions"][1]["exit_reason"] == "done"
     assert built["ees"][0]["retired"] == "chaos" and built["interrupted"] is False
     assert built["aborted"] is None
+    assert built["pending_parts"] == 0
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ def build(result: RunResult, executions: Any = None) -> dict[str, Any]:
         "pdee_version": __version__,
         "interrupted": result.interrupted,
         "aborted": result.aborted,
+        "pending_parts": result.pending_parts,  # paused parts still to come when it stopped
         "settings": result.settings.to_json(),
         "executions": (
             [execution.to_json() for execution in result.executions]
