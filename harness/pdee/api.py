@@ -20,6 +20,7 @@ from .plan.run_plan import build_plan
 from .plan.steps import StrPath
 from .results.records import Execution, RunResult
 from .serving.handle import Serving, serve_plan
+from .serving.http_trigger import HttpEvent
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 # serve's own keyword arguments, beside the run options.
 SERVE_KEYWORDS = ("custom_response", "host", "port", "backend", "on_execution", "on_request",
-                  "record")  # fmt: skip
+                  "record", "http_event")  # fmt: skip
 
 __all__ = ["Serving", "connections_for", "execute", "run", "serve"]
 
@@ -86,6 +87,7 @@ def serve(
     on_execution: OnExecution | None = None,
     on_request: Callable[[dict[str, Any], Execution], None] | None = None,
     record: StrPath | None = None,
+    http_event: HttpEvent | str = HttpEvent.FULL,
     **options: Unpack[RunKeywords],
 ) -> Iterator[Serving]:
     """Serve a workflow's HTTP trigger on ``host:port`` while the block runs.
@@ -101,9 +103,13 @@ def serve(
         custom_response: the caller waits for ``pd.respond`` (else the platform's
             default response, at once).
         host, port: where to listen (``port=0``: a free one; ``server.url`` says which).
-        on_request: told of each request's event and its execution, as it ends.
+        on_request: told of each request's full event (whatever ``http_event`` the
+            step gets) and its execution, as it ends.
         record: write each request's event here, as JSON Lines with ``ts``, which
             ``pdee run --schedule`` replays.
+        http_event: the event a request makes (the trigger's event data): ``"full"``
+            (the request, with ``bodyRaw``), ``"body"`` (the body alone) or ``"raw"``
+            (the full event and ``rawHeaders``, for a signature check).
         options: ``pdee.run``'s (``mode``, ``concurrency``, ``idle_timeout``, ``memory``,
             ``data_stores``...), in real time.
 
@@ -121,5 +127,6 @@ def serve(
         on_execution=on_execution,
         on_request=on_request,
         record=record,
+        http_event=http_event,
     ) as serving:
         yield serving

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pdee
 from pdee.lifecycle.scheduler import Start
 from pdee.results.records import Execution, Pause, Status, StepError
 from pdee.runtime.protocol import MAX_DEPTH
@@ -23,11 +24,13 @@ from pdee.serving.http_trigger import (
     NO_RESPOND_AFTER_DELAY,
     Answer,
     BadResponse,
+    HttpEvent,
     Refused,
     answered,
     build_event,
     custom_answer,
     default_answer,
+    http_event,
     parse_body,
     respond_answer,
     wants_upload,
@@ -48,6 +51,49 @@ def test_an_event_has_the_platforms_fields():
         "headers": {"content-type": "application/json", "x-custom": "1"},
         "body": {"sku": "a1"},
     }
+
+
+ARRIVED = [("Content-Type", "application/json"), ("X-Sig", "ab"), ("x-sig", "cd")]
+RAW = '{"sku":  "a1"}'
+
+
+def _event(kind: HttpEvent, body: Any = None, raw: str | None = RAW) -> dict[str, Any]:
+    body = {"sku": "a1"} if body is None else body
+    return build_event("post", "/h", "", ARRIVED, body, "127.0.0.1", "localhost", raw, kind)
+
+
+def test_the_full_event_carries_the_unparsed_body_as_every_platform_http_event_does():
+    event = _event(HttpEvent.FULL)
+    assert event["body"] == {"sku": "a1"} and event["bodyRaw"] == RAW
+    assert event["headers"] == {"content-type": "application/json", "x-sig": ["ab", "cd"]}
+    assert "rawHeaders" not in event
+    assert "bodyRaw" not in _event(HttpEvent.FULL, raw=None)  # an upload: not inline
+
+
+def test_the_raw_event_adds_the_headers_as_a_flat_list_in_arrival_order():
+    event = _event(HttpEvent.RAW)
+    assert event == {**_event(HttpEvent.FULL), "rawHeaders": [
+        "Content-Type", "application/json", "X-Sig", "ab", "x-sig", "cd"]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "event"),
+    [
+        ({"sku": "a1"}, {"sku": "a1"}),  # http-new-requests' emitBodyOnly: the body
+        ({}, {}),
+        ([1, 2], {"body": [1, 2]}),  # http-new-requests-payload-only's { body }
+        ("hello", {"body": "hello"}),
+        ("", {"body": ""}),
+    ],
+)
+def test_the_body_event_is_the_body_and_always_an_object(body, event):
+    assert _event(HttpEvent.BODY, body) == event
+
+
+def test_an_unknown_http_event_is_a_usage_error_naming_the_choices():
+    assert http_event("RAW".lower()) is HttpEvent.RAW
+    with pytest.raises(pdee.UsageError, match="--http-event parsed: give one of full, body, raw"):
+        http_event("parsed")
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def test_every_option_has_help_and_a_panel():
     ("command", "exclusive"),
     [
         ("run", set()),
-        ("serve", {"events", "event_file", "event", "schedule", "interval", "rate", "inputs",
+        ("serve", {"events", "event_file", "event", "schedule", "interval", "rate",
                    "resume_after", "resume_data"}),
         ("check", OPTION_NAMES - CHECK_OPTION_NAMES),
     ],

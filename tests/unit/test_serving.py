@@ -114,6 +114,47 @@ def test_a_request_in_an_execution_placed_the_default_page_out(write_step):
     assert backend.swept == [result.run_id] and not backend.closed  # the caller's
 
 
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("full", {"bodyRaw": '{"sku": "a1"}'}),
+        ("raw", {"bodyRaw": '{"sku": "a1"}'}),
+        ("body", {"sku": "a1"}),
+    ],
+)
+def test_the_step_gets_the_http_event_asked_for_and_on_request_the_full_one(
+    write_step, kind, expected
+):
+    seen: list[dict[str, Any]] = []
+    with pdee.serve(
+        [write_step("echo", QUIET)],
+        custom_response=True,
+        backend=EchoBackend(),
+        http_event=kind,
+        on_request=lambda event, _execution: seen.append(event),
+    ) as server:
+        status, _headers, body = call(server.url + "/orders", {"sku": "a1"})
+    event = json.loads(body)
+    assert status == 201
+    if kind == "body":
+        assert event == expected
+    else:
+        assert event["body"] == {"sku": "a1"} and event["bodyRaw"] == expected["bodyRaw"]
+        assert ("rawHeaders" in event) is (kind == "raw")
+        if kind == "raw":  # names and values, flat, as they came
+            pairs = list(zip(event["rawHeaders"][::2], event["rawHeaders"][1::2], strict=True))
+            assert ("content-type", "application/json") in pairs
+    assert seen[0]["path"] == "/orders" and seen[0]["method"] == "POST"
+
+
+def test_an_unknown_http_event_is_refused_before_any_ee(write_step):
+    backend = FakeBackend()
+    serving = pdee.serve([write_step("hook", QUIET)], backend=backend, http_event="xml")
+    with pytest.raises(pdee.UsageError, match="--http-event xml: give one of full, body, raw"):
+        serving.__enter__()
+    assert backend.ees == []
+
+
 def test_with_a_custom_response_the_caller_gets_what_the_workflow_responds(write_step):
     with pdee.serve(
         [write_step("echo", QUIET)], custom_response=True, backend=EchoBackend()

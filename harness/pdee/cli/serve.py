@@ -13,7 +13,7 @@ from ..interrupts import Terminated
 from ..outputs import report, terminal
 from ..plan.options import OUTPUT
 from ..results.records import Execution, RunResult
-from ..serving.http_trigger import custom_answer
+from ..serving.http_trigger import HttpEvent, custom_answer
 from . import options as o
 from .common import Consoles, claimed, fail, finish, say, signal_code
 
@@ -37,6 +37,16 @@ def serve(
             rich_help_panel=SERVER,
         ),
     ] = False,
+    http_event: Annotated[
+        HttpEvent,
+        typer.Option(
+            case_sensitive=False,
+            help="The event a request makes (the trigger's event data): full (the request, "
+            "with bodyRaw), body (the body alone) or raw (full, and rawHeaders in arrival "
+            "order, for a signature check).",
+            rich_help_panel=SERVER,
+        ),
+    ] = HttpEvent.FULL,
     seed: o.Seed = o.D.seed,
     mode: o.ModeOption = o.MODE,
     concurrency: o.Concurrency = o.D.concurrency,
@@ -48,6 +58,7 @@ def serve(
     memory: o.Memory = o.MEMORY,
     timeout: o.Timeout = o.D.timeout,
     cpus: o.Cpus = None,
+    inputs: o.Inputs = None,
     data_stores: o.DataStores = None,
     step_results: o.StepResults = None,
     env: o.Env = None,
@@ -119,6 +130,7 @@ def serve(
                     port=port,
                     on_request=served,
                     record=record_path,
+                    http_event=http_event,
                     **given,
                 ) as server:
                     plan = server.plan

@@ -383,9 +383,11 @@ class Runner:
         if lane is None:
             lane = self._open_lane(decision.ee, decision.at_s, warm_worker=False)
         when = self.origin + timedelta(seconds=decision.at_s)
-        event = part.event or trigger_event(
-            self.plan.trigger, part.first_index, self.workflow.endpoint, when, self._interval()
-        )
+        event = part.event
+        if event is None:  # an empty event ({}: a body-only request's) is an event too
+            event = trigger_event(
+                self.plan.trigger, part.first_index, self.workflow.endpoint, when, self._interval()
+            )
         execution_context = context(self.workflow, self.rng, when)
         if part.trace_id is None:  # a first part: later ones share its trace id
             part = replace(part, trace_id=execution_context["trace_id"])

@@ -40,6 +40,7 @@ from .http_trigger import (
     BODY_LIMIT_BYTES,
     CORS_HEADERS,
     Answer,
+    HttpEvent,
     Refused,
     build_event,
     custom_answer,
@@ -181,8 +182,9 @@ async def _drain(stream: AsyncGenerator[bytes, None]) -> None:
 
 
 Blobs = dict[str, dict[str, str]]
-# Hands one request's event (and its blobs) to the run; the future of its execution.
-Submit = Callable[[dict[str, Any], Blobs | None], Future[Execution]]
+# Hands one request's event (and its blobs, and its full event) to the run; the future
+# of its execution.
+Submit = Callable[[dict[str, Any], Blobs | None, dict[str, Any] | None], Future[Execution]]
 
 
 def _blob(blobs: Blobs, data: bytes | bytearray, kind: str) -> str:
@@ -233,8 +235,11 @@ async def _form(headers: Headers, data: bytearray, blobs: Blobs) -> dict[str, An
         await form.close()  # the files' spooled copies
 
 
-async def _event(request: Request, hold: Hold) -> tuple[dict[str, Any], Blobs]:
-    """The platform's event for ``request``, and the bodies its URLs refer to.
+async def _event(
+    request: Request, hold: Hold, kind: HttpEvent = HttpEvent.FULL
+) -> tuple[dict[str, Any], dict[str, Any], Blobs]:
+    """The platform's event of ``kind`` for ``request``, the full one (what the CLI's
+    request line shows), and the bodies their URLs refer to.
 
     Raises:
         Refused: it cannot be one (too large, JSON that is not JSON, pdee full).
@@ -246,6 +251,7 @@ async def _event(request: Request, hold: Hold) -> tuple[dict[str, Any], Blobs]:
     blobs: Blobs = {}
     big = f"Payload Too Large: pdee serve keeps bodies up to {UPLOAD_LIMIT_BYTES // 2**20}MB"
     body: Any
+    raw: str | None = None  # the body's text, when it is kept inline
     if wants_upload(query, headers):
         data = await _read_body(request, UPLOAD_LIMIT_BYTES, big, hold)
         body = {"raw_body_url": _blob(blobs, data, content_type or "application/octet-stream")}
@@ -255,13 +261,14 @@ async def _event(request: Request, hold: Hold) -> tuple[dict[str, Any], Blobs]:
     else:
         data = await _read_body(request, BODY_LIMIT_BYTES, TOO_LARGE, hold)
         body = parse_body(content_type, bytes(data))
+        raw = data.decode("utf-8", errors="replace")
     del data  # what the event keeps is in it: the read copy may go
     client = request.client.host if request.client else ""
     host = headers.get("host", "")
-    event = build_event(
-        request.method, request.url.path, query, headers.items(), body, client, host
-    )
-    return event, blobs
+    line = (request.method, request.url.path, query, headers.items(), body, client, host, raw)
+    full = build_event(*line)
+    event = full if kind is HttpEvent.FULL else build_event(*line, kind=kind)
+    return event, full, blobs
 
 
 def response_of(answer: Answer) -> Response:
@@ -280,11 +287,12 @@ def make_app(
     custom_response: bool,
     record: IO[str] | None = None,
     held_bytes: int = HELD_BODIES_BYTES,
+    http_event: HttpEvent = HttpEvent.FULL,
 ) -> Starlette:
-    """The app: every path and method is the workflow's trigger, whose events go to
-    ``submit``. With ``record``, each event is written there as a line of JSON with its
-    time in ``ts``, which ``pdee run --schedule`` replays. ``held_bytes`` bounds the
-    request bodies held at once (``HeldBodies``)."""
+    """The app: every path and method is the workflow's trigger, whose events (of kind
+    ``http_event``) go to ``submit``. With ``record``, each event is written there as a
+    line of JSON with its time in ``ts``, which ``pdee run --schedule`` replays.
+    ``held_bytes`` bounds the request bodies held at once (``HeldBodies``)."""
     bodies = HeldBodies(held_bytes)
 
     async def answer(request: Request) -> Answer:
@@ -292,8 +300,8 @@ def make_app(
             return Answer(200, b"", list(CORS_HEADERS.items()))
         hold = bodies.hold()
         try:
-            event, blobs = await _event(request, hold)
-            done = submit(event, blobs or None)
+            event, full, blobs = await _event(request, hold, http_event)
+            done = submit(event, blobs or None, full)
             if record is not None:
                 stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
                 record.write(json.dumps({**event, "ts": stamp.replace("+00:00", "Z")}) + "\n")

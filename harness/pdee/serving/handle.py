@@ -32,6 +32,8 @@ from ..interrupts import Terminated, deferred
 from ..plan.run_plan import RunPlan
 from ..plan.steps import StrPath
 from ..results.records import Execution, RunResult
+from .http_trigger import HttpEvent
+from .http_trigger import http_event as parse_http_event
 from .request_queue import OnRequest, RequestQueue
 
 if TYPE_CHECKING:
@@ -169,6 +171,7 @@ def serve_plan(
     on_execution: OnExecution | None = None,
     on_request: OnRequest | None = None,
     record: StrPath | None = None,
+    http_event: HttpEvent | str = HttpEvent.FULL,
 ) -> Iterator[Serving]:
     """Serve a checked plan's HTTP trigger on ``host:port`` while the block runs.
 
@@ -181,10 +184,15 @@ def serve_plan(
     from .app import held_limit, make_app  # only serve needs the server's libraries
     from .server import HTTPServer, check_address
 
+    kind = parse_http_event(http_event)
     if plan.workflow is not None and not plan.workflow.serves_http:
         raise UsageError(
             f"workflow {plan.workflow.name} has no HTTP trigger (its trigger: "
             f"{', '.join(plan.workflow.triggers)}); pdee serve answers HTTP: use pdee run"
+        )
+    if plan.workflow is None and plan.trigger != "http":
+        raise UsageError(
+            f"--trigger {plan.trigger}: pdee serve answers HTTP; drop --trigger or use pdee run"
         )
     check_address(host, port)  # before the daemon is asked for anything
     with ExitStack() as owned:  # closed in turn: the backend, then the record file
@@ -209,7 +217,7 @@ def serve_plan(
 
         runner = Runner(backend, plan, ended, source=requests)
         held = held_limit(plan.policy.concurrency)
-        app = make_app(requests.submit, custom_response, recording, held)
+        app = make_app(requests.submit, custom_response, recording, held, kind)
         serving = Serving(runner, requests, HTTPServer(app, host, port))
         serving.start()
         try:

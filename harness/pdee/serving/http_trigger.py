@@ -18,6 +18,21 @@ The platform's rules (its trigger docs and limits):
   custom response it waits for ``pd.respond`` (status and body; headers optional) and
   gets ``400`` ``No $.respond called in workflow`` when the workflow never calls it.
 
+The event the workflow gets (``HttpEvent``, the trigger's "event data" setting, which
+``workflow.yaml`` does not hold: ``pdee serve --http-event``):
+
+- ``full`` (the default): the request as above, and ``bodyRaw``, the body's text unparsed,
+  which every event of the platform's HTTP interface carries (its sources verify
+  signatures over it: ``components/http/sources/webhook/webhook.mjs``);
+- ``body``: the body alone (the ``http-new-requests`` source's ``emitBodyOnly``), when it
+  is an object; any other body as ``{"body": ...}`` (the ``http-new-requests-payload-only``
+  source's shape): pdee's choice, so that an event is always an object;
+- ``raw``: the full event and ``rawHeaders``, the headers as a flat list of names and
+  values in arrival order, a name repeated as often as it came (Node's
+  ``IncomingMessage.rawHeaders``; the field's name is pdee's choice: the platform's raw
+  form, ``steps.trigger.raw_event``, is undocumented). The names are lower-cased: the
+  server (ASGI) gives them so.
+
 pdee's own rules, where the platform's docs are silent (what a careful server does):
 
 - a JSON body nested deeper than ``MAX_DEPTH`` levels (what pdee carries to a step:
@@ -41,9 +56,11 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ..errors import UsageError
 from ..plan.reading import describe_json_error, loads
 from ..results.records import Execution, Status, StepError
 
@@ -154,6 +171,27 @@ def parse_body(content_type: str, body: bytes) -> Any:
     return text
 
 
+class HttpEvent(str, Enum):
+    """Which event a request makes: the trigger's event data setting."""
+
+    FULL = "full"  # the request: method, path, query, headers, body, bodyRaw...
+    BODY = "body"  # the body alone (an object; any other body as {"body": ...})
+    RAW = "raw"  # the full event and rawHeaders, the headers as they arrived
+
+
+def http_event(value: HttpEvent | str) -> HttpEvent:
+    """``value`` as an ``HttpEvent``.
+
+    Raises:
+        UsageError: it is none (the message names the choices).
+    """
+    try:
+        return HttpEvent(value)
+    except ValueError:
+        choices = ", ".join(kind.value for kind in HttpEvent)
+        raise UsageError(f"--http-event {value}: give one of {choices}") from None
+
+
 def build_event(
     method: str,
     path: str,
@@ -162,18 +200,29 @@ def build_event(
     body: Any,
     client_ip: str,
     host: str,
+    body_raw: str | None = None,
+    kind: HttpEvent = HttpEvent.FULL,
 ) -> dict[str, Any]:
-    """The trigger's event (``pd.steps["trigger"]["event"]``) for one request."""
-    lowered = _fields((name.lower(), value) for name, value in headers)
-    return {
+    """The trigger's event (``pd.steps["trigger"]["event"]``) for one request, of
+    ``kind``; ``body_raw`` is the body's text (None: the body was not kept inline, an
+    upload or a multipart body, and the event has no ``bodyRaw``)."""
+    if kind is HttpEvent.BODY:
+        return body if isinstance(body, dict) else {"body": body}
+    arrived = list(headers)
+    event: dict[str, Any] = {
         "method": method.upper(),
         "path": path or "/",
         "query": _fields(parse_qsl(query, keep_blank_values=True)),
         "client_ip": client_ip,
         "url": f"http://{host}{path or '/'}" + (f"?{query}" if query else ""),
-        "headers": lowered,
+        "headers": _fields((name.lower(), value) for name, value in arrived),
         "body": body,
     }
+    if body_raw is not None:
+        event["bodyRaw"] = body_raw
+    if kind is HttpEvent.RAW:
+        event["rawHeaders"] = [part for pair in arrived for part in pair]
+    return event
 
 
 def default_answer() -> Answer:

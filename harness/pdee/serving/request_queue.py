@@ -34,7 +34,8 @@ log = logging.getLogger("pdee")
 STOPPED = "pdee serve is stopping: it takes no more requests"
 STOPPED_BEFORE = "pdee serve stopped before this request's execution ended"
 
-# Told of each request's event and its execution's record, as the execution ends.
+# Told of each request's full event (whatever kind the step gets) and its execution's
+# record, as the execution ends.
 OnRequest = Callable[[dict[str, Any], Execution], None]
 
 
@@ -47,6 +48,7 @@ class Request:
     at_s: float  # when it arrived, in seconds since the queue began
     blobs: dict[str, dict[str, str]] | None = None  # the bodies its URLs refer to
     index: int = -1  # given when it is taken
+    full: dict[str, Any] | None = None  # the request's full event (None: ``event``)
 
 
 class RequestQueue:
@@ -75,10 +77,14 @@ class RequestQueue:
     # -- any thread --
 
     def submit(
-        self, event: dict[str, Any], blobs: dict[str, dict[str, str]] | None = None
+        self,
+        event: dict[str, Any],
+        blobs: dict[str, dict[str, str]] | None = None,
+        full: dict[str, Any] | None = None,
     ) -> Future[Execution]:
         """Queue one request's execution; its record, when it ends. ``blobs`` are the
-        bodies the event's ``pdee-blob://`` URLs refer to.
+        bodies the event's ``pdee-blob://`` URLs refer to; ``full`` the request's full
+        event, which ``on_request`` is told of, when the step gets another kind.
 
         Raises:
             Refused: the queue has stopped taking requests (503).
@@ -86,7 +92,7 @@ class RequestQueue:
         with self._lock:
             if self.stopping.is_set():
                 raise Refused(503, f"Service Unavailable: {STOPPED}{self._why}")
-            request = Request(event, Future(), self.now_s(), blobs)
+            request = Request(event, Future(), self.now_s(), blobs, full=full)
             self.arrived.append(request)
         self._wake()
         return request.done
@@ -142,7 +148,7 @@ class RequestQueue:
         if request is None:
             return
         try:
-            self.on_request(request.event, execution)
+            self.on_request(request.full or request.event, execution)
         except Exception as exc:
             log.warning("pdee serve's on_request failed on execution %d: %r", execution.index, exc)
         finally:
