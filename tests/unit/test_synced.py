@@ -149,10 +149,8 @@ def test_props_pdee_cannot_give_are_noted(tmp_path):
     folder = write_workflow(tmp_path / "wf", one_step(extra=extra))
     plan = build_plan([folder])
     assert plan.steps[0].inputs == {}
-    assert plan.steps[0].unset == {
-        "slack": "a connected account",
-        "text": "an expression, {{steps.trigger.event.body}}",
-    }
+    assert plan.steps[0].unset == {"slack": "a connected account"}
+    assert plan.steps[0].expressions == {"text": "{{steps.trigger.event.body}}"}
     assert any('give pd.inputs["slack"] in --inputs under "$steps"' in n for n in plan.notes)
 
 
@@ -243,8 +241,12 @@ def test_the_runtime_loads_stand_ins_and_each_steps_own_props():
         "folder": str(EXAMPLE / REPORT),
         "triggers": ["ti_bx3Lq0W"],
         "trigger": "timer",
+        "inactive": False,
+        "disabled_steps": [],
+        "lambda_timeout_s": None,
     }
     assert len(result.settings.notes) == 2 and result.settings.timeout_s == 60.0
+    assert result.settings.timeout_from == "default"
 
 
 def test_a_project_check_has_a_suite_per_workflow_and_shares_named_stores(project, tmp_path):

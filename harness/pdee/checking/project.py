@@ -100,6 +100,7 @@ def check_project(
     backend: Backend | None = None,
     on_run: Callable[[str], None] | None = None,
     on_workflow: Callable[[SyncedWorkflow], None] | None = None,
+    include_inactive: bool = False,
     **options: Unpack[CheckKeywords],
 ) -> ProjectCheck:
     """Check every workflow under ``root``, nested folders included.
@@ -113,6 +114,8 @@ def check_project(
         root: the project's folder (as the platform's GitHub Sync writes it).
         warm, horizon, backend, on_run: as ``pdee.check``'s, for each workflow.
         on_workflow: told of each workflow as its check starts.
+        include_inactive: check the inactive workflows too (``inactive: true``: the
+            platform does not run them, so by default they are skipped, with a line).
         options: as ``pdee.check``'s (``CheckKeywords``); ``data_stores`` by prop name or
             ``storeId``, each applying to the workflows that name it, and
             ``step_results`` each to the workflows with that step.
@@ -121,7 +124,12 @@ def check_project(
         UsageError: no workflow under ``root``, a bad workflow file, a ``--data-store``
             or ``--step-result`` that no workflow has; and what ``pdee.check`` raises.
     """
-    RunOptions.of(options, "check_project", CHECK_OPTION_NAMES, (*CHECK_KEYWORDS, "on_workflow"))
+    RunOptions.of(
+        options,
+        "check_project",
+        CHECK_OPTION_NAMES,
+        (*CHECK_KEYWORDS, "on_workflow", "include_inactive"),
+    )
     step_results = options.get("step_results")
     data_stores = options.get("data_stores")
     folder = Path(root)
@@ -153,8 +161,14 @@ def check_project(
     with tempfile.TemporaryDirectory(prefix="pdee-project-") as scratch:
         shared = _shared_stores(workflows, Path(scratch), given)
         for workflow in workflows:
+            if workflow.inactive and not include_inactive:
+                why = "it is inactive (inactive: true); check it with --include-inactive"
+                checks.append(WorkflowCheck(workflow, None, why))
+                continue
             if not any(step.runs for step in workflow.steps):
-                checks.append(WorkflowCheck(workflow, None, "none of its steps is Python code"))
+                what = "enabled " if any(s.path is not None for s in workflow.steps) else ""
+                why = f"none of its {what}steps is Python code"
+                checks.append(WorkflowCheck(workflow, None, why))
                 continue
             tell(workflow)
             own: CheckKeywords = {

@@ -50,6 +50,14 @@ def check(
         ),
     ] = None,
     junit_path: o.Junit = None,
+    include_inactive: Annotated[
+        bool,
+        typer.Option(
+            "--include-inactive",
+            help="In a project, check the inactive workflows too (inactive: true in "
+            "workflow.yaml), which the platform does not run; skipped otherwise.",
+        ),
+    ] = False,
 ) -> None:
     """Prove a step safe to deploy: cold, warm, growth, headroom, state, cleanup and chaos
     verdicts.
@@ -86,7 +94,7 @@ def check(
                 if whole:
                     checked = check_project(
                         steps[0], warm=warm, horizon=horizon, on_run=on_run,
-                        on_workflow=on_workflow, **given,
+                        on_workflow=on_workflow, include_inactive=include_inactive, **given,
                     )  # fmt: skip
                 else:
                     checked = scenarios.check(

@@ -210,6 +210,7 @@ def step_message(step: Step) -> protocol.CodeStep | protocol.StandInStep:
         "source": str(step.path),
         "inputs": step.inputs,
         "stores": step.stores or {},
+        "expressions": step.expressions,
     }
 
 

@@ -2,9 +2,10 @@
 not run, the return value later steps see.
 
 Step files all get the same ``--inputs`` and every ``--data-store`` under its own
-name. A synced workflow's steps get their own: the literal props of ``workflow.yaml``,
-then the shared ``--inputs``, then the step's entry under ``"$steps"`` in that file;
-and each data store prop the store its ``storeId`` names.
+name. A synced workflow's steps get their own: the literal props of ``workflow.yaml``
+(and its ``{{ }}`` path expressions, evaluated in the EE before the step), then the
+shared ``--inputs``, then the step's entry under ``"$steps"`` in that file; and each
+data store prop the store its ``storeId`` names.
 """
 
 from __future__ import annotations
@@ -45,11 +46,19 @@ def with_inputs(steps: list[Step], inputs: dict[str, Any]) -> list[Step]:
                 f"step of this workflow ({', '.join(names)})"
             )
     return [
-        replace(step, inputs={**step.inputs, **shared, **own.get(step.name, {})})
-        if step.runs
-        else step
-        for step in steps
+        _given(step, {**shared, **own.get(step.name, {})}) if step.runs else step for step in steps
     ]
+
+
+def _given(step: Step, given: dict[str, Any]) -> Step:
+    """``step`` with ``given`` over its props: a prop given is no longer one that an
+    expression evaluates or that pdee cannot give."""
+    return replace(
+        step,
+        inputs={**step.inputs, **given},
+        expressions={k: v for k, v in step.expressions.items() if k not in given},
+        unset={k: v for k, v in step.unset.items() if k not in given},
+    )
 
 
 def given_stores(

@@ -91,6 +91,9 @@ class RunPlan:
     resume_data: Any = None
     workflow: SyncedWorkflow | None = None  # the synced workflow the steps came from
     recycle: bool = True  # a cold start may remake a used EE fresh instead of a new one
+    # Where timeout_s came from: "given" (--timeout), "workflow.yaml" (its
+    # settings.lambda_timeout) or "default" (the trigger's: 30 s, 60 s for a timer).
+    timeout_from: str = "default"
 
     @property
     def executions(self) -> int:
@@ -106,6 +109,25 @@ class RunPlan:
     def notes(self) -> list[str]:
         """What pdee cannot do of this workflow, said once per run."""
         found = []
+        workflow = self.workflow
+        if workflow is not None and workflow.inactive:
+            found.append(
+                f"workflow {workflow.name} is inactive (inactive: true in workflow.yaml): the "
+                f"platform does not run it; pdee runs it as asked"
+            )
+        if workflow is not None and workflow.disabled:
+            names = ", ".join(workflow.disabled)
+            found.append(
+                f"pdee does not run the disabled step(s) {names} (disabled: true), as the "
+                f"platform does not; later steps find no such step in pd.steps"
+            )
+        if workflow is not None:
+            for synced in workflow.steps:
+                if synced.filtered and not synced.disabled:
+                    found.append(
+                        f"step {synced.namespace}'s filter (_filter) is not evaluated: the "
+                        f"step runs, and the workflow goes on, whatever its rules say"
+                    )
         for step in self.steps:
             if step.stand_in is not None:
                 what = (
@@ -339,8 +361,11 @@ def _build(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
     if memory_bytes > PLATFORM_MAX_MEMORY:
         raise UsageError(f"--memory {given.memory} is over the platform's maximum of 10GB")
     timeout = _number(given.timeout, "--timeout")
+    timeout_from = "given"
+    if timeout is None and synced is not None and synced.lambda_timeout_s is not None:
+        timeout, timeout_from = synced.lambda_timeout_s, "workflow.yaml"
     if timeout is None:
-        timeout = DEFAULT_TIMEOUT_S.get(trigger, HTTP_TIMEOUT_S)
+        timeout, timeout_from = DEFAULT_TIMEOUT_S.get(trigger, HTTP_TIMEOUT_S), "default"
     if not 0 < timeout <= PLATFORM_MAX_TIMEOUT_S:
         raise UsageError(f"--timeout {timeout:g} is out of range; the platform allows 0 < s <= 750")
     events = _number(given.events, "--events", int)
@@ -410,4 +435,5 @@ def _build(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
         resume_data=resumed_with,
         workflow=synced,
         recycle=bool(given.recycle),
+        timeout_from=timeout_from,
     )

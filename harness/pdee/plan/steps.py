@@ -55,6 +55,8 @@ class Step:
     stores: dict[str, str] | None = None
     unset: dict[str, str] = field(default_factory=dict)  # props pdee cannot give: why
     stand_in: StandIn | None = None
+    # Props that hold {{ }} path expressions, evaluated in the EE just before the step.
+    expressions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def runs(self) -> bool:
@@ -113,12 +115,15 @@ def synced_steps(workflow: SyncedWorkflow) -> list[Step]:
         UsageError: a Python step's file is not a step, or no step is Python.
     """
     if not any(step.runs for step in workflow.steps):
+        disabled = " enabled" if any(s.path is not None for s in workflow.steps) else ""
         raise UsageError(
-            f"{workflow.folder / WORKFLOW_FILE}: none of its steps is Python code, which is "
-            f"what pdee runs"
+            f"{workflow.folder / WORKFLOW_FILE}: none of its{disabled} steps is Python code, "
+            f"which is what pdee runs"
         )
     steps = []
     for synced in workflow.steps:
+        if synced.disabled:  # not run, and not in pd.steps: the plan's notes say so
+            continue
         if synced.path is None:
             path = workflow.folder / WORKFLOW_FILE
             steps.append(Step(synced.namespace, path, "", stand_in=StandIn(synced.what)))
@@ -131,6 +136,7 @@ def synced_steps(workflow: SyncedWorkflow) -> list[Step]:
                 inputs=synced.inputs,
                 stores=synced.stores,
                 unset=synced.unset,
+                expressions=synced.expressions,
             )
         )
     return steps

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..runtime.expressions import paths_only
 from .reading import read_text, shown_path
 
 WORKFLOW_FILE = "workflow.yaml"
@@ -47,10 +48,13 @@ MAX_FIELD_CHARS = 1024  # a step's runtime or uses: a name or a path in the repo
 # Folders a project walk never enters: version control and dependencies.
 SKIPPED_FOLDERS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
 NAMESPACE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
-EXPRESSION = re.compile(r"\{\{.*\}\}", re.S)
 # A trigger's kind, by the prefix of its id: the platform's default event and timeout
 # follow it (30 s for HTTP and email, 60 s for a timer).
 TRIGGER_KINDS = {"hi_": "http", "ti_": "timer", "ei_": "email"}
+# The platform's longest execution timeout (settings.lambda_timeout, in seconds).
+MAX_LAMBDA_TIMEOUT_S = 750.0
+# The step filter's prop (continue or end on rules): pdee does not evaluate it.
+FILTER_PROP = "_filter"
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,14 @@ class SyncedStep:
     inputs: dict[str, Any] = field(default_factory=dict)  # literal props: pd.inputs
     stores: dict[str, str] = field(default_factory=dict)  # data store props: storeId
     unset: dict[str, str] = field(default_factory=dict)  # props pdee cannot give: why
+    # Props that hold {{ }} path expressions, evaluated in the EE just before the step.
+    expressions: dict[str, Any] = field(default_factory=dict)
+    disabled: bool = False  # disabled: true: the step is not run, nor seen in pd.steps
+    filtered: bool = False  # it has a step filter (_filter), which pdee does not evaluate
 
     @property
     def runs(self) -> bool:
-        return self.path is not None
+        return self.path is not None and not self.disabled
 
     @property
     def what(self) -> str:
@@ -85,7 +93,14 @@ class SyncedWorkflow:
     name: str
     workflow_id: str | None  # p_..., from .workflow.state or the folder's name
     triggers: list[str]
-    steps: list[SyncedStep]
+    steps: list[SyncedStep]  # disabled ones too
+    inactive: bool = False  # inactive: true, the platform's "Enable Workflow" toggle off
+    lambda_timeout_s: float | None = None  # settings.lambda_timeout: its timeout
+
+    @property
+    def disabled(self) -> list[str]:
+        """The namespaces of the steps that are ``disabled: true``."""
+        return [step.namespace for step in self.steps if step.disabled]
 
     @property
     def trigger(self) -> str:
@@ -106,6 +121,9 @@ class SyncedWorkflow:
             "folder": str(self.folder),
             "triggers": self.triggers,
             "trigger": self.trigger,
+            "inactive": self.inactive,
+            "disabled_steps": self.disabled,
+            "lambda_timeout_s": self.lambda_timeout_s,
         }
 
 
@@ -325,36 +343,57 @@ def _workflow_id(folder: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def _props(where: str, props: Any) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
-    """A step's props: literal values (pd.inputs), data stores (prop: storeId), and the
-    props pdee cannot give (connected accounts, expressions), with why."""
+@dataclass
+class _Props:
+    """A step's props, sorted by what pdee does with them."""
+
+    inputs: dict[str, Any] = field(default_factory=dict)  # literal values: pd.inputs
+    stores: dict[str, str] = field(default_factory=dict)  # data stores: prop -> storeId
+    unset: dict[str, str] = field(default_factory=dict)  # what pdee cannot give: why
+    expressions: dict[str, Any] = field(default_factory=dict)  # path expressions
+    filtered: bool = False  # a _filter prop
+
+
+def _props(where: str, props: Any) -> _Props:
+    """A step's props: literal values (pd.inputs), data stores (prop: storeId), path
+    expressions (evaluated in the EE), and the props pdee cannot give (connected
+    accounts, other expressions), with why."""
+    found = _Props()
     if props is None:
-        return {}, {}, {}
+        return found
     if not isinstance(props, dict):
         raise UsageError(f"{where}: props must be a mapping of prop names to values")
     configurable = props.get("__configurableProps") or []
     if not isinstance(configurable, list):
         raise UsageError(f"{where}: __configurableProps must be a list of props")
     declared = {str(p.get("name")): p.get("type") for p in configurable if isinstance(p, dict)}
-    inputs: dict[str, Any] = {}
-    stores: dict[str, str] = {}
-    unset: dict[str, str] = {}
     for name, value in props.items():
         name = str(name)
         if name.startswith("__"):
+            continue
+        if name == FILTER_PROP:
+            found.filtered = True
             continue
         if declared.get(name) == "data_store" or (isinstance(value, dict) and "storeId" in value):
             store = value.get("storeId") if isinstance(value, dict) else None
             if not isinstance(store, str) or not store:
                 raise UsageError(f"{where}: data store prop {name!r} has no storeId")
-            stores[name] = store
-        elif isinstance(value, dict) and "authProvisionId" in value:
-            unset[name] = "a connected account"
-        elif isinstance(value, str) and EXPRESSION.search(value):
-            unset[name] = f"an expression, {value}"
+            found.stores[name] = store
+            continue
+        if isinstance(value, dict) and "authProvisionId" in value:
+            found.unset[name] = "a connected account"
+            continue
+        if isinstance(value, dict) and isinstance(value.get("__lv"), dict):
+            value = value["__lv"].get("value")  # a value picked from the prop's options
+        held, others = paths_only(value)
+        if others:
+            shown = _shown("{{" + others[0] + "}}")
+            found.unset[name] = f"the expression {shown}, which is not a path over steps"
+        elif held:
+            found.expressions[name] = value
         else:
-            inputs[name] = value
-    return inputs, stores, unset
+            found.inputs[name] = value
+    return found
 
 
 def _step(folder: Path, number: int, data: Any, where: str) -> SyncedStep:
@@ -396,8 +435,49 @@ def _step(folder: Path, number: int, data: Any, where: str) -> SyncedStep:
                     f"{here}: uses {shown_path(uses)}, which does not exist in {shown_path(folder)}"
                 )
             path = folder / uses.removeprefix("./")  # as the user knows it
-    inputs, stores, unset = _props(here, data.get("props"))
-    return SyncedStep(namespace, runtime, uses, path, inputs, stores, unset)
+    disabled = data.get("disabled", False)
+    if not isinstance(disabled, bool):
+        raise UsageError(f"{here}: disabled must be true or false, not {_shown(disabled)}")
+    props = _props(here, data.get("props"))
+    return SyncedStep(
+        namespace,
+        runtime,
+        uses,
+        path,
+        props.inputs,
+        props.stores,
+        props.unset,
+        props.expressions,
+        disabled,
+        props.filtered or FILTER_PROP in data,
+    )
+
+
+def _settings(path: Path, data: dict[str, Any]) -> tuple[bool, float | None]:
+    """The workflow's ``inactive`` flag and ``settings.lambda_timeout`` (seconds).
+
+    Raises:
+        UsageError: either is not what the platform writes.
+    """
+    inactive = data.get("inactive", False)
+    if not isinstance(inactive, bool):
+        raise UsageError(f"{path}: inactive must be true or false, not {_shown(inactive)}")
+    settings = data.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise UsageError(f"{path}: settings must be a mapping, like lambda_timeout: 60")
+    timeout = settings.get("lambda_timeout")
+    if timeout is None:
+        return inactive, None
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout <= MAX_LAMBDA_TIMEOUT_S
+    ):
+        raise UsageError(
+            f"{path}: settings.lambda_timeout {_shown(timeout)} is not a timeout the platform "
+            f"allows (seconds, 0 < s <= {MAX_LAMBDA_TIMEOUT_S:g}); fix it"
+        )
+    return inactive, float(timeout)
 
 
 def read_workflow(folder: Path) -> SyncedWorkflow:
@@ -441,12 +521,15 @@ def read_workflow(folder: Path) -> SyncedWorkflow:
     name = data.get("name")
     if isinstance(name, (dict, list)):
         raise UsageError(f"{path}: name must be text, the workflow's name")
+    inactive, timeout = _settings(path, data)
     return SyncedWorkflow(
         folder=folder,
         name=str(name) if name else folder.resolve().name,
         workflow_id=_workflow_id(folder),
         triggers=triggers,
         steps=steps,
+        inactive=inactive,
+        lambda_timeout_s=timeout,
     )
 
 

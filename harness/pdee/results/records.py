@@ -392,6 +392,8 @@ class Settings:
     memory_bytes: int
     container_memory_bytes: int
     timeout_s: float
+    # Where timeout_s came from: "given", "workflow.yaml" (settings.lambda_timeout), "default"
+    timeout_from: str = "default"
     python: str | None = None  # the EE's, from the first EE that starts
     python_note: str | None = None  # set when it is not the platform's
     memory_source: str | None = None  # where the EE's runtime reads step memory

@@ -55,11 +55,13 @@ class StepSpec:
         stores: dict[str, str] | None = None,  # prop: the store's key
         stand_in: bool = False,
         return_value: Any = None,
+        expressions: dict[str, Any] | None = None,  # props with {{ }} path expressions
     ) -> None:
         self.name, self.path, self.source = name, path, source
         self.inputs = inputs if inputs is not None else {}
         self.stores = stores if stores is not None else {}
         self.stand_in, self.return_value = stand_in, return_value
+        self.expressions = expressions if expressions is not None else {}
 
     def __repr__(self) -> str:
         return f"<StepSpec {self.name}{' (stand-in)' if self.stand_in else ''}>"
@@ -96,14 +98,20 @@ class StepProcess:
         self._ask({"type": protocol.START, "id": self._new_id()})
 
     def ask_invoke(self, steps: dict[str, Any], measure: bool, run: RerunInfo | None) -> None:
-        """Ask the process to call the step's handler once (answered by ``Done``)."""
+        """Ask the process to call the step's handler once (answered by ``Done``); its
+        props' path expressions evaluated against ``steps`` first."""
         spec = self.spec
+        inputs = spec.inputs
+        if spec.expressions:
+            from .expressions import resolve  # imported by a workflow with expressions only
+
+            inputs = {**inputs, **resolve(spec.expressions, steps)}
         self._ask(
             {
                 "type": protocol.INVOKE,
                 "id": self._new_id(),
                 "steps": steps,
-                "inputs": spec.inputs,
+                "inputs": inputs,
                 "stores": spec.stores,
                 "measure": measure,
                 "run": run,

@@ -132,7 +132,14 @@ class Supervisor:
             with open(path, "wb") as out:
                 out.write(step["code"].encode())
             self.specs.append(
-                StepSpec(step["name"], path, step["source"] or path, step["inputs"], step["stores"])
+                StepSpec(
+                    step["name"],
+                    path,
+                    step["source"] or path,
+                    step["inputs"],
+                    step["stores"],
+                    expressions=step.get("expressions"),
+                )
             )
         packages_bytes = install_packages(self.meter.tmp_used)
         for spec in self.specs:
