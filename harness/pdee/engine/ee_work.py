@@ -202,7 +202,7 @@ def step_message(step: Step) -> protocol.CodeStep | protocol.StandInStep:
     """One step as the EE's runtime loads it."""
     if step.stand_in is not None:
         return {"name": step.name, "stand_in": True, "return_value": step.stand_in.return_value}
-    return {
+    message: protocol.CodeStep = {
         "name": step.name,
         "code": step.code,
         # The platform keeps a step's code under its sha256; the runtime need not hash.
@@ -212,6 +212,9 @@ def step_message(step: Step) -> protocol.CodeStep | protocol.StandInStep:
         "stores": step.stores or {},
         "expressions": step.expressions,
     }
+    if step.action is not None:  # a registry action the runtime emulates
+        message["action"] = step.action
+    return message
 
 
 def lost_error(exc: EEGone | EEUnresponsive, timeout_s: float) -> tuple[Status, StepError]:

@@ -156,7 +156,8 @@ def with_results(
     steps: list[Step], results: Sequence[str] | Mapping[str, Any] | None
 ) -> list[Step]:
     """The stand-in steps with the return values given them (``--step-result``:
-    ``NAME=JSON`` or ``NAME=@FILE`` texts, or a mapping of names to JSON data).
+    ``NAME=JSON`` or ``NAME=@FILE`` texts, or a mapping of names to JSON data); a
+    registry action pdee emulates, given one, becomes a stand-in.
 
     Raises:
         UsageError: a malformed text, data that is not JSON, or a name that is not a
@@ -186,16 +187,22 @@ def with_results(
     by_name = {step.name: step for step in steps}
     for name in values:
         step = by_name.get(name)
-        if step is None or step.stand_in is None:
-            unrun = [s.name for s in steps if s.stand_in is not None]
+        if step is None or (step.stand_in is None and step.action is None):
+            unrun = [s.name for s in steps if s.stand_in is not None or s.action is not None]
             what = "a Python step, which pdee runs" if step else "not a step of the workflow"
             raise UsageError(
                 f"--step-result {name}: {what}; it gives what a step pdee cannot run returns "
                 f"({', '.join(unrun) or 'this workflow has none'})"
             )
     return [
-        replace(step, stand_in=StandIn(step.stand_in.what, values[step.name], True))
-        if step.stand_in is not None and step.name in values
+        replace(step, stand_in=StandIn(_what(step), values[step.name], True))
+        if step.name in values
         else step
         for step in steps
     ]
+
+
+def _what(step: Step) -> str:
+    """What a step given a ``--step-result`` is: a stand-in's, or the action pdee would
+    have emulated (a given result stands it in)."""
+    return step.stand_in.what if step.stand_in is not None else f"action {step.action}"

@@ -129,6 +129,8 @@ class RunPlan:
                         f"step runs, and the workflow goes on, whatever its rules say"
                     )
         for step in self.steps:
+            if step.action is not None and step.stand_in is None:
+                found.append(f"step {step.name} runs {step.action} as pdee emulates it")
             if step.stand_in is not None:
                 what = (
                     "it returns what --step-result gave"

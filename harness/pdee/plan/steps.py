@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..runtime.actions import emulated
 from .reading import (
     MAX_INPUTS_BYTES,
     MAX_STEP_BYTES,
@@ -55,6 +56,7 @@ class Step:
     stores: dict[str, str] | None = None
     unset: dict[str, str] = field(default_factory=dict)  # props pdee cannot give: why
     stand_in: StandIn | None = None
+    action: str | None = None  # a registry action pdee emulates (its uses), not code
     # Props that hold {{ }} path expressions, evaluated in the EE just before the step.
     expressions: dict[str, Any] = field(default_factory=dict)
 
@@ -123,6 +125,21 @@ def synced_steps(workflow: SyncedWorkflow) -> list[Step]:
     steps = []
     for synced in workflow.steps:
         if synced.disabled:  # not run, and not in pd.steps: the plan's notes say so
+            continue
+        if synced.path is None and emulated(synced.uses):  # runtime/actions.py runs it
+            path = workflow.folder / WORKFLOW_FILE
+            steps.append(
+                Step(
+                    synced.namespace,
+                    path,
+                    "",
+                    inputs=synced.inputs,
+                    stores=synced.stores,
+                    unset=synced.unset,
+                    action=synced.uses,
+                    expressions=synced.expressions,
+                )
+            )
             continue
         if synced.path is None:
             path = workflow.folder / WORKFLOW_FILE

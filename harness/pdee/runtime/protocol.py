@@ -87,6 +87,8 @@ if TYPE_CHECKING:
         source: str  # the step's file as the user knows it, for tracebacks
         inputs: dict[str, Any]  # its pd.inputs but for data stores
         stores: dict[str, str]  # data store props: prop -> the store's key
+        # a registry action pdee emulates (its uses, ``actions``), run instead of ``code``
+        action: NotRequired[str]
         # props holding {{ }} path expressions, evaluated before the step (``expressions``)
         expressions: dict[str, Any]
 

@@ -55,12 +55,14 @@ class StepSpec:
         stores: dict[str, str] | None = None,  # prop: the store's key
         stand_in: bool = False,
         return_value: Any = None,
+        action: str | None = None,
         expressions: dict[str, Any] | None = None,  # props with {{ }} path expressions
     ) -> None:
         self.name, self.path, self.source = name, path, source
         self.inputs = inputs if inputs is not None else {}
         self.stores = stores if stores is not None else {}
         self.stand_in, self.return_value = stand_in, return_value
+        self.action = action  # a registry action the step runs instead of code (its uses)
         self.expressions = expressions if expressions is not None else {}
 
     def __repr__(self) -> str:
@@ -241,6 +243,7 @@ def spawn(
         spec.source,
         str(to_worker_r),
         str(from_worker_w),
+        *([spec.action] if spec.action else []),
     ]
     process = subprocess.Popen(
         command,

@@ -138,6 +138,7 @@ class Supervisor:
                     step["source"] or path,
                     step["inputs"],
                     step["stores"],
+                    action=step.get("action"),
                     expressions=step.get("expressions"),
                 )
             )

@@ -116,6 +116,13 @@ def load_handler(name: str, path: str) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
+def _action_handler(uses: str) -> Handler:
+    """The handler of a registry action pdee emulates (``actions``)."""
+    from .actions import handler_for  # imported by an action's process only
+
+    return handler_for(uses)
+
+
 def run_handler(
     handler: Handler,
     step_file: str,
@@ -230,6 +237,7 @@ class Caller:
 
 def main(argv: list[str]) -> None:
     name, path, source, in_fd, out_fd = argv[0], argv[1], argv[2], int(argv[3]), int(argv[4])
+    action = argv[5] if len(argv) > 5 else None  # a registry action pdee emulates
     requests = os.fdopen(in_fd, "rb")
     replies = os.fdopen(out_fd, "wb")
     try:  # under memory pressure the kernel kills a step before its supervisor
@@ -245,7 +253,7 @@ def main(argv: list[str]) -> None:
     start: Start = protocol.decode(requests.readline())
     started = time.perf_counter()
     try:
-        handler = load_handler(name, path)
+        handler = _action_handler(action) if action else load_handler(name, path)
     except BaseException as exc:
         _flush_logs()
         error = describe_error(exc, path, source)
