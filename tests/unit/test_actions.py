@@ -251,3 +251,17 @@ def test_every_action_is_named_by_its_key():
         "email-send-email-to-self",
         "0.4.4",
     )
+
+
+def test_update_ttl(store):
+    uses = "data_stores-update-ttl@0.0.1"
+    missing = run(uses, {"dataStore": store, "key": "k", "ttlOption": "3600"})
+    assert missing["return_value"] == {"success": False, "message": "No record found with key k"}
+    store["k"] = 1
+    assert run(uses, {"dataStore": store, "key": "k", "ttlOption": "3600"})["return_value"] == {
+        "success": True,
+        "key": "k",
+        "ttl": 3600,
+    }
+    removed = run(uses, {"dataStore": store, "key": "k", "ttlOption": "custom", "ttl": 0})
+    assert removed["return_value"]["ttl"] is None and store["k"] == 1

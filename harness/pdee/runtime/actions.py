@@ -765,18 +765,28 @@ def list_records(pd: Pipedream, props: dict[str, Any], version: str) -> Any:
 
 def update_ttl(pd: Pipedream, props: dict[str, Any], version: str) -> Any:
     """``data_stores-update-ttl`` (``components/data_stores/actions/update-ttl/
-    update-ttl.mjs`` 0.0.2): a new TTL for ``key`` (``ttlOption`` ``custom`` takes
-    ``ttl``; ``0`` keeps the record for good)."""
+    update-ttl.mjs`` 0.0.1): a new TTL for ``key`` (``ttlOption``: ``custom`` takes
+    ``ttl``, else its seconds; 0 removes the expiry). The component's ``ttlFormatted``
+    (its app's wording) is left out."""
     store, key = _store(props), props.get("key")
-    if key not in store:
-        message = f"Key {js_string(key)} does not exist in the data store"
-        pd.export("$summary", message)
-        return {"success": False, "message": message}
     option = props.get("ttlOption")
-    ttl = to_number(props.get("ttl") if option == "custom" else option)
-    store.set_ttl(key, ttl=None if ttl == 0 else ttl)
-    pd.export("$summary", f"Successfully updated the TTL for key, `{js_string(key)}`.")
-    return {"success": True, "key": key, "ttl": None if ttl == 0 else ttl}
+    ttl = props.get("ttl") if option == "custom" else _data(_parse_int(option))
+    if key not in store:
+        pd.export("$summary", f"No record found with key `{js_string(key)}`.")
+        return {"success": False, "message": f"No record found with key {js_string(key)}"}
+    if ttl == 0:
+        store.set_ttl(key, ttl=None)
+        pd.export("$summary", f"Successfully removed expiration for key `{js_string(key)}`.")
+        return {"success": True, "key": key, "ttl": None, "message": "Expiration removed"}
+    store.set_ttl(key, ttl=ttl)
+    pd.export("$summary", f"Successfully updated expiration for key `{js_string(key)}`.")
+    return {"success": True, "key": key, "ttl": ttl}
+
+
+def _parse_int(value: Any) -> float:
+    """JavaScript's ``parseInt(value, 10)``: the whole number at the start, or NaN."""
+    match = re.match(r"[+-]?\d+", js_string(value).lstrip(_JS_SPACE))
+    return float(match.group(0)) if match else math.nan
 
 
 # -- the registry: the key (``uses`` without ``@version``) to its function ------------
