@@ -672,9 +672,8 @@ def append_to_record(pd: Pipedream, props: dict[str, Any], version: str) -> Any:
     append-to-record/append-to-record.mjs`` 0.0.4): appends ``parseValue(value)`` to the
     array at ``key`` (a missing key starts one); returns ``{key, value, ttl}``."""
     store, key = _store(props), props.get("key")
-    current = store.get(key)
-    if current is None:
-        current = []
+    exists = key in store
+    current = store.get(key) if exists else []
     if not isinstance(current, list):
         raise ConfigurationError(
             "The value for the specified key is not an array. You can only append records "
@@ -682,7 +681,8 @@ def append_to_record(pd: Pipedream, props: dict[str, Any], version: str) -> Any:
         )
     parsed, ttl = parse_value(props.get("value")), _ttl(props)
     store.set(key, [*current, parsed], ttl=ttl)
-    pd.export("$summary", f"Successfully appended to the record for key, `{js_string(key)}`.")
+    verb = "appended to the record for" if exists else "appended to a new record with the"
+    pd.export("$summary", f"Successfully {verb} key, `{js_string(key)}`.")
     return {"key": key, "value": parsed, "ttl": ttl}
 
 
@@ -743,7 +743,7 @@ def list_keys(pd: Pipedream, props: dict[str, Any], version: str) -> Any:
     """``data_stores-list-keys`` (``components/data_stores/actions/list-keys/
     list-keys.mjs`` 0.0.4): the store's keys."""
     keys = list(_store(props).keys())
-    pd.export("$summary", f"Successfully retrieved {len(keys)} key(s)")
+    pd.export("$summary", f"Found {len(keys)} key(s)." if keys else "No keys found.")
     return keys
 
 
@@ -755,9 +755,9 @@ def list_records(pd: Pipedream, props: dict[str, Any], version: str) -> Any:
     wanted = props.get("keys")
     kind = props.get("returnType") or "object"
     if kind not in ("object", "array"):
-        raise Exception(f"Invalid return type: {js_string(kind)}")
+        raise Exception(f"Unknown return type: {js_string(kind)}")
     records = [(k, v) for k, v in store.items() if not wanted or k in wanted]
-    pd.export("$summary", f"Successfully retrieved {len(records)} record(s)")
+    pd.export("$summary", f"Found {len(records)} record(s)." if records else "No record found.")
     if kind == "array":
         return [{"key": k, "value": v} for k, v in records]
     return dict(records)
