@@ -265,3 +265,11 @@ def test_update_ttl(store):
     }
     removed = run(uses, {"dataStore": store, "key": "k", "ttlOption": "custom", "ttl": 0})
     assert removed["return_value"]["ttl"] is None and store["k"] == 1
+
+
+def test_download_takes_http_only():
+    outcome = run(
+        "helper_functions-download-file-to-tmp@0.3.0",
+        {"url": "file:///etc/passwd", "filename": "x"},
+    )
+    assert outcome["error"]["message"] == "Unsupported protocol file:"

@@ -365,6 +365,9 @@ def download_file_to_tmp(pd: Pipedream, props: dict[str, Any], version: str) -> 
         raise ConfigurationError("url: give the URL of the file to download")
     if not isinstance(filename, str) or not filename:
         raise ConfigurationError("filename: give the name of the file to write in /tmp")
+    scheme = url.partition(":")[0].lower()
+    if scheme not in ("http", "https"):  # axios in Node.js fetches nothing else
+        raise Exception(f"Unsupported protocol {scheme}:")
     headers = {"User-Agent": USER_AGENT}
     if isinstance(props.get("headers"), dict):
         headers.update({str(k): js_string(v) for k, v in props["headers"].items()})
