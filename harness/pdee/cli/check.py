@@ -26,6 +26,7 @@ def check(
     horizon: o.Horizon = o.HORIZON,
     event_file: o.EventFile = None,
     event: o.Event = None,
+    trigger: o.Trigger = o.D.trigger,
     seed: o.Seed = o.D.seed,
     recycle: o.Recycle = o.D.recycle,
     tmp_size: o.TmpSize = o.TMP_SIZE,

@@ -89,6 +89,7 @@ Network = Annotated[str, _run_option("network")]
 AllowLinkLocal = Annotated[bool, _run_option("allow_link_local")]
 Image = Annotated[str, _run_option("image", envvar="PDEE_IMAGE")]
 Offline = Annotated[bool, _run_option("offline")]
+Trigger = Annotated[str | None, _run_option("trigger", metavar="TRIGGER")]
 
 # The CLI's own options.
 Report = Annotated[

@@ -21,6 +21,7 @@ def run(
     events: o.Events = o.D.events,
     event_file: o.EventFile = None,
     event: o.Event = None,
+    trigger: o.Trigger = o.D.trigger,
     schedule: o.Schedule = None,
     interval: o.Interval = o.D.interval,
     rate: o.Rate = o.D.rate,

@@ -203,6 +203,13 @@ class RunOptions:
     offline: bool = _option(
         False, "Take the steps' packages from pdee's cache only.", ENVIRONMENT, "--offline"
     )
+    trigger: str | None = _option(
+        None,
+        "The trigger of step files, which gives the default event and timeout: http (30 s), "
+        "timer (a timer's event, 60 s) or email (30 s). A synced workflow names its own.",
+        EVENTS,
+        show_default=False,
+    )
 
     @classmethod
     def of(
@@ -268,6 +275,7 @@ class CheckKeywords(TypedDict, total=False):
     image: str
     offline: bool
     recycle: bool
+    trigger: str | None
 
 
 class RunKeywords(CheckKeywords, total=False):

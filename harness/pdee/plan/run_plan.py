@@ -51,6 +51,7 @@ PLATFORM_MAX_TIMEOUT_S = 750.0
 # The platform's default execution timeout by trigger: 30 s (HTTP, email), 60 s (timer).
 DEFAULT_TIMEOUT_S = {"timer": 60.0}
 HTTP_TIMEOUT_S = 30.0
+TRIGGERS = ("http", "timer", "email")  # what --trigger names, for step files
 MAX_EES = 64  # pdee's own bound on --concurrency and --warm-workers, not the platform's
 # The virtual clock's bounds: a gap between events (interval, idle timeout) of at most a
 # year (the platform's longest delay), and a run that spans at most a century, so that
@@ -91,6 +92,7 @@ class RunPlan:
     resume_data: Any = None
     workflow: SyncedWorkflow | None = None  # the synced workflow the steps came from
     recycle: bool = True  # a cold start may remake a used EE fresh instead of a new one
+    given_trigger: str | None = None  # --trigger: step files' trigger (None: the default)
     # Where timeout_s came from: "given" (--timeout), "workflow.yaml" (its
     # settings.lambda_timeout) or "default" (the trigger's: 30 s, 60 s for a timer).
     timeout_from: str = "default"
@@ -101,8 +103,10 @@ class RunPlan:
 
     @property
     def trigger(self) -> str:
-        """What the default event is: http, timer, email or other (the synced
-        workflow's first trigger; step files: http)."""
+        """What the default event and timeout are: http, timer, email or other (--trigger;
+        else the synced workflow's first trigger; step files: http)."""
+        if self.given_trigger is not None:
+            return self.given_trigger
         return self.workflow.trigger if self.workflow is not None else "http"
 
     @property
@@ -333,6 +337,26 @@ def _user_events(
     return load_events(event, Path(event_file) if event_file is not None else None)
 
 
+def _trigger(given: str | None, synced: SyncedWorkflow | None) -> str | None:
+    """``--trigger``, checked: one of ``TRIGGERS``, and, for a synced workflow, the one its
+    ``workflow.yaml`` names (the files are what the platform runs; one that names no
+    trigger takes it).
+
+    Raises:
+        UsageError: another trigger, or one that differs from the workflow's.
+    """
+    if given is None:
+        return None
+    if given not in TRIGGERS:
+        raise UsageError(f"--trigger {given!s:.40}: give one of {', '.join(TRIGGERS)}")
+    if synced is not None and synced.triggers and synced.trigger != given:
+        raise UsageError(
+            f"--trigger {given}: workflow {synced.name}'s trigger is {synced.trigger} "
+            f"({synced.triggers[0]} in its workflow.yaml); drop --trigger"
+        )
+    return given
+
+
 def build_plan(steps: Sequence[StrPath], **options: Unpack[RunKeywords]) -> RunPlan:
     """Check every option and input file; the plan to run.
 
@@ -354,7 +378,8 @@ def _build(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
     if isinstance(steps, (str, PathLike)):
         raise UsageError("steps: give a list of step files, e.g. ['step.py']")
     workflow, synced = load_sources([Path(step) for step in steps])
-    trigger = synced.trigger if synced is not None else "http"
+    given_trigger = _trigger(given.trigger, synced)
+    trigger = given_trigger or (synced.trigger if synced is not None else "http")
     if given.schedule is not None and (given.event is not None or given.event_file is not None):
         raise UsageError("--schedule holds the events; drop --event and --event-file")
     user_events = _user_events(given.event, given.event_file)
@@ -437,5 +462,6 @@ def _build(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
         resume_data=resumed_with,
         workflow=synced,
         recycle=bool(given.recycle),
+        given_trigger=given_trigger,
         timeout_from=timeout_from,
     )

@@ -190,9 +190,10 @@ def serve_plan(
             f"workflow {plan.workflow.name} has no HTTP trigger (its trigger: "
             f"{', '.join(plan.workflow.triggers)}); pdee serve answers HTTP: use pdee run"
         )
-    if plan.workflow is None and plan.trigger != "http":
+    if plan.given_trigger not in (None, "http"):
         raise UsageError(
-            f"--trigger {plan.trigger}: pdee serve answers HTTP; drop --trigger or use pdee run"
+            f"--trigger {plan.given_trigger}: pdee serve answers HTTP; drop --trigger or use "
+            f"pdee run"
         )
     check_address(host, port)  # before the daemon is asked for anything
     with ExitStack() as owned:  # closed in turn: the backend, then the record file
