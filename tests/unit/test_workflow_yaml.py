@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from fake_backend import FakeBackend
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pdee.checking.project import check_project
@@ -17,7 +19,15 @@ from pdee.engine.runner import Runner
 from pdee.errors import UsageError
 from pdee.plan.run_plan import build_plan
 from pdee.plan.synced import read_workflow
-from pdee.runtime.expressions import MISSING, as_text, lookup, parse_path, render, resolve
+from pdee.runtime.expressions import (
+    MISSING,
+    as_text,
+    lookup,
+    parse_path,
+    paths_only,
+    render,
+    resolve,
+)
 
 STEP = 'def handler(pd: "pipedream"):\n    return 1\n'
 RAISES = 'def handler(pd: "pipedream"):\n    raise RuntimeError("disabled, never run")\n'
@@ -242,6 +252,8 @@ def test_lookup_reads_as_javascript_reads():
     assert lookup(["nope", "$return_value", "a"], STEPS) is MISSING  # JS would throw
     assert lookup(["first", "$return_value", "x", 9], STEPS) is MISSING
     assert lookup(["first", "$return_value", "x", "1", "y"], STEPS) is True
+    for odd in ("²", "01", "-1", "1.0"):  # not an index: a property arrays do not have
+        assert lookup(["first", "$return_value", "x", odd], STEPS) is MISSING
 
 
 def test_render_keeps_types_and_writes_text_as_javascript():
@@ -264,3 +276,31 @@ def test_render_keeps_types_and_writes_text_as_javascript():
 def test_resolve_leaves_out_props_that_are_undefined():
     props = {"x": "{{steps.first.$return_value.x[0]}}", "gone": "{{steps.skip.$return_value}}"}
     assert resolve(props, STEPS) == {"x": 1}
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+TEMPLATED = st.text(alphabet="{}[]().'\"$ steps.ab0_-+", max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.recursive(TEMPLATED, lambda inner: st.lists(inner, max_size=3), max_leaves=6))
+def test_props_render_or_are_left_alone_never_an_exception(value):
+    steps = {"trigger": {"event": {}}, "a": {"$return_value": [1, {"b": None}]}}
+    held, others = paths_only(value)
+    rendered = render(value, steps)
+    if not held:
+        assert rendered == value
+    assert all(parse_path(text) is None for text in others)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=JSON, keys=st.lists(st.integers(0, 5) | st.text(max_size=5), max_size=4))
+@example(data=[1], keys=["²"])
+def test_lookup_is_total_over_json(data, keys):
+    found = lookup(["s", *keys], {"s": data})
+    if not keys:
+        assert found == data or found is MISSING

@@ -34,6 +34,7 @@ _PART = re.compile(
     rf"\s*(?:\.\s*(?P<name>{_IDENT})|\[\s*(?:(?P<index>\d+)|\"(?P<dq>[^\"\\]*)\"|'(?P<sq>[^'\\]*)')\s*\])"
 )
 _ROOT = re.compile(r"\s*steps\b")
+_INDEX = re.compile(r"0|[1-9][0-9]*")  # an array index as JavaScript writes it ("01" is not)
 
 
 class _Missing:
@@ -98,7 +99,7 @@ def lookup(keys: list[str | int], steps: dict[str, Any]) -> Any:
         elif isinstance(value, (list, str)):
             if key == "length":
                 value = len(value)
-            elif isinstance(key, int) or key.isdigit():
+            elif isinstance(key, int) or _INDEX.fullmatch(key):
                 index = int(key)
                 value = value[index] if index < len(value) else MISSING
             else:
