@@ -195,6 +195,33 @@ def test_props_with_path_expressions_are_evaluated_others_are_noted(tmp_path):
     assert "when" not in given.unset
 
 
+def test_a_path_over_a_step_not_before_is_noted(tmp_path):
+    first = '  props:\n    early: "{{steps.b.$return_value}}"\n'
+    later = (
+        "  props:\n"
+        '    fine: "{{steps.a.$return_value}} {{steps.trigger.event}}"\n'
+        '    gone: ["{{steps.skip.$return_value}}", "{{steps.nope[0]}}"]\n'
+    )
+    text = (
+        "schema: workflow/2022.04\ntriggers:\n- id: hi_x\nsteps:\n"
+        + python_step("a", first)
+        + python_step("skip", "  disabled: true\n")
+        + python_step("b", later)
+    )
+    folder = tmp_path / "wf"
+    folder.mkdir()
+    (folder / "workflow.yaml").write_text(text)
+    for name in ("a", "skip", "b"):
+        (folder / name).mkdir()
+        (folder / name / "entry.py").write_text(STEP)
+    notes = [n for n in build_plan([folder]).notes if "which is not a step before it" in n]
+    assert [n.split(":")[0] for n in notes] == [
+        "step a's prop early reads steps.b, which is not a step before it",
+        "step b's prop gone reads steps.skip, which is not a step before it",
+        "step b's prop gone reads steps.nope, which is not a step before it",
+    ]
+
+
 # -- {{ }} expressions: the evaluator (runtime/expressions.py) --------------------------
 
 

@@ -27,6 +27,7 @@ from ..lifecycle.scheduler import (
 )
 from ..provision.image import DEFAULT_TAG
 from ..provision.packages import Requirement
+from ..runtime.expressions import steps_named
 from .environment import build_env
 from .events import MAX_SPAN_S, MAX_SPAN_YEARS, Schedule, load_events, load_schedule, parse_events
 from .options import RunKeywords, RunOptions
@@ -132,6 +133,7 @@ class RunPlan:
                         f"step {synced.namespace}'s filter (_filter) is not evaluated: the "
                         f"step runs, and the workflow goes on, whatever its rules say"
                     )
+        before = {"trigger"}  # what pd.steps holds when a step runs
         for step in self.steps:
             if step.action is not None and step.stand_in is None:
                 found.append(f"step {step.name} runs {step.action} as pdee emulates it")
@@ -147,6 +149,14 @@ class RunPlan:
                     f"step {step.name}'s prop {prop} is {why}, which pdee cannot give: "
                     f'give pd.inputs["{prop}"] in --inputs under "$steps"'
                 )
+            for prop, value in step.expressions.items():
+                for name in steps_named(value):
+                    if name not in before:
+                        found.append(
+                            f"step {step.name}'s prop {prop} reads steps.{name}, which is not "
+                            f"a step before it: pdee reads it as undefined"
+                        )
+            before.add(step.name)
         if self.trigger == "other" and self.workflow is not None and self.events is None:
             found.append(
                 f"trigger {self.workflow.triggers[0]} is an app's event source: each "

@@ -89,6 +89,16 @@ def paths_only(value: Any) -> tuple[bool, list[str]]:
     return bool(found), [text.strip() for text in found if parse_path(text) is None]
 
 
+def steps_named(value: Any) -> list[str]:
+    """The steps (``steps.NAME``) that the path expressions in ``value`` read, in order."""
+    named = []
+    for text in expressions(value):
+        keys = parse_path(text)
+        if keys and isinstance(keys[0], str) and keys[0] not in named:
+            named.append(keys[0])
+    return named
+
+
 def lookup(keys: list[str | int], steps: dict[str, Any]) -> Any:
     """What the path ``steps`` + ``keys`` reads, as JavaScript reads it; ``MISSING``
     where it is not there (also past a missing or null value, where JavaScript throws)."""
