@@ -209,10 +209,11 @@ json_values = st.recursive(
     memory=st.one_of(st.text(max_size=12), st.integers(min_value=-5, max_value=2**80)),
     cpus=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6)),
     event=st.one_of(st.none(), json_values.map(json.dumps), st.text(max_size=20)),
+    trigger=st.one_of(st.none(), st.sampled_from(["http", "timer", "email"]), st.text(max_size=8)),
 )
 def test_the_plan_builder_returns_a_plan_or_a_usage_error(
     step, events, interval, rate, idle_timeout, chaos, timeout, concurrency, tmp_size, memory,
-    cpus, event,
+    cpus, event, trigger,
 ):  # fmt: skip
     options = {
         "events": events,
@@ -226,6 +227,7 @@ def test_the_plan_builder_returns_a_plan_or_a_usage_error(
         "memory": memory,
         "cpus": cpus,
         "event": event,
+        "trigger": trigger,
     }
     try:
         plan = build_plan([step], **options)

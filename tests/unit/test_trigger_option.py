@@ -53,11 +53,12 @@ def test_a_synced_workflows_trigger_is_its_own(step):
 
 
 class Seen(FakeBackend):
-    """A fake backend that keeps the event of each execution."""
+    """A fake backend that keeps the event and context of each execution."""
 
     def __init__(self) -> None:
         super().__init__()
         self.events: list[dict[str, Any]] = []
+        self.contexts: list[dict[str, Any]] = []
 
     def ee(self, spec: EESpec, run_id: str, ee_id: str) -> FakeEE:
         backend = self
@@ -65,6 +66,7 @@ class Seen(FakeBackend):
         class Keeping(FakeEE):
             def run(self, message: protocol.Run, on_call: OnCall | None) -> protocol.Result:
                 backend.events.append(message["event"])
+                backend.contexts.append(message["context"])
                 return super().run(message, on_call)
 
         ee = Keeping(self, spec, ee_id)
@@ -79,6 +81,8 @@ def test_a_timer_step_gets_the_timers_event_and_an_http_step_the_requests(step):
     assert [e["interval_seconds"] for e in timer.events] == [3600, 3600]
     assert timer.events[1]["timestamp"] - timer.events[0]["timestamp"] == 3600
     assert "timezone_configured" in timer.events[0] and "method" not in timer.events[0]
+    assert {c["emitter_id"][:3] for c in timer.contexts} == {"ti_"}  # a timer's id
+    assert http.contexts[0]["emitter_id"].startswith("hi_")
     assert http.events[0]["method"] == "POST"
 
 

@@ -112,7 +112,9 @@ class Runner:
         )
         self.scheduler = Scheduler(plan.policy)
         self.rng = random.Random(plan.policy.seed)
-        self.workflow = WorkflowIds.create(self.rng, plan.steps[-1].name, plan.workflow)
+        self.workflow = WorkflowIds.create(
+            self.rng, plan.steps[-1].name, plan.workflow, plan.trigger
+        )
         self.origin = plan.origin or datetime.now(timezone.utc)
         self.result = RunResult(run_id=self.run_id, settings=self._settings(None))
         self.inbox: queue.Queue[News] = queue.Queue()

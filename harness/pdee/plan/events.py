@@ -30,6 +30,8 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 EARLIEST_TO_LATEST_S = (LATEST - EARLIEST).total_seconds()
 PLATFORM_VERSION = "3.62.0"
+# The prefix of a trigger's id (the context's emitter_id), by its kind.
+EMITTER_PREFIXES = {"http": "hi_", "timer": "ti_", "email": "ei_"}
 
 
 def _id(rng: random.Random, prefix: str = "", length: int = 27) -> str:
@@ -103,14 +105,18 @@ class WorkflowIds:
 
     @classmethod
     def create(
-        cls, rng: random.Random, name: str, synced: SyncedWorkflow | None = None
+        cls,
+        rng: random.Random,
+        name: str,
+        synced: SyncedWorkflow | None = None,
+        trigger: str = "http",
     ) -> WorkflowIds:
-        """Ids drawn from ``rng``; a synced workflow's own id, name and trigger where its
-        files give them."""
+        """Ids drawn from ``rng``, the emitter's a ``trigger``'s (``hi_``, ``ti_``,
+        ``ei_``); a synced workflow's own id, name and trigger where its files give them."""
         made = cls(
             workflow_id=_id(rng, "p_", 7),
             deployment_id=_id(rng, "d_", 8),
-            emitter_id=_id(rng, "hi_", 7),
+            emitter_id=_id(rng, EMITTER_PREFIXES.get(trigger, "hi_"), 7),
             owner_id=_id(rng, "o_", 7),
             endpoint="eo" + _id(rng, "", 13).lower(),
             name=name,

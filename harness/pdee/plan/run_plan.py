@@ -358,7 +358,8 @@ def _trigger(given: str | None, synced: SyncedWorkflow | None) -> str | None:
     if given is None:
         return None
     if given not in TRIGGERS:
-        raise UsageError(f"--trigger {given!s:.40}: give one of {', '.join(TRIGGERS)}")
+        shown = given[:40] if isinstance(given, str) and given.isprintable() else repr(given)
+        raise UsageError(f"--trigger {shown}: give one of {', '.join(TRIGGERS)}")
     if synced is not None and synced.triggers and synced.trigger != given:
         raise UsageError(
             f"--trigger {given}: workflow {synced.name}'s trigger is {synced.trigger} "
