@@ -186,7 +186,7 @@ def test_props_with_path_expressions_are_evaluated_others_are_noted(tmp_path):
     assert b.inputs == {"picked": "/SSOut", "plain": '{ "photos": steps.get_photos.$return_value }'}
     assert set(b.unset) == {"when", "trimmed"}
     notes = " | ".join(plan.notes)
-    assert "step b's prop when is the expression '{{Date.now()}}', which is not a path" in notes
+    assert "step b's prop when is the expression '{{Date.now()}}' (JavaScript, not a path" in notes
     assert "step b's prop trimmed is the expression" in notes
     load = Runner(FakeBackend(), plan).work.load_message()
     assert load["steps"][1]["expressions"] == b.expressions  # type: ignore[typeddict-item]

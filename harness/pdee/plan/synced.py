@@ -388,7 +388,7 @@ def _props(where: str, props: Any) -> _Props:
         held, others = paths_only(value)
         if others:
             shown = _shown("{{" + others[0] + "}}")
-            found.unset[name] = f"the expression {shown}, which is not a path over steps"
+            found.unset[name] = f"the expression {shown} (JavaScript, not a path over steps)"
         elif held:
             found.expressions[name] = value
         else:
