@@ -5,10 +5,13 @@ result through the worker's ``run_handler`` (no EE)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pdee.engine.ee_work import step_message
+from pdee.plan.run_plan import build_plan
 from pdee.runtime import actions
 from pdee.runtime.actions import ConfigurationError, check_condition, parse_float, parse_value
 from pdee.runtime.store import Store
@@ -273,3 +276,35 @@ def test_download_takes_http_only():
         {"url": "file:///etc/passwd", "filename": "x"},
     )
     assert outcome["error"]["message"] == "Unsupported protocol file:"
+
+
+# -- the plan: which steps pdee emulates, and what the EE gets ------------------------
+
+EXAMPLE_REPORT = (
+    Path(__file__).resolve().parents[2] / "examples" / "project" / "reports"
+    / "daily-report-p_Q8mWv2n"
+)  # fmt: skip
+
+
+def test_a_synced_built_in_action_is_a_step_the_ee_runs():
+    plan = build_plan([EXAMPLE_REPORT])
+    email = plan.steps[-1]
+    assert email.action == "email-send-email-to-self@0.4.4" and email.runs
+    assert email.inputs == {"subject": "Daily report"}
+    assert "text" in email.expressions  # {{steps...}}: evaluated in the EE before the step
+    message = step_message(email)
+    assert message["name"] == "send_email_to_self"
+    assert message.get("action") == "email-send-email-to-self@0.4.4"
+    assert "action" not in step_message(plan.steps[0])  # Python code
+
+
+def test_a_step_result_stands_a_built_in_action_in():
+    plan = build_plan([EXAMPLE_REPORT], step_results=['send_email_to_self={"sent": true}'])
+    email = plan.steps[-1]
+    assert email.stand_in is not None and email.stand_in.return_value == {"sent": True}
+    assert email.stand_in.what == "action email-send-email-to-self@0.4.4" and not email.runs
+    assert step_message(email) == {
+        "name": "send_email_to_self",
+        "stand_in": True,
+        "return_value": {"sent": True},
+    }
