@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -93,6 +94,8 @@ def test_default_event_is_an_http_post():
     event = default_event(4, "eoabc")
     assert event["method"] == "POST" and event["body"]["index"] == 4
     assert event["headers"]["host"] == "eoabc.m.pipedream.net"
+    assert json.loads(event["bodyRaw"]) == event["body"]  # as every platform HTTP event
+    assert event["headers"]["content-length"] == str(len(event["bodyRaw"]))
 
 
 def test_load_step_checks(tmp_path):

@@ -40,8 +40,10 @@ def _id(rng: random.Random, prefix: str = "", length: int = 27) -> str:
 
 
 def default_event(index: int, endpoint: str) -> dict[str, Any]:
-    """A realistic HTTP-trigger event: a JSON POST to the workflow's endpoint."""
+    """A realistic HTTP-trigger event: a JSON POST to the workflow's endpoint, with its
+    body's text in ``bodyRaw`` as the platform's HTTP events carry it."""
     body = {"message": "hello from pdee", "index": index}
+    raw = json.dumps(body)
     host = f"{endpoint}.m.pipedream.net"
     return {
         "method": "POST",
@@ -51,12 +53,13 @@ def default_event(index: int, endpoint: str) -> dict[str, Any]:
         "url": f"https://{host}/",
         "headers": {
             "host": host,
-            "content-length": str(len(json.dumps(body))),
+            "content-length": str(len(raw)),
             "content-type": "application/json",
             "user-agent": "curl/8.5.0",
             "accept": "*/*",
         },
         "body": body,
+        "bodyRaw": raw,
     }
 
 
