@@ -308,3 +308,37 @@ def test_a_step_result_stands_a_built_in_action_in():
         "stand_in": True,
         "return_value": {"sent": True},
     }
+
+
+def _workflow(tmp_path: Path, steps: str) -> Path:
+    folder = tmp_path / "hook-p_AbC1234"
+    (folder / "code").mkdir(parents=True)
+    (folder / "code" / "entry.py").write_text("def handler(pd):\n    return {'ok': 1}\n")
+    (folder / "workflow.yaml").write_text(
+        "schema: workflow/2022.04\nname: hook\ntriggers:\n- hi_AbC1234\nsteps:\n"
+        "- namespace: code\n  runtime: python3.12\n  uses: ./code/entry.py\n" + steps
+    )
+    return folder
+
+
+def test_a_workflow_answered_by_the_response_action_returns_a_custom_response(tmp_path):
+    from pdee.serving.handle import answers_itself
+
+    answering = _workflow(
+        tmp_path / "a",
+        "- namespace: respond\n  runtime: nodejs20.x\n  uses: http-return-http-response@0.0.5\n"
+        "  props:\n    resStatusCode: 201\n",
+    )
+    assert answers_itself(build_plan([answering]))
+    assert not answers_itself(build_plan([_workflow(tmp_path / "b", "")]))
+
+
+def test_a_workflow_of_built_in_actions_alone_runs(tmp_path):
+    folder = tmp_path / "only-p_AbC1234"
+    folder.mkdir()
+    (folder / "workflow.yaml").write_text(
+        "schema: workflow/2022.04\nname: only\ntriggers:\n- hi_AbC1234\nsteps:\n"
+        "- namespace: respond\n  runtime: nodejs20.x\n  uses: http-return-http-response@0.0.5\n"
+    )
+    plan = build_plan([folder])
+    assert [step.action for step in plan.steps] == ["http-return-http-response@0.0.5"]

@@ -165,7 +165,7 @@ def check_project(
                 why = "it is inactive (inactive: true); check it with --include-inactive"
                 checks.append(WorkflowCheck(workflow, None, why))
                 continue
-            if not any(step.runs for step in workflow.steps):
+            if not any(step.executes for step in workflow.steps):
                 what = "enabled " if any(s.path is not None for s in workflow.steps) else ""
                 why = f"none of its {what}steps is Python code"
                 checks.append(WorkflowCheck(workflow, None, why))

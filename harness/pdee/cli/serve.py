@@ -13,6 +13,7 @@ from ..interrupts import Terminated
 from ..outputs import report, terminal
 from ..plan.options import OUTPUT
 from ..results.records import Execution, RunResult
+from ..serving.handle import answers_itself
 from ..serving.http_trigger import HttpEvent, custom_answer
 from . import options as o
 from .common import Consoles, claimed, fail, finish, say, signal_code
@@ -102,7 +103,8 @@ def serve(
 
     def served(event: dict[str, Any], execution: Execution) -> None:
         answer = 200  # the default response went at once
-        if custom_response:  # what the app sends (a 500 when the response cannot be sent)
+        if custom_response or (server is not None and answers_itself(server.plan)):
+            # what the app sends (a 500 when the response cannot be sent)
             answer = custom_answer(execution.respond, execution.pause is not None).status
         say(
             f"{event['method']} {event['path']} {answer} · #{execution.index} "

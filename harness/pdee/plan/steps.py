@@ -114,13 +114,14 @@ def synced_steps(workflow: SyncedWorkflow) -> list[Step]:
     does not run.
 
     Raises:
-        UsageError: a Python step's file is not a step, or no step is Python.
+        UsageError: a Python step's file is not a step, or no step is Python code or a
+            built-in action pdee emulates.
     """
-    if not any(step.runs for step in workflow.steps):
+    if not any(step.executes for step in workflow.steps):
         disabled = " enabled" if any(s.path is not None for s in workflow.steps) else ""
         raise UsageError(
-            f"{workflow.folder / WORKFLOW_FILE}: none of its{disabled} steps is Python code, "
-            f"which is what pdee runs"
+            f"{workflow.folder / WORKFLOW_FILE}: none of its{disabled} steps is Python code or "
+            f"a built-in action pdee emulates, which is what pdee runs"
         )
     steps = []
     for synced in workflow.steps:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..runtime.actions import emulated
 from ..runtime.expressions import paths_only
 from .reading import read_text, shown_path
 
@@ -75,7 +76,13 @@ class SyncedStep:
 
     @property
     def runs(self) -> bool:
+        """Python code pdee runs (not disabled)."""
         return self.path is not None and not self.disabled
+
+    @property
+    def executes(self) -> bool:
+        """pdee runs it in the EE: Python code, or a built-in action pdee emulates."""
+        return self.runs or (self.path is None and not self.disabled and emulated(self.uses))
 
     @property
     def what(self) -> str:

@@ -32,6 +32,7 @@ from ..interrupts import Terminated, deferred
 from ..plan.run_plan import RunPlan
 from ..plan.steps import StrPath
 from ..results.records import Execution, RunResult
+from ..runtime.actions import split_uses
 from .http_trigger import HttpEvent
 from .http_trigger import http_event as parse_http_event
 from .request_queue import OnRequest, RequestQueue
@@ -160,6 +161,20 @@ class Serving:
         self._error = None  # the abort's own Terminated: the signal is what is raised
 
 
+# The built-in action that answers the HTTP trigger: a workflow that holds it returns a
+# custom response (the trigger's setting, which synced files do not carry).
+RESPONSE_ACTION = "http-return-http-response"
+
+
+def answers_itself(plan: RunPlan) -> bool:
+    """Whether the workflow answers its HTTP trigger with the platform's
+    ``http-return-http-response`` action: its callers wait for that response."""
+    return any(
+        step.action is not None and split_uses(step.action)[0] == RESPONSE_ACTION
+        for step in plan.steps
+    )
+
+
 @contextmanager
 def serve_plan(
     plan: RunPlan,
@@ -185,6 +200,7 @@ def serve_plan(
     from .server import HTTPServer, check_address
 
     kind = parse_http_event(http_event)
+    custom_response = custom_response or answers_itself(plan)
     if plan.workflow is not None and not plan.workflow.serves_http:
         raise UsageError(
             f"workflow {plan.workflow.name} has no HTTP trigger (its trigger: "
