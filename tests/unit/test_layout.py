@@ -175,3 +175,11 @@ def test_the_public_names_are_all_there_and_the_entry_point_imports_none_of_them
 def test_internal_errors_are_not_exported_but_0_3_code_still_finds_them():
     assert "EEGone" not in pdee.__all__ and "EEUnresponsive" not in pdee.__all__
     assert issubclass(pdee.EEGone, pdee.EEError)
+
+
+def test_no_two_test_modules_share_a_name():
+    """pytest imports test modules by their basename (rootdir mode): a second
+    ``test_x.py`` in another folder stops the collection of the whole suite."""
+    tests = Path(__file__).parents[1]
+    names = [path.name for path in tests.rglob("test_*.py")]
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []
