@@ -62,8 +62,9 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
 def install(command: bool = True) -> None:
     """Route SIGINT and SIGTERM through pdee's handler (main thread only); ``command``:
     the caller is a command's own code, which reports a signal itself from now on."""
-    global _in_command
+    global _in_command, _ignoring
     _in_command = _in_command or command
+    _ignoring = False
     signal.signal(signal.SIGINT, _handle)
     signal.signal(signal.SIGTERM, _handle)
 
@@ -73,16 +74,12 @@ def in_command() -> bool:
     return _in_command
 
 
-@contextmanager
-def ignored() -> Iterator[None]:
-    """Drop Ctrl-C and SIGTERM while the block runs: once a run has ended, a signal
-    landing while pdee shows and writes it changes neither its exit code nor its report."""
+def settled() -> None:
+    """The command's run has ended: from now on, until the process exits (or the next
+    command installs the handler), Ctrl-C and SIGTERM change neither its exit code nor
+    what it shows and writes."""
     global _ignoring
-    before, _ignoring = _ignoring, True
-    try:
-        yield
-    finally:
-        _ignoring = before
+    _ignoring = True
 
 
 @contextmanager

@@ -104,22 +104,22 @@ def check(
             finally:
                 if status is not None:
                     status.stop()
-            with interrupts.ignored():
-                if isinstance(checked, ProjectCheck):
-                    terminal.show_project(Consoles.out, checked)
-                else:
-                    terminal.show_check(Consoles.out, checked)
-                if json_path is not None:
-                    report.write(json_path, checked.to_json(), "JSON file")
-                if junit_path is not None:
-                    from ..outputs import junit
+            interrupts.settled()  # the check has ended: a signal now changes nothing
+            if isinstance(checked, ProjectCheck):
+                terminal.show_project(Consoles.out, checked)
+            else:
+                terminal.show_check(Consoles.out, checked)
+            if json_path is not None:
+                report.write(json_path, checked.to_json(), "JSON file")
+            if junit_path is not None:
+                from ..outputs import junit
 
-                    xml = (
-                        junit.project_xml(checked)
-                        if isinstance(checked, ProjectCheck)
-                        else junit.check_xml(checked)
-                    )
-                    junit.write(junit_path, xml)
+                xml = (
+                    junit.project_xml(checked)
+                    if isinstance(checked, ProjectCheck)
+                    else junit.check_xml(checked)
+                )
+                junit.write(junit_path, xml)
     except PdeeError as exc:
         fail(exc)
     except (KeyboardInterrupt, Terminated) as exc:

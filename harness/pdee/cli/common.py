@@ -95,18 +95,19 @@ def finish(
     junit_path: Path | None,
     verbosity: terminal.Verbosity,
 ) -> None:
-    """Show the run, then write its reports (a report that fails leaves the tables)."""
-    with interrupts.ignored():
-        terminal.show(Consoles.out, result, verbosity)
-        try:
-            if report_path is not None:
-                report.write_run(report_path, result)
-            if junit_path is not None:
-                from ..outputs import junit  # junitparser: imported for --junit only
+    """Show the run, then write its reports (a report that fails leaves the tables); from
+    here on a signal changes neither the exit code nor what is shown and written."""
+    interrupts.settled()
+    terminal.show(Consoles.out, result, verbosity)
+    try:
+        if report_path is not None:
+            report.write_run(report_path, result)
+        if junit_path is not None:
+            from ..outputs import junit  # junitparser: imported for --junit only
 
-                junit.write(junit_path, junit.run_xml(result))
-        except PdeeError as exc:
-            fail(exc)
+            junit.write(junit_path, junit.run_xml(result))
+    except PdeeError as exc:
+        fail(exc)
 
 
 def interrupted(exc: BaseException, result: RunResult | None, report_path: Path | None) -> NoReturn:
