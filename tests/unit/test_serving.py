@@ -12,14 +12,13 @@ import json
 import math
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_backend import FakeBackend, FakeEE
+from http_client import call
 
 import pdee
 from pdee.backends import EESpec, OnCall
@@ -33,27 +32,6 @@ from pdee.serving.http_trigger import NO_RESPOND, SUCCESS_PAGE, Refused
 from pdee.serving.request_queue import RequestQueue
 
 QUIET = "def handler(pd):\n    return 1\n"
-
-# Straight to 127.0.0.1, whatever proxy the environment names.
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def call(
-    url: str, body: Any = None, method: str | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request (a JSON body if given): its status, headers and body."""
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"content-type": "application/json"} if body is not None else {}
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with OPENER.open(request, timeout=10) as response:
-            return response.status, lowered(response.headers.items()), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, lowered(error.headers.items()), error.read()
-
-
-def lowered(headers: Any) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers}
 
 
 def threads_alive() -> list[str]:

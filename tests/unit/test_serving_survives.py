@@ -10,7 +10,6 @@ a second Ctrl-C, a bad port) runs as a process, on the same fake EEs.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -19,8 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +25,7 @@ from typing import Any
 
 import pytest
 from fake_requests import RequestBackend
+from http_client import call
 from rich.console import Console
 
 import pdee
@@ -40,31 +38,7 @@ from pdee.serving.handle import GRACE_S
 from pdee.serving.http_trigger import INVALID_RESPONSE, custom_answer
 
 STEP = "def handler(pd):\n    return 1\n"
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 UNIT = Path(__file__).parent
-
-
-def call(
-    url: str,
-    body: Any = None,
-    data: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, str], bytes]:
-    """One POST (a JSON ``body``, or raw ``data``): its status, headers and body."""
-    sent_headers = dict(headers or {})
-    if body is not None:
-        data = json.dumps(body).encode()
-        sent_headers.setdefault("content-type", "application/json")
-    request = urllib.request.Request(url, data=data, headers=sent_headers, method="POST")
-    try:
-        with OPENER.open(request, timeout=10) as response:
-            return response.status, _lowered(response.headers.items()), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, _lowered(error.headers.items()), error.read()
-
-
-def _lowered(headers: Any) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers}
 
 
 def raw(url: str, data: bytes, read: bool = True) -> bytes:
