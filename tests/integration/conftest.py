@@ -10,6 +10,7 @@ labelled `pdee.run` may be left: a leak fails the run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ import docker
 import pytest
 
 from pdee.backends import LABEL_RUN
+from pdee.plan.options import RunOptions
 
 Containers = Callable[..., list[dict[str, Any]]]
 
@@ -25,6 +27,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/integration/" in str(item.path):
             item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def api_image_from_environment() -> Iterator[None]:
+    """The tests that call the API (``pdee.run``, ``pdee.serve``, ``pdee.check``) without
+    ``image=`` run on ``PDEE_IMAGE`` when it is set, as the CLI and the ``pdee`` fixture
+    do: the API itself reads no environment, its default stays ``pdee-ee:latest``."""
+    tag = os.environ.get("PDEE_IMAGE")
+    defaults = RunOptions.__init__.__kwdefaults__
+    before = defaults["image"]
+    if tag:
+        defaults["image"] = tag
+    yield
+    defaults["image"] = before
 
 
 @pytest.fixture(scope="session")

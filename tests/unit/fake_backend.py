@@ -62,6 +62,7 @@ class FakeEE:
             "memory_source": "fake",
             "separated": True,
             "link_local": "blocked" if self.spec.block_link_local else "open",
+            "clock": "time-machine",
         }
         self.hello = dict(hello)
         return hello

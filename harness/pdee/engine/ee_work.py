@@ -47,6 +47,9 @@ class EEWork:
     new_ee: Callable[[str], EE]  # a new EE of the run, by id (for a failed recycle)
     stores: dict[str, DataStore] = field(default_factory=dict)
     origin_ts: float = 0.0
+    # The steps' wall clock on the virtual clock (``clock_ts`` in Load and Run, Unix
+    # seconds); off for serve, whose steps read the real clock.
+    virtual_clock: bool = True
     measure: bool = True  # the exact peaks; off only for the benchmark's baseline
 
     def start(self, lane: Lane) -> None:
@@ -104,14 +107,15 @@ class EEWork:
         Raises:
             EEError: the EE did not load it.
         """
-        loaded = lane.ee.request(self.load_message(), timeout_s=LOAD_TIMEOUT_S)
+        loaded = lane.ee.request(self.load_message(lane.virtual_s), timeout_s=LOAD_TIMEOUT_S)
         if loaded["type"] != protocol.READY:
             raise _out_of_turn(lane, loaded, protocol.LOAD)
         lane.packages_bytes = loaded["packages_bytes"]
 
-    def load_message(self) -> protocol.Load:
+    def load_message(self, at_s: float = 0.0) -> protocol.Load:
+        """The Load of the plan, into an EE starting at virtual time ``at_s``."""
         plan = self.plan
-        return {
+        message: protocol.Load = {
             "type": protocol.LOAD,
             "steps": [step_message(step) for step in plan.steps],
             "env": plan.env,
@@ -119,6 +123,9 @@ class EEWork:
             "memory_bytes": plan.memory_bytes,
             "timeout_s": plan.timeout_s,
         }
+        if self.virtual_clock:  # the steps' wall clock when they are imported
+            message["clock_ts"] = self.origin_ts + at_s
+        return message
 
     def execute(self, lane: Lane, decision: Decision, message: protocol.Run) -> None:
         """Run one execution; a cold one starts the EE first, unless a standby EE did.
@@ -130,6 +137,7 @@ class EEWork:
         if decision.start is Start.COLD:
             if lane.start_s is None:  # virtual time runs during the start itself
                 lane.mark_running(decision.at_s)
+                lane.virtual_s = decision.at_s
                 self.start(lane)
             assert lane.start_s is not None
             cold_start_s = lane.start_s
@@ -140,6 +148,8 @@ class EEWork:
         # Where the execution starts on the virtual clock, as a Unix time: its store
         # calls happen then, plus the real time the execution has taken so far.
         virtual_start = self.origin_ts + decision.at_s + cold_start_s - started
+        if self.virtual_clock:  # the steps' wall clock: the same instant as the stores'
+            message["clock_ts"] = virtual_start + started
         uses: dict[str, list[int]] = {}
 
         def on_call(call: dict[str, Any]) -> dict[str, Any]:

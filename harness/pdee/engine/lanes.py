@@ -85,6 +85,8 @@ class Lane:
         self.running: tuple[float, float] | None = None  # the main thread's copy of Running
         self.closing = False  # set on the way out: failures no longer matter
         self.recycled = False  # its EE is a used one, being made fresh for a cold start
+        # The virtual time its EE (last) starts or is made new: the steps' clock at import.
+        self.virtual_s = 0.0
         self.given = 0  # tasks given to its thread (main thread's count)
         self.done = 0  # of those, the ones its thread has ended (its thread's count)
         self.failed = False

@@ -75,6 +75,19 @@ RECYCLABLE = {Retire.IDLE, Retire.CHAOS, Retire.COLD_MODE}
 OnExecution = Callable[[Execution], None]
 
 
+def clock_setting(mechanism: str, real_clock: bool) -> str:
+    """The report's ``settings.clock``: what the steps read as wall-clock time, from the
+    mechanism an EE says it has (``Hello.clock``)."""
+    if real_clock:
+        return "real"
+    if mechanism.startswith("time-machine"):
+        return f"virtual ({mechanism}, in the step's process)"
+    return (
+        "virtual (time functions only: the image has no clock extension, datetime.now() "
+        "reads the real clock; rebuild it with `pdee image build`)"
+    )
+
+
 class Runner:
     """Carries out one plan on one backend, for the arrivals of one source."""
 
@@ -123,7 +136,12 @@ class Runner:
         self.standby = Standby(
             plan.policy.concurrency if plan.policy.mode is Mode.COLD else 0, self._starting_lane
         )
-        self.work = EEWork(plan, self._new_ee, origin_ts=self.origin.timestamp())
+        self.work = EEWork(
+            plan,
+            self._new_ee,
+            origin_ts=self.origin.timestamp(),
+            virtual_clock=not self.source.real_clock,  # serve: the steps' real clock
+        )
         self.store_totals: dict[str, list[int]] = {}  # reads and writes, by store
         self.placing = False  # an arrival is being placed (counted out of events left)
         self.in_flight: dict[str, Decision] = {}
@@ -368,6 +386,7 @@ class Runner:
     def _new_lane(self, ee_id: str) -> Lane:
         """A lane with no task yet, known to ``_close`` before it can make an EE."""
         lane = Lane(self._new_ee(ee_id), self.inbox)
+        lane.virtual_s = self.clock_s  # a standby EE starts now
         self.every_lane.append(lane)
         return lane
 
@@ -443,6 +462,7 @@ class Runner:
                 and self.standby.keep(lane, self._events_left() + self.placing)
             ):
                 lane.recycled = True
+                lane.virtual_s = retirement.at_s
                 lane.give(partial(self.work.recycle, lane))
                 continue
             lane.give(partial(_destroy, lane))
@@ -508,6 +528,7 @@ class Runner:
             runtimes = [step.runtime for step in synced.steps if step.runs] if synced else []
             settings.python_note = python_note(settings.python, settings.base_image, runtimes)
             settings.memory_source = hello["memory_source"]
+            settings.clock = clock_setting(str(hello.get("clock")), self.source.real_clock)
 
     def _take_finished(self, news: Finished) -> None:
         decision = self.in_flight.pop(news.ee)

@@ -7,10 +7,13 @@ registry and with no network inside the build:
    if it is here, else ``pdee-base:<codename>``, bootstrapped once from this
    machine's own apt sources with ``mmdebstrap`` (Debian's Python, not 3.12; every
    report says so).
-2. **Wheels** of ``images/ee/requirements.txt``, downloaded on the host (``pip download``),
-   where PyPI is reachable, into pdee's cache (``$XDG_CACHE_HOME/pdee``), once.
+2. **Wheels** of ``images/ee/requirements.txt`` (pure Python), and the binary wheels of
+   ``images/ee/runtime-requirements.txt`` (the runtime's own: time-machine, the steps'
+   virtual clock) for the EE's Python and machine, downloaded on the host (``pip
+   download``), where PyPI is reachable, into pdee's cache (``$XDG_CACHE_HOME/pdee``), once.
 3. **Build** from an in-memory context: ``images/ee/Dockerfile``, the wheels and
-   the runtime (``pdee.runtime``, installed as ``pdee_runtime``).
+   the runtime (``pdee.runtime``, installed as ``pdee_runtime``; its own wheels at
+   ``/opt/pdee/vendor``, on no step's ``sys.path``).
 4. **Check**: an EE of the new image starts and says hello.
 
 The image is labelled with the recipe's fingerprint; a run refuses an image built
@@ -22,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -35,6 +39,7 @@ from typing import IO, Protocol
 
 from ..backends import Backend, EESpec, ImageInfo
 from ..errors import EEError, ImageError, UsageError
+from .packages import wheel_platforms
 from .recipe import cache_dir, cache_problem, recipe_file, recipe_lines, tar_of
 
 DEFAULT_TAG = "pdee-ee:latest"
@@ -70,6 +75,7 @@ def recipe_files() -> dict[str, bytes]:
     files = {
         "Dockerfile": recipe_file("ee/Dockerfile"),
         "wheels/requirements.txt": recipe_file("ee/requirements.txt"),
+        "runtime-wheels/requirements.txt": recipe_file("ee/runtime-requirements.txt"),
     }
     runtime = resources.files("pdee.runtime")
     for entry in sorted(runtime.iterdir(), key=lambda e: e.name):
@@ -86,18 +92,29 @@ def recipe_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def download_wheels(requirements: bytes, python: str, progress: OnLine = _quiet) -> Path:
-    """The wheels of ``requirements`` for an EE running ``python``, downloaded once.
+def ee_machine() -> str:
+    """The EEs' machine, as wheels' platform tags name it (``x86_64``, ``aarch64``)."""
+    machine = platform.machine().lower()
+    return {"arm64": "aarch64", "amd64": "x86_64"}.get(machine, machine)
+
+
+def download_wheels(
+    requirements: bytes, python: str, progress: OnLine = _quiet, machine: str | None = None
+) -> Path:
+    """The wheels of ``requirements`` for an EE running ``python``, downloaded once:
+    pure-Python ones, or, given ``machine``, binary ones for that Python and machine.
 
     Raises:
         ImageError: pip could not get them (no network on the host, a proxy, ...).
     """
     major_minor = ".".join(python.split(".")[:2])
-    key = hashlib.sha256(requirements + major_minor.encode()).hexdigest()[:16]
+    salt = major_minor if machine is None else f"{major_minor} cp {machine}"
+    key = hashlib.sha256(requirements + salt.encode()).hexdigest()[:16]
     wheels = cache_dir() / "wheels" / f"ee-{key}"
     if (wheels / "requirements.txt").is_file():
         return wheels
-    progress(f"downloading wheels for Python {major_minor} on the host (pip download)")
+    kind = "wheels" if machine is None else f"the runtime's wheels ({machine})"
+    progress(f"downloading {kind} for Python {major_minor} on the host (pip download)")
     partial = wheels.with_name(wheels.name + f".part-{uuid.uuid4().hex[:8]}")
     try:
         partial.mkdir(parents=True)
@@ -107,7 +124,13 @@ def download_wheels(requirements: bytes, python: str, progress: OnLine = _quiet)
     try:
         command = [sys.executable, "-m", "pip", "download", "--quiet"]
         command += ["--disable-pip-version-check", "--no-deps", "--only-binary=:all:"]
-        command += ["--implementation", "py", "--abi", "none", "--platform", "any"]
+        if machine is None:
+            command += ["--implementation", "py", "--abi", "none", "--platform", "any"]
+        else:
+            abi = "cp" + major_minor.replace(".", "")
+            command += ["--implementation", "cp", "--abi", abi]
+            for tag in wheel_platforms(machine):
+                command += ["--platform", tag]
         command += ["--python-version", major_minor, "--dest", str(partial)]
         command += ["-r", str(partial / "requirements.txt")]
         done = subprocess.run(command, capture_output=True, text=True)
@@ -231,11 +254,13 @@ def choose_base(backend: ImageBackend, base: str | None = None, progress: OnLine
     return bootstrapped
 
 
-def context_tar(wheels: Path) -> io.BytesIO:
-    """The EE image's build context: the recipe and the wheels."""
+def context_tar(wheels: Path, runtime_wheels: Path | None = None) -> io.BytesIO:
+    """The EE image's build context: the recipe and the wheels (the steps' preinstalled
+    ones, and the runtime's own)."""
     files = recipe_files()
-    for wheel in sorted(wheels.glob("*.whl")):
-        files[f"wheels/{wheel.name}"] = wheel.read_bytes()
+    for folder, found in (("wheels", wheels), ("runtime-wheels", runtime_wheels)):
+        for wheel in sorted(found.glob("*.whl")) if found is not None else []:
+            files[f"{folder}/{wheel.name}"] = wheel.read_bytes()
     return tar_of(files)
 
 
@@ -278,9 +303,11 @@ def build(
         python = backend.python_version(chosen)
         requirements = recipe_files()["wheels/requirements.txt"]
         wheels = download_wheels(requirements, python, progress)
+        runtime_requirements = recipe_files()["runtime-wheels/requirements.txt"]
+        runtime_wheels = download_wheels(runtime_requirements, python, progress, ee_machine())
         progress(f"building {tag} from {chosen} (recipe {recipe})")
         backend.build(
-            context_tar(wheels),
+            context_tar(wheels, runtime_wheels),
             tag,
             {"BASE_IMAGE": chosen, "RECIPE": recipe, "PYTHON_VERSION": python},
             build_output,

@@ -397,6 +397,9 @@ class Settings:
     python: str | None = None  # the EE's, from the first EE that starts
     python_note: str | None = None  # set when it is not the platform's
     memory_source: str | None = None  # where the EE's runtime reads step memory
+    # The steps' wall clock: "virtual (time-machine 3.6.0, in the step's process)", the
+    # fallback "virtual (time functions only: ...)", or "real" (serve).
+    clock: str | None = None
     image: str
     image_id: str
     base_image: str | None

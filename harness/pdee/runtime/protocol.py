@@ -34,10 +34,12 @@ if TYPE_CHECKING:
 
     from typing_extensions import NotRequired
 
-PROTOCOL_VERSION: Final = 6
-"""The wire format's version: 6 starts every line with its kind (``{"type":"<kind>",``),
-bounds how deep a message nests (``MESSAGE_DEPTH``) and refuses NaN and infinities; 5
-nested a call's answer (``Answer.answer``) and named every request to a worker."""
+PROTOCOL_VERSION: Final = 7
+"""The wire format's version: 7 carries the steps' virtual clock (``clock_ts`` in
+``Load`` and ``Run``, ``clock_offset`` to a worker, ``Hello.clock``); 6 starts every
+line with its kind (``{"type":"<kind>",``), bounds how deep a message nests
+(``MESSAGE_DEPTH``) and refuses NaN and infinities; 5 nested a call's answer
+(``Answer.answer``) and named every request to a worker."""
 
 MAX_DEPTH: Final = 500
 """How deep the JSON data pdee carries may nest (arrays and objects in one another): an
@@ -110,6 +112,9 @@ if TYPE_CHECKING:
         measure: bool  # the exact peaks; off only to measure what measuring costs
         memory_bytes: int
         timeout_s: float
+        # The virtual instant the EE starts (Unix seconds): the steps' wall clock at their
+        # import. Absent: the real clock (serve).
+        clock_ts: NotRequired[float]
 
     # A body a step downloads by URL (``pdee-blob://<token>`` in the event): its base64
     # "data" and its content "type".
@@ -127,6 +132,9 @@ if TYPE_CHECKING:
         start_step: int
         prior_steps: dict[str, Any]
         run: RerunInfo | None  # the first step's pd.context["run"], when rerun
+        # The execution's virtual start (Unix seconds): the steps' wall clock then. The
+        # same instant the data store calls use. Absent: the real clock (serve).
+        clock_ts: float
 
     class Run(RunPart):
         """Run one execution: the trigger's event and context; answered by ``Result``."""
@@ -161,6 +169,7 @@ if TYPE_CHECKING:
         memory_source: str  # where it reads step memory
         separated: bool  # steps run as another user: they cannot signal or trace it
         link_local: str  # "blocked" or "open"
+        clock: str  # the steps' virtual clock: "time-machine", or "time-only" (fallback)
 
     class Ready(TypedDict):
         """The workflow is loaded; its packages took ``packages_bytes`` of /tmp."""
@@ -285,6 +294,7 @@ if TYPE_CHECKING:
 
         type: Literal["start"]
         id: str
+        clock_offset: float | None  # the step's wall clock: real + this; None: real
 
     class Invoke(TypedDict):
         """Call the step's handler once; answered by ``Done``."""
@@ -296,6 +306,7 @@ if TYPE_CHECKING:
         stores: dict[str, str]
         measure: bool
         run: RerunInfo | None
+        clock_offset: float | None  # the step's wall clock: real + this; None: real
 
     class Loaded(TypedDict):
         """The step is imported, or ``error`` says why not."""

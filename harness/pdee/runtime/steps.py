@@ -95,11 +95,18 @@ class StepProcess:
     def __repr__(self) -> str:
         return f"<StepProcess {self.spec.name} pid {self.process.pid}>"
 
-    def ask_start(self) -> None:
-        """Ask the process to import the step (answered by ``Loaded``)."""
-        self._ask({"type": protocol.START, "id": self._new_id()})
+    def ask_start(self, clock_offset: float | None = None) -> None:
+        """Ask the process to import the step (answered by ``Loaded``); ``clock_offset``:
+        the step's wall clock is the real one plus it (None: the real clock, ``serve``)."""
+        self._ask({"type": protocol.START, "id": self._new_id(), "clock_offset": clock_offset})
 
-    def ask_invoke(self, steps: dict[str, Any], measure: bool, run: RerunInfo | None) -> None:
+    def ask_invoke(
+        self,
+        steps: dict[str, Any],
+        measure: bool,
+        run: RerunInfo | None,
+        clock_offset: float | None = None,
+    ) -> None:
         """Ask the process to call the step's handler once (answered by ``Done``); its
         props' path expressions evaluated against ``steps`` first."""
         spec = self.spec
@@ -117,6 +124,7 @@ class StepProcess:
                 "stores": spec.stores,
                 "measure": measure,
                 "run": run,
+                "clock_offset": clock_offset,
             }
         )
 
@@ -212,7 +220,11 @@ class StepProcess:
 
 
 def spawn(
-    spec: StepSpec, env: dict[str, str], user: Any = None, replaces: StepProcess | None = None
+    spec: StepSpec,
+    env: dict[str, str],
+    user: Any = None,
+    replaces: StepProcess | None = None,
+    clock_offset: float | None = None,
 ) -> StepProcess:
     """Start a step's process, which imports the step's code at once.
 
@@ -269,7 +281,7 @@ def spawn(
         peak=usage.ProcessPeak(process.pid),
         restarted=replaces.how_it_ended() if replaces is not None else None,
     )
-    worker.ask_start()
+    worker.ask_start(clock_offset)
     return worker
 
 

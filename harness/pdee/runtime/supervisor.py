@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from . import protocol, sandbox, usage
+from . import clock, protocol, sandbox, usage
 from .steps import PAYLOAD_LIMIT_BYTES, StepProcess, StepSpec, StepWait, spawn
 
 TYPE_CHECKING = False  # typing is not imported at run time: the EE starts faster
@@ -101,6 +101,9 @@ class Supervisor:
         self.env: dict[str, str] = {}
         self.measure = True  # the peaks; off only to measure what measuring costs
         self.meter = usage.MemoryMeter()
+        # The steps' wall clock is the real one plus this: the virtual clock's lead, set
+        # per execution from its ``clock_ts``. None: the real clock (``serve``).
+        self.clock_offset: float | None = None
 
     # -- messages -------------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class Supervisor:
             "memory_source": self.meter.source,
             "separated": self.user is not None,  # steps cannot signal or trace the runtime
             "link_local": self.link_local,
+            "clock": clock.probe(),  # time-machine, or time-only (the fallback)
         }
 
     def load(self, message: Load) -> Ready:
@@ -121,6 +125,9 @@ class Supervisor:
         self.timeout_s = float(message["timeout_s"])
         self.env = {str(k): str(v) for k, v in message["env"].items()}
         self.measure = message["measure"]
+        # The virtual instant the EE starts, for the steps' imports; none: the real clock.
+        clock_ts = message.get("clock_ts")
+        self.clock_offset = None if clock_ts is None else float(clock_ts) - time.time()
         self.specs = []
         for step in message["steps"]:
             if "stand_in" in step:
@@ -150,6 +157,9 @@ class Supervisor:
 
     def run(self, message: Run) -> Result:
         started = time.monotonic()
+        clock_ts = message.get("clock_ts")  # the execution's virtual start, Unix seconds
+        if clock_ts is not None:  # one offset per execution: later steps see it move on
+            self.clock_offset = float(clock_ts) - time.time()
         deadline = started + self.timeout_s
         event = message["event"]
         blobs = message.pop("blobs", None)  # out of the message: its text goes once held
@@ -318,7 +328,7 @@ class Supervisor:
     def spawn(self, spec: StepSpec, replaces: StepProcess | None = None) -> StepProcess:
         if replaces is not None:
             replaces.kill()  # reap it and close its pipes
-        return spawn(spec, self.env, self.user, replaces)
+        return spawn(spec, self.env, self.user, replaces, self.clock_offset)
 
     def respawn_dead_workers(self) -> None:
         """Restart, keeping /tmp, the step processes that an execution killed."""
@@ -354,7 +364,7 @@ class Supervisor:
                     "duration_ms": 0.0,
                 }
             worker.loaded = True
-        worker.ask_invoke(steps, self.measure, run_info)
+        worker.ask_invoke(steps, self.measure, run_info, self.clock_offset)
         done = self.await_reply(worker, deadline, wait)
         if done["type"] != protocol.DONE:
             raise self.out_of_turn(worker, done["type"])

@@ -16,7 +16,7 @@ import threading
 import time
 from types import TracebackType
 
-from . import protocol
+from . import clock, protocol
 from .pd import FlowExit, Pipedream, ensure_json
 from .store import Store
 
@@ -245,12 +245,18 @@ def main(argv: list[str]) -> None:
             adj.write("1000")
     except OSError:
         pass
-    sys.path.insert(0, protocol.PACKAGES_DIR)
-    tmp_peak = TmpPeak()
-    sys.addaudithook(tmp_peak.hook)
     # Every request carries an id that only its reply repeats: whatever the step writes
     # to the channel (it runs in this process) cannot pass for a reply.
     start: Start = protocol.decode(requests.readline())
+    # The step's wall clock on the run's virtual clock (none given: the real clock, as
+    # serve runs): installed before the step's code, or anything it imports, runs.
+    on_virtual_clock = start.get("clock_offset") is not None
+    if on_virtual_clock:
+        clock.install()
+        clock.set_offset(float(start["clock_offset"] or 0.0))  # the import's instant
+    sys.path.insert(0, protocol.PACKAGES_DIR)
+    tmp_peak = TmpPeak()
+    sys.addaudithook(tmp_peak.hook)
     started = time.perf_counter()
     try:
         handler = _action_handler(action) if action else load_handler(name, path)
@@ -267,6 +273,8 @@ def main(argv: list[str]) -> None:
     caller = Caller(requests, replies)
     for line in iter(requests.readline, b""):
         request: Invoke = protocol.decode(line)
+        if on_virtual_clock:
+            clock.set_offset(float(request.get("clock_offset") or 0.0))
         caller.request_id = request["id"]
         stores = {prop: Store(key, caller) for prop, key in request["stores"].items()}
         tmp_peak.enabled = request["measure"]
