@@ -173,7 +173,8 @@ def test_a_run_the_backend_cuts_short_still_reports_what_ended(
     """The image goes away mid-run: the next EE cannot start, the run stops with exit 5
     and a report of the executions that ended."""
     doomed = f"doomed-{uuid.uuid4().hex[:8]}"  # this test's own tag: the daemon is shared
-    docker_client.images.get("pdee-ee:latest").tag("pdee-ee", doomed)
+    image = os.environ.get("PDEE_IMAGE", "pdee-ee:latest")  # the session's, as the CLI's
+    docker_client.images.get(image).tag("pdee-ee", doomed)
     report = tmp_path / "report.json"
     step = write_step("slow", SLOW)
     try:

@@ -121,7 +121,8 @@ def pdee_cli(host: str, *args: str, cwd: str | None = None) -> subprocess.Comple
 def test_image_build_run_and_check_against_a_remote_daemon(remote_daemon, tmp_path):
     built = pdee_cli(remote_daemon, "image", "build")
     assert built.returncode == 0, built.stderr[-2000:]
-    assert "image pdee-ee:latest built" in built.stdout
+    # `pdee image build` builds PDEE_IMAGE when it is set, as the runs use it.
+    assert f"image {os.environ.get('PDEE_IMAGE', 'pdee-ee:latest')} built" in built.stdout
 
     step = tmp_path / "fill.py"
     step.write_text(FILL)
