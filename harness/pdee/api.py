@@ -16,7 +16,7 @@ from .backends import Backend
 from .engine.execute import connections_for, execute
 from .engine.runner import OnExecution
 from .plan.options import RunOptions
-from .plan.run_plan import build_plan
+from .plan.run_plan import plan_from
 from .plan.steps import StrPath
 from .results.records import Execution, RunResult
 from .serving.handle import Serving, serve_plan
@@ -72,8 +72,8 @@ def run(
         Interrupted, Terminated: Ctrl-C (a ``KeyboardInterrupt``) or SIGTERM, every EE
             removed; ``.result`` holds what ended.
     """
-    RunOptions.of(options, "run", also=("backend", "on_execution", "progress"))
-    return execute(build_plan(steps, **options), backend, on_execution, progress)
+    given = RunOptions.of(options, "run", also=("backend", "on_execution", "progress"))
+    return execute(plan_from(steps, given), backend, on_execution, progress)
 
 
 @contextmanager
@@ -117,9 +117,9 @@ def serve(
         UsageError: a bad option, host or port, or a keyword that is no option; and what
             ``pdee.run`` raises.
     """
-    RunOptions.of(options, "serve", also=SERVE_KEYWORDS)
+    given = RunOptions.of(options, "serve", also=SERVE_KEYWORDS)
     with serve_plan(
-        build_plan(steps, **options),
+        plan_from(steps, given),
         custom_response=custom_response,
         host=host,
         port=port,

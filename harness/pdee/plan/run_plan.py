@@ -381,11 +381,16 @@ def build_plan(steps: Sequence[StrPath], **options: Unpack[RunKeywords]) -> RunP
     Raises:
         UsageError: anything wrong, with how to fix it (a keyword that is no option too).
     """
-    given = RunOptions.of(options, "build_plan")
-    return _build(steps, given)
+    return plan_from(steps, RunOptions.of(options, "build_plan"))
 
 
-def _build(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
+def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
+    """``build_plan`` for options already taken in (``RunOptions.of``, which names the
+    function a misspelled keyword was given to).
+
+    Raises:
+        UsageError: anything wrong, with how to fix it.
+    """
     if isinstance(steps, (str, PathLike)):
         raise UsageError("steps: give a list of step files, e.g. ['step.py']")
     workflow, synced = load_sources([Path(step) for step in steps])
