@@ -11,9 +11,10 @@ from .. import api, interrupts
 from ..errors import PdeeError, RunAborted
 from ..interrupts import Terminated
 from ..outputs import report, terminal
-from ..plan.options import OUTPUT
+from ..plan.options import OUTPUT, RunOptions
+from ..plan.run_plan import plan_from
 from ..results.records import Execution, RunResult
-from ..serving.handle import answers_itself
+from ..serving.handle import answers_itself, serve_plan
 from ..serving.http_trigger import HttpEvent, custom_answer
 from . import options as o
 from .common import Consoles, claimed, fail, finish, say, signal_code
@@ -100,11 +101,11 @@ def serve(
     interrupts.install()
     server: api.Serving | None = None
     result: RunResult | None = None
+    responds = custom_response  # and a workflow answered by its response action (below)
 
     def served(event: dict[str, Any], execution: Execution) -> None:
         answer = 200  # the default response went at once
-        if custom_response or (server is not None and answers_itself(server.plan)):
-            # what the app sends (a 500 when the response cannot be sent)
+        if responds:  # what the app sends (a 500 when the response cannot be sent)
             answer = custom_answer(execution.respond, execution.pause is not None).status
         say(
             f"{event['method']} {event['path']} {answer} · #{execution.index} "
@@ -125,17 +126,17 @@ def serve(
             options=given,
         ):
             try:
-                with api.serve(
-                    steps,
-                    custom_response=custom_response,
+                plan = plan_from(steps, RunOptions.of(given, "serve"))
+                responds = custom_response or answers_itself(plan)
+                with serve_plan(
+                    plan,
+                    custom_response=responds,
                     host=host,
                     port=port,
                     on_request=served,
                     record=record_path,
                     http_event=http_event,
-                    **given,
                 ) as server:
-                    plan = server.plan
                     synced = plan.workflow
                     what = f"workflow {synced.name}" if synced else ", ".join(map(str, steps))
                     say(f"serving {what} on {server.url} (Ctrl-C stops)")
