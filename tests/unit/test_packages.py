@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pdee.errors import PackageError, UsageError
-from pdee.plan.requirements import imported_modules, requirements
+from pdee.plan.requirements import imported_modules, requirements, requirements_by_workflow
 from pdee.plan.steps import Step
 from pdee.provision.packages import Requirement, canonical, fetch, wheel_platforms
 
@@ -71,6 +71,23 @@ def test_one_set_of_packages_for_the_workflow():
         ("requests==2.32.3", ("download", "upload")),
         ("requests_toolbelt", ("upload",)),
     ]
+
+
+def test_a_project_s_workflow_whose_steps_pdee_does_not_run_needs_no_package(tmp_path):
+    # As pdee check skips such a workflow, pdee packages PROJECT lists it with no package
+    # instead of refusing the whole project.
+    for name, step in (("a-p_A", "  disabled: true\n"), ("b-p_B", "")):
+        folder = tmp_path / name
+        (folder / "s").mkdir(parents=True)
+        (folder / "s" / "entry.py").write_text("import yaml\ndef handler(pd):\n    return 1\n")
+        runtime = "python3.12" if step else "nodejs18.x"
+        uses = "./s/entry.py" if step else "email-send-email-to-self@0.4.5"
+        (folder / "workflow.yaml").write_text(
+            f"schema: workflow/2022.04\nname: {name}\ntriggers:\n- http: {{}}\nsteps:\n"
+            f"- namespace: s\n  runtime: {runtime}\n  uses: {uses}\n{step}"
+        )
+    wanted = requirements_by_workflow([tmp_path])
+    assert [(Path(label).name, needs) for label, needs in wanted] == [("a-p_A", []), ("b-p_B", [])]
 
 
 def test_two_steps_pinning_different_versions_are_refused_naming_both():

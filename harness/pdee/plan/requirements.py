@@ -25,8 +25,8 @@ from typing import Any
 
 from ..errors import UsageError
 from ..provision.packages import Requirement, canonical
-from .steps import Step, load_sources
-from .synced import find_workflows, is_project
+from .steps import Step, load_sources, synced_steps
+from .synced import find_workflows, is_project, read_workflow
 
 # `# pipedream add-package NAME` or `# pipedream add-package NAME==VERSION`, on a line
 # of its own, anywhere in the step.
@@ -172,8 +172,12 @@ def requirements_by_workflow(paths: list[Path]) -> list[tuple[str | None, list[R
         folders = find_workflows(paths[0])
         if not folders:
             raise UsageError(f"{paths[0]} holds no workflow.yaml; give step files or a project")
+        # A workflow whose steps pdee runs none of (all Node.js, or disabled) needs no
+        # package, as pdee check skips it.
+        workflows = [read_workflow(folder) for folder in folders]
         groups: list[tuple[str | None, list[Step]]] = [
-            (str(folder), load_sources([folder])[0]) for folder in folders
+            (str(w.folder), synced_steps(w) if any(s.executes for s in w.steps) else [])
+            for w in workflows
         ]
     else:
         groups = [(None, load_sources(paths)[0])]
