@@ -98,3 +98,9 @@ def test_the_cli_refuses_an_unknown_trigger_in_one_line(step):
     result = CliRunner().invoke(commands.app, ["run", str(step), "--trigger", "cron"])
     assert result.exit_code == 2, result.output
     assert "--trigger cron: give one of http, timer, email" in result.output
+
+
+@pytest.mark.parametrize("trigger", [None, "timer"])
+def test_the_report_says_which_trigger_gave_the_event_and_timeout(step, trigger):
+    result = pdee.run([step], trigger=trigger, backend=FakeBackend())
+    assert result.settings.to_json()["trigger"] == (trigger or "http")

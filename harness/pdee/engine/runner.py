@@ -166,6 +166,7 @@ class Runner:
             container_memory_bytes=self.spec.container_memory_bytes,
             timeout_s=plan.timeout_s,
             timeout_from=plan.timeout_from,
+            trigger=plan.trigger,
             image=plan.image,
             image_id=image.id if image else "",
             base_image=image.base_image if image else None,

@@ -394,6 +394,9 @@ class Settings:
     timeout_s: float
     # Where timeout_s came from: "given", "workflow.yaml" (settings.lambda_timeout), "default"
     timeout_from: str = "default"
+    # What gave the default event and timeout: http, timer, email or other (--trigger, else
+    # the synced workflow's first trigger, else http).
+    trigger: str = "http"
     python: str | None = None  # the EE's, from the first EE that starts
     python_note: str | None = None  # set when it is not the platform's
     memory_source: str | None = None  # where the EE's runtime reads step memory
