@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 IMAGE ?= pdee-ee:latest
 
-.PHONY: help venv image demo test test-fast bench lint clean
+.PHONY: help venv image demo test test-fast docs bench lint clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test: image ## Run every test: unit, and integration against the real daemon and
 test-fast: venv ## Run the tests that need no Docker
 	$(BIN)/pytest tests/unit
 
+docs: venv ## Build the documentation site from docs/ into site/ (warnings are errors)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: image ## Measure warm and cold executions against docker exec / docker run baselines
 	$(BIN)/python bench/bench.py
 
@@ -43,4 +46,4 @@ lint: venv ## ruff and mypy --strict
 
 clean: ## Remove EEs that dead pdee runs left behind, and the venv (the wheel cache stays)
 	-$(BIN)/pdee gc
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-report.json
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-report.json site
