@@ -1,4 +1,4 @@
-"""The README's exit-code table is what pdee does, path by path."""
+"""The documented exit-code table (docs/exit-codes.md) is what pdee does, path by path."""
 
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ from pdee import errors
 from pdee.cli import commands as cli
 from pdee.outputs import report
 
-README = Path(__file__).parents[2] / "README.md"
+EXIT_CODES_PAGE = Path(__file__).parents[2] / "docs" / "exit-codes.md"
 
 
-def readme_codes() -> dict[str, str]:
-    section = README.read_text().split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+def documented_codes() -> dict[str, str]:
+    section = EXIT_CODES_PAGE.read_text().split("\n## ", 1)[0]
     rows = re.findall(r"^\| ([\d, ]+) \| (.+) \|$", section, re.MULTILINE)
     return {code.strip(): meaning for code, meaning in rows}
 
 
 def test_every_error_class_has_its_row():
-    codes = readme_codes()
+    codes = documented_codes()
     assert set(codes) == {"0", "1", "2", "3", "4", "5", "6", "130, 143"}
     assert errors.UsageError.exit_code == 2 and "bad invocation" in codes["2"]
     assert errors.BackendUnavailable.exit_code == 3 and "no Docker daemon" in codes["3"]
@@ -49,7 +49,7 @@ def test_a_step_failure_and_a_vanished_ee_both_exit_1(tmp_path):
     assert vanished.executions[0].error.type in ("OutOfMemory", "EEGone")
     assert len(vanished.executions) == 2  # the run went on
     assert report.exit_code(vanished) == 1
-    assert "EEGone" in readme_codes()["1"]
+    assert "EEGone" in documented_codes()["1"]
 
 
 def test_an_ee_that_stops_answering_is_its_executions_timeout_and_the_run_goes_on(tmp_path):
@@ -63,7 +63,7 @@ def test_an_ee_that_stops_answering_is_its_executions_timeout_and_the_run_goes_o
     assert frozen.executions[0].steps["step"].logs == "x"
     assert len(backend.ees) == 2 and backend.wait_all_destroyed()  # each lost EE replaced
     assert report.exit_code(frozen) == 1
-    assert "stopped answering" in readme_codes()["1"]
+    assert "stopped answering" in documented_codes()["1"]
 
 
 def test_a_run_cut_short_exits_with_its_causes_code(tmp_path):
@@ -72,4 +72,4 @@ def test_a_run_cut_short_exits_with_its_causes_code(tmp_path):
     with pytest.raises(errors.RunAborted) as aborted:
         pdee.run([step], events=3, mode="warm", backend=FakeBackend(fail_during=1))
     assert aborted.value.exit_code == 5 and len(aborted.value.result.executions) == 1
-    assert "runtime stopped answering" in readme_codes()["5"]
+    assert "runtime stopped answering" in documented_codes()["5"]

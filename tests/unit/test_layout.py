@@ -77,7 +77,7 @@ def test_the_package_has_no_import_circle():
 
 
 # The layers, lowest first, as the data flows: a module may import its own layer's and
-# those below it, never one above. The README's architecture section says each one's job.
+# those below it, never one above. docs/architecture.md says each one's job.
 LAYERS = [
     {"pdee.errors", "pdee.version", "pdee.interrupts"},  # what every layer may use
     {"pdee.runtime"},  # inside the EE: the standard library only (below)

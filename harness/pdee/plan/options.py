@@ -120,8 +120,8 @@ class RunOptions:
     recycle: bool = _option(
         True,
         "A cold start may take a used EE made new again (every process killed, /tmp emptied, "
-        "the workflow loaded anew) instead of a new container. The step cannot tell; see "
-        "README.",
+        "the workflow loaded anew) instead of a new container, at a fraction of its start "
+        "time. The step cannot tell; see docs/lifecycle.md (the times: docs/performance.md).",
         LIFECYCLE,
         "--recycle/--no-recycle",
     )
