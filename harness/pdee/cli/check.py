@@ -60,8 +60,7 @@ def check(
         ),
     ] = False,
 ) -> None:
-    """Prove a step safe to deploy: cold, warm, growth, headroom, state, cleanup and chaos
-    verdicts.
+    """Prove a step safe to deploy: cold, warm, growth, headroom, state, cleanup, chaos.
 
     Give a project folder (GitHub Sync) to check every workflow in it.
     Exit 0: safe (warnings allowed); 1: a scenario failed.

@@ -115,7 +115,7 @@ Horizon = Annotated[
     typer.Option(
         "--horizon",
         help="Executions of one warm EE within which a growing /tmp or memory must not fill "
-        "up (see README).",
+        "up (see docs/check.md).",
     ),
 ]
 WARM, HORIZON = DEFAULT_WARM, DEFAULT_HORIZON
