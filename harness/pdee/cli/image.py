@@ -48,5 +48,6 @@ def build(
     except (KeyboardInterrupt, Terminated) as exc:
         raise typer.Exit(signal_code(exc)) from None
     what = "built" if built.built else "up to date"
-    note = "" if built.python.startswith("3.12.") else " (not the platform's 3.12: see docs/image.md)"
+    off = not built.python.startswith("3.12.")
+    note = " (not the platform's 3.12: see docs/image.md)" if off else ""
     say(f"image {built.tag} {what}: {built.id}, Python {built.python}{note}, base {built.base}")
