@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from .lifecycle.scheduler import Mode, Retire, Start
+    from .outputs.html import write_html
     from .plan.run_plan import RunPlan, build_plan
     from .results.records import (
         EELife,
@@ -73,6 +74,7 @@ _WHERE = {
     **dict.fromkeys(["Mode", "Retire", "Start"], ".lifecycle.scheduler"),
     **dict.fromkeys(["CheckResult", "Outcome", "Verdict"], ".checking.verdicts"),
     "check": ".checking.scenarios",
+    "write_html": ".outputs.html",
     "Serving": ".serving.handle",
     "__version__": ".version",
 }  # fmt: skip
@@ -116,6 +118,7 @@ __all__ = [
     "execute",
     "run",
     "serve",
+    "write_html",
 ]
 
 

@@ -6,6 +6,7 @@ event steers its execution: ``sleep`` (seconds), ``status`` (how it ends), ``gon
 (the EE's container ends under it), ``tmp`` (bytes it adds to /tmp), ``warm_status``
 (how it ends on an EE that ran one before), ``memory`` (bytes it adds to the peak),
 ``returns`` and ``exports`` (what the step gives; by default its index and its EE's id),
+``error`` (the step's error when it does not end ``ok``: type, message, traceback...),
 ``calls`` (data store calls it makes: their answers are kept in ``FakeEE.answers``).
 Its messages are the runtime's (``pdee.runtime.protocol``), as the real EE's are.
 """
@@ -117,7 +118,7 @@ class FakeEE:
                 "type": protocol.RESULT,
                 "index": message["index"],
                 "status": status,
-                "error": None,
+                "error": event.get("error") if status != "ok" else None,
                 "respond": None,
                 "exit_reason": None,
                 "pause": None,

@@ -17,7 +17,7 @@ from ..outputs import report, terminal
 from ..plan.options import OUTPUT
 from ..plan.synced import SyncedWorkflow, is_project
 from . import options as o
-from .common import Consoles, claimed, fail, say, signal_code
+from .common import Consoles, claimed, fail, say, signal_code, write_html
 
 
 def check(
@@ -51,6 +51,7 @@ def check(
         ),
     ] = None,
     junit_path: o.Junit = None,
+    html_path: o.Html = None,
     include_inactive: Annotated[
         bool,
         typer.Option(
@@ -83,6 +84,7 @@ def check(
         with claimed(
             (json_path, "--json", "JSON file", "check.json"),
             (junit_path, "--junit", "JUnit file", "check.xml"),
+            (html_path, "--html", "HTML report", "check.html"),
             steps=steps,
             options=given,
         ):
@@ -110,6 +112,8 @@ def check(
                 terminal.show_check(Consoles.out, checked)
             if json_path is not None:
                 report.write(json_path, checked.to_json(), "JSON file")
+            if html_path is not None:
+                write_html(html_path, checked)
             if junit_path is not None:
                 from ..outputs import junit
 

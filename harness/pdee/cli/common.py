@@ -7,12 +7,15 @@ Only the CLI knows Typer; it catches ``PdeeError`` here and nowhere else.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import click
 import typer
+from click.core import ParameterSource
 from rich.console import Console
 
 from .. import interrupts
@@ -24,6 +27,8 @@ from ..results.records import RunResult
 
 if TYPE_CHECKING:
     from ..backends.docker import DockerBackend
+    from ..checking.project import ProjectCheck
+    from ..checking.verdicts import CheckResult
 
 
 class Consoles:
@@ -89,11 +94,53 @@ def claimed(
             output.abandon()
 
 
+def typed_command() -> list[str]:
+    """The running command's line as typed (without ``pdee``), remade from what Click
+    parsed: the command, its arguments, then each option given on the command line or
+    by its environment variable, for the HTML report's replay command."""
+    ctx = click.get_current_context()
+    words, arguments = [str(ctx.info_name)], []
+    for param in ctx.command.params:
+        name = param.name or ""
+        if ctx.get_parameter_source(name) not in (
+            ParameterSource.COMMANDLINE,
+            ParameterSource.ENVIRONMENT,
+        ):
+            continue
+        value = ctx.params.get(name)
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        texts = [str(v.value if isinstance(v, enum.Enum) else v) for v in values]
+        if isinstance(param, click.Argument):
+            arguments += texts
+        elif isinstance(param, click.Option) and param.is_flag:
+            if value:
+                words.append(param.opts[0])
+            elif param.secondary_opts:
+                words.append(param.secondary_opts[0])
+        elif isinstance(param, click.Option):
+            for text in texts:
+                words += [param.opts[0], text]
+    return [words[0], *arguments, *words[1:]]
+
+
+def write_html(path: Path, what: RunResult | CheckResult | ProjectCheck) -> None:
+    """Write the HTML report of ``what`` (imported here: only ``--html`` loads plotly).
+
+    Raises:
+        UsageError, PdeeError: as ``pdee.outputs.html.write_html``.
+    """
+    from ..outputs import html
+
+    argv = typed_command()
+    html.write_html(path, what, argv=argv, command=argv[0])
+
+
 def finish(
     result: RunResult,
     report_path: Path | None,
     junit_path: Path | None,
     verbosity: terminal.Verbosity,
+    html_path: Path | None = None,
 ) -> None:
     """Show the run, then write its reports (a report that fails leaves the tables); from
     here on a signal changes neither the exit code nor what is shown and written."""
@@ -102,6 +149,8 @@ def finish(
     try:
         if report_path is not None:
             report.write_run(report_path, result)
+        if html_path is not None:
+            write_html(html_path, result)
         if junit_path is not None:
             from ..outputs import junit  # junitparser: imported for --junit only
 
@@ -110,15 +159,24 @@ def finish(
         fail(exc)
 
 
-def interrupted(exc: BaseException, result: RunResult | None, report_path: Path | None) -> NoReturn:
+def interrupted(
+    exc: BaseException,
+    result: RunResult | None,
+    report_path: Path | None,
+    html_path: Path | None = None,
+) -> NoReturn:
     """Say what was kept of a run cut short by Ctrl-C or SIGTERM, and exit."""
     message = "Interrupted" if isinstance(exc, KeyboardInterrupt) else "Terminated"
     message += ": the run's EE containers were removed"
-    if result is not None and report_path is not None:
+    written = [path for path in (report_path, html_path) if path is not None]
+    if result is not None and written:
         try:
             with interrupts.deferred():
-                report.write_run(report_path, result)
-            message += f"; the executions that ended are in {report_path}"
+                if report_path is not None:
+                    report.write_run(report_path, result)
+                if html_path is not None:
+                    write_html(html_path, result)
+            message += f"; the executions that ended are in {' and '.join(map(str, written))}"
         except PdeeError as error:
             message += f"; {error}"
     say(message + ".", stderr=True)

@@ -100,6 +100,15 @@ Junit = Annotated[
     Path | None,
     typer.Option("--junit", help="Write a JUnit XML report here.", rich_help_panel=OUTPUT),
 ]
+Html = Annotated[
+    Path | None,
+    typer.Option(
+        "--html",
+        help="Write the HTML report here: one file that opens offline in any browser "
+        "(the EEs' timeline, /tmp and memory, every execution's logs).",
+        rich_help_panel=OUTPUT,
+    ),
+]
 Verbose = Annotated[
     bool,
     typer.Option(

@@ -49,6 +49,7 @@ def run(
     offline: o.Offline = o.D.offline,
     report_path: o.Report = None,
     junit_path: o.Junit = None,
+    html_path: o.Html = None,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -80,6 +81,7 @@ def run(
         with claimed(
             (report_path, "--report", "report", "report.json"),
             (junit_path, "--junit", "JUnit file", "junit.xml"),
+            (html_path, "--html", "HTML report", "report.html"),
             steps=steps,
             options=given,
         ):
@@ -89,11 +91,11 @@ def run(
                 ) as shown:
                     result = api.execute(plan, None, shown.on_execution, shown.phase)
             except RunAborted as aborted:
-                finish(aborted.result, report_path, junit_path, verbosity)
+                finish(aborted.result, report_path, junit_path, verbosity, html_path)
                 raise
             except (Interrupted, Terminated) as exc:
-                interrupted(exc, exc.result, report_path)
-            finish(result, report_path, junit_path, verbosity)
+                interrupted(exc, exc.result, report_path, html_path)
+            finish(result, report_path, junit_path, verbosity, html_path)
     except PdeeError as exc:
         fail(exc)
     except (KeyboardInterrupt, Terminated) as exc:  # before the run started

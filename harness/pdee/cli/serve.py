@@ -76,6 +76,7 @@ def serve(
         ),
     ] = None,
     junit_path: o.Junit = None,
+    html_path: o.Html = None,
     record_path: Annotated[
         Path | None,
         typer.Option(
@@ -122,6 +123,7 @@ def serve(
             (report_path, "--report", "report", "report.json"),
             (junit_path, "--junit", "JUnit file", "junit.xml"),
             (record_path, "--record", "record file", "hits.jsonl"),
+            (html_path, "--html", "HTML report", "report.html"),
             steps=steps,
             options=given,
         ):
@@ -152,21 +154,21 @@ def serve(
                         )
                 result = server.result
             except RunAborted as aborted:
-                finish(aborted.result, report_path, junit_path, terminal.Verbosity.QUIET)
+                finish(aborted.result, report_path, junit_path, terminal.Verbosity.QUIET, html_path)
                 raise
             except (KeyboardInterrupt, Terminated) as exc:
                 if server is None or server.result is None:  # before it listened
                     say("Interrupted: pdee serve was starting; its EEs were removed.", stderr=True)
                     raise typer.Exit(signal_code(exc)) from None
                 # A second one, during the stop: the executions in flight were cut.
-                finish(server.result, report_path, junit_path, terminal.Verbosity.QUIET)
+                finish(server.result, report_path, junit_path, terminal.Verbosity.QUIET, html_path)
                 say(
                     "Interrupted: the executions in flight were cut; every EE was removed.",
                     stderr=True,
                 )
                 raise typer.Exit(signal_code(exc)) from None
             assert result is not None
-            finish(result, report_path, junit_path, terminal.Verbosity.QUIET)
+            finish(result, report_path, junit_path, terminal.Verbosity.QUIET, html_path)
     except PdeeError as exc:
         fail(exc)
     raise typer.Exit(report.exit_code(result))
