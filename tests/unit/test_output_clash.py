@@ -270,6 +270,13 @@ def files_of(folder: Path) -> dict[str, bytes]:
         (["serve", "s.py", "--env-file", ".env", "--report", ".env"],
          "--report .env is --env-file .env"),
         (["serve", "s.py", "--report", "hard.json"], "--report hard.json is the step file s.py"),
+        (["run", "s.py", "--html", "s.py"], "--html s.py is the step file s.py"),
+        (["run", "s.py", "--report", "out.x", "--html", "out.x"],
+         "--html out.x is --report out.x too"),
+        (["check", "s.py", "--json", "out.x", "--html", "out.x"],
+         "--html out.x is --json out.x too"),
+        (["serve", "s.py", "--html", "in.json", "--env-file", "in.json"],
+         "--html in.json is --env-file in.json"),
     ],
 )  # fmt: skip
 def test_every_command_refuses_an_output_on_an_input(tmp_path, no_daemon, args, named):

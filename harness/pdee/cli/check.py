@@ -17,10 +17,11 @@ from ..outputs import report, terminal
 from ..plan.options import OUTPUT
 from ..plan.synced import SyncedWorkflow, is_project
 from . import options as o
-from .common import Consoles, claimed, fail, say, signal_code, write_html
+from .common import Consoles, HtmlReport, claimed, fail, say, signal_code
 
 
 def check(
+    ctx: typer.Context,
     steps: o.Steps,
     warm: o.Warm = o.WARM,
     horizon: o.Horizon = o.HORIZON,
@@ -67,6 +68,7 @@ def check(
     Exit 0: safe (warnings allowed); 1: a scenario failed.
     """
     given = o.check_options(locals())
+    html = HtmlReport.asked(ctx, html_path)
     interrupts.install()
     status = Consoles.out.status("checking") if Consoles.out.is_terminal else None
     prefix = ""
@@ -112,8 +114,8 @@ def check(
                 terminal.show_check(Consoles.out, checked)
             if json_path is not None:
                 report.write(json_path, checked.to_json(), "JSON file")
-            if html_path is not None:
-                write_html(html_path, checked)
+            if html is not None:
+                html.write(checked)
             if junit_path is not None:
                 from ..outputs import junit
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import click
 import typer
-from click.core import ParameterSource
 from rich.console import Console
 
 from .. import interrupts
@@ -94,45 +93,54 @@ def claimed(
             output.abandon()
 
 
-def typed_command() -> list[str]:
-    """The running command's line as typed (without ``pdee``), remade from what Click
+def typed_command(ctx: typer.Context) -> list[str]:
+    """The running command's line as typed (without ``pdee``), remade from what Typer
     parsed: the command, its arguments, then each option given on the command line or
-    by its environment variable, for the HTML report's replay command."""
-    ctx = click.get_current_context()
+    by its environment variable."""
     words, arguments = [str(ctx.info_name)], []
     for param in ctx.command.params:
         name = param.name or ""
-        if ctx.get_parameter_source(name) not in (
-            ParameterSource.COMMANDLINE,
-            ParameterSource.ENVIRONMENT,
-        ):
+        source = ctx.get_parameter_source(name)
+        if source is None or source.name not in ("COMMANDLINE", "ENVIRONMENT"):
             continue
         value = ctx.params.get(name)
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         texts = [str(v.value if isinstance(v, enum.Enum) else v) for v in values]
-        if isinstance(param, click.Argument):
+        if param.param_type_name == "argument":
             arguments += texts
-        elif isinstance(param, click.Option) and param.is_flag:
+        elif getattr(param, "is_flag", False):
             if value:
                 words.append(param.opts[0])
             elif param.secondary_opts:
                 words.append(param.secondary_opts[0])
-        elif isinstance(param, click.Option):
+        else:
             for text in texts:
                 words += [param.opts[0], text]
     return [words[0], *arguments, *words[1:]]
 
 
-def write_html(path: Path, what: RunResult | CheckResult | ProjectCheck) -> None:
-    """Write the HTML report of ``what`` (imported here: only ``--html`` loads plotly).
+@dataclass(frozen=True)
+class HtmlReport:
+    """``--html``: where to write the HTML report, and the command line as typed (for
+    the command that replays the run)."""
 
-    Raises:
-        UsageError, PdeeError: as ``pdee.outputs.html.write_html``.
-    """
-    from ..outputs import html
+    path: Path
+    argv: list[str]
 
-    argv = typed_command()
-    html.write_html(path, what, argv=argv, command=argv[0])
+    @classmethod
+    def asked(cls, ctx: typer.Context, path: Path | None) -> HtmlReport | None:
+        """The HTML report ``--html`` asks for, if it does."""
+        return None if path is None else cls(path, typed_command(ctx))
+
+    def write(self, what: RunResult | CheckResult | ProjectCheck) -> None:
+        """Write the report of ``what`` (imported here: only ``--html`` loads plotly).
+
+        Raises:
+            UsageError, PdeeError: as ``pdee.outputs.html.write_html``.
+        """
+        from ..outputs import html
+
+        html.write_html(self.path, what, argv=self.argv, command=self.argv[0])
 
 
 def finish(
@@ -140,7 +148,7 @@ def finish(
     report_path: Path | None,
     junit_path: Path | None,
     verbosity: terminal.Verbosity,
-    html_path: Path | None = None,
+    html: HtmlReport | None = None,
 ) -> None:
     """Show the run, then write its reports (a report that fails leaves the tables); from
     here on a signal changes neither the exit code nor what is shown and written."""
@@ -149,8 +157,8 @@ def finish(
     try:
         if report_path is not None:
             report.write_run(report_path, result)
-        if html_path is not None:
-            write_html(html_path, result)
+        if html is not None:
+            html.write(result)
         if junit_path is not None:
             from ..outputs import junit  # junitparser: imported for --junit only
 
@@ -163,19 +171,19 @@ def interrupted(
     exc: BaseException,
     result: RunResult | None,
     report_path: Path | None,
-    html_path: Path | None = None,
+    html: HtmlReport | None = None,
 ) -> NoReturn:
     """Say what was kept of a run cut short by Ctrl-C or SIGTERM, and exit."""
     message = "Interrupted" if isinstance(exc, KeyboardInterrupt) else "Terminated"
     message += ": the run's EE containers were removed"
-    written = [path for path in (report_path, html_path) if path is not None]
+    written = [path for path in (report_path, html and html.path) if path is not None]
     if result is not None and written:
         try:
             with interrupts.deferred():
                 if report_path is not None:
                     report.write_run(report_path, result)
-                if html_path is not None:
-                    write_html(html_path, result)
+                if html is not None:
+                    html.write(result)
             message += f"; the executions that ended are in {' and '.join(map(str, written))}"
         except PdeeError as error:
             message += f"; {error}"

@@ -13,10 +13,11 @@ from ..outputs import report, terminal
 from ..plan.options import OUTPUT
 from ..plan.run_plan import build_plan
 from . import options as o
-from .common import Consoles, claimed, fail, finish, interrupted
+from .common import Consoles, HtmlReport, claimed, fail, finish, interrupted
 
 
 def run(
+    ctx: typer.Context,
     steps: o.Steps,
     events: o.Events = o.D.events,
     event_file: o.EventFile = None,
@@ -66,6 +67,7 @@ def run(
     With one execution, or -v, what each step printed, returned and exported is shown.
     """
     given = o.run_options(locals())
+    html = HtmlReport.asked(ctx, html_path)
     interrupts.install()
     if quiet and verbose:
         fail(UsageError("--quiet and --verbose contradict each other; give one"))
@@ -91,11 +93,11 @@ def run(
                 ) as shown:
                     result = api.execute(plan, None, shown.on_execution, shown.phase)
             except RunAborted as aborted:
-                finish(aborted.result, report_path, junit_path, verbosity, html_path)
+                finish(aborted.result, report_path, junit_path, verbosity, html)
                 raise
             except (Interrupted, Terminated) as exc:
-                interrupted(exc, exc.result, report_path, html_path)
-            finish(result, report_path, junit_path, verbosity, html_path)
+                interrupted(exc, exc.result, report_path, html)
+            finish(result, report_path, junit_path, verbosity, html)
     except PdeeError as exc:
         fail(exc)
     except (KeyboardInterrupt, Terminated) as exc:  # before the run started

@@ -17,12 +17,13 @@ from ..results.records import Execution, RunResult
 from ..serving.handle import answers_itself, serve_plan
 from ..serving.http_trigger import HttpEvent, custom_answer
 from . import options as o
-from .common import Consoles, claimed, fail, finish, say, signal_code
+from .common import Consoles, HtmlReport, claimed, fail, finish, say, signal_code
 
 SERVER = "Server"
 
 
 def serve(
+    ctx: typer.Context,
     steps: o.Steps,
     port: Annotated[
         int, typer.Option(help="The port to listen on (0: a free one).", rich_help_panel=SERVER)
@@ -99,6 +100,7 @@ def serve(
     summary is shown and the reports written. Exit 0: every execution ok.
     """
     given = o.run_options(locals())
+    html = HtmlReport.asked(ctx, html_path)
     interrupts.install()
     server: api.Serving | None = None
     result: RunResult | None = None
@@ -154,21 +156,21 @@ def serve(
                         )
                 result = server.result
             except RunAborted as aborted:
-                finish(aborted.result, report_path, junit_path, terminal.Verbosity.QUIET, html_path)
+                finish(aborted.result, report_path, junit_path, terminal.Verbosity.QUIET, html)
                 raise
             except (KeyboardInterrupt, Terminated) as exc:
                 if server is None or server.result is None:  # before it listened
                     say("Interrupted: pdee serve was starting; its EEs were removed.", stderr=True)
                     raise typer.Exit(signal_code(exc)) from None
                 # A second one, during the stop: the executions in flight were cut.
-                finish(server.result, report_path, junit_path, terminal.Verbosity.QUIET, html_path)
+                finish(server.result, report_path, junit_path, terminal.Verbosity.QUIET, html)
                 say(
                     "Interrupted: the executions in flight were cut; every EE was removed.",
                     stderr=True,
                 )
                 raise typer.Exit(signal_code(exc)) from None
             assert result is not None
-            finish(result, report_path, junit_path, terminal.Verbosity.QUIET, html_path)
+            finish(result, report_path, junit_path, terminal.Verbosity.QUIET, html)
     except PdeeError as exc:
         fail(exc)
     raise typer.Exit(report.exit_code(result))
