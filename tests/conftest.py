@@ -89,3 +89,57 @@ def pdee(tmp_path: Path):
         return Outcome(result.exit_code, result.stdout, result.stderr, report)
 
     return invoke
+
+
+# Debian's packages (apt-get install chromium chromium-driver; .ci/run installs them).
+CHROMIUM, CHROMEDRIVER = "chromium", "chromedriver"
+
+
+@dataclass
+class Browser:
+    """Headless Chromium driven by Selenium, for the HTML report's tests."""
+
+    driver: Any
+
+    def open(self, path: Path) -> list[dict[str, Any]]:
+        """Load the file at ``path``; the console's errors, and the page's own warnings
+        (not the renderer's notes on software WebGL's speed)."""
+        self.driver.get_log("browser")  # what earlier pages said
+        self.driver.get(path.as_uri())
+        return [
+            entry
+            for entry in self.driver.get_log("browser")
+            if entry["level"] == "SEVERE"
+            or (entry["level"] == "WARNING" and entry["source"] != "rendering")
+        ]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium (Debian's ``chromium`` and ``chromium-driver``); fails when they
+    are missing, saying how to install them."""
+    import shutil
+
+    binary, driver = shutil.which(CHROMIUM), shutil.which(CHROMEDRIVER)
+    if binary is None or driver is None:
+        pytest.fail(
+            "the browser tests need Chromium and its driver: "
+            "apt-get install -y chromium chromium-driver (.ci/run installs them)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1400,1000", "--disable-extensions",
+                     # WebGL in software, as a browser without a GPU has it (the charts
+                     # draw with WebGL above 2,000 points).
+                     "--enable-unsafe-swiftshader"):  # fmt: skip
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    chrome = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        yield Browser(chrome)
+    finally:
+        chrome.quit()
