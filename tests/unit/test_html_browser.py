@@ -1,7 +1,7 @@
 """The HTML report in a real browser (headless Chromium, Selenium), from runs made with
 no Docker (``html_runs``): it loads offline with no console error, shows every
 execution of the report, opens a failed execution's traceback at a click, and shows a
-step's hostile text as text. ``tests/integration/test_html_report`` opens one of a real
+step's hostile text as text. ``tests/integration/test_html_in_ee`` opens one of a real
 run."""
 
 from __future__ import annotations
