@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import plotly.offline
 import pytest
 import typer
+from fake_backend import FakeBackend
 from html_runs import FAILING, HOSTILE, TRACEBACK, big_run, fake_check, fake_run
 from typer.testing import CliRunner
 
@@ -164,3 +166,21 @@ def test_the_api_writes_it_and_refuses_a_folder(tmp_path):
     assert (tmp_path / "r.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     with pytest.raises(pdee.UsageError, match="cannot write HTML report"):
         pdee.write_html(tmp_path / "missing" / "r.html", result)
+
+
+def test_a_project_page_has_each_workflow_s_verdicts_and_runs(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "project", project)
+    checked = pdee.check_project(project, backend=FakeBackend(), seed=3)
+    write_html(tmp_path / "project.html", checked)
+    page, runs = parts(tmp_path / "project.html")
+    assert page["kind"] == "project" and page["safe"] is checked.safe
+    titles = [check["title"] for check in page["checks"]]
+    assert titles == [f"workflow {w.workflow.name}" for w in checked.workflows]
+    assert [r["label"] for r in page["runs"]] == [
+        f"workflow {w.workflow.name}: {name} run"
+        for w in checked.workflows
+        if w.result
+        for name in w.result.runs
+    ]
+    assert [len(r) for r in runs] == [len(r["briefs"]) for r in page["runs"]]
