@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 IMAGE ?= pdee-ee:latest
 
-.PHONY: help venv image demo test test-fast docs bench lint clean
+.PHONY: help venv image browser demo test test-fast docs bench lint clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,14 +23,19 @@ venv: $(BIN)/pdee ## Create .venv with pdee and the dev tools
 image: venv ## Build the EE image (offline: bootstraps a Debian base if python:3.12-slim is absent)
 	$(BIN)/pdee image build --tag $(IMAGE) $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
 
+browser: ## Install Debian's headless Chromium and its driver, if absent (the HTML report's browser tests)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing Debian's chromium and chromium-driver"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 demo: image ## Run the write/read/list/delete example workflow for 20 events in realistic EEs
 	$(BIN)/pdee run examples/write_file.py examples/read_file.py examples/list_files.py \
 		examples/delete_file.py --events 20 --seed 1 --report demo-report.json
 
-test: image ## Run every test: unit, and integration against the real daemon and image
+test: image browser ## Run every test: unit, and integration against the real daemon and image
 	$(BIN)/pytest
 
-test-fast: venv ## Run the tests that need no Docker
+test-fast: venv browser ## Run the tests that need no Docker
 	$(BIN)/pytest tests/unit
 
 docs: venv ## Build the documentation site from docs/ into site/ (warnings are errors)
