@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..lifecycle.cron import CronSchedule, zone
 from .reading import MAX_EVENTS_BYTES, JSONLimitError, describe_json_error, loads, read_text
 
 if TYPE_CHECKING:
@@ -63,12 +64,8 @@ def default_event(index: int, endpoint: str) -> dict[str, Any]:
     }
 
 
-def timer_event(when: datetime, interval_s: float | None) -> dict[str, Any]:
-    """A timer trigger's event at ``when``, shaped as the platform's docs give it."""
-    event: dict[str, Any] = {"timestamp": int(when.timestamp())}
-    if interval_s is not None:
-        event["interval_seconds"] = round(interval_s)
-    formatted = {
+def _formatted(when: datetime, zone_name: str) -> dict[str, Any]:
+    return {
         "iso8601": {
             "timestamp": when.isoformat(timespec="seconds"),
             "date": when.date().isoformat(),
@@ -81,17 +78,37 @@ def timer_event(when: datetime, interval_s: float | None) -> dict[str, Any]:
         "minute": when.minute,
         "second": when.second,
         "day_of_week": when.strftime("%A"),
-        "timezone": "UTC",
+        "timezone": zone_name,
     }
-    return {**event, "timezone_configured": formatted, "timezone_utc": formatted}
+
+
+def timer_event(
+    when: datetime, interval_s: float | None, cron: CronSchedule | None = None
+) -> dict[str, Any]:
+    """A timer trigger's event at ``when``, shaped as the platform's docs give it; a
+    cron schedule's carries its expression, and ``timezone_configured`` is in its zone."""
+    event: dict[str, Any] = {"timestamp": int(when.timestamp())}
+    if interval_s is not None:
+        event["interval_seconds"] = round(interval_s)
+    utc = _formatted(when.astimezone(timezone.utc), "UTC")
+    configured = utc
+    if cron is not None:
+        event["cron"] = cron.expression
+        configured = _formatted(when.astimezone(zone(cron.timezone)), cron.timezone)
+    return {**event, "timezone_configured": configured, "timezone_utc": utc}
 
 
 def trigger_event(
-    trigger: str, index: int, endpoint: str, when: datetime, interval_s: float | None
+    trigger: str,
+    index: int,
+    endpoint: str,
+    when: datetime,
+    interval_s: float | None,
+    cron: CronSchedule | None = None,
 ) -> dict[str, Any]:
     """The default event of the workflow's trigger: a timer's, else an HTTP request."""
     if trigger == "timer":
-        return timer_event(when, interval_s)
+        return timer_event(when, interval_s, cron)
     return default_event(index, endpoint)
 
 

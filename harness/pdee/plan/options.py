@@ -84,6 +84,19 @@ class RunOptions:
     rate: float | None = _option(
         None, "Events per minute, arriving at random (Poisson).", EVENTS, show_default=False
     )
+    cron: str | None = _option(
+        None,
+        "A timer trigger's cron schedule: events at its instants on the virtual clock, e.g. "
+        '"*/15 * * * *" (default: the timer\'s schedule in workflow.yaml, if it holds one).',
+        EVENTS,
+        show_default=False,
+    )
+    timezone: str | None = _option(
+        None,
+        "The --cron schedule's time zone, an IANA name (default UTC).",
+        EVENTS,
+        show_default=False,
+    )
     seed: int | None = _option(
         None,
         "Seed of every random choice (default: a new one, printed), to replay a run.",
@@ -116,6 +129,21 @@ class RunOptions:
     )
     warm_workers: int = _option(
         0, "EEs started before the first event and kept (never expire).", LIFECYCLE
+    )
+    throttle: str | None = _option(
+        None,
+        "At most N executions start in each fixed window of SECONDS (N/SECONDS, e.g. 2/60; "
+        "0/SECONDS pauses the workflow); the rest wait for the next window.",
+        LIFECYCLE,
+        show_default=False,
+    )
+    queue_size: int | None = _option(
+        None,
+        "Events that may wait to start; more are dropped (Event Queue Full). The platform "
+        "queues only an event source's events (default 100, the free plan's); see "
+        "docs/arrivals.md.",
+        LIFECYCLE,
+        show_default=False,
     )
     recycle: bool = _option(
         True,
@@ -276,6 +304,10 @@ class CheckKeywords(TypedDict, total=False):
     offline: bool
     recycle: bool
     trigger: str | None
+    throttle: str | None
+    queue_size: int | None
+    cron: str | None
+    timezone: str | None
 
 
 class RunKeywords(CheckKeywords, total=False):

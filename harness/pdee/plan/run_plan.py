@@ -11,12 +11,13 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..lifecycle.cron import CronSchedule, CronTimes
 from ..lifecycle.scheduler import (
     DEFAULT_CHAOS,
     DEFAULT_IDLE_TIMEOUT_S,
@@ -28,6 +29,7 @@ from ..lifecycle.scheduler import (
 from ..provision.image import DEFAULT_TAG
 from ..provision.packages import Requirement
 from ..runtime.expressions import steps_named
+from .controls import Controls, check_cron_trigger, controls, cron_schedule
 from .environment import build_env
 from .events import MAX_SPAN_S, MAX_SPAN_YEARS, Schedule, load_events, load_schedule, parse_events
 from .options import RunKeywords, RunOptions
@@ -97,6 +99,9 @@ class RunPlan:
     # Where timeout_s came from: "given" (--timeout), "workflow.yaml" (its
     # settings.lambda_timeout) or "default" (the trigger's: 30 s, 60 s for a timer).
     timeout_from: str = "default"
+    # The throttle and the event queue (--throttle, --queue-size, workflow.yaml's).
+    controls: Controls = field(default_factory=Controls)
+    cron: CronSchedule | None = None  # the timer's schedule the arrivals follow
 
     @property
     def executions(self) -> int:
@@ -162,7 +167,7 @@ class RunPlan:
                 f"trigger {self.workflow.triggers[0]} is an app's event source: each "
                 f"execution gets pdee's HTTP event; give the events it emits with --event-file"
             )
-        return found
+        return found + self.controls.notes
 
     @property
     def code_bytes(self) -> int:
@@ -182,10 +187,24 @@ def _arrivals(
     rate: float | None,
     schedule: Schedule | None,
     user_events: list[dict[str, Any]] | None,
+    cron: CronSchedule | None = None,
 ) -> tuple[Arrivals, dict[str, Any]]:
     """The virtual arrival times, and how the report describes them."""
-    if sum(x is not None for x in (interval, rate, schedule)) > 1:
-        raise UsageError("--interval, --rate and --schedule each set arrival times; use one")
+    if sum(x is not None for x in (interval, rate, schedule, cron)) > 1:
+        raise UsageError(
+            "--interval, --rate, --schedule and --cron each set arrival times; use one"
+        )
+    if cron is not None:
+        count = count if count is not None else len(user_events) if user_events else 1
+        times = cron.times(datetime.now(timezone.utc), count)
+        if count > 1:
+            _check_span(count, times[1] - times[0], "--cron")
+        described: dict[str, Any] = {
+            "kind": "cron",
+            "cron": cron.expression,
+            "timezone": cron.timezone,
+        }
+        return Arrivals(count, seed, timestamps=times), described
     if schedule is not None:
         count = len(schedule.events) if count is None else count
         if count > len(schedule.events):
@@ -193,7 +212,7 @@ def _arrivals(
                 f"--events {count}: the schedule holds {len(schedule.events)} events; "
                 f"give at most that many"
             )
-        described: dict[str, Any] = {"kind": "schedule"}
+        described = {"kind": "schedule"}
         return Arrivals(count, seed, timestamps=schedule.timestamps), described
     if count is None:
         count = len(user_events) if user_events else 1
@@ -212,6 +231,15 @@ def _arrivals(
     _check_span(count, interval, "--interval")
     described = {"kind": "interval", "interval_s": interval}
     return Arrivals(count, seed, interval_s=interval), described
+
+
+def _cron_origin(arrivals: Arrivals) -> datetime | None:
+    """The wall-clock time of virtual 0 for a cron schedule's arrivals: its first
+    instant (None for other arrivals: the run's start)."""
+    times = arrivals.timestamps
+    if isinstance(times, CronTimes):
+        return times.first()
+    return None
 
 
 def _check_span(count: int, gap_s: float, option: str) -> None:
@@ -395,6 +423,15 @@ def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
         raise UsageError("steps: give a list of step files, e.g. ['step.py']")
     workflow, synced = load_sources([Path(step) for step in steps])
     given_trigger = _trigger(given.trigger, synced)
+    # --cron, else (when no other option sets arrival times) the synced timer's schedule.
+    spaced = any(x is not None for x in (given.interval, given.rate, given.schedule))
+    cron, _ = cron_schedule(
+        given.cron, given.timezone, synced if given.cron is None and not spaced else None
+    )
+    if given.cron is not None:
+        check_cron_trigger(given_trigger, synced)
+        if synced is None:
+            given_trigger = "timer"  # step files on a schedule: a timer's events and timeout
     trigger = given_trigger or (synced.trigger if synced is not None else "http")
     if given.schedule is not None and (given.event is not None or given.event_file is not None):
         raise UsageError("--schedule holds the events; drop --event and --event-file")
@@ -425,6 +462,7 @@ def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
         _number(given.rate, "--rate"),
         schedule,
         user_events,
+        cron,
     )
     policy = _policy(
         _mode(given.mode),
@@ -457,6 +495,10 @@ def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
     return RunPlan(
         steps=workflow,
         events=schedule.events if schedule else user_events,
+        controls=controls(
+            given.throttle, _number(given.queue_size, "--queue-size", int), synced, trigger
+        ),
+        cron=cron,
         arrivals=arrivals,
         inputs=inputs,
         policy=policy,
@@ -466,7 +508,7 @@ def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
         network=given.network,
         image=given.image,
         arrivals_described=described,
-        origin=schedule.origin if schedule else None,
+        origin=schedule.origin if schedule else _cron_origin(arrivals),
         packages=requirements([step for step in workflow if step.runs]),
         offline=bool(given.offline),
         env=build_env(given.env, Path(given.env_file) if given.env_file is not None else None),

@@ -103,6 +103,13 @@ class SyncedWorkflow:
     steps: list[SyncedStep]  # disabled ones too
     inactive: bool = False  # inactive: true, the platform's "Enable Workflow" toggle off
     lambda_timeout_s: float | None = None  # settings.lambda_timeout: its timeout
+    # Execution controls and the timer's schedule, where the file holds them (checked
+    # with the command line's options: ``plan.controls``): settings.throttle ("N/SECONDS"),
+    # settings.queue_size, and the first trigger's cron and timezone.
+    throttle: str | None = None
+    queue_size: Any = None
+    cron: str | None = None
+    timezone: str | None = None
 
     @property
     def disabled(self) -> list[str]:
@@ -529,6 +536,7 @@ def read_workflow(folder: Path) -> SyncedWorkflow:
     if isinstance(name, (dict, list)):
         raise UsageError(f"{path}: name must be text, the workflow's name")
     inactive, timeout = _settings(path, data)
+    controls = _controls(path, data, listed_triggers)
     return SyncedWorkflow(
         folder=folder,
         name=str(name) if name else folder.resolve().name,
@@ -537,7 +545,31 @@ def read_workflow(folder: Path) -> SyncedWorkflow:
         steps=steps,
         inactive=inactive,
         lambda_timeout_s=timeout,
+        **controls,
     )
+
+
+def _controls(path: Path, data: dict[str, Any], triggers: list[Any]) -> dict[str, Any]:
+    """``settings.throttle`` and ``settings.queue_size``, and the first trigger's cron
+    schedule (``cron`` and ``timezone`` on the trigger, or in its ``timer``, the SDK's
+    timer value ``{cron: ...}``): as the file gives them, checked where they are used.
+
+    Raises:
+        UsageError: a throttle, cron or time zone that is not text.
+    """
+    settings = data.get("settings") or {}
+    found: dict[str, Any] = {"queue_size": settings.get("queue_size")}
+    first: dict[str, Any] = triggers[0] if triggers and isinstance(triggers[0], dict) else {}
+    timer: dict[str, Any] = first["timer"] if isinstance(first.get("timer"), dict) else first
+    for key, value in (
+        ("throttle", settings.get("throttle")),
+        ("cron", timer.get("cron")),
+        ("timezone", timer.get("timezone")),
+    ):
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"{path}: {key} {_shown(value)} must be text; fix it")
+        found[key] = value
+    return found
 
 
 def is_project(path: str | os.PathLike[str]) -> bool:
