@@ -43,7 +43,7 @@ def test_every_option_has_help_and_a_panel():
     [
         ("run", set()),
         ("serve", {"events", "event_file", "event", "schedule", "interval", "rate",
-                   "resume_after", "resume_data", "trigger"}),
+                   "resume_after", "resume_data", "trigger", "cron", "timezone"}),
         ("check", OPTION_NAMES - CHECK_OPTION_NAMES),
     ],
 )  # fmt: skip

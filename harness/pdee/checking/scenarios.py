@@ -60,7 +60,8 @@ def plans(
         mode="realistic",
         concurrency=CHAOS_CONCURRENCY,
         chaos=CHAOS,
-        interval=CHAOS_INTERVAL_S,
+        # A --cron schedule spaces the chaos run's events instead.
+        interval=None if options.get("cron") is not None else CHAOS_INTERVAL_S,
         **options,
     )
     # One event for every warm execution, so that a different result means a different

@@ -56,6 +56,8 @@ def serve(
     idle_timeout: o.IdleTimeout = o.D.idle_timeout,
     chaos: o.Chaos = o.D.chaos,
     warm_workers: o.WarmWorkers = o.D.warm_workers,
+    throttle: o.Throttle = o.D.throttle,
+    queue_size: o.QueueSize = o.D.queue_size,
     recycle: o.Recycle = o.D.recycle,
     tmp_size: o.TmpSize = o.TMP_SIZE,
     memory: o.Memory = o.MEMORY,

@@ -47,6 +47,7 @@ from ..backends import EE, Backend, EESpec, Host, ImageInfo
 from ..errors import ImageError, PdeeError, RunAborted, UsageError
 from ..interrupts import Terminated, deferred
 from ..lifecycle import clock
+from ..lifecycle.admission import Verdict
 from ..lifecycle.scheduler import Decision, Mode, Retire, Retirement, Scheduler
 from ..plan.events import WorkflowIds, context, trigger_event
 from ..plan.run_plan import RunPlan
@@ -54,7 +55,7 @@ from ..plan.sizes import format_size
 from ..provision import packages
 from ..provision.image import check_image, python_note
 from ..provision.recipe import cache_lock
-from ..results.records import EELife, Execution, RunResult, Settings, StoreAtEnd
+from ..results.records import EELife, Execution, RunResult, Settings, StepError, StoreAtEnd
 from ..runtime import protocol
 from ..services.data_stores import DataStore
 from ..version import __version__
@@ -150,6 +151,10 @@ class Runner:
         self.resumptions: list[tuple[float, int, Resumption]] = []
         self.paused_by: dict[int, int] = {}  # a later part's index: the paused part's
         self.clock_s = 0.0  # the latest virtual time pdee knows of
+        # The throttle and the event queue (None: arrivals go straight to the scheduler),
+        # and the source's next arrival once they admitted it, until it is placed.
+        self.admission = plan.controls.admission()
+        self.admitted: float | None = None
 
     def _settings(self, image: ImageInfo | None) -> Settings:
         plan, policy = self.plan, self.plan.policy
@@ -179,6 +184,7 @@ class Runner:
             cpus=plan.cpus,
             cpus_from=plan.cpus_from,
             link_local=self._link_local(),
+            controls=plan.controls.describe(),
             data_stores={
                 name: None if path is None else str(path) for name, path in plan.data_stores.items()
             },
@@ -317,23 +323,31 @@ class Runner:
         while True:
             next_at = self.source.next_at()  # None: no more; inf: none known yet
             until_s = math.inf if next_at is None else next_at
+            # The throttle may hold the next arrival until its window opens (release_s);
+            # the queue may drop it (``_admit``).
+            release_s = until_s if until_s == math.inf else self._admit(until_s)
+            if release_s is None:
+                continue  # it was dropped
             # Every execution that ends before the source's next arrival is known, and
             # so is the part that follows it if it paused: a resumption due first goes
             # first (on the real clock, once its time has come).
-            self._learn_ends(until_s)
-            if self.resumptions and self.resumptions[0][0] <= min(until_s, self.source.now_s()):
+            self._learn_ends(release_s)
+            now_s = self.source.now_s()
+            if self.resumptions and self.resumptions[0][0] <= min(release_s, now_s):
                 at_s, _, resumption = heapq.heappop(self.resumptions)
                 self._arrive(resumption.part, at_s)
-            elif until_s < math.inf:
+            elif release_s < math.inf and release_s <= now_s:
                 # At the time it came, not now: on the real clock, while an earlier
                 # request waited for a busy EE, later ones queued behind it and their
                 # wait counts from their arrival.
-                self._arrive(self.source.take(), until_s)
+                self.admitted = None
+                self._arrive(self.source.take(), until_s, release_s)
             elif next_at is None and not self.in_flight:
                 break  # on the real clock, a resumption not yet due is not waited for
-            else:  # on the real clock: news, a request or a resumption's time is next
-                due_s = self.resumptions[0][0] - self.source.now_s() if self.resumptions else None
-                self._take_news(due_s)
+            else:  # on the real clock: news, a request, a resumption's or a window's time
+                due = [self.resumptions[0][0] - now_s] if self.resumptions else []
+                due += [release_s - now_s] if release_s < math.inf else []
+                self._take_news(min(due, default=None))
         self._retire(self.scheduler.end(self.clock_s))
 
     def _learn_ends(self, at_s: float) -> None:
@@ -345,14 +359,54 @@ class Runner:
         else:
             self._sync(at_s)
 
-    def _arrive(self, part: Part, at_s: float) -> None:
+    def _admit(self, at_s: float) -> float | None:
+        """The source's next arrival, at ``at_s``, before the throttle and the queue:
+        the earliest it may start, or None when it is not run (the queue was full, or
+        the workflow is paused), recorded as ``dropped``."""
+        admission = self.admission
+        if admission is None:
+            return at_s
+        if self.admitted is None:
+            verdict = admission.arrive(at_s)
+            if verdict is not Verdict.QUEUED:
+                self._not_run(self.source.take(), at_s, verdict)
+                return None
+            self.admitted = at_s
+        return admission.release(at_s)
+
+    def _not_run(self, part: Part, at_s: float, verdict: Verdict) -> None:
+        """An arrival the platform would not run: its ``dropped`` record."""
+        if verdict is Verdict.DROPPED:
+            size = self.plan.controls.queue_size
+            error = StepError(
+                "Event Queue Full",
+                f"{size} events already waited in the workflow's queue (queue size {size}): "
+                f"the platform drops this one",
+            )
+        else:
+            error = StepError(
+                "Workflow Paused",
+                f"the throttle's limit of 0 (--throttle {self.plan.controls.throttle}) pauses "
+                f"the workflow: the event waits in its queue and never runs",
+            )
+        execution = Execution.not_run(part.index, at_s, error)
+        self.clock_s = max(self.clock_s, at_s)
+        self.result.executions.append(execution)
+        self.on_execution(execution)
+
+    def _arrive(self, part: Part, at_s: float, release_s: float | None = None) -> None:
+        """Place ``part``, which arrived at ``at_s``; a source's arrival that the
+        throttle holds until ``release_s`` starts no earlier."""
         self.placing = True
         try:
-            self._place(part, at_s)
+            self._place(part, at_s, release_s)
         finally:
             self.placing = False
 
-    def _place(self, part: Part, at_s: float) -> None:
+    def _place(self, part: Part, at_s: float, release_s: float | None = None) -> None:
+        arrived_s = at_s
+        if release_s is not None:
+            at_s = release_s  # the scheduler places it when the throttle lets it go
         arrival = self.scheduler.arrive(part.index, at_s)
         self._retire(arrival.retired)
         for ee_id in arrival.prestarted:
@@ -368,6 +422,10 @@ class Runner:
             now_s = self.source.now_s()
             if decision.at_s < now_s:
                 decision = replace(decision, at_s=now_s)
+        if release_s is not None and self.admission is not None:
+            # It starts when the throttle's window allows, and arrived when it came.
+            start_s = self.admission.start(decision.at_s)
+            decision = replace(decision, arrived_at_s=arrived_s, at_s=start_s)
         self._dispatch(decision, part)
 
     def _open_lane(self, ee_id: str, at_s: float, warm_worker: bool) -> Lane:
@@ -409,7 +467,12 @@ class Runner:
         event = part.event
         if event is None:  # an empty event ({}: a body-only request's) is an event too
             event = trigger_event(
-                self.plan.trigger, part.first_index, self.workflow.endpoint, when, self._interval()
+                self.plan.trigger,
+                part.first_index,
+                self.workflow.endpoint,
+                when,
+                self._interval(),
+                self.plan.cron,
             )
         execution_context = context(self.workflow, self.rng, when)
         if part.trace_id is None:  # a first part: later ones share its trace id

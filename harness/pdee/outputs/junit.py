@@ -21,7 +21,7 @@ from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from ..checking.project import ProjectCheck
 from ..checking.verdicts import CheckResult, Outcome
-from ..results.records import Execution, RunResult
+from ..results.records import Execution, RunResult, Status
 from .files import write_whole
 
 # What XML 1.0 cannot hold (control characters such as a log's colour codes, lone
@@ -63,8 +63,11 @@ def run_xml(result: RunResult) -> JUnitXml:
     steps = "+".join(result.settings.steps)
     suite = TestSuite(_xml(f"pdee run {steps}"))
     for execution in result.executions:
+        ran = execution.status is not Status.DROPPED  # a dropped one never started
         case = TestCase(
-            f"execution {execution.index} ({execution.start.value}, {execution.ee})",
+            f"execution {execution.index} ({execution.start.value}, {execution.ee})"
+            if ran
+            else f"execution {execution.index} (dropped)",
             classname=_xml(f"pdee.run.{steps}"),
             time=execution.duration_ms / 1000,
         )

@@ -39,6 +39,7 @@ STATUS_STYLE = {
     Status.ERROR: "red",
     Status.TIMEOUT: "yellow",
     Status.OOM: "magenta",
+    Status.DROPPED: "red",
 }
 # A run longer than this shows its failures, and its first and last executions.
 TABLE_ROWS = 60
@@ -128,7 +129,8 @@ def progress(
         task = bar.add_task("running", total=total, counts=describe())
 
         def advance(execution: Execution) -> None:
-            counts[execution.start.value] += 1
+            if execution.status is not Status.DROPPED:  # it never started
+                counts[execution.start.value] += 1
             if not execution.passed:
                 counts["failed"] += 1
             bar.update(task, advance=1, counts=describe(), description="running")
@@ -169,11 +171,12 @@ def executions_table(result: RunResult) -> Table:
             table.add_row(*["…"] + [""] * (len(table.columns) - 1))
             continue
         status = execution.status
+        ran = status is not Status.DROPPED
         table.add_row(
             str(execution.index),
             f"{execution.at_s:.1f}s",
-            execution.ee,
-            execution.start.value,
+            execution.ee if ran else "-",
+            execution.start.value if ran else "-",
             f"[{STATUS_STYLE[status]}]{status.value}[/]",
             f"{execution.duration_ms:.1f} ms",
             format_size(execution.tmp_peak) if execution.tmp_peak is not None else "-",
@@ -399,14 +402,23 @@ def summary_line(result: RunResult) -> str:
         pace = f"rate {arrivals['per_minute']:g}/min"
     elif arrivals.get("kind") == "requests":
         pace = "HTTP requests, real time"
+    elif arrivals.get("kind") == "cron":
+        pace = f"cron {arrivals['cron']!r} ({arrivals['timezone']})"
     else:
         pace = "schedule"
     env = f" | env {', '.join(settings.env)}" if settings.env else ""
+    controls = settings.controls
+    throttle = controls.get("throttle")
+    if throttle:
+        pace += f", throttle {throttle['limit']}/{throttle['interval_s']:g}s"
+    if controls.get("queue_size") is not None:
+        pace += f", queue {controls['queue_size']}"
+    dropped = f", {s.dropped} dropped" if s.dropped else ""
     lifecycle = ""
     if settings.mode == "realistic":
         lifecycle = f", idle timeout {settings.idle_timeout_s:g} s, chaos {settings.chaos:g}"
     return (
-        f"{s.executions} executions: {s.ok} ok, {s.failed} failed "
+        f"{s.executions} executions: {s.ok} ok, {s.failed} failed{dropped} "
         f"({s.warm} warm, {s.cold} cold) | EEs: {s.ees_started} started"
         f"{f' ({s.ees_recycled} recycled)' if s.ees_recycled else ''}, "
         f"{s.ees_reused} reused, {s.ees_expired} expired, "

@@ -31,6 +31,9 @@ class Status(str, enum.Enum):
     ERROR = "error"  # a step raised, returned non-JSON, or the payload was too big
     TIMEOUT = "timeout"  # the execution ran past --timeout
     OOM = "oom"  # a step ran out of memory
+    # Never run: the event queue was full ("Event Queue Full"), or a throttle of 0 paused
+    # the workflow; the platform shows it as an error.
+    DROPPED = "dropped"
 
     @property
     def passed(self) -> bool:
@@ -243,7 +246,15 @@ class Execution:
         return self.status.passed
 
     def __repr__(self) -> str:
+        if self.status is Status.DROPPED:
+            return f"<Execution #{self.index} dropped>"
         return f"<Execution #{self.index} {self.status.value} on {self.ee} ({self.start.value})>"
+
+    @classmethod
+    def not_run(cls, index: int, arrived_at_s: float, error: StepError) -> Execution:
+        """The record of an arrival that never ran (``dropped``): no EE, no start."""
+        at_s = round(arrived_at_s, 6)
+        return cls(index, "", Start.COLD, Status.DROPPED, at_s, at_s, 0.0, error=error)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Execution:
@@ -251,8 +262,8 @@ class Execution:
         tmp, memory, error = data.get("tmp"), data.get("memory"), data.get("error")
         return cls(
             index=int(data["index"]),
-            ee=str(data["ee"]),
-            start=Start(data["start"]),
+            ee=str(data["ee"] or ""),
+            start=Start(data["start"] or Start.COLD),  # a dropped one has none
             status=Status(data["status"]),
             arrived_at_s=float(data["arrived_at_s"]),
             at_s=float(data["at_s"]),
@@ -304,10 +315,11 @@ class Execution:
         return "; ".join(text for text in (came, went) if text)
 
     def to_json(self) -> dict[str, Any]:
+        ran = self.status is not Status.DROPPED
         return {
             "index": self.index,
-            "ee": self.ee,
-            "start": self.start.value,
+            "ee": self.ee if ran else None,
+            "start": self.start.value if ran else None,
             "arrived_at_s": self.arrived_at_s,
             "at_s": self.at_s,
             "status": self.status.value,
@@ -420,6 +432,8 @@ class Settings:
     # The data stores the steps get, by key (the prop, or a synced workflow's storeId):
     # the file each is kept in (None: the run's).
     data_stores: dict[str, str | None] = field(default_factory=dict)
+    # The throttle and the event queue, and where each came from (``plan.controls``).
+    controls: dict[str, Any] = field(default_factory=dict)
     # The synced workflow the steps came from: name, id, folder, triggers, trigger.
     workflow: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # what pdee cannot do of the workflow
@@ -437,6 +451,7 @@ class Summary:
     ok: int  # ok or exit
     failed: int
     by_status: dict[Status, int]
+    dropped: int  # never run (counted in failed too)
     cold: int
     warm: int
     ees_started: int  # new containers and recycled ones, each a new EE to its steps
@@ -452,13 +467,14 @@ class Summary:
     @classmethod
     def of(cls, executions: Sequence[Brief], ees: list[EELife]) -> Summary:
         statuses = Counter(execution.status for execution in executions)
-        starts = Counter(execution.start for execution in executions)
+        starts = Counter(e.start for e in executions if e.status is not Status.DROPPED)
         retired = Counter(ee.retired for ee in ees if ee.retired)
         return cls(
             executions=len(executions),
             ok=sum(n for status, n in statuses.items() if status.passed),
             failed=sum(n for status, n in statuses.items() if not status.passed),
             by_status={status: statuses[status] for status in Status},
+            dropped=statuses[Status.DROPPED],
             cold=starts[Start.COLD],
             warm=starts[Start.WARM],
             ees_started=len(ees),
@@ -478,6 +494,7 @@ class Summary:
             "ok": self.ok,
             "failed": self.failed,
             "by_status": {status.value: n for status, n in self.by_status.items()},
+            "dropped": self.dropped,
             "cold": self.cold,
             "warm": self.warm,
             "ees_started": self.ees_started,
