@@ -5,6 +5,7 @@ No Docker."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from fake_backend import FakeBackend
 from typer.testing import CliRunner
 
 import pdee
+from pdee.checking.scenarios import plans
 from pdee.cli import commands
 from pdee.engine.runner import Runner
 from pdee.lifecycle.admission import Throttle
@@ -22,6 +24,7 @@ from pdee.outputs.terminal import summary_line
 from pdee.plan.controls import Controls
 from pdee.plan.run_plan import build_plan
 from pdee.results.records import Execution, RunResult
+from pdee.serving.request_queue import RequestQueue
 
 STEP = 'def handler(pd: "pipedream"):\n    return 1\n'
 
@@ -177,3 +180,26 @@ def test_a_throttle_of_0_runs_nothing(step):
     errors = [e.error.type for e in result.executions if e.error]
     assert errors == ["Workflow Paused", "Workflow Paused", "Event Queue Full"]
     assert result.ees == {}
+
+
+def test_on_the_real_clock_a_throttle_holds_a_request_until_its_window_opens(step):
+    plan = replace(build_plan([step], seed=1), controls=Controls(throttle=Throttle(1, 1.0)))
+    queue = RequestQueue()
+    runner = Runner(FakeBackend(), plan, queue.finished, source=queue)
+    thread = threading.Thread(target=runner.run, name="serve")
+    thread.start()
+    assert queue.ready.wait(5)
+    first, second = queue.submit({"sleep": 0.01}), queue.submit({"sleep": 0.01})
+    first_run, second_run = first.result(5), second.result(5)
+    queue.stop()
+    thread.join(5)
+    assert first_run.status == second_run.status == "ok"
+    # One a second: the second request, which came at once, started a second later.
+    assert second_run.at_s - first_run.at_s >= 1.0 > second_run.arrived_at_s - first_run.at_s
+
+
+def test_check_takes_a_cron_schedule_for_its_runs(step):
+    warm_plan, chaos_plan = plans([step], cron="*/15 * * * *")
+    assert chaos_plan.arrivals_described["kind"] == "cron"
+    assert list(chaos_plan.arrivals)[:2] == [0.0, 900.0]
+    assert warm_plan.trigger == chaos_plan.trigger == "timer"

@@ -114,7 +114,8 @@ def serve(
             answer = custom_answer(execution.respond, execution.pause is not None).status
         say(
             f"{event['method']} {event['path']} {answer} · #{execution.index} "
-            f"{execution.start.value} {execution.ee} {execution.status.value} "
+            f"{execution.start.value if execution.ee else '-'} {execution.ee or '-'} "
+            f"{execution.status.value} "
             f"{execution.duration_ms:.1f} ms"
         )
         if not execution.passed:

@@ -303,10 +303,10 @@ def _log_lines(console: Console, step: StepResult, limit: int, indent: str) -> N
 
 def _headline(execution: Execution) -> str:
     status = execution.status
+    ran = status is not Status.DROPPED  # a dropped one had no EE and no start
     parts = [
         f"execution {execution.index}",
-        execution.ee,
-        execution.start.value,
+        *([execution.ee, execution.start.value] if ran else []),
         f"[{STATUS_STYLE[status]}]{status.value}[/]",
         f"{execution.duration_ms:.1f} ms",
     ]
