@@ -203,3 +203,15 @@ def test_check_takes_a_cron_schedule_for_its_runs(step):
     assert chaos_plan.arrivals_described["kind"] == "cron"
     assert list(chaos_plan.arrivals)[:2] == [0.0, 900.0]
     assert warm_plan.trigger == chaos_plan.trigger == "timer"
+
+
+def test_a_check_whose_queue_drops_events_fails_its_chaos_verdict_saying_why(tmp_path):
+    folder = workflow(tmp_path / "w", trigger="dc_abc1234")
+    result = pdee.check(
+        [folder], backend=FakeBackend(), event={"sleep": 0.01}, queue_size=1, throttle="1/10"
+    )
+    chaos = result.verdict("chaos")
+    assert chaos.outcome.value == "fail"
+    assert "(dropped): Event Queue Full" in chaos.summary and "docs/arrivals.md" in chaos.summary
+    # The warm verdict judges the warm executions that ran; the drops are the chaos run's.
+    assert result.verdict("warm").outcome.value == "pass"

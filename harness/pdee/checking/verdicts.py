@@ -382,6 +382,16 @@ def _chaos(chaos_run: RunResult) -> Verdict:
     if not failed:
         return Verdict("chaos", Outcome.PASS, f"{seen} passed")
     first = failed[0]
+    if first.status is Status.DROPPED:  # it never ran: the controls, not the step
+        return Verdict(
+            "chaos",
+            Outcome.FAIL,
+            f"{len(failed)} of {seen} failed, first execution {first.index} (dropped): "
+            f"{_error_text(first)}; at this pace the workflow's throttle or queue loses "
+            f"events (see docs/arrivals.md)",
+            first,
+            "chaos",
+        )
     resumed = ""
     if first.first_index is not None:
         resumed = (
