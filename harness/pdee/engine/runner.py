@@ -426,6 +426,11 @@ class Runner:
             # It starts when the throttle's window allows, and arrived when it came.
             start_s = self.admission.start(decision.at_s)
             decision = replace(decision, arrived_at_s=arrived_s, at_s=start_s)
+            if self.source.real_clock:  # a wait for an EE ran into a full window: wait on
+                self._wait(
+                    lambda: self.source.now_s() >= start_s,
+                    lambda: start_s - self.source.now_s(),
+                )
         self._dispatch(decision, part)
 
     def _open_lane(self, ee_id: str, at_s: float, warm_worker: bool) -> Lane:
