@@ -380,8 +380,8 @@ class Runner:
             size = self.plan.controls.queue_size
             error = StepError(
                 "Event Queue Full",
-                f"{size} events already waited in the workflow's queue (queue size {size}): "
-                f"the platform drops this one",
+                f"the workflow's queue was full ({size} event{'s' if size != 1 else ''} "
+                f"waiting, queue size {size}): the platform drops this one",
             )
         else:
             error = StepError(
