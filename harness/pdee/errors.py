@@ -3,6 +3,8 @@
 Hierarchy::
 
     PdeeError                 (exit 1) the root; only the CLI edge catches it
+    ├── StepSyntaxError       (exit 1) a step file does not compile: every execution
+    │                                  would fail, so none is run
     ├── UsageError            (exit 2) bad invocation or input: a missing step file,
     │                                  an unreadable event file, a bad size
     ├── BackendUnavailable    (exit 3) the EE backend (the Docker daemon) does not answer
@@ -50,6 +52,10 @@ class PdeeError(Exception):
     """Something pdee cannot do; the message says what and how to fix it."""
 
     exit_code: ExitCode = ExitCode.FAILED
+
+
+class StepSyntaxError(PdeeError):
+    """A step file does not compile (found before any EE starts; the message has its line)."""
 
 
 class UsageError(PdeeError):

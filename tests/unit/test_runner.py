@@ -241,7 +241,7 @@ def test_the_api_runs_whole_plans_on_any_backend(write_step, mode, options, ees_
 def test_an_image_from_another_recipe_is_refused_before_any_ee(write_step):
     backend = FakeBackend(recipe="0123456789abcdef")
     step = write_step("step", "def handler(pd):\n    return 1\n")
-    with pytest.raises(pdee.ImageError, match="rebuild it with `pdee image build`"):
+    with pytest.raises(pdee.ImageError, match="rebuild it with `pdee image build --tag "):
         pdee.run([step], backend=backend)
     assert backend.ees == []
 

@@ -35,6 +35,12 @@ LABEL_RUN = "pdee.run"
 OnCall = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+def build_command(tag: str) -> str:
+    """The command that builds the EE image ``tag``, quoted for a message (with its tag:
+    ``pdee image build`` alone builds the default tag, which may be another)."""
+    return f"`pdee image build --tag {tag}`"
+
+
 @dataclass(frozen=True)
 class EESpec:
     """How to make an EE: its image and the platform's caps."""

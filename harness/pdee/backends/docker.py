@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import gc
 import logging
+import os
 import socket
 import threading
 import time
@@ -34,7 +35,7 @@ from docker.models.containers import Container
 from ..errors import BackendUnavailable, EEError, EEGone, EEUnresponsive, ImageError, UsageError
 from ..interrupts import deferred
 from ..runtime import protocol
-from . import LABEL_RUN, EESpec, Host, ImageInfo, OnCall, PackageImage, ownership
+from . import LABEL_RUN, EESpec, build_command, Host, ImageInfo, OnCall, PackageImage, ownership
 from .channel import AttachedStream, ReplyProgress, next_reply, send_message
 
 log = logging.getLogger("pdee.docker")
@@ -361,6 +362,25 @@ def _explain(exc: Exception) -> str:
     return str(exc)
 
 
+def _unreachable(exc: BaseException) -> str:
+    """Why a connection to the daemon failed, in a few words: the operating system's
+    reason (``connection refused``, ``no such file or directory``) found among the
+    exceptions ``exc`` wraps (requests and urllib3 nest it in their own, as arguments
+    and causes), else ``exc``'s first line."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror.lower()
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class Sweep:
     """What ``DockerBackend.sweep`` did."""
@@ -424,11 +444,12 @@ class DockerBackend:
         except DOCKER_ERRORS as exc:
             if client is not None:
                 client.close()
-            failure = _explain(exc)
+            failure = _unreachable(exc)
         # Outside the except block, so that the traceback no longer holds the socket.
         _collect_failed_sockets()
+        where = os.environ.get("DOCKER_HOST") or "the local socket"
         raise BackendUnavailable(
-            f"no Docker daemon answers ({failure}); start dockerd or set DOCKER_HOST"
+            f"no Docker daemon answers at {where} ({failure}); start dockerd or set DOCKER_HOST"
         )
 
     # -- what a run needs --
@@ -443,7 +464,7 @@ class DockerBackend:
             with _timed(f"inspect image {tag}"):
                 image = self.client.images.get(tag)
         except docker.errors.ImageNotFound:
-            raise ImageError(f"image {tag} not found; build it with `pdee image build`") from None
+            raise ImageError(f"image {tag} not found; build it with {build_command(tag)}") from None
         except DOCKER_ERRORS as exc:
             raise ImageError(f"cannot inspect image {tag}: {_explain(exc)}") from exc
         labels = image.labels or {}

@@ -21,12 +21,12 @@ from ..backends import Backend
 from ..engine.execute import connections_for, docker_backend, execute
 from ..engine.runner import Runner
 from ..errors import UsageError
-from ..interrupts import deferred
+from ..interrupts import Interrupted, Terminated, deferred
 from ..plan.events import trigger_event
 from ..plan.options import CHECK_OPTION_NAMES, RunOptions
 from ..plan.run_plan import RunPlan, build_plan
 from ..plan.steps import StrPath
-from ..results.records import RunResult
+from ..results.records import Execution, RunResult
 from .verdicts import DEFAULT_HORIZON, CheckResult, judge
 
 if TYPE_CHECKING:
@@ -118,7 +118,8 @@ def check(
     if any(path is not None for path in warm_plan.data_stores.values()):
         # Stores kept in files: the chaos run sees what the warm run left, in order.
         tell("warm")
-        warm_run = execute(warm_plan, backend)
+        watch = ColdWatch()
+        warm_run = watch.run(warm_plan, backend)
         chaos_run = None
         if _cold_passed(warm_run):
             tell("chaos")
@@ -131,6 +132,56 @@ def check(
 
 def _cold_passed(warm_run: RunResult) -> bool:
     return bool(warm_run.executions) and warm_run.executions[0].passed
+
+
+class ColdWatch:
+    """Ends a check's runs as soon as the warm run's cold execution fails: that failure
+    is the check's verdict, every other one is moot (``judge``), and the rest of the
+    runs, which may take a while, would be spent for nothing."""
+
+    def __init__(self) -> None:
+        self.failed = threading.Event()
+        self.runners: list[Runner] = []  # the runs to end
+
+    def __call__(self, execution: Execution) -> None:
+        """A warm run's ``on_execution``."""
+        if execution.index == 0 and not execution.passed and not self.failed.is_set():
+            self.failed.set()
+            for runner in self.runners:
+                runner.abort()
+
+    def runner(self, backend: Backend, warm_plan: RunPlan) -> Runner:
+        """The warm run, watched."""
+        warm = Runner(backend, warm_plan, on_execution=self)
+        self.runners.append(warm)
+        return warm
+
+    def finish(self, warm: Runner) -> RunResult:
+        """Run ``warm`` (``runner``); what it did, also when the watch ended it.
+
+        Raises:
+            What ``Runner.run`` raises, but the end the watch asked for.
+        """
+        try:
+            return warm.run()
+        except Terminated:
+            if not self.failed.is_set():
+                raise
+            warm.result.interrupted = False  # ended on purpose, not by a signal
+            return warm.result
+
+    def run(self, warm_plan: RunPlan, backend: Backend | None) -> RunResult:
+        """The warm run alone, on ``backend`` (or the Docker daemon), watched."""
+        if backend is None:
+            with docker_backend(connections_for(warm_plan)) as owned:
+                return self.run(warm_plan, owned)
+        warm = self.runner(backend, warm_plan)
+        try:
+            return self.finish(warm)
+        except KeyboardInterrupt:  # as ``execute`` says them
+            raise Interrupted(warm.result) from None
+        except Terminated:
+            raise Terminated(warm.result) from None
 
 
 def _both(
@@ -152,6 +203,9 @@ def _both(
         with docker_backend(wanted) as owned:
             return _both(warm_plan, chaos_plan, owned, tell)
     chaos = Runner(backend, chaos_plan)
+    watch = ColdWatch()
+    warm = watch.runner(backend, warm_plan)
+    watch.runners.append(chaos)
     outcome: dict[str, Any] = {}
 
     def run_chaos() -> None:
@@ -165,13 +219,15 @@ def _both(
     tell("chaos")
     thread.start()
     try:
-        warm_run = Runner(backend, warm_plan).run()
+        warm_run = watch.finish(warm)
         thread.join()
     except BaseException:
         chaos.abort()
         with deferred():  # a second Ctrl-C waits until the chaos run's EEs are gone
             thread.join()
         raise
+    if watch.failed.is_set():  # the chaos run was ended with it
+        return warm_run, None
     if "error" in outcome:
         raise outcome["error"]
     return warm_run, outcome["result"] if _cold_passed(warm_run) else None

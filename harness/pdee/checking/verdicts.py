@@ -21,7 +21,7 @@ Verdicts (``judge``, pure: it reads only the runs' records):
 7. ``chaos``: the realistic run's executions.
 
 A step that fails cold is told so first; the verdicts that need it to pass are then
-skipped.
+skipped (and ``pdee check`` ends its runs at that failure).
 """
 
 from __future__ import annotations
@@ -420,7 +420,7 @@ def judge(warm_run: RunResult, chaos_run: RunResult | None, horizon: int) -> lis
     """
     cold = _cold(warm_run)
     if cold.outcome is Outcome.FAIL or chaos_run is None:
-        moot = "moot: the step already fails cold"
+        moot = "moot: the step already fails cold (pdee check stopped there)"
         return [cold] + [
             Verdict(name, Outcome.SKIPPED, moot)
             for name in ("warm", "growth", "headroom", "state", "cleanup", "chaos")

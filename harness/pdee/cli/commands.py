@@ -12,11 +12,13 @@ SIGTERM).
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from importlib import import_module
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
-from ..errors import PdeeError
+from ..errors import ExitCode, PdeeError
 from ..version import __version__
 from . import data_store, image
 from .check import check
@@ -25,7 +27,51 @@ from .packages import packages
 from .run import run
 from .serve import serve
 
+
+# The Click that Typer parses with: the package before Typer 0.27, Typer's own copy since.
+ClickUsageError: type[Exception] = import_module(typer.BadParameter.__module__).UsageError
+
+
+def usage_line(exc: Any) -> str:
+    """A usage error of Click's (an unknown option, a bad value, a missing argument) as
+    pdee's own are: ``Error: what; see `pdee run --help```, one line."""
+    possible = sorted(getattr(exc, "possibilities", None) or [])  # an unknown option's
+    message = " ".join((exc.message if possible else exc.format_message()).split()).rstrip(".")
+    if possible:
+        message += f" (did you mean {' or '.join(possible)}?)"
+    if message[:2].istitle():  # "No such option" as pdee's messages begin
+        message = message[0].lower() + message[1:]
+    command = exc.ctx.command_path if exc.ctx is not None else "pdee"
+    return f"Error: {message}; see `{command} --help`"
+
+
+def _usage_error(exc: Exception) -> NoReturn:
+    if type(exc).__name__ == "NoArgsIsHelpError":  # as Typer tells it (Click 8.2 and later)
+        raise exc  # the help, which Typer shows
+    typer.echo(usage_line(exc), err=True)
+    raise typer.Exit(ExitCode.USAGE)
+
+
+class OneLineErrors(TyperGroup):
+    """pdee's command group: Click's usage errors, raised while a command line is parsed
+    (this group's, or a subcommand's in ``invoke``), end the command in one line with exit
+    code 2, as pdee's own do, rather than in Typer's box of four lines or more."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except ClickUsageError as exc:
+            _usage_error(exc)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClickUsageError as exc:
+            _usage_error(exc)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     help="Run Pipedream Python steps in an emulated execution environment (EE).",

@@ -153,7 +153,7 @@ def finish(
     """Show the run, then write its reports (a report that fails leaves the tables); from
     here on a signal changes neither the exit code nor what is shown and written."""
     interrupts.settled()
-    terminal.show(Consoles.out, result, verbosity)
+    terminal.show(Consoles.out, result, verbosity, report_path)
     try:
         if report_path is not None:
             report.write_run(report_path, result)
@@ -172,8 +172,10 @@ def interrupted(
     result: RunResult | None,
     report_path: Path | None,
     html: HtmlReport | None = None,
+    verbosity: terminal.Verbosity = terminal.Verbosity.NORMAL,
 ) -> NoReturn:
-    """Say what was kept of a run cut short by Ctrl-C or SIGTERM, and exit."""
+    """Say what was kept of a run cut short by Ctrl-C or SIGTERM (the executions that
+    ended, as a finished run's are shown, with the seed that replays it), and exit."""
     message = "Interrupted" if isinstance(exc, KeyboardInterrupt) else "Terminated"
     message += ": the run's EE containers were removed"
     written = [path for path in (report_path, html and html.path) if path is not None]
@@ -187,6 +189,8 @@ def interrupted(
             message += f"; the executions that ended are in {' and '.join(map(str, written))}"
         except PdeeError as error:
             message += f"; {error}"
+    if result is not None:  # a second signal cuts this short, with one line (pdee.entry)
+        terminal.show(Consoles.out, result, verbosity, report_path)
     say(message + ".", stderr=True)
     raise typer.Exit(signal_code(exc))
 

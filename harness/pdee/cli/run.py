@@ -100,7 +100,7 @@ def run(
                 finish(aborted.result, report_path, junit_path, verbosity, html)
                 raise
             except (Interrupted, Terminated) as exc:
-                interrupted(exc, exc.result, report_path, html)
+                interrupted(exc, exc.result, report_path, html, verbosity)
             finish(result, report_path, junit_path, verbosity, html)
     except PdeeError as exc:
         fail(exc)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..backends import EE
+from ..backends import EE, build_command
 from ..backends.channel import ReplyProgress, unreadable_result
 from ..errors import EEError, EEGone, EEUnresponsive, ImageError
 from ..lifecycle.scheduler import Decision, Start
@@ -64,7 +64,7 @@ class EEWork:
         if hello.get("protocol") != protocol.PROTOCOL_VERSION:
             raise ImageError(
                 f"image {self.plan.image} speaks runtime protocol {hello.get('protocol')}, "
-                f"this pdee {protocol.PROTOCOL_VERSION}; rebuild it with `pdee image build`"
+                f"this pdee {protocol.PROTOCOL_VERSION}; rebuild it with {build_command(self.plan.image)}"
             )
         self._load(lane)
         lane.start_s = time.monotonic() - started

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from rich.console import Console
@@ -29,7 +30,7 @@ from rich.table import Table
 from ..checking.project import ProjectCheck
 from ..checking.verdicts import CheckResult, Outcome
 from ..engine.runner import OnExecution
-from ..plan.sizes import format_size
+from ..plan.sizes import format_size, plural
 from ..provision.packages import PackageSet, canonical
 from ..results.records import Brief, Execution, RunResult, Settings, Status, StepResult, StoreAtEnd
 
@@ -381,15 +382,34 @@ def failure(console: Console, execution: Execution) -> None:
 
 
 def failures(
-    console: Console, result: RunResult, limit: int = 5, shown: frozenset[int] = frozenset()
+    console: Console,
+    result: RunResult,
+    limit: int = 5,
+    shown: frozenset[int] = frozenset(),
+    report: Path | None = None,
 ) -> None:
-    """The first failing executions (not already ``shown``): error, traceback, the
-    failing step's last log lines."""
-    failed = [e for e in result.executions.briefs() if not e.passed and e.index not in shown]
-    for brief in failed[:limit]:
-        failure(console, result.executions.by_index(brief.index))
-    if len(failed) > limit:
-        _say(console, f"... and {len(failed) - limit} more failed executions (see --report)")
+    """The failing executions (not already ``shown``), those with the same error (status,
+    step, type, message and traceback) as one, with their count: the first ``limit``
+    errors with their traceback and the failing step's last log lines; how many more,
+    and where they are (the ``report``, or how to get one)."""
+    groups: dict[tuple[Any, ...], list[Execution]] = {}
+    for brief in result.executions.briefs():
+        if not brief.passed and brief.index not in shown:
+            execution = result.executions.by_index(brief.index)
+            error = execution.error
+            key = (execution.status, error.step, error.type, error.message, error.traceback) if (
+                error
+            ) else (execution.status, brief.index)
+            groups.setdefault(key, []).append(execution)
+    for same in list(groups.values())[:limit]:
+        failure(console, same[0])
+        if len(same) > 1:
+            indices = index_ranges([e.index for e in same])
+            _say(console, f"  × {len(same)} executions failed with this error: {indices}", "bold")
+    rest = sum(len(same) for same in list(groups.values())[limit:])
+    if rest:
+        where = f"see {report}" if report is not None else "--report FILE writes every one"
+        _say(console, f"... and {plural(rest, 'more failed execution')} ({where})")
 
 
 def summary_line(result: RunResult) -> str:
@@ -444,9 +464,15 @@ def packages_line(result: RunResult) -> str:
     return ("note: " if taken * 10 > size else "") + line
 
 
-def show(console: Console, result: RunResult, verbosity: Verbosity = Verbosity.NORMAL) -> None:
+def show(
+    console: Console,
+    result: RunResult,
+    verbosity: Verbosity = Verbosity.NORMAL,
+    report: Path | None = None,
+) -> None:
     """What the steps did (one execution, or all with ``VERBOSE``), the tables, the
-    failures, the notes and the summary; with ``QUIET``, the failures and the summary."""
+    failures, the notes and the summary; with ``QUIET``, the failures and the summary
+    (``report``: where the JSON report goes, for what is not shown)."""
     detailed: frozenset[int] = frozenset()
     if verbosity is Verbosity.VERBOSE or (
         verbosity is Verbosity.NORMAL and len(result.executions) == 1
@@ -457,7 +483,7 @@ def show(console: Console, result: RunResult, verbosity: Verbosity = Verbosity.N
     if verbosity is not Verbosity.QUIET:
         console.print(executions_table(result))
         console.print(timeline_table(result))
-    failures(console, result, shown=detailed)
+    failures(console, result, shown=detailed, report=report)
     if verbosity is not Verbosity.QUIET:
         notes = sorted(result.executions.notes)
         for note in notes:

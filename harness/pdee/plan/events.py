@@ -207,6 +207,11 @@ def _parse_events(text: str, where: str) -> tuple[list[dict[str, Any]], list[int
     except JSONLimitError as exc:
         raise UsageError(f"{where}: {exc}; simplify it") from None
     else:
+        if where == "--event" and type(whole) is int:  # --event 20 for --events 20
+            raise UsageError(
+                f"--event {whole}: an event is a JSON object ({{...}}); did you mean --events "
+                f"{whole}?"
+            )
         return _require_objects(whole if isinstance(whole, list) else [whole], where), None
     events = []
     lines = []

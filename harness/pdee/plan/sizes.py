@@ -53,3 +53,10 @@ def format_size(size: int) -> str:
             value = size / factor
             return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
     return f"{size}B"
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``count`` and ``noun``, in the plural unless it is 1: ``1 execution``,
+    ``2 executions``, ``0 executions`` (``nouns``: a plural that is not ``noun + "s"``;
+    a phrase's last word takes the ``s``: ``3 more failed executions``)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"

@@ -1,20 +1,25 @@
 """A workflow: its steps' code and the ``pd.inputs`` they get, read and checked.
 
 Everything a user can get wrong here becomes a one-line ``UsageError`` before any
-container starts. A syntax error is the exception: the platform reports it as the
-step's error, with its line, so pdee runs the step and lets it fail the same way.
+container starts; a step that does not compile, a ``StepSyntaxError`` (exit 1) with its
+file and line, once, rather than the same error in every execution. Only a host Python
+as recent as the platform's judges the syntax, though: an older one would refuse what
+3.12 accepts (``type X = ...``, nested f-string quotes), so there the EE reports it, as
+the step's error in each execution.
 """
 
 from __future__ import annotations
 
 import ast
 import stat
+import sys
 from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import StepSyntaxError, UsageError
+from ..provision.image import PLATFORM_PYTHON
 from ..runtime.actions import emulated
 from .reading import (
     MAX_INPUTS_BYTES,
@@ -28,6 +33,8 @@ from .reading import (
 from .synced import WORKFLOW_FILE, SyncedWorkflow, find_workflows, is_workflow, read_workflow
 
 StrPath = str | PathLike[str]
+# A host Python at least as recent as the platform's judges the steps' syntax.
+SYNTAX_CHECKED = sys.version_info >= tuple(int(n) for n in PLATFORM_PYTHON.split("."))
 # The --inputs key under which each step's own pd.inputs are, by its name.
 STEP_INPUTS_KEY = "$steps"
 
@@ -79,11 +86,21 @@ def _defines_handler(node: ast.stmt) -> bool:
     return False
 
 
+def syntax_message(shown: str, exc: SyntaxError) -> str:
+    """``exc`` in one line: the file and line, what is wrong, and the line's code."""
+    where = f"{shown}:{exc.lineno}" if exc.lineno else shown
+    code = (exc.text or "").strip()
+    quoted = f": {code[:80]}{'…' if len(code) > 80 else ''}" if code else ""
+    return f"step {shown} does not compile: {where}: SyntaxError: {exc.msg}{quoted}"
+
+
 def load_step(path: Path) -> Step:
     """Read and check one step file.
 
     Raises:
         UsageError: the file is missing, is not a Python file, or has no ``handler``.
+        StepSyntaxError: it does not compile (with a host Python as recent as the
+            platform's).
     """
     status = probe(path, "step file")
     shown = shown_path(path)
@@ -102,8 +119,11 @@ def load_step(path: Path) -> Step:
         raise UsageError(f"step {shown} is not Python source (it holds NUL bytes)")
     try:
         tree = ast.parse(code, filename=str(path))
-    except SyntaxError:
-        tree = None  # reported by the EE as the step's error, as on the platform
+        compile(tree, str(path), "exec", dont_inherit=True)  # e.g. `return` outside a def
+    except SyntaxError as exc:
+        if SYNTAX_CHECKED:
+            raise StepSyntaxError(syntax_message(shown, exc)) from None
+        tree = None  # the EE reports it, as the step's error
     if tree is not None and not _has_handler(tree):
         raise UsageError(f'step {shown} has no handler; define def handler(pd: "pipedream"): ...')
     return Step(name=path.stem, path=path, code=code)

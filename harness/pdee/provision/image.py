@@ -37,7 +37,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Protocol
 
-from ..backends import Backend, EESpec, ImageInfo
+from ..backends import Backend, EESpec, ImageInfo, build_command
 from ..errors import EEError, ImageError, UsageError
 from .packages import wheel_platforms
 from .recipe import cache_dir, cache_problem, recipe_file, recipe_lines, tar_of
@@ -334,7 +334,7 @@ def check_image(backend: Backend, tag: str) -> ImageInfo:
     if info.recipe != expected:
         raise ImageError(
             f"image {tag} was built from recipe {info.recipe or 'unknown'}, this pdee "
-            f"needs {expected}; rebuild it with `pdee image build`"
+            f"needs {expected}; rebuild it with {build_command(tag)}"
         )
     return info
 

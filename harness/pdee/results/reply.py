@@ -9,8 +9,11 @@ was lost under it has no reply: ``lost`` makes its record from what pdee saw.
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..backends.channel import UNREADABLE
 from ..lifecycle.scheduler import Decision
@@ -98,6 +101,9 @@ def notes(reply: protocol.Result) -> list[str]:
             "pdee could not read the EE's result of this execution: its steps' results, /tmp "
             "and memory readings are not known (shown as none and zeros)"
         )
+    hint = missing_input_hint(error)
+    if hint:
+        said.append(hint)
     if reply["platform_files_intact"] is False:
         said.append(
             "a step deleted the platform's files in /tmp/__pdg__: on the platform, later "
@@ -126,4 +132,27 @@ def lost(
         stores=dict(known.stores),
         context_id=known.context_id,
         trace_id=known.trace_id,
+    )
+
+
+def missing_input_hint(error: Mapping[str, Any] | None) -> str | None:
+    """What gives a step the ``pd.inputs`` key it failed to find (a ``KeyError`` raised
+    where the traceback's code reads ``inputs["name"]``): a data store prop comes from
+    ``--data-store``, any other prop from ``--inputs``; None for any other error."""
+    if error is None or error.get("type") != "KeyError":
+        return None
+    try:
+        name = ast.literal_eval(str(error.get("message")))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    traceback = str(error.get("traceback") or "")
+    if not isinstance(name, str) or not name.isidentifier():
+        return None
+    if not re.search(rf"""inputs\s*\[\s*(['"]){re.escape(name)}\1\s*\]""", traceback):
+        return None
+    step = f"step {error['step']!r}" if error.get("step") else "a step"
+    return (
+        f"{step} read pd.inputs[{name!r}], which this run does not give: "
+        f"`--data-store {name}` makes it a data store, `--inputs FILE` (a JSON object "
+        f"with {name!r}) gives any other prop"
     )

@@ -321,7 +321,13 @@ def make_app(
     async def trigger(request: Request) -> Response:
         try:
             reply = await answer(request)
-        except Refused as refused:
+        except Refused as refused:  # a line for it, as for each request that ran
+            path = request.url.path
+            log.warning(
+                "%s %s %d · refused, no execution: %s",
+                request.method, path if path.isprintable() else repr(path), refused.status,
+                " ".join(str(refused).split())[:200],
+            )  # fmt: skip
             extra = [("retry-after", str(RETRY_AFTER_S))] if refused.status == 503 else []
             if refused.close:
                 extra.append(("connection", "close"))

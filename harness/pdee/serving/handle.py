@@ -33,7 +33,7 @@ from ..plan.run_plan import RunPlan
 from ..plan.steps import StrPath
 from ..results.records import Execution, RunResult
 from ..runtime.actions import split_uses
-from .http_trigger import HttpEvent
+from .http_trigger import RESPOND_IGNORED, HttpEvent
 from .http_trigger import http_event as parse_http_event
 from .request_queue import OnRequest, RequestQueue
 
@@ -222,8 +222,13 @@ def serve_plan(
         if backend is None:
             backend = owned.enter_context(docker_backend(connections_for(plan) + 4))
         requests = RequestQueue(on_request, custom_response)
+        ignored_respond = threading.Event()  # said once: pd.respond had no effect
 
         def ended(execution: Execution) -> None:
+            if execution.respond is not None and not custom_response:
+                if not ignored_respond.is_set():
+                    ignored_respond.set()
+                    log.warning(RESPOND_IGNORED.format(index=execution.index))
             try:
                 if on_execution is not None:
                     on_execution(execution)

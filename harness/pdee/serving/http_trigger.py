@@ -71,6 +71,12 @@ SUCCESS_PAGE = (
     "here</a></p>"
 )
 NO_RESPOND = "No $.respond called in workflow"
+# pdee's note, once per serve, when a workflow calls pd.respond with the default response.
+RESPOND_IGNORED = (
+    "note: pd.respond had no effect: the caller of #{index} got the default page at once; "
+    "--custom-response (the trigger's 'Return a custom response from your workflow' "
+    "setting) sends it what the workflow responds"
+)
 NO_RESPOND_AFTER_DELAY = "$.respond() not called for this invocation"
 CORS_HEADERS = {
     "access-control-allow-origin": "*",
