@@ -123,7 +123,8 @@ class RunAborted(PdeeError):
     """
 
     def __init__(self, cause: PdeeError, result: RunResult) -> None:
-        super().__init__(f"the run stopped after {len(result.executions)} execution(s): {cause}")
+        n = len(result.executions)
+        super().__init__(f"the run stopped after {n} execution{'s' * (n != 1)}: {cause}")
         self.cause = cause
         self.result = result
         self.exit_code = cause.exit_code

@@ -31,6 +31,7 @@ import pytest
 from . import api
 from .checking import project, scenarios, verdicts
 from .errors import PdeeError, RunAborted
+from .plan.sizes import plural
 from .provision.image import DEFAULT_TAG
 from .results.records import RunResult
 
@@ -108,7 +109,7 @@ def pdee(pdee_image: str) -> Iterator[PdeeFixture]:
     leaked = {run_id: n for run_id, n in left.items() if n}
     if leaked:
         pytest.fail(
-            f"pdee left {sum(leaked.values())} container(s) of run(s) "
-            f"{', '.join(leaked)} behind (now removed)",
+            f"pdee left {plural(sum(leaked.values()), 'container')} of "
+            f"{'run' if len(leaked) == 1 else 'runs'} {', '.join(leaked)} behind (now removed)",
             pytrace=False,
         )

@@ -193,7 +193,7 @@ def test_the_pytest_fixture_runs_checks_and_catches_leaks(tmp_path, docker_clien
     # the leaking test passes its body and errors at teardown
     assert "3 passed, 1 error" in done.stdout, done.stdout + done.stderr
     assert "ERROR at teardown of test_a_leak_is_caught" in done.stdout
-    assert "pdee left 1 container(s) of run(s)" in done.stdout
+    assert "pdee left 1 container of run" in done.stdout
 
     missing = subprocess.run(
         command,

@@ -116,7 +116,7 @@ def test_gc_spares_live_runs_and_removes_those_of_killed_ones(
 
         outcome = pdee("gc", "--label", session_label)  # never another's: the daemon is shared
         assert outcome.exit_code == 0, outcome.stderr
-        assert "removed 1 EE container(s); 1 of live runs left alone" in outcome.stdout
+        assert "removed 1 EE container; 1 of live runs left alone" in outcome.stdout
         assert containers(f"{LABEL_RUN}={owners[killed.pid]}") == []
         assert len(containers(f"{LABEL_RUN}={owners[live.pid]}")) == 1
         assert live.poll() is None  # the live run goes on
@@ -134,7 +134,7 @@ def test_gc_all_removes_every_ee(containers, session_label, write_step, pdee):
         wait_for(lambda: len(containers()) == 1)
         outcome = pdee("gc", "--all", "--label", session_label)
         assert outcome.exit_code == 0, outcome.stderr
-        assert "removed 1 EE container(s)" in outcome.stdout
+        assert "removed 1 EE container" in outcome.stdout
         assert containers() == []
     finally:
         live.send_signal(signal.SIGTERM)
@@ -192,7 +192,7 @@ def test_a_run_the_backend_cuts_short_still_reports_what_ended(
             docker_client.images.remove(f"pdee-ee:{doomed}")
     assert run.returncode == 5, stderr
     error = stderr.strip().splitlines()
-    assert len(error) == 1 and error[0].startswith("Error: the run stopped after 1 execution(s)")
+    assert len(error) == 1 and error[0].startswith("Error: the run stopped after 1 execution:")
     assert "could not start" in error[0]
     written = json.loads(report.read_text())
     assert "could not start" in written["aborted"]

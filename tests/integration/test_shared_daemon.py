@@ -90,10 +90,10 @@ def test_another_runs_ees_outlive_the_sessions_run_and_gc(
 
         swept = pdee("gc", "--label", session_label)
         assert swept.exit_code == 0, swept.stderr
-        assert swept.stdout.strip() == "removed 0 EE container(s)"
+        assert swept.stdout.strip() == "removed 0 EE containers"
         everything = pdee("gc", "--all", "--label", session_label)
         assert everything.exit_code == 0, everything.stderr
-        assert everything.stdout.strip() == "removed 0 EE container(s)"
+        assert everything.stdout.strip() == "removed 0 EE containers"
 
         for other in others:
             other.reload()

@@ -74,7 +74,7 @@ def test_check_a_project_one_junit_suite_per_workflow(pdee, project, tmp_path):
     xml_path, json_path = tmp_path / "check.xml", tmp_path / "check.json"
     checked = pdee("check", project, "--junit", xml_path, "--json", json_path)
     assert checked.exit_code == 0, checked.stdout + checked.stderr
-    assert "project " in checked.stdout and "2 workflow(s) safe to deploy" in checked.stdout
+    assert "project " in checked.stdout and "2 workflows safe to deploy" in checked.stdout
     suites = list(JUnitXml.fromfile(str(xml_path)))
     assert [suite.name for suite in suites] == ["Events cache", "Daily report"]
     assert all(suite.tests == 7 and suite.failures == 0 for suite in suites)

@@ -59,7 +59,7 @@ def test_files_left_in_tmp_are_a_cleanup_warning_not_a_failure(step):
     assert result.safe
     cleanup = result.verdict("cleanup")
     assert cleanup.outcome is Outcome.WARN
-    assert "leaves 1 file(s) in /tmp: /tmp/report.csv" in cleanup.summary
+    assert "leaves 1 file in /tmp: /tmp/report.csv" in cleanup.summary
     assert "tempfile" in cleanup.summary
 
 

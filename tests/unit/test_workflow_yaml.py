@@ -93,7 +93,7 @@ def test_a_disabled_step_is_not_run_nor_in_pd_steps(tmp_path):
     assert read_workflow(folder).disabled == ["skip", "tell"]
     plan = build_plan([folder])
     assert [s.name for s in plan.steps] == ["a", "b"]
-    assert sum("disabled step(s) skip, tell" in note for note in plan.notes) == 1
+    assert sum("disabled steps skip, tell" in note for note in plan.notes) == 1
     load = Runner(FakeBackend(), plan).work.load_message()
     assert [step["name"] for step in load["steps"]] == ["a", "b"]
     with pytest.raises(UsageError, match="not a step of the workflow"):

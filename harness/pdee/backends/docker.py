@@ -35,7 +35,7 @@ from docker.models.containers import Container
 from ..errors import BackendUnavailable, EEError, EEGone, EEUnresponsive, ImageError, UsageError
 from ..interrupts import deferred
 from ..runtime import protocol
-from . import LABEL_RUN, EESpec, build_command, Host, ImageInfo, OnCall, PackageImage, ownership
+from . import LABEL_RUN, EESpec, Host, ImageInfo, OnCall, PackageImage, build_command, ownership
 from .channel import AttachedStream, ReplyProgress, next_reply, send_message
 
 log = logging.getLogger("pdee.docker")

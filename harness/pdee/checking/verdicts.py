@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..lifecycle.scheduler import Start
-from ..plan.sizes import format_size
+from ..plan.sizes import format_size, plural
 from ..results import report
 from ..results.records import Execution, RunResult, Status
 
@@ -217,7 +217,7 @@ def _growth(warm_run: RunResult, horizon: int) -> Verdict:
             continue
         left = grown.executions_left
         outcomes.append(Outcome.FAIL if left <= horizon else Outcome.WARN)
-        when = "at the next execution" if left == 0 else f"in {left} more executions"
+        when = "at the next execution" if left == 0 else f"in {plural(left, 'more execution')}"
         what = "/tmp" if key == "tmp" else "memory"
         seen.append(
             f"{what} grows {format_size(round(grown.per_execution))} an execution of one warm "
@@ -305,21 +305,38 @@ def _differences(cold: Execution, warm: Execution) -> list[str]:
         if other is None:
             continue
         if _comparable(step.return_value) != _comparable(other.return_value):
+            cold_text, warm_text = contrast(step.return_value, other.return_value)
             found.append(
-                f"step {name!r} returned {_short(step.return_value)} cold and "
-                f"{_short(other.return_value)} warm (execution {warm.index})"
+                f"step {name!r} returned {cold_text} cold and {warm_text} warm (execution "
+                f"{warm.index})"
             )
         if step.exports != other.exports:
+            cold_text, warm_text = contrast(step.exports, other.exports)
             found.append(
-                f"step {name!r} exported {_short(step.exports)} cold and "
-                f"{_short(other.exports)} warm (execution {warm.index})"
+                f"step {name!r} exported {cold_text} cold and {warm_text} warm (execution "
+                f"{warm.index})"
             )
     return found
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def contrast(cold: Any, warm: Any, limit: int = 80) -> tuple[str, str]:
+    """Two values as compact JSON, each cut to about ``limit`` characters around where
+    they first differ (a cut at the start would show the same text twice), with ``…``
+    where text is left out."""
+    texts = [json.dumps(v, separators=(",", ":"), ensure_ascii=False) for v in (cold, warm)]
+    if all(len(text) <= limit for text in texts):
+        return texts[0], texts[1]
+    pairs = enumerate(zip(*texts, strict=False))
+    same = next((i for i, (a, b) in pairs if a != b), min(map(len, texts)))
+    start = max(0, same - limit // 4)
+    start = min(start, max(0, min(len(text) for text in texts) - limit // 2))
+    cut = [
+        ("…" if start else "")
+        + text[start : start + limit]
+        + ("…" if start + limit < len(text) else "")
+        for text in texts
+    ]
+    return cut[0], cut[1]
 
 
 def _state(warm_run: RunResult) -> Verdict:
@@ -362,7 +379,7 @@ def _cleanup(warm_run: RunResult) -> Verdict:
     return Verdict(
         "cleanup",
         Outcome.WARN,
-        f"an execution leaves {first.tmp.files} file(s) in /tmp: {', '.join(left)}{more}; "
+        f"an execution leaves {plural(first.tmp.files, 'file')} in /tmp: {', '.join(left)}{more}; "
         f"the next execution in that EE may find them (or not, on a new EE), and they take "
         f"room from the 2GB: write temporary files with tempfile (a TemporaryDirectory) or "
         f"delete them when done",
@@ -375,7 +392,7 @@ def _chaos(chaos_run: RunResult) -> Verdict:
     summary = chaos_run.summary
     failed = [e for e in chaos_run.executions if not e.passed]
     seen = (
-        f"{summary.executions} executions on {summary.ees_started} EEs "
+        f"{plural(summary.executions, 'execution')} on {plural(summary.ees_started, 'EE')} "
         f"({summary.ees_destroyed_at_random} destroyed at random, concurrency "
         f"{chaos_run.settings.concurrency})"
     )

@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import ExitCode, PdeeError
+from ..plan.sizes import plural
 from ..version import __version__
 from . import data_store, image
 from .check import check
@@ -26,7 +27,6 @@ from .common import Consoles, docker, fail, say
 from .packages import packages
 from .run import run
 from .serve import serve
-
 
 # The Click that Typer parses with: the package before Typer 0.27, Typer's own copy since.
 ClickUsageError: type[Exception] = import_module(typer.BadParameter.__module__).UsageError
@@ -140,7 +140,7 @@ def gc(
     except PdeeError as exc:
         fail(exc)
     spared = f"; {sweep.spared} of live runs left alone" if sweep.spared else ""
-    say(f"removed {sweep.removed} EE container(s){spared}")
+    say(f"removed {plural(sweep.removed, 'EE container')}{spared}")
 
 
 @app.command()

@@ -64,7 +64,8 @@ class EEWork:
         if hello.get("protocol") != protocol.PROTOCOL_VERSION:
             raise ImageError(
                 f"image {self.plan.image} speaks runtime protocol {hello.get('protocol')}, "
-                f"this pdee {protocol.PROTOCOL_VERSION}; rebuild it with {build_command(self.plan.image)}"
+                f"this pdee {protocol.PROTOCOL_VERSION}; rebuild it with "
+                f"{build_command(self.plan.image)}"
             )
         self._load(lane)
         lane.start_s = time.monotonic() - started

@@ -51,7 +51,7 @@ from ..lifecycle.admission import Verdict
 from ..lifecycle.scheduler import Decision, Mode, Retire, Retirement, Scheduler
 from ..plan.events import WorkflowIds, context, trigger_event
 from ..plan.run_plan import RunPlan
-from ..plan.sizes import format_size
+from ..plan.sizes import format_size, plural
 from ..provision import packages
 from ..provision.image import check_image, python_note
 from ..provision.recipe import cache_lock
@@ -253,8 +253,8 @@ class Runner:
         """Raises UsageError if an EE would need more than the host has."""
         if self.plan.cpus > host.cpus:
             raise UsageError(
-                f"--cpus {self.plan.cpus:g}: the Docker host has {host.cpus} CPU(s); give at "
-                f"most {host.cpus}"
+                f"--cpus {self.plan.cpus:g}: the Docker host has "
+                f"{plural(host.cpus, 'CPU')}; give at most {host.cpus}"
             )
         needed = self.spec.container_memory_bytes
         if host.memory_bytes and needed > host.memory_bytes:

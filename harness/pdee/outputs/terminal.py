@@ -264,7 +264,7 @@ def timeline_table(result: RunResult) -> Table:
             f"[red]{index_ranges(failed, 16)}[/]" if failed else "",
         )
     if len(shown) < len(ees):
-        table.caption = f"{len(ees) - len(shown)} more EEs in the report"
+        table.caption = f"{plural(len(ees) - len(shown), 'more EE')} in the report"
     return table
 
 
@@ -353,7 +353,8 @@ def details(console: Console, execution: Execution) -> None:
     if execution.respond is not None:
         _say(console, f"  pd.respond: {_value(execution.respond)}")
     for name, use in execution.stores.items():
-        _say(console, f"  data store {name}: {use.reads} reads, {use.writes} writes")
+        reads, writes = plural(use.reads, "read"), plural(use.writes, "write")
+        _say(console, f"  data store {name}: {reads}, {writes}")
     if execution.flow:
         _say(console, f"  paused: {execution.flow}")
     for email in execution.emails:
@@ -397,15 +398,18 @@ def failures(
         if not brief.passed and brief.index not in shown:
             execution = result.executions.by_index(brief.index)
             error = execution.error
-            key = (execution.status, error.step, error.type, error.message, error.traceback) if (
-                error
-            ) else (execution.status, brief.index)
+            key = (
+                (execution.status, error.step, error.type, error.message, error.traceback)
+                if (error)
+                else (execution.status, brief.index)
+            )
             groups.setdefault(key, []).append(execution)
     for same in list(groups.values())[:limit]:
         failure(console, same[0])
         if len(same) > 1:
             indices = index_ranges([e.index for e in same])
-            _say(console, f"  × {len(same)} executions failed with this error: {indices}", "bold")
+            line = f"  × {len(same)} executions failed with this error: {indices}"  # noqa: RUF001
+            _say(console, line, "bold")
     rest = sum(len(same) for same in list(groups.values())[limit:])
     if rest:
         where = f"see {report}" if report is not None else "--report FILE writes every one"
@@ -438,7 +442,7 @@ def summary_line(result: RunResult) -> str:
     if settings.mode == "realistic":
         lifecycle = f", idle timeout {settings.idle_timeout_s:g} s, chaos {settings.chaos:g}"
     return (
-        f"{s.executions} executions: {s.ok} ok, {s.failed} failed{dropped} "
+        f"{plural(s.executions, 'execution')}: {s.ok} ok, {s.failed} failed{dropped} "
         f"({s.warm} warm, {s.cold} cold) | EEs: {s.ees_started} started"
         f"{f' ({s.ees_recycled} recycled)' if s.ees_recycled else ''}, "
         f"{s.ees_reused} reused, {s.ees_expired} expired, "
@@ -526,7 +530,7 @@ def store_line(store: StoreAtEnd) -> str:
     keys = f" ({shown}{more})" if count else ""
     return (
         f"data store {store.name} ({where}): {count} record{'s' * (count != 1)} at the end"
-        f"{keys}; {store.reads} reads, {store.writes} writes"
+        f"{keys}; {plural(store.reads, 'read')}, {plural(store.writes, 'write')}"
     )
 
 
@@ -547,8 +551,9 @@ def packages(console: Console, fetched: PackageSet, python: str, tmp_size: int) 
     total = fetched.installed_bytes
     share = total * 100 / tmp_size
     line = (
-        f"{len(fetched.wheels)} packages, {format_size(total)} installed: {share:.1f}% of the "
-        f"{format_size(tmp_size)} /tmp, where the platform puts them (/tmp/__pdg__/dist/python)"
+        f"{plural(len(fetched.wheels), 'package')}, {format_size(total)} installed: "
+        f"{share:.1f}% of the {format_size(tmp_size)} /tmp, where the platform puts them "
+        f"(/tmp/__pdg__/dist/python)"
     )
     _say(console, line)
     if share > 10:
@@ -588,11 +593,13 @@ def show_check(console: Console, result: CheckResult) -> None:
     failed = sum(v.outcome is Outcome.FAIL for v in result.verdicts)
     warned = sum(v.outcome is Outcome.WARN for v in result.verdicts)
     verdict_line = (
-        "safe to deploy" if result.safe else f"NOT safe to deploy: {failed} scenario(s) failed"
+        "safe to deploy"
+        if result.safe
+        else f"NOT safe to deploy: {plural(failed, 'scenario')} failed"
     )
+    warnings = f", {plural(warned, 'warning')}" if warned else ""
     console.print(
-        f"[{'green' if result.safe else 'red'}]{verdict_line}[/]"
-        f"{f', {warned} warning(s)' if warned else ''} "
+        f"[{'green' if result.safe else 'red'}]{verdict_line}[/]{warnings} "
         f"({result.duration_s:.1f} s; /tmp {format_size(settings.tmp_size_bytes)}, memory "
         f"{format_size(settings.memory_bytes)}, timeout {settings.timeout_s:g} s, Python "
         f"{settings.python}; replay: --seed {settings.seed})",
@@ -616,9 +623,10 @@ def show_project(console: Console, result: ProjectCheck) -> None:
     judged = [c for c in result.workflows if c.result is not None]
     unsafe = [c.workflow.name for c in judged if c.result is not None and not c.result.safe]
     line = (
-        f"{len(judged)} workflow(s) safe to deploy"
+        f"{plural(len(judged), 'workflow')} safe to deploy"
         if not unsafe
-        else f"NOT safe to deploy: {', '.join(unsafe)} ({len(unsafe)} of {len(judged)} workflows)"
+        else f"NOT safe to deploy: {', '.join(unsafe)} "
+        f"({len(unsafe)} of {plural(len(judged), 'workflow')})"
     )
     console.print(
         f"[{'green' if not unsafe else 'red'}]project {escape(str(result.root))}: "

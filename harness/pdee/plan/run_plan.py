@@ -36,7 +36,7 @@ from .options import RunKeywords, RunOptions
 from .props import with_inputs, with_results, with_stores
 from .reading import dumps_checked, parse_json
 from .requirements import requirements
-from .sizes import format_size, parse_size
+from .sizes import format_size, parse_size, plural
 from .steps import Step, StrPath, load_inputs, load_sources, read_json_file
 from .synced import SyncedWorkflow
 
@@ -127,8 +127,9 @@ class RunPlan:
             )
         if workflow is not None and workflow.disabled:
             names = ", ".join(workflow.disabled)
+            steps = "step" if len(workflow.disabled) == 1 else "steps"
             found.append(
-                f"pdee does not run the disabled step(s) {names} (disabled: true), as the "
+                f"pdee does not run the disabled {steps} {names} (disabled: true), as the "
                 f"platform does not; later steps find no such step in pd.steps"
             )
         if workflow is not None:
@@ -209,7 +210,7 @@ def _arrivals(
         count = len(schedule.events) if count is None else count
         if count > len(schedule.events):
             raise UsageError(
-                f"--events {count}: the schedule holds {len(schedule.events)} events; "
+                f"--events {count}: the schedule holds {plural(len(schedule.events), 'event')}; "
                 f"give at most that many"
             )
         described = {"kind": "schedule"}

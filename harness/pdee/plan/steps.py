@@ -30,6 +30,7 @@ from .reading import (
     read_text,
     shown_path,
 )
+from .sizes import plural
 from .synced import WORKFLOW_FILE, SyncedWorkflow, find_workflows, is_workflow, read_workflow
 
 StrPath = str | PathLike[str]
@@ -202,8 +203,8 @@ def load_sources(paths: list[Path]) -> tuple[list[Step], SyncedWorkflow | None]:
         found = find_workflows(folder)
         if found:
             raise UsageError(
-                f"{folder} is a project of {len(found)} workflow(s); give one workflow folder "
-                f"(e.g. {found[0]}), or check them all with pdee check {folder}"
+                f"{folder} is a project of {plural(len(found), 'workflow')}; give one workflow "
+                f"folder (e.g. {found[0]}), or check them all with pdee check {folder}"
             )
         raise UsageError(
             f"{folder} holds no {WORKFLOW_FILE}; give step files, or a workflow folder "

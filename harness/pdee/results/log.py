@@ -15,6 +15,8 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, overload
 
+from ..plan.sizes import plural
+
 if TYPE_CHECKING:  # the records hold a log (``RunResult``): a log imports none of them
     from .records import Brief, Execution
 
@@ -42,7 +44,7 @@ class ExecutionLog(Sequence["Execution"]):
             self.append(execution)
 
     def __repr__(self) -> str:
-        return f"<ExecutionLog of {len(self)} executions>"
+        return f"<ExecutionLog of {plural(len(self), 'execution')}>"
 
     def append(self, execution: Execution) -> None:
         """Keep ``execution`` (its record to disk, its brief in memory)."""

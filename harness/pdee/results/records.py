@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..lifecycle.scheduler import Retire, Start
+from ..plan.sizes import plural
 from .log import ExecutionLog
 
 
@@ -541,4 +542,5 @@ class RunResult:
     def __repr__(self) -> str:
         s = self.summary
         end = " interrupted" if self.interrupted else (" aborted" if self.aborted else "")
-        return f"<RunResult {self.run_id}: {s.executions} executions, {s.failed} failed{end}>"
+        executions = plural(s.executions, "execution")
+        return f"<RunResult {self.run_id}: {executions}, {s.failed} failed{end}>"

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..backends.channel import UNREADABLE
 from ..lifecycle.scheduler import Decision
+from ..plan.sizes import plural
 from ..runtime import protocol
 from .records import (
     Execution,
@@ -91,7 +92,7 @@ def notes(reply: protocol.Result) -> list[str]:
         for step in reply["restarted_steps"]
     ]
     said += [
-        f"step {step!r} wrote {count} line(s) to the runtime's reply channel, which it "
+        f"step {step!r} wrote {plural(count, 'line')} to the runtime's reply channel, which it "
         f"inherits; they were ignored (replies carry an id a stray line cannot have)"
         for step, count in reply["stray_lines"].items()
     ]

@@ -225,10 +225,10 @@ def serve_plan(
         ignored_respond = threading.Event()  # said once: pd.respond had no effect
 
         def ended(execution: Execution) -> None:
-            if execution.respond is not None and not custom_response:
-                if not ignored_respond.is_set():
-                    ignored_respond.set()
-                    log.warning(RESPOND_IGNORED.format(index=execution.index))
+            ignored = execution.respond is not None and not custom_response
+            if ignored and not ignored_respond.is_set():
+                ignored_respond.set()
+                log.warning(RESPOND_IGNORED.format(index=execution.index))
             try:
                 if on_execution is not None:
                     on_execution(execution)
