@@ -7,7 +7,8 @@ event steers its execution: ``sleep`` (seconds), ``status`` (how it ends), ``gon
 (how it ends on an EE that ran one before), ``memory`` (bytes it adds to the peak),
 ``returns`` and ``exports`` (what the step gives; by default its index and its EE's id),
 ``error`` (the step's error when it does not end ``ok``: type, message, traceback...),
-``calls`` (data store calls it makes: their answers are kept in ``FakeEE.answers``).
+``respond`` (what pd.respond recorded), ``calls`` (data store calls it makes: their
+answers are kept in ``FakeEE.answers``).
 Its messages are the runtime's (``pdee.runtime.protocol``), as the real EE's are.
 """
 
@@ -119,7 +120,7 @@ class FakeEE:
                 "index": message["index"],
                 "status": status,
                 "error": event.get("error") if status != "ok" else None,
-                "respond": None,
+                "respond": event.get("respond"),
                 "exit_reason": None,
                 "pause": None,
                 "emails": [],

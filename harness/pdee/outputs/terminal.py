@@ -158,14 +158,31 @@ def _rows(executions: list[Brief]) -> list[Brief | None]:
     return rows
 
 
+def left_in_tmp(brief: Brief) -> str:
+    """The files an execution left in /tmp, for a table: the first few paths, and how
+    many more ("" for none)."""
+    if not brief.tmp_files:
+        return ""
+    named = [path if len(path) <= 40 else f"{path[:39]}…" for path in brief.tmp_named[:2]]
+    if not named:
+        return plural(brief.tmp_files, "file")
+    more = brief.tmp_files - len(named)
+    return ", ".join(named) + (f" +{more}" if more else "")
+
+
 def executions_table(result: RunResult) -> Table:
     table = Table(title="executions", title_justify="left")
     briefs = result.executions.briefs()
     flow = any(brief.flow for brief in briefs)  # a column only when an execution paused
+    left = any(brief.tmp_files for brief in briefs)  # only when one left files in /tmp
     columns = ["#", "at", "EE", "start", "status", "duration", "/tmp peak", "memory peak"]
-    for column in [*columns, "flow"] if flow else columns:
+    columns += ["flow"] * flow + ["left in /tmp"] * left
+    for column in columns:
         table.add_column(
-            column, justify="right" if column not in ("EE", "start", "status", "flow") else "left"
+            column,
+            justify="left"
+            if column in ("EE", "start", "status", "flow", "left in /tmp")
+            else "right",
         )
     for execution in _rows(briefs):
         if execution is None:
@@ -183,6 +200,7 @@ def executions_table(result: RunResult) -> Table:
             format_size(execution.tmp_peak) if execution.tmp_peak is not None else "-",
             format_size(execution.memory_peak) if execution.memory_peak else "-",
             *([execution.flow] if flow else []),
+            *([escape(left_in_tmp(execution))] if left else []),
         )
     return table
 

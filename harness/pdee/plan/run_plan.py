@@ -321,7 +321,7 @@ def _cpus(cpus: float | str | None, memory_bytes: int) -> tuple[float, str]:
 
 def _mode(mode: Mode | str) -> Mode:
     try:
-        return Mode(mode)
+        return Mode(mode.lower() if isinstance(mode, str) else mode)  # "Warm" as the CLI takes it
     except ValueError:
         choices = ", ".join(m.value for m in Mode)
         raise UsageError(f"--mode {mode}: give one of {choices}") from None
@@ -386,6 +386,7 @@ def _trigger(given: str | None, synced: SyncedWorkflow | None) -> str | None:
     """
     if given is None:
         return None
+    given = given.lower() if isinstance(given, str) else given  # "HTTP", as --mode Warm
     if given not in TRIGGERS:
         shown = given[:40] if isinstance(given, str) and given.isprintable() else repr(given)
         raise UsageError(f"--trigger {shown}: give one of {', '.join(TRIGGERS)}")

@@ -92,7 +92,7 @@ def syntax_message(shown: str, exc: SyntaxError) -> str:
     where = f"{shown}:{exc.lineno}" if exc.lineno else shown
     code = (exc.text or "").strip()
     quoted = f": {code[:80]}{'…' if len(code) > 80 else ''}" if code else ""
-    return f"step {shown} does not compile: {where}: SyntaxError: {exc.msg}{quoted}"
+    return f"step {where} does not compile: SyntaxError: {exc.msg}{quoted}"
 
 
 def load_step(path: Path) -> Step:

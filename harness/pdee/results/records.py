@@ -23,6 +23,9 @@ from ..lifecycle.scheduler import Retire, Start
 from ..plan.sizes import plural
 from .log import ExecutionLog
 
+# The paths of the files an execution left in /tmp that stay in memory for the tables.
+BRIEF_FILES_NAMED = 3
+
 
 class Status(str, enum.Enum):
     """How an execution ended; ``execution.status == "ok"`` holds, as it is a ``str``."""
@@ -302,6 +305,8 @@ class Execution:
             packages_bytes=self.tmp.packages_bytes if self.tmp else 0,
             memory_peak=self.memory.peak_bytes if self.memory else None,
             flow=self.flow,
+            tmp_files=self.tmp.files if self.tmp else 0,
+            tmp_named=tuple(self.tmp.some_files[:BRIEF_FILES_NAMED]) if self.tmp else (),
         )
 
     @property
@@ -359,6 +364,8 @@ class Brief:
     packages_bytes: int
     memory_peak: int | None
     flow: str = ""  # where a paused execution's parts went: "delay 1200s → #21"
+    tmp_files: int = 0  # the files it left in /tmp (outside /tmp/__pdg__)
+    tmp_named: tuple[str, ...] = ()  # the first few of them (up to BRIEF_FILES_NAMED)
 
     @property
     def passed(self) -> bool:

@@ -192,7 +192,7 @@ def http_event(value: HttpEvent | str) -> HttpEvent:
         UsageError: it is none (the message names the choices).
     """
     try:
-        return HttpEvent(value)
+        return HttpEvent(value.lower() if isinstance(value, str) else value)  # as the CLI
     except ValueError:
         choices = ", ".join(kind.value for kind in HttpEvent)
         raise UsageError(f"--http-event {value}: give one of {choices}") from None
