@@ -206,6 +206,6 @@ def test_the_pytest_fixture_runs_checks_and_catches_leaks(tmp_path, docker_clien
     assert missing.returncode != 0
     assert "3 errors" in missing.stdout, missing.stdout
     assert (
-        "the pdee fixture needs its EE image: image pdee-missing:nope not found; build it with `pdee image build`"
-        in missing.stdout
+        "the pdee fixture needs its EE image: image pdee-missing:nope not found; build it with "
+        "`pdee image build --tag pdee-missing:nope`" in missing.stdout
     )

@@ -75,7 +75,10 @@ def test_duplicate_step_names_exit_2(pdee, write_step, tmp_path):
 def test_missing_image_exit_4(pdee, write_step):
     outcome = pdee("run", write_step("ok", OK_STEP), "--image", "pdee-no-such-image:0")
     assert outcome.exit_code == 4
-    assert "pdee image build" in one_line_error(outcome)
+    assert one_line_error(outcome) == (  # the command that builds this tag, not the default
+        "Error: image pdee-no-such-image:0 not found; build it with "
+        "`pdee image build --tag pdee-no-such-image:0`"
+    )
 
 
 def test_unwritable_report_exit_2(pdee, write_step, tmp_path):

@@ -198,7 +198,7 @@ def test_a_run_the_backend_cuts_short_still_reports_what_ended(
     assert "could not start" in written["aborted"]
     assert [e["index"] for e in written["executions"]] == [0]
     assert written["executions"][0]["status"] == "ok"
-    assert "1 executions: 1 ok" in stdout
+    assert "1 execution: 1 ok" in stdout
     assert containers() == []
 
 
@@ -261,7 +261,7 @@ def test_an_installed_pdee_builds_its_image_from_any_directory(docker_client, tm
             cwd=elsewhere, capture_output=True, text=True,
         )  # fmt: skip
         assert ran.returncode == 0, ran.stderr
-        assert "1 executions: 1 ok" in ran.stdout
+        assert "1 execution: 1 ok" in ran.stdout
         version = subprocess.run([venv / "bin" / "pdee", "--version"], capture_output=True)
         assert version.stdout.decode().strip() == f"pdee {pdee.__version__}"
     finally:
