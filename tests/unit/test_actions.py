@@ -256,6 +256,29 @@ def test_every_action_is_named_by_its_key():
     )
 
 
+def test_get_difference_and_record_keys(store):
+    with DataStore("other") as opened:
+        other = Store("other", lambda call: opened.answer(call, NOW))
+        store["a"], store["b"], other["b"] = 1, {"x": [2, "Ab"]}, 0
+        difference = "data_stores-get-difference@0.0.4"
+        both = {"dataStoreA": store, "dataStoreB": other}
+        assert run(difference, both)["return_value"] == {"a": 1}
+        array = run(difference, {**both, "returnType": "array"})["return_value"]
+        assert array == [{"key": "a", "value": 1}]
+        unknown = run(difference, {**both, "returnType": "list"})
+        assert unknown["error"]["message"] == "Unknown return type: list"
+    keys = "data_stores-get-record-keys@0.0.5"
+    exact = run(keys, {"dataStore": store, "query": "2"})["return_value"]
+    assert exact == {"hasRegisteredKeys": True, "keys": ["b.x.0"], "values": [2]}
+    folded = {"dataStore": store, "query": "a", "contains": True, "caseInsensitive": True}
+    assert run(keys, folded)["return_value"]["keys"] == ["b.x.1"]
+    assert run(keys, {"dataStore": store, "query": "a"})["return_value"] == {
+        "hasRegisteredKeys": False,
+        "keys": [],
+        "values": [],
+    }
+
+
 def test_update_ttl(store):
     uses = "data_stores-update-ttl@0.0.1"
     missing = run(uses, {"dataStore": store, "key": "k", "ttlOption": "3600"})

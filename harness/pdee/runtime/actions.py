@@ -766,6 +766,64 @@ def list_records(pd: Pipedream, props: dict[str, Any], version: str) -> Any:
     return dict(records)
 
 
+def get_difference(pd: Pipedream, props: dict[str, Any], version: str) -> Any:
+    """``data_stores-get-difference`` (``components/data_stores/actions/get-difference/
+    get-difference.mjs`` 0.0.4): the records of ``dataStoreA`` whose keys ``dataStoreB``
+    lacks, in A's order, as an object (``returnType`` ``object``, the default) or an array
+    of ``{key, value}``."""
+    a, b = _store(props, "dataStoreA"), _store(props, "dataStoreB")
+    kind = props.get("returnType") or "object"
+    absent = set(b.keys())
+    records = [(key, a[key]) for key in dict.fromkeys(a.keys()) if key not in absent]
+    pd.export("$summary", f"Found {len(records)} record(s)." if records else "No records found.")
+    if kind == "object":
+        return dict(records)
+    if kind == "array":
+        return [{"key": k, "value": v} for k, v in records]
+    raise Exception(f"Unknown return type: {js_string(kind)}")
+
+
+def get_record_keys(pd: Pipedream, props: dict[str, Any], version: str) -> Any:
+    """``data_stores-get-record-keys`` (``components/data_stores/actions/get-record-keys/
+    get-record-keys.mjs`` 0.0.5): the dotted paths (``key.field.0``) of every leaf value
+    of every record that equals ``query`` (or holds it, with ``contains``; either
+    ignoring case, with ``caseInsensitive``), compared as JavaScript's ``String(value)``,
+    with those values."""
+    store, query = _store(props), props.get("query")
+    contains, fold = truthy(props.get("contains")), truthy(props.get("caseInsensitive"))
+    if fold and not isinstance(query, str):  # query.toLowerCase() throws
+        raise TypeError("query.toLowerCase is not a function: give the query as text")
+    wanted = query.lower() if fold and isinstance(query, str) else query
+    # String.prototype.includes converts its argument to text (a missing prop: undefined)
+    needle = (
+        wanted if isinstance(wanted, str) else "undefined" if query is None else js_string(query)
+    )
+    keys: list[str] = []
+    values: list[Any] = []
+
+    def visit(value: Any, path: str) -> None:
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(item, f"{path}{index}.")
+            return
+        if isinstance(value, dict):
+            for name, item in value.items():
+                visit(item, f"{path}{name}.")
+            return
+        text = js_string(value).lower() if fold else js_string(value)
+        if needle in text if contains else text == wanted:
+            keys.append(path[:-1])
+            values.append(value)
+
+    visit(dict(store.items()), "")
+    pd.export(
+        "$summary",
+        f"Successfully returned {len(keys)} key(s). Please notice that values[0] refer to "
+        f"the first key in keys[0] and so on.",
+    )
+    return {"hasRegisteredKeys": bool(keys), "keys": keys, "values": values}
+
+
 def update_ttl(pd: Pipedream, props: dict[str, Any], version: str) -> Any:
     """``data_stores-update-ttl`` (``components/data_stores/actions/update-ttl/
     update-ttl.mjs`` 0.0.1): a new TTL for ``key`` (``ttlOption``: ``custom`` takes
@@ -816,6 +874,8 @@ ACTIONS: dict[str, Action] = {
     "data_stores-list-keys": list_keys,
     "data_stores-list-records": list_records,
     "data_stores-update-ttl": update_ttl,
+    "data_stores-get-difference": get_difference,
+    "data_stores-get-record-keys": get_record_keys,
 }
 
 
