@@ -59,6 +59,7 @@ def serve(
     throttle: o.Throttle = o.D.throttle,
     queue_size: o.QueueSize = o.D.queue_size,
     recycle: o.Recycle = o.D.recycle,
+    auto_retry: o.AutoRetry = o.D.auto_retry,
     tmp_size: o.TmpSize = o.TMP_SIZE,
     memory: o.Memory = o.MEMORY,
     timeout: o.Timeout = o.D.timeout,
