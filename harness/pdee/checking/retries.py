@@ -155,4 +155,8 @@ def judge_retries(runs: dict[str, RunResult]) -> Verdict:
     findings.sort(key=lambda finding: finding[0] is not Outcome.FAIL)
     outcome, summary, execution, run_name = findings[0]
     more = f" ({len(findings) - 1} more finding(s) in the report)" if len(findings) > 1 else ""
+    data["findings"] = [
+        {"outcome": found.value, "summary": text, "run": name, "execution": at.index}
+        for found, text, at, name in findings
+    ]
     return Verdict("retry", outcome, summary + more, execution, run_name, data)
