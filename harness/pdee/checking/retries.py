@@ -143,7 +143,7 @@ def judge_retries(runs: dict[str, RunResult]) -> Verdict:
             "no execution failed, so none was retried (auto-retry is on: a failure would be "
             "retried from its step)",
         )
-    data = {"retries": retried}
+    data: dict[str, Any] = {"retries": retried}
     if not findings:
         return Verdict(
             "retry",
