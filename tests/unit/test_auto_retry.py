@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -419,3 +420,24 @@ def test_no_retry_no_finding():
     assert judge_retries({"warm": run_of(failed(Status.OK))}).outcome is Outcome.PASS
     clean = judge_retries({"warm": pair()})
     assert clean.outcome is Outcome.PASS and clean.data == {"retries": 1}
+
+
+def test_serve_retries_on_the_real_clock_and_a_stop_leaves_the_retry_pending(write_step):
+    from http_client import call
+
+    import pdee
+
+    ended: list[Execution] = []
+    backend = FlakyBackend()
+    step = write_step("step", "def handler(pd):\n    return 1\n")
+    with pdee.serve([step], backend=backend, auto_retry=True, on_execution=ended.append) as server:
+        assert call(server.url + "/", {"a": 1})[0] == 200
+        deadline = time.monotonic() + 5
+        while not ended and time.monotonic() < deadline:
+            time.sleep(0.02)
+    result = server.result
+    assert result is not None and result.pending_parts == 1  # 141 real seconds away
+    (failed,) = result.executions
+    assert failed.retry is not None and failed.retry.outcome == "pending"
+    assert failed.retry.resume_at_s is not None and failed.retry.resume_at_s >= 141
+    assert failed.failed and report.exit_code(result) == 1

@@ -124,6 +124,19 @@ def serve(
         elif not quiet:
             terminal.logs(Consoles.out, execution)
 
+    def retried(execution: Execution) -> None:
+        if execution.attempt == 1:  # a request's, told by served; or a paused part
+            return
+        say(
+            f"retry of #{execution.first_index} · #{execution.index} attempt "
+            f"{execution.attempt} {execution.start.value} {execution.ee} "
+            f"{execution.status.value} {execution.duration_ms:.1f} ms"
+        )
+        if not execution.passed:
+            terminal.failure(Consoles.out, execution)
+        elif not quiet:
+            terminal.logs(Consoles.out, execution)
+
     try:
         with claimed(
             (report_path, "--report", "report", "report.json"),
@@ -142,6 +155,7 @@ def serve(
                     host=host,
                     port=port,
                     on_request=served,
+                    on_execution=retried,
                     record=record_path,
                     http_event=http_event,
                 ) as server:
