@@ -71,6 +71,7 @@ def test_a_failed_step_is_retried_warm_and_finds_its_partial_file(pdee, write_st
     summary = ran.report["summary"]
     assert (summary["ok"], summary["failed"], summary["retried"]) == (1, 0, 1)
     assert "2 → retried" not in ran.stdout and "1 → retried" in ran.stdout  # attempt column
+    assert "retry 1 of #0 (part 2), found /tmp/partial.csv" in ran.stdout  # flow column
     assert "1 ok, 0 failed, 1 retried (1 execution retried, 0 failed after retries)" in ran.stdout
 
 

@@ -365,6 +365,11 @@ class Execution:
     def flow(self) -> str:
         """Where this part came from and where the execution went after it, in short."""
         came = f"part {self.part} of #{self.first_index}" if self.first_index is not None else ""
+        if self.attempt > 1:  # an auto-retry, and the failed attempt's files it found
+            came = f"retry {self.attempt - 1} of #{self.first_index} (part {self.part})"
+            if self.found_files:
+                came += f", found {', '.join(self.found_files[:3])}"
+                came += " …" if len(self.found_files) > 3 else ""
         pause = self.pause
         went = ""
         if pause is not None:
