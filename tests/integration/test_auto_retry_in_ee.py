@@ -1,7 +1,7 @@
 """Auto-retry (issue 30) against the real daemon and image: a step that leaves a partial
 file in /tmp and fails is retried from that step, warm on the same EE, where it finds the
 file; an out-of-memory execution is not retried; ``pdee check --auto-retry`` tells of the
-retry that found the failed attempt's file."""
+retry that built on the failed attempt's file, or wrote to a data store again."""
 
 from __future__ import annotations
 
@@ -66,8 +66,9 @@ def test_a_failed_step_is_retried_warm_and_finds_its_partial_file(pdee, write_st
     assert retry["at_s"] - failed["at_s"] >= 141
     assert (retry["start"], retry["ee"]) == ("warm", failed["ee"])
     assert retry["found_files"] == ["/tmp/partial.csv"]
-    # It read the failed attempt's row as its own: the row is there twice.
+    # It appended to the failed attempt's file and read its row as its own: twice.
     assert retry["steps"]["upload"]["return_value"] == {"found": True, "rows": 2}
+    assert retry["steps"]["upload"]["tmp_opened"] == ["/tmp/partial.csv"]
     summary = ran.report["summary"]
     assert (summary["ok"], summary["failed"], summary["retried"]) == (1, 0, 1)
     assert "2 → retried" not in ran.stdout and "1 → retried" in ran.stdout  # attempt column
@@ -85,18 +86,20 @@ def test_an_out_of_memory_execution_is_not_retried(pdee, write_step):
     assert ran.report["summary"]["retried"] == 0
 
 
-def test_check_warns_of_a_retry_that_found_the_failed_attempts_file(pdee, write_step):
-    # The warm run's retry lands on the failed attempt's EE: it finds the file, whatever
-    # the chaos run (its seed fixed all the same) does.
+def test_check_fails_a_retry_that_builds_on_the_failed_attempts_file(pdee, write_step):
+    # The warm run's retry lands on the failed attempt's EE, finds its file and appends
+    # to it, whatever the chaos run (its seed fixed all the same) does.
     upload = write_step("upload", PARTIAL)
     checked = pdee("check", upload, "--auto-retry", "--warm", "1", "--seed", "474836599")
+    assert checked.exit_code == 1, checked.stdout + checked.stderr
     assert "cold     │ pass    │ the first execution on a fresh EE passed (on attempt 2" in (
         checked.stdout
-    ), checked.stdout
-    assert "retry    │ warn    │ execution 0's retry #2 (attempt 2 of step 'upload', warm" in (
+    )
+    assert "retry    │ fail    │ execution 0's retry #2 (attempt 2 of step 'upload', warm" in (
         checked.stdout
     )
-    assert "found the failed attempt's files in /tmp (/tmp/partial.csv)" in checked.stdout
+    assert "opened /tmp/partial.csv (to read it or add to it)" in checked.stdout
+    assert "clean up /tmp at the start of the step" in checked.stdout
 
 
 def test_check_fails_a_retry_that_writes_to_a_data_store_again(pdee, write_step):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -411,9 +412,19 @@ def test_a_retry_that_errors_on_the_failed_attempts_file_fails_with_advice():
     assert "failed on /tmp/out.csv" in verdict.summary and "clean up /tmp" in verdict.summary
 
 
-def test_a_retry_that_found_the_files_and_passed_is_a_warning():
+def test_a_retry_that_found_the_files_and_did_not_open_them_is_a_warning():
     verdict = judge_retries({"warm": pair(found=["/tmp/out.csv"])})
-    assert verdict.outcome is Outcome.WARN and "may have read them" in verdict.summary
+    assert verdict.outcome is Outcome.WARN and "without opening them" in verdict.summary
+
+
+def test_a_retry_that_opened_the_failed_attempts_file_fails():
+    run = pair(found=["/tmp/out.csv", "/tmp/other"])
+    retry = run.executions[1]
+    upload = StepResult(None, {}, "", 1.0, tmp_opened=["/tmp/out.csv", "/tmp/mine"])
+    run = run_of(run.executions[0], Execution(**{**vars(retry), "steps": {"upload": upload}}))
+    verdict = judge_retries({"warm": run})
+    assert verdict.outcome is Outcome.FAIL
+    assert "opened /tmp/out.csv (to read it or add to it)" in verdict.summary
 
 
 def test_no_retry_no_finding():
@@ -441,3 +452,30 @@ def test_serve_retries_on_the_real_clock_and_a_stop_leaves_the_retry_pending(wri
     assert failed.retry is not None and failed.retry.outcome == "pending"
     assert failed.retry.resume_at_s is not None and failed.retry.resume_at_s >= 141
     assert failed.failed and report.exit_code(result) == 1
+
+
+# -- the runtime: files in /tmp a step opens without emptying them ---------------------
+
+
+def test_the_worker_keeps_the_tmp_files_a_step_opens_without_emptying_them(tmp_path):
+    from pdee.runtime.worker import OPENED_KEPT, TmpPeak
+
+    seen = TmpPeak(str(tmp_path))
+    seen.hook("open", ("/tmp/off.csv", "r", 0))  # not enabled: between executions
+    seen.enabled = True
+    for args in [
+        ("/tmp/partial.csv", "a", 0),  # appended to
+        ("/tmp/partial.csv", "r", 0),  # read again: kept once
+        ("/tmp/fresh.csv", "w", 0),  # emptied: the step's own from here
+        ("/tmp/new", None, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+        ("/tmp/__pdg__/dist/code/x/code.py", "r", 0),  # the platform's
+        ("/etc/hosts", "r", 0),
+        (b"/tmp/bytes.bin", "rb", 0),
+        ("/tmp/../tmp/db.sqlite", None, os.O_RDWR),
+        (3, "r", 0),  # a descriptor: no path
+    ]:
+        seen.hook("open", args)
+    assert seen.opened == ["/tmp/partial.csv", "/tmp/bytes.bin", "/tmp/db.sqlite"]
+    for n in range(OPENED_KEPT * 2):
+        seen.hook("open", (f"/tmp/f{n}", "r", 0))
+    assert len(seen.opened) == OPENED_KEPT

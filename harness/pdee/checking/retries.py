@@ -13,9 +13,10 @@ platform's settings page). What the failed attempt did before it raised is not u
   on it finds it (``Execution.found_files``) and may trip over it (``FileExistsError``,
   a truncated archive), or read it as if it were whole.
 
-The verdict fails when a retry repeated a side effect or errored on a file the failed
-attempt left; it warns when a retry found such files and passed (pdee sees the files, not
-whether the step read them).
+The verdict fails when a retry repeated a side effect, errored on a file the failed
+attempt left, or opened one through Python without emptying it (read, appended to:
+``StepResult.tmp_opened``); it warns when a retry found such files and did not open them
+through Python (a subprocess or C code reading them is not seen).
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ def tripped_on(retry: Execution) -> str | None:
     return next((path for path in retry.found_files if path in text), None)
 
 
+def opened_leftovers(retry: Execution, step: str) -> list[str]:
+    """The failed attempt's files the retry's ``step`` opened through Python without
+    emptying them: read, appended to or updated as if they were its own."""
+    result = retry.steps.get(step)
+    opened = result.tmp_opened if result is not None else []
+    return [path for path in retry.found_files or [] if path in opened]
+
+
 def _finding(run: str, failed: Execution, retry: Execution) -> tuple[Outcome, str] | None:
     assert failed.retry is not None
     step = failed.retry.step
@@ -115,13 +124,20 @@ def _finding(run: str, failed: Execution, retry: Execution) -> tuple[Outcome, st
             f"{at} failed on {path}, which the failed attempt left half-written in that EE's "
             f"/tmp; {ADVICE_TMP}"
         )
+    used = opened_leftovers(retry, step)
+    if used:
+        return Outcome.FAIL, (
+            f"{at} opened {', '.join(used)} (to read it or add to it), which the failed "
+            f"attempt left in that EE's /tmp: it builds on a half-done file as if it were "
+            f"its own, and on a cold EE the file is not there; {ADVICE_TMP}"
+        )
     if retry.found_files:
         shown = ", ".join(retry.found_files[:5])
         ended = "passed" if retry.passed else f"ended {retry.status.value}"
         return Outcome.WARN, (
-            f"{at} found the failed attempt's files in /tmp ({shown}) and {ended}: it may "
-            f"have read them as if whole (pdee sees the files, not the reads); on a cold EE "
-            f"they are gone; {ADVICE_TMP}"
+            f"{at} found the failed attempt's files in /tmp ({shown}) and {ended}, without "
+            f"opening them through Python (a subprocess or C code reading them is not "
+            f"seen); on a cold EE they are gone; {ADVICE_TMP}"
         )
     return None
 

@@ -86,6 +86,9 @@ class StepResult:
     logs_truncated: bool = False
     stderr_lines: list[int] = field(default_factory=list)
     stand_in: bool = False  # a step pdee did not run: the return value it was given
+    # Files in /tmp the step opened through Python without emptying them (to read,
+    # append or update), up to 20: what an auto-retry did with what its failed attempt left.
+    tmp_opened: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StepResult:
@@ -97,6 +100,7 @@ class StepResult:
             logs_truncated=bool(data.get("logs_truncated", False)),
             stderr_lines=list(data.get("stderr_lines") or []),
             stand_in=bool(data.get("stand_in", False)),
+            tmp_opened=[str(path) for path in data.get("tmp_opened") or []],
         )
 
     def log_lines(self) -> list[tuple[str, str]]:
@@ -119,6 +123,8 @@ class StepResult:
             data["logs_truncated"] = True
         if self.stand_in:
             data["stand_in"] = True
+        if self.tmp_opened:
+            data["tmp_opened"] = self.tmp_opened
         return data
 
 
