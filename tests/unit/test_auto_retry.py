@@ -306,6 +306,21 @@ def test_without_auto_retry_a_run_does_not_retry():
     assert result.settings.auto_retry == {"on": False}
 
 
+def test_with_auto_retry_the_writes_a_store_took_are_kept_and_a_forged_call_is_not():
+    calls = [
+        {"store": "db", "op": "set", "key": "k", "value": {"n": 1}},
+        {"store": "db", "op": "get", "key": "k"},  # a read: not kept
+        {"store": "db", "op": ["set"], "key": "k"},  # forged: refused, not kept
+        {"store": "db", "op": "set", "key": ["k"], "value": 1},
+    ]
+    run_plan = plan({"ok_on": 1, "calls": calls})
+    run_plan = RunPlan(**{**vars(run_plan), "data_stores": {"db": None}})
+    result = Runner(FlakyBackend(), run_plan).run()
+    (only,) = result.executions
+    assert [(w["store"], w["op"], w["key"]) for w in only.store_writes] == [("db", "set", "k")]
+    assert len(only.store_writes[0]["digest"]) == 16
+
+
 # -- where the setting comes from ------------------------------------------------------
 
 

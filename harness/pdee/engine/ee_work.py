@@ -164,15 +164,19 @@ class EEWork:
                 return {"error": f"no data store {str(name)[:100]!r} in this run"}
             use = uses.setdefault(store.name, [0, 0])
             op = call.get("op")
-            use[isinstance(op, str) and op in WRITES] += 1
-            if self.plan.auto_retry and op in WRITES and len(writes) < WRITES_KEPT:
-                writes.append(_write(store.name, call))
+            write = isinstance(op, str) and op in WRITES
+            use[write] += 1
             try:
-                return store.answer(call, virtual_start + time.monotonic())
+                answer = store.answer(call, virtual_start + time.monotonic())
             except Exception as exc:  # pdee's own fault: the call fails, the run goes on
                 # its traceback under --debug; the step gets the one line
                 log.debug("data store %r: a %r call failed", store.name, op, exc_info=True)
                 return {"error": f"pdee could not answer the call ({type(exc).__name__}: {exc})"}
+            # A write made (a call the store took: its key is text), kept with auto-retry.
+            kept = self.plan.auto_retry and len(writes) < WRITES_KEPT
+            if write and kept and "error" not in answer:
+                writes.append(_write(store.name, call))
+            return answer
 
         def known() -> reply.Known:  # once the request is over: its store calls counted
             return reply.Known(
