@@ -494,3 +494,27 @@ def test_the_worker_keeps_the_tmp_files_a_step_opens_without_emptying_them(tmp_p
     for n in range(OPENED_KEPT * 2):
         seen.hook("open", (f"/tmp/f{n}", "r", 0))
     assert len(seen.opened) == OPENED_KEPT
+
+
+def test_check_judges_the_cold_execution_by_its_last_attempt(write_step):
+    import pdee
+
+    step = write_step("step", "def handler(pd):\n    return 1\n")
+    result = pdee.check([step], backend=FlakyBackend(), auto_retry=True, warm=2, event={"ok_on": 2})
+    cold = result.verdict("cold")
+    assert cold.outcome is Outcome.PASS and "on attempt 2, retried" in cold.summary
+    assert result.verdict("chaos").outcome is Outcome.PASS  # the check went on
+    assert result.verdict("retry").outcome is Outcome.PASS
+    assert result.verdict("retry").data["retries"] >= 3
+
+
+def test_check_stops_at_a_cold_execution_whose_last_attempt_failed(write_step):
+    import pdee
+
+    step = write_step("step", "def handler(pd):\n    return 1\n")
+    result = pdee.check([step], backend=FlakyBackend(), auto_retry=True, warm=2, event={})
+    assert result.verdict("cold").outcome is Outcome.FAIL
+    assert result.verdict("chaos").outcome is Outcome.SKIPPED
+    warm_run = result.runs["warm"]
+    last = final_attempt(warm_run, warm_run.executions[0])
+    assert last.attempt == 9 and last.failed

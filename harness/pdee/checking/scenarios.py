@@ -146,12 +146,16 @@ class ColdWatch:
     def __init__(self) -> None:
         self.failed = threading.Event()
         self.runners: list[Runner] = []  # the runs to end
+        self.cold_attempts = {0}  # the cold execution, and its retries (auto-retry)
 
     def __call__(self, execution: Execution) -> None:
         """A warm run's ``on_execution``. With auto-retry, the cold execution's failed
         attempt that a retry follows is not its end: its last attempt is."""
-        first = execution.index if execution.first_index is None else execution.first_index
-        if first == 0 and execution.failed and not self.failed.is_set():
+        if execution.index not in self.cold_attempts:
+            return
+        if execution.retried and execution.retry is not None:
+            self.cold_attempts.add(execution.retry.retried_as or 0)
+        elif not execution.passed and not self.failed.is_set():
             self.failed.set()
             for runner in self.runners:
                 runner.abort()
