@@ -244,6 +244,7 @@ def test_the_runtime_loads_stand_ins_and_each_steps_own_props():
         "inactive": False,
         "disabled_steps": [],
         "lambda_timeout_s": None,
+        "auto_retry": False,
     }
     assert len(result.settings.notes) == 2 and result.settings.timeout_s == 60.0
     assert result.settings.timeout_from == "default"

@@ -31,7 +31,8 @@ LABEL_RUN = "pdee.run"
 
 
 # Answers one call a step makes during an execution: a data store operation, as
-# ``{"store", "op", "key", ...}``; the answer is ``{"found", "value"}`` or ``{"error"}``.
+# ``{"store", "op", "key", ...}``, with ``step``: the step that made it (as the channel
+# knows it); the answer is ``{"found", "value"}`` or ``{"error"}``.
 OnCall = Callable[[dict[str, Any]], dict[str, Any]]
 
 

@@ -165,8 +165,8 @@ def next_reply(
                 answer = {"error": "this request takes no calls"}
             elif not isinstance(call, dict):
                 answer = {"error": f"a call is a JSON object, not {type(call).__name__}"}
-            else:
-                answer = on_call(call)
+            else:  # with the step that made it: the last one the runtime said it started
+                answer = on_call({**call, "step": progress.step})
             send_message(stream, {"type": protocol.ANSWER, "answer": answer})
         else:
             return message

@@ -27,7 +27,8 @@ from ..plan.options import CHECK_OPTION_NAMES, RunOptions
 from ..plan.run_plan import RunPlan, build_plan
 from ..plan.steps import StrPath
 from ..results.records import Execution, RunResult
-from .verdicts import DEFAULT_HORIZON, CheckResult, judge
+from .retries import judge_retries
+from .verdicts import DEFAULT_HORIZON, CheckResult, final_attempt, judge
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -127,11 +128,14 @@ def check(
     else:
         warm_run, chaos_run = _both(warm_plan, chaos_plan, backend, tell)
     runs = {"warm": warm_run} | ({"chaos": chaos_run} if chaos_run else {})
-    return CheckResult(judge(warm_run, chaos_run, horizon), runs, time.monotonic() - started)
+    verdicts = judge(warm_run, chaos_run, horizon)
+    if warm_plan.auto_retry:  # what each retry did again, or met in /tmp
+        verdicts.append(judge_retries(runs))
+    return CheckResult(verdicts, runs, time.monotonic() - started)
 
 
 def _cold_passed(warm_run: RunResult) -> bool:
-    return bool(warm_run.executions) and warm_run.executions[0].passed
+    return bool(warm_run.executions) and final_attempt(warm_run, warm_run.executions[0]).passed
 
 
 class ColdWatch:
@@ -142,10 +146,16 @@ class ColdWatch:
     def __init__(self) -> None:
         self.failed = threading.Event()
         self.runners: list[Runner] = []  # the runs to end
+        self.cold_attempts = {0}  # the cold execution, and its retries (auto-retry)
 
     def __call__(self, execution: Execution) -> None:
-        """A warm run's ``on_execution``."""
-        if execution.index == 0 and not execution.passed and not self.failed.is_set():
+        """A warm run's ``on_execution``. With auto-retry, the cold execution's failed
+        attempt that a retry follows is not its end: its last attempt is."""
+        if execution.index not in self.cold_attempts:
+            return
+        if execution.retried and execution.retry is not None:
+            self.cold_attempts.add(execution.retry.retried_as or 0)
+        elif not execution.passed and not self.failed.is_set():
             self.failed.set()
             for runner in self.runners:
                 runner.abort()

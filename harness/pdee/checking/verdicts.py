@@ -19,6 +19,11 @@ Verdicts (``judge``, pure: it reads only the runs' records):
 5. ``state``: the same event gives another result on a warm EE than on a cold one.
 6. ``cleanup``: files an execution leaves in /tmp (a warning).
 7. ``chaos``: the realistic run's executions.
+8. ``retry`` (with ``--auto-retry`` only; ``pdee.checking.retries``): what each retry did
+   again, or met in /tmp, of what its failed attempt did.
+
+With auto-retry, an execution is judged by its last attempt (``final_attempt``): a failed
+part a retry followed is not a failure of its own.
 
 A step that fails cold is told so first; the verdicts that need it to pass are then
 skipped (and ``pdee check`` ends its runs at that failure).
@@ -116,6 +121,21 @@ class CheckResult:
         }
 
 
+def final_attempt(run: RunResult, execution: Execution) -> Execution:
+    """The last of ``execution``'s retries (itself, if it was not retried)."""
+    seen = {execution.index}
+    while execution.retried and execution.retry is not None:
+        following = execution.retry.retried_as
+        if following is None or following in seen:
+            break
+        try:
+            execution = run.executions.by_index(following)
+        except KeyError:  # the run ended before it
+            break
+        seen.add(following)
+    return execution
+
+
 def _error_text(execution: Execution) -> str:
     error = execution.error
     if error is None:
@@ -125,9 +145,10 @@ def _error_text(execution: Execution) -> str:
 
 
 def _cold(warm_run: RunResult) -> Verdict:
-    first = warm_run.executions[0]
+    first = final_attempt(warm_run, warm_run.executions[0])  # with auto-retry, its last try
     if first.passed:
-        return Verdict("cold", Outcome.PASS, "the first execution on a fresh EE passed")
+        retried = f" (on attempt {first.attempt}, retried)" if first.attempt > 1 else ""
+        return Verdict("cold", Outcome.PASS, f"the first execution on a fresh EE passed{retried}")
     return Verdict(
         "cold",
         Outcome.FAIL,
@@ -139,7 +160,7 @@ def _cold(warm_run: RunResult) -> Verdict:
 
 def _warm(warm_run: RunResult) -> Verdict:
     warm = [e for e in warm_run.executions if e.start is Start.WARM]
-    failed = [e for e in warm if not e.passed]
+    failed = [e for e in warm if e.failed]  # a part a retry followed: the retry judges
     broke = next(
         (e for e in warm_run.executions if e.tmp and not e.tmp.platform_files_intact), None
     )
@@ -341,6 +362,7 @@ def contrast(cold: Any, warm: Any, limit: int = 80) -> tuple[str, str]:
 
 def _state(warm_run: RunResult) -> Verdict:
     cold, *later = warm_run.executions
+    cold = final_attempt(warm_run, cold)
     warm = [e for e in later if e.part == 1]  # parts after a pause start elsewhere
     for execution in warm:
         if execution.passed:
@@ -390,7 +412,7 @@ def _cleanup(warm_run: RunResult) -> Verdict:
 
 def _chaos(chaos_run: RunResult) -> Verdict:
     summary = chaos_run.summary
-    failed = [e for e in chaos_run.executions if not e.passed]
+    failed = [e for e in chaos_run.executions if e.failed]
     seen = (
         f"{plural(summary.executions, 'execution')} on {plural(summary.ees_started, 'EE')} "
         f"({summary.ees_destroyed_at_random} destroyed at random, concurrency "

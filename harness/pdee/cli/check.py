@@ -34,6 +34,7 @@ def check(
     queue_size: o.QueueSize = o.D.queue_size,
     seed: o.Seed = o.D.seed,
     recycle: o.Recycle = o.D.recycle,
+    auto_retry: o.AutoRetry = o.D.auto_retry,
     tmp_size: o.TmpSize = o.TMP_SIZE,
     memory: o.Memory = o.MEMORY,
     timeout: o.Timeout = o.D.timeout,

@@ -37,6 +37,7 @@ def run(
     throttle: o.Throttle = o.D.throttle,
     queue_size: o.QueueSize = o.D.queue_size,
     recycle: o.Recycle = o.D.recycle,
+    auto_retry: o.AutoRetry = o.D.auto_retry,
     resume_after: o.ResumeAfter = o.D.resume_after,
     resume_data: o.ResumeData = o.D.resume_data,
     tmp_size: o.TmpSize = o.TMP_SIZE,

@@ -59,6 +59,7 @@ def serve(
     throttle: o.Throttle = o.D.throttle,
     queue_size: o.QueueSize = o.D.queue_size,
     recycle: o.Recycle = o.D.recycle,
+    auto_retry: o.AutoRetry = o.D.auto_retry,
     tmp_size: o.TmpSize = o.TMP_SIZE,
     memory: o.Memory = o.MEMORY,
     timeout: o.Timeout = o.D.timeout,
@@ -123,6 +124,19 @@ def serve(
         elif not quiet:
             terminal.logs(Consoles.out, execution)
 
+    def retried(execution: Execution) -> None:
+        if execution.attempt == 1:  # a request's, told by served; or a paused part
+            return
+        say(
+            f"retry of #{execution.first_index} · #{execution.index} attempt "
+            f"{execution.attempt} {execution.start.value} {execution.ee} "
+            f"{execution.status.value} {execution.duration_ms:.1f} ms"
+        )
+        if not execution.passed:
+            terminal.failure(Consoles.out, execution)
+        elif not quiet:
+            terminal.logs(Consoles.out, execution)
+
     try:
         with claimed(
             (report_path, "--report", "report", "report.json"),
@@ -141,6 +155,7 @@ def serve(
                     host=host,
                     port=port,
                     on_request=served,
+                    on_execution=retried,
                     record=record_path,
                     http_event=http_event,
                 ) as server:

@@ -10,10 +10,11 @@ execution is on the virtual clock (``Running``) and the record of one that ended
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..backends import EE, build_command
@@ -34,6 +35,8 @@ from .lanes import Finished, Lane, Started
 # 4 s late under a 3 s timeout) or is paused; pdee, on the host, is not starved.
 REPLY_GRACE_S = 2.0
 LOAD_TIMEOUT_S = 60.0
+# Data store writes an execution's record keeps, with auto-retry (for pdee check).
+WRITES_KEPT = 100
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +155,7 @@ class EEWork:
         if self.virtual_clock:  # the steps' wall clock: the same instant as the stores'
             message["clock_ts"] = virtual_start + started
         uses: dict[str, list[int]] = {}
+        writes: list[dict[str, Any]] = []  # with auto-retry: what each write wrote
 
         def on_call(call: dict[str, Any]) -> dict[str, Any]:
             name = call.get("store")
@@ -160,13 +164,19 @@ class EEWork:
                 return {"error": f"no data store {str(name)[:100]!r} in this run"}
             use = uses.setdefault(store.name, [0, 0])
             op = call.get("op")
-            use[isinstance(op, str) and op in WRITES] += 1
+            write = isinstance(op, str) and op in WRITES
+            use[write] += 1
             try:
-                return store.answer(call, virtual_start + time.monotonic())
+                answer = store.answer(call, virtual_start + time.monotonic())
             except Exception as exc:  # pdee's own fault: the call fails, the run goes on
                 # its traceback under --debug; the step gets the one line
                 log.debug("data store %r: a %r call failed", store.name, op, exc_info=True)
                 return {"error": f"pdee could not answer the call ({type(exc).__name__}: {exc})"}
+            # A write made (a call the store took: its key is text), kept with auto-retry.
+            kept = self.plan.auto_retry and len(writes) < WRITES_KEPT
+            if write and kept and "error" not in answer:
+                writes.append(_write(store.name, call))
+            return answer
 
         def known() -> reply.Known:  # once the request is over: its store calls counted
             return reply.Known(
@@ -195,6 +205,8 @@ class EEWork:
             except (KeyError, TypeError, ValueError, AttributeError) as exc:  # malformed
                 why = f"it is malformed ({type(exc).__name__}: {str(exc)[:200]})"
                 execution = reply.execution(known(), unreadable_result(why, ReplyProgress()))
+        if writes:
+            execution = replace(execution, store_writes=writes)
         lane.post(
             Finished(
                 ee=decision.ee,
@@ -203,6 +215,20 @@ class EEWork:
                 gone=gone,
             )
         )
+
+
+def _write(store: str, call: dict[str, Any]) -> dict[str, Any]:
+    """One data store write as the record keeps it: the value as a digest, so that a
+    retry that writes the same again can be told from one that writes anew."""
+    value = json.dumps(call.get("value"), sort_keys=True, default=str)
+    return {
+        "store": store,
+        "op": call.get("op"),
+        "key": call.get("key"),
+        "step": call.get("step"),
+        "digest": hashlib.sha256(value.encode()).hexdigest()[:16],
+        "ttl": call.get("ttl"),
+    }
 
 
 def _out_of_turn(lane: Lane, answered: protocol.Reply, asked: str) -> EEError:

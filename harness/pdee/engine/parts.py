@@ -49,6 +49,7 @@ class Part:
     start_step: int = 0  # the index of the step the part starts at
     prior_steps: dict[str, Any] = field(default_factory=dict)  # pd.steps of earlier parts
     run: dict[str, Any] | None = None  # pd.context["run"] of the first step, when rerun
+    attempt: int = 1  # auto-retry: which attempt at its first step (2 and on: a retry)
     # Bodies the event refers to as pdee-blob://<token> (pdee serve's uploads): each
     # token's base64 ``data`` and content ``type``, served to the steps in the EE.
     blobs: dict[str, dict[str, str]] | None = field(default=None, repr=False)

@@ -46,7 +46,7 @@ from functools import partial
 from ..backends import EE, Backend, EESpec, Host, ImageInfo
 from ..errors import ImageError, PdeeError, RunAborted, UsageError
 from ..interrupts import Terminated, deferred
-from ..lifecycle import clock
+from ..lifecycle import clock, retry
 from ..lifecycle.admission import Verdict
 from ..lifecycle.scheduler import Decision, Mode, Retire, Retirement, Scheduler
 from ..plan.events import WorkflowIds, context, trigger_event
@@ -62,6 +62,7 @@ from ..version import __version__
 from .ee_work import EEWork
 from .lanes import Failed, Finished, Lane, News, Running, Started, Wake, close_all
 from .parts import Part, Resumption, follow
+from .retries import Retries, pending
 from .sources import ArrivalSource, VirtualSchedule
 from .standby import Standby
 
@@ -155,6 +156,7 @@ class Runner:
         # and the source's next arrival once they admitted it, until it is placed.
         self.admission = plan.controls.admission()
         self.admitted: float | None = None
+        self.retries = Retries(plan.auto_retry, [step.name for step in plan.steps], self.origin)
 
     def _settings(self, image: ImageInfo | None) -> Settings:
         plan, policy = self.plan, self.plan.policy
@@ -191,6 +193,7 @@ class Runner:
             workflow=plan.workflow.describe() if plan.workflow else None,
             notes=plan.notes,
             recycle=plan.recycle,
+            auto_retry=retry.described(plan.auto_retry),
         )
 
     def _interval(self) -> float | None:
@@ -620,6 +623,10 @@ class Runner:
             self.plan.resume_after_s,
             self.plan.resume_data,
         )
+        if resumption is None:  # a failed part's retry, as a later part too (auto-retry)
+            execution, resumption = self.retries.after(
+                part, execution, decision, end_s, self.source.next_index
+            )
         if resumption is not None:
             self.source.next_index += 1
             heapq.heappush(self.resumptions, (resumption.at_s, resumption.part.index, resumption))
@@ -641,7 +648,9 @@ class Runner:
         log = self.result.executions
         for _, index, _resumption in sorted(self.resumptions, key=lambda entry: entry[:2]):
             paused = log.by_index(self.paused_by.pop(index))
-            assert paused.pause is not None
+            if paused.pause is None:  # a failed part whose retry was to come
+                log.append(pending(paused))
+                continue
             pause = replace(paused.pause, outcome="pending", resumed_as=None)
             log.append(replace(paused, pause=pause))  # in its place: the same index
         self.result.pending_parts += len(self.resumptions)

@@ -71,9 +71,11 @@ def run_xml(result: RunResult) -> JUnitXml:
             classname=_xml(f"pdee.run.{steps}"),
             time=execution.duration_ms / 1000,
         )
-        if not execution.passed:
+        if execution.failed:  # a failed part a retry followed: the retry's case judges
             case.result = [_failure(execution)]
         logs = _logs(execution)
+        if execution.retried:
+            logs = f"{execution.flow} ({_failure(execution).message})\n{logs}"
         if logs:
             case.system_out = _xml(logs)
         suite.add_testcase(case)

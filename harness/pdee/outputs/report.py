@@ -14,8 +14,9 @@ from .files import write_whole
 
 
 def exit_code(result: RunResult) -> int:
-    """0 when every execution passed (ok, or ended by ``pd.flow.exit``), else 1."""
-    return 0 if all(brief.passed for brief in result.executions.briefs()) else 1
+    """0 when every execution passed (ok, or ended by ``pd.flow.exit``; a failed part a
+    retry followed is judged by the retry), else 1."""
+    return 1 if any(brief.failed for brief in result.executions.briefs()) else 0
 
 
 def write_run(path: Path, result: RunResult) -> None:

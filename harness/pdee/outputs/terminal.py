@@ -176,6 +176,9 @@ def executions_table(result: RunResult) -> Table:
     flow = any(brief.flow for brief in briefs)  # a column only when an execution paused
     left = any(brief.tmp_files for brief in briefs)  # only when one left files in /tmp
     columns = ["#", "at", "EE", "start", "status", "duration", "/tmp peak", "memory peak"]
+    attempts = result.settings.auto_retry.get("on", False)  # a column with auto-retry
+    if attempts:
+        columns.insert(5, "attempt")
     columns += ["flow"] * flow + ["left in /tmp"] * left
     for column in columns:
         table.add_column(
@@ -196,6 +199,7 @@ def executions_table(result: RunResult) -> Table:
             execution.ee if ran else "-",
             execution.start.value if ran else "-",
             f"[{STATUS_STYLE[status]}]{status.value}[/]",
+            *([attempt_cell(execution)] if attempts else []),
             f"{execution.duration_ms:.1f} ms",
             format_size(execution.tmp_peak) if execution.tmp_peak is not None else "-",
             format_size(execution.memory_peak) if execution.memory_peak else "-",
@@ -203,6 +207,12 @@ def executions_table(result: RunResult) -> Table:
             *([escape(left_in_tmp(execution))] if left else []),
         )
     return table
+
+
+def attempt_cell(brief: Brief) -> str:
+    """An execution's attempt at its first step: 1, a retry's number, marked when a retry
+    followed it."""
+    return f"{brief.attempt} → retried" if brief.retried else str(brief.attempt)
 
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -329,6 +339,8 @@ def _headline(execution: Execution) -> str:
         f"[{STATUS_STYLE[status]}]{status.value}[/]",
         f"{execution.duration_ms:.1f} ms",
     ]
+    if execution.retry is not None or execution.attempt > 1:  # auto-retry
+        parts.append(execution.flow)
     if execution.tmp:
         parts.append(f"/tmp peak {format_size(execution.tmp.peak_used_bytes)}")
     if execution.memory and execution.memory.peak_bytes:
@@ -374,7 +386,14 @@ def details(console: Console, execution: Execution) -> None:
         reads, writes = plural(use.reads, "read"), plural(use.writes, "write")
         _say(console, f"  data store {name}: {reads}, {writes}")
     if execution.flow:
-        _say(console, f"  paused: {execution.flow}")
+        _say(
+            console,
+            f"  {'retry' if execution.retry or execution.attempt > 1 else 'paused'}: "
+            f"{execution.flow}",
+        )
+    if execution.found_files:
+        found = ", ".join(execution.found_files)
+        _say(console, f"  found in /tmp, left by the failed attempt: {found}")
     for email in execution.emails:
         _say(console, f"  pd.send.email from {email['step']} (not sent): {email['subject']!r}")
     if not execution.passed:
@@ -459,8 +478,14 @@ def summary_line(result: RunResult) -> str:
     lifecycle = ""
     if settings.mode == "realistic":
         lifecycle = f", idle timeout {settings.idle_timeout_s:g} s, chaos {settings.chaos:g}"
+    retried = ""
+    if settings.auto_retry.get("on"):
+        retried = (
+            f", {s.retried_parts} retried ({s.retried} execution{'s' * (s.retried != 1)} "
+            f"retried, {s.failed_after_retries} failed after retries)"
+        )
     return (
-        f"{plural(s.executions, 'execution')}: {s.ok} ok, {s.failed} failed{dropped} "
+        f"{plural(s.executions, 'execution')}: {s.ok} ok, {s.failed} failed{dropped}{retried} "
         f"({s.warm} warm, {s.cold} cold) | EEs: {s.ees_started} started"
         f"{f' ({s.ees_recycled} recycled)' if s.ees_recycled else ''}, "
         f"{s.ees_reused} reused, {s.ees_expired} expired, "

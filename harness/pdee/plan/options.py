@@ -153,6 +153,15 @@ class RunOptions:
         LIFECYCLE,
         "--recycle/--no-recycle",
     )
+    auto_retry: bool | None = _option(
+        None,
+        "Retry an errored execution from its failed step, as the platform's Auto-retry "
+        "Errors: up to 8 times over 10 hours, never after oom or timeout (default: "
+        "workflow.yaml's settings.auto_retry, else off). See docs/auto-retry.md.",
+        LIFECYCLE,
+        "--auto-retry/--no-auto-retry",
+        show_default=False,
+    )
     resume_after: float | None = _option(
         None,
         "Resume every pd.flow.suspend this many virtual seconds later (default: none is "
@@ -308,6 +317,7 @@ class CheckKeywords(TypedDict, total=False):
     queue_size: int | None
     cron: str | None
     timezone: str | None
+    auto_retry: bool | None
 
 
 class RunKeywords(CheckKeywords, total=False):

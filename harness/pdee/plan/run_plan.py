@@ -102,6 +102,8 @@ class RunPlan:
     # The throttle and the event queue (--throttle, --queue-size, workflow.yaml's).
     controls: Controls = field(default_factory=Controls)
     cron: CronSchedule | None = None  # the timer's schedule the arrivals follow
+    # Auto-retry of errored executions (--auto-retry, else workflow.yaml's setting).
+    auto_retry: bool = False
 
     @property
     def executions(self) -> int:
@@ -524,4 +526,18 @@ def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
         recycle=bool(given.recycle),
         given_trigger=given_trigger,
         timeout_from=timeout_from,
+        auto_retry=_auto_retry(given.auto_retry, synced),
     )
+
+
+def _auto_retry(given: Any, synced: SyncedWorkflow | None) -> bool:
+    """--auto-retry (or --no-auto-retry), else the synced workflow's setting, else off.
+
+    Raises:
+        UsageError: the value given is not true, false or None.
+    """
+    if given is None:
+        return bool(synced is not None and synced.auto_retry)
+    if not isinstance(given, bool):
+        raise UsageError(f"auto_retry {given!r}: give True or False")
+    return given

@@ -110,6 +110,7 @@ class SyncedWorkflow:
     queue_size: Any = None
     cron: str | None = None
     timezone: str | None = None
+    auto_retry: bool = False  # settings.auto_retry (pdee's name for it: see auto_retry_of)
 
     @property
     def disabled(self) -> list[str]:
@@ -138,6 +139,7 @@ class SyncedWorkflow:
             "inactive": self.inactive,
             "disabled_steps": self.disabled,
             "lambda_timeout_s": self.lambda_timeout_s,
+            "auto_retry": self.auto_retry,
         }
 
 
@@ -494,6 +496,23 @@ def _settings(path: Path, data: dict[str, Any]) -> tuple[bool, float | None]:
     return inactive, float(timeout)
 
 
+def auto_retry_of(path: Path, data: dict[str, Any]) -> bool:
+    """The workflow's auto-retry setting: ``settings.auto_retry`` (true or false).
+
+    The platform's GitHub Sync docs say a branch's changes include "workflow settings like
+    concurrency, VPC assignment and auto-retries", but no public synced file seen holds
+    the setting, so its key is pdee's guess (docs/auto-retry.md); --auto-retry wins.
+
+    Raises:
+        UsageError: it is not true or false.
+    """
+    settings = data.get("settings") or {}
+    value = settings.get("auto_retry", False) if isinstance(settings, dict) else False
+    if not isinstance(value, bool):
+        raise UsageError(f"{path}: settings.auto_retry must be true or false, not {_shown(value)}")
+    return value
+
+
 def read_workflow(folder: Path) -> SyncedWorkflow:
     """The workflow in ``folder``, checked.
 
@@ -546,6 +565,7 @@ def read_workflow(folder: Path) -> SyncedWorkflow:
         inactive=inactive,
         lambda_timeout_s=timeout,
         **controls,
+        auto_retry=auto_retry_of(path, data),
     )
 
 

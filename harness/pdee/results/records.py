@@ -86,6 +86,9 @@ class StepResult:
     logs_truncated: bool = False
     stderr_lines: list[int] = field(default_factory=list)
     stand_in: bool = False  # a step pdee did not run: the return value it was given
+    # Files in /tmp the step opened through Python without emptying them (to read,
+    # append or update), up to 20: what an auto-retry did with what its failed attempt left.
+    tmp_opened: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StepResult:
@@ -97,6 +100,7 @@ class StepResult:
             logs_truncated=bool(data.get("logs_truncated", False)),
             stderr_lines=list(data.get("stderr_lines") or []),
             stand_in=bool(data.get("stand_in", False)),
+            tmp_opened=[str(path) for path in data.get("tmp_opened") or []],
         )
 
     def log_lines(self) -> list[tuple[str, str]]:
@@ -119,6 +123,8 @@ class StepResult:
             data["logs_truncated"] = True
         if self.stand_in:
             data["stand_in"] = True
+        if self.tmp_opened:
+            data["tmp_opened"] = self.tmp_opened
         return data
 
 
@@ -192,6 +198,33 @@ class Pause:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """How an errored part was retried (auto-retry: ``pdee.engine.retries``), and what
+    came of it: a retry is a later part of the same execution, from the failed step."""
+
+    step: str  # the step that failed: the retry runs it again, and the steps after it
+    attempt: int  # which attempt at that step failed (1: the first try; 9: the last)
+    # "retried" (as execution ``retried_as``, at virtual ``resume_at_s``), "pending" (due
+    # at ``resume_at_s``, but the run ended first), or why not ("not retried: ...").
+    outcome: str
+    resume_at_s: float | None = None
+    retried_as: int | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Retry:
+        return cls(
+            step=str(data["step"]),
+            attempt=int(data["attempt"]),
+            outcome=str(data["outcome"]),
+            resume_at_s=data.get("resume_at_s"),
+            retried_as=data.get("retried_as"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))  # shallow: its values are JSON already
+
+
+@dataclass(frozen=True)
 class StoreUse:
     """What one execution did with one data store: its reads and writes."""
 
@@ -244,10 +277,28 @@ class Execution:
     first_index: int | None = None  # the index of the execution's first part, for parts 2+
     pause: Pause | None = None  # how this part paused, if it did
     emails: list[dict[str, Any]] = field(default_factory=list)  # pd.send.email: never sent
+    # Auto-retry: which attempt at its first step this part is (2 and on: a retry), how
+    # its error was retried, the failed attempt's files a retry found in /tmp (None: not
+    # a retry), and its data store writes ({store, op, key, step, digest}: kept only
+    # with auto-retry, for pdee check's retry verdict).
+    attempt: int = 1
+    retry: Retry | None = None
+    found_files: list[str] | None = None
+    store_writes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return self.status.passed
+
+    @property
+    def retried(self) -> bool:
+        """It failed and a retry followed: the execution's outcome is the retry's."""
+        return self.retry is not None and self.retry.outcome == "retried"
+
+    @property
+    def failed(self) -> bool:
+        """It failed and no retry followed: the execution failed."""
+        return not self.passed and not self.retried
 
     def __repr__(self) -> str:
         if self.status is Status.DROPPED:
@@ -288,6 +339,10 @@ class Execution:
             first_index=data.get("first_index"),
             pause=Pause.from_json(data["pause"]) if data.get("pause") else None,
             emails=list(data.get("emails", [])),
+            attempt=int(data.get("attempt", 1)),
+            retry=Retry.from_json(data["retry"]) if data.get("retry") else None,
+            found_files=data.get("found_files"),
+            store_writes=list(data.get("store_writes", [])),
         )
 
     @property
@@ -307,17 +362,29 @@ class Execution:
             flow=self.flow,
             tmp_files=self.tmp.files if self.tmp else 0,
             tmp_named=tuple(self.tmp.some_files[:BRIEF_FILES_NAMED]) if self.tmp else (),
+            attempt=self.attempt,
+            retried=self.retried,
+            first_index=self.first_index,
         )
 
     @property
     def flow(self) -> str:
         """Where this part came from and where the execution went after it, in short."""
         came = f"part {self.part} of #{self.first_index}" if self.first_index is not None else ""
+        if self.attempt > 1:  # an auto-retry, and the failed attempt's files it found
+            came = f"retry {self.attempt - 1} of #{self.first_index} (part {self.part})"
+            if self.found_files:
+                came += f", found {', '.join(self.found_files[:3])}"
+                came += " …" if len(self.found_files) > 3 else ""
         pause = self.pause
         went = ""
         if pause is not None:
             went = f"{pause.kind} {pause.ms / 1000:g}s after {pause.step}: "
             went += f"→ #{pause.resumed_as}" if pause.outcome == "resumed" else str(pause.outcome)
+        retry = self.retry
+        if retry is not None:
+            went = f"attempt {retry.attempt} of {retry.step} failed: "
+            went += f"retry → #{retry.retried_as}" if self.retried else retry.outcome
         return "; ".join(text for text in (came, went) if text)
 
     def to_json(self) -> dict[str, Any]:
@@ -346,6 +413,10 @@ class Execution:
             "first_index": self.first_index,
             "pause": self.pause.to_json() if self.pause else None,
             "emails": self.emails,
+            "attempt": self.attempt,
+            "retry": self.retry.to_json() if self.retry else None,
+            "found_files": self.found_files,
+            "store_writes": self.store_writes,
         }
 
 
@@ -366,10 +437,18 @@ class Brief:
     flow: str = ""  # where a paused execution's parts went: "delay 1200s → #21"
     tmp_files: int = 0  # the files it left in /tmp (outside /tmp/__pdg__)
     tmp_named: tuple[str, ...] = ()  # the first few of them (up to BRIEF_FILES_NAMED)
+    attempt: int = 1  # 2 and on: an auto-retry
+    retried: bool = False  # it failed, and a retry followed
+    first_index: int | None = None  # the execution's first part, for parts 2 and on
 
     @property
     def passed(self) -> bool:
         return self.status.passed
+
+    @property
+    def failed(self) -> bool:
+        """It failed and no retry followed."""
+        return not self.passed and not self.retried
 
 
 @dataclass
@@ -446,6 +525,9 @@ class Settings:
     workflow: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # what pdee cannot do of the workflow
     recycle: bool = True  # cold starts may remake used EEs fresh (see EELife.recycled)
+    # Auto-retry of errored executions: their retries as later parts ("auto_retry" false:
+    # off), with each retry's delay after the attempt before it (seconds).
+    auto_retry: dict[str, Any] = field(default_factory=lambda: {"on": False})
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -471,16 +553,22 @@ class Summary:
     max_tmp_used_bytes: int
     max_tmp_peak_used_bytes: int
     max_memory_peak_bytes: int
+    # Auto-retry: failed parts a retry followed (not counted as failed), executions
+    # retried at least once, and of those, the ones that failed even so.
+    retried_parts: int = 0
+    retried: int = 0
+    failed_after_retries: int = 0
 
     @classmethod
     def of(cls, executions: Sequence[Brief], ees: list[EELife]) -> Summary:
         statuses = Counter(execution.status for execution in executions)
         starts = Counter(e.start for e in executions if e.status is not Status.DROPPED)
         retired = Counter(ee.retired for ee in ees if ee.retired)
+        retried = {_first(e) for e in executions if e.retried}
         return cls(
             executions=len(executions),
             ok=sum(n for status, n in statuses.items() if status.passed),
-            failed=sum(n for status, n in statuses.items() if not status.passed),
+            failed=sum(execution.failed for execution in executions),
             by_status={status: statuses[status] for status in Status},
             dropped=statuses[Status.DROPPED],
             cold=starts[Start.COLD],
@@ -494,6 +582,9 @@ class Summary:
             max_tmp_used_bytes=max((e.tmp_used or 0 for e in executions), default=0),
             max_tmp_peak_used_bytes=max((e.tmp_peak or 0 for e in executions), default=0),
             max_memory_peak_bytes=max((e.memory_peak or 0 for e in executions), default=0),
+            retried_parts=sum(execution.retried for execution in executions),
+            retried=len(retried),
+            failed_after_retries=len({_first(e) for e in executions if e.failed} & retried),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -514,7 +605,15 @@ class Summary:
             "max_tmp_used_bytes": self.max_tmp_used_bytes,
             "max_tmp_peak_used_bytes": self.max_tmp_peak_used_bytes,
             "max_memory_peak_bytes": self.max_memory_peak_bytes,
+            "retried_parts": self.retried_parts,
+            "retried": self.retried,
+            "failed_after_retries": self.failed_after_retries,
         }
+
+
+def _first(brief: Brief) -> int:
+    """The index of the execution a part belongs to (its first part's)."""
+    return brief.index if brief.first_index is None else brief.first_index
 
 
 @dataclass
@@ -542,8 +641,9 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
-        """Every execution ok or ended by pd.flow.exit, and the run went to its end."""
-        passed = all(brief.passed for brief in self.executions.briefs())
+        """Every execution ok or ended by pd.flow.exit (a failed part a retry followed is
+        judged by the retry), and the run went to its end."""
+        passed = not any(brief.failed for brief in self.executions.briefs())
         return passed and not self.interrupted and not self.aborted
 
     def __repr__(self) -> str:

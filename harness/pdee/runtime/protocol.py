@@ -232,6 +232,8 @@ if TYPE_CHECKING:
         stderr_lines: NotRequired[list[int]]  # lines of logs from stderr, from 0
         logs_truncated: NotRequired[bool]
         stand_in: NotRequired[bool]
+        # Files in /tmp the step opened through Python without emptying them.
+        tmp_opened: NotRequired[list[str]]
 
     class Pause(TypedDict):
         """How the workflow pauses at the end of a step (``pd.flow.delay``, ``suspend``,
@@ -330,6 +332,7 @@ if TYPE_CHECKING:
         respond: dict[str, Any] | None
         error: Error | None
         duration_ms: float
+        tmp_opened: NotRequired[list[str]]  # files in /tmp opened without emptying them
 
     class Done(Outcome):
         """The handler returned (or raised): its outcome, and /tmp's peak meanwhile."""

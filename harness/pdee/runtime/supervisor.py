@@ -240,6 +240,8 @@ class Supervisor:
                 break
             step_result["return_value"] = outcome["return_value"]
             step_result["exports"] = outcome["exports"]
+            if outcome.get("tmp_opened"):
+                step_result["tmp_opened"] = outcome["tmp_opened"]
             steps[spec.name] = {"$return_value": outcome["return_value"], **outcome["exports"]}
             if outcome["respond"] is not None:
                 respond = outcome["respond"]

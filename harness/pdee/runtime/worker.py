@@ -68,7 +68,11 @@ def describe_error(exc: BaseException, step_file: str, source: str | None = None
 class TmpPeak:
     """The peak of /tmp's use by this process: sampled just before each removal,
     truncation or overwrite the step makes through Python (an audit hook), so that a
-    file written and deleted between two of the supervisor's samples still counts."""
+    file written and deleted between two of the supervisor's samples still counts.
+
+    The same hook keeps the files in /tmp (outside the platform's /tmp/__pdg__) that the
+    step opened through Python without emptying them (to read, append or update): what
+    an auto-retry's step did with a file its failed attempt left (``opened``)."""
 
     EVENTS = frozenset({"os.remove", "os.rename", "os.truncate", "shutil.rmtree"})
 
@@ -76,6 +80,7 @@ class TmpPeak:
         self.tmp_fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)  # fstatvfs: no path lookup
         self.peak = 0
         self.enabled = False
+        self.opened: list[str] = []  # in the order first opened, at most OPENED_KEPT
 
     def sample(self) -> None:
         self.peak = max(self.peak, protocol.used_bytes(os.fstatvfs(self.tmp_fd)))
@@ -83,11 +88,29 @@ class TmpPeak:
     def hook(self, event: str, args: tuple[Any, ...]) -> None:
         if not self.enabled:
             return
-        if event in self.EVENTS or (event == "open" and _truncates(args)):
+        if event == "open" and not _truncates(args):
+            self.note_opened(args[0] if args else None)
+        elif event in self.EVENTS or event == "open":
             try:
                 self.sample()
             except OSError:
                 pass
+
+    def note_opened(self, path: Any) -> None:
+        """Keep ``path`` (an ``open`` event's) if it is a file in /tmp of the step's."""
+        if len(self.opened) >= OPENED_KEPT or not isinstance(path, (str, bytes, os.PathLike)):
+            return
+        try:
+            where = os.path.abspath(os.fsdecode(path))
+        except (OSError, ValueError):  # the working directory is gone; a NUL in the path
+            return
+        mine = where.startswith("/tmp/") and not where.startswith(PLATFORM_TMP)
+        if mine and where not in self.opened:
+            self.opened.append(where)
+
+
+OPENED_KEPT = 20
+PLATFORM_TMP = "/tmp/__pdg__/"
 
 
 def _truncates(args: tuple[Any, ...]) -> bool:
@@ -279,6 +302,7 @@ def main(argv: list[str]) -> None:
         stores = {prop: Store(key, caller) for prop, key in request["stores"].items()}
         tmp_peak.enabled = request["measure"]
         tmp_peak.peak = 0
+        tmp_peak.opened = []
         inputs = {**request["inputs"], **stores}
         outcome = run_handler(handler, path, request["steps"], inputs, source, request["run"])
         tmp_peak.enabled = False
@@ -287,6 +311,7 @@ def main(argv: list[str]) -> None:
             "type": protocol.DONE,
             "id": request["id"],
             "tmp_peak_bytes": tmp_peak.peak,
+            "tmp_opened": tmp_peak.opened,
             **outcome,
         }
         try:
