@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import api, interrupts
+from ..engine.flow_urls import FlowAnswer
 from ..errors import PdeeError, RunAborted
 from ..interrupts import Terminated
 from ..outputs import report, terminal
@@ -112,10 +113,27 @@ def serve(
             f"{execution.start.value} {execution.ee} {execution.status.value} "
             f"{execution.duration_ms:.1f} ms"
         )
+        show(execution)
+
+    def show(execution: Execution) -> None:
         if not execution.passed:
             terminal.failure(Consoles.out, execution)
         elif not quiet:
             terminal.logs(Consoles.out, execution)
+
+    def later_part(execution: Execution) -> None:
+        """A paused execution's later part (after its delay, or its resume_url)."""
+        if execution.part == 1:
+            return  # a request's: ``served`` says it
+        say(
+            f"#{execution.index} part {execution.part} of #{execution.first_index} "
+            f"{execution.start.value} {execution.ee} {execution.status.value} "
+            f"{execution.duration_ms:.1f} ms"
+        )
+        show(execution)
+
+    def flow_call(method: str, path: str, answer: FlowAnswer) -> None:
+        say(f"{method} {path} {answer.status} · {answer.text}")
 
     try:
         with claimed(
@@ -134,6 +152,8 @@ def serve(
                     host=host,
                     port=port,
                     on_request=served,
+                    on_execution=later_part,
+                    on_flow=flow_call,
                     record=record_path,
                     http_event=http_event,
                 ) as server:

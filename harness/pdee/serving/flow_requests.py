@@ -52,7 +52,7 @@ def flow_answer(answer: FlowAnswer) -> Answer:
     if answer.status != 200:
         return Answer(answer.status, answer.text.encode(), [("content-type", TEXT)])
     text = answer.text[:1].upper() + answer.text[1:]
-    page = f"<p><b>{html.escape(text)}.</b></p>"
+    page = f"<p><b>{html.escape(text, quote=False)}.</b></p>"
     return Answer(200, page.encode(), [("content-type", "text/html; charset=utf-8")])
 
 
