@@ -582,6 +582,11 @@ def show_project(console: Console, result: ProjectCheck) -> None:
         if not unsafe
         else f"NOT safe to deploy: {', '.join(unsafe)} ({len(unsafe)} of {len(judged)} workflows)"
     )
+    if result.shard is not None:
+        line += (
+            f"; shard {result.shard}: {len(result.workflows)} of the project's "
+            f"{result.project_workflows} workflows"
+        )
     console.print(
         f"[{'green' if not unsafe else 'red'}]project {escape(str(result.root))}: "
         f"{escape(line)}[/] ({result.duration_s:.1f} s)",
