@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from fake_backend import FakeBackend, FakeEE
+from http_client import call
 
+import pdee
 from pdee.backends import EESpec, OnCall
 from pdee.engine.flow_urls import PREFIX, Action, FlowAnswer, FlowDoors, FlowUrls, loopback
 from pdee.engine.parts import WAITING, Part, follow, resumed_by_url
@@ -125,7 +127,8 @@ class PausingEE(FakeEE):
         if message.get("start_step"):
             reply["steps"] = {"next": {**reply["steps"]["step"], "return_value": message}}
         else:
-            kind, ms = message["event"]["pause"]
+            event = message["event"]
+            kind, ms = event.get("pause") or event["body"]["pause"]  # a request's: its body
             url = message["flow_url"]
             reply["steps"] = {"ask": reply["steps"]["step"]}
             reply["pause"] = {"kind": kind, "ms": ms, "step": "ask",
@@ -228,3 +231,42 @@ def test_serve_resumes_a_delay_early_cancels_another_and_leaves_a_suspend_pendin
     outcomes = [result.executions.by_index(i).pause for i in (2, 4)]
     assert [p.outcome if p else None for p in outcomes] == ["cancelled", "pending"]
     assert result.pending_parts == 1 and len(result.executions) == 4
+
+
+def test_the_server_answers_its_flow_urls_and_refuses_bad_bodies_without_using_them(write_step):
+    told: list[tuple[str, str, int]] = []
+    steps = [
+        write_step("ask", "def handler(pd):\n    pd.flow.suspend()\n"),
+        write_step("next", "def handler(pd):\n    return 1\n"),
+    ]
+    with pdee.serve(
+        steps,
+        backend=PausingBackend(),
+        on_flow=lambda method, path, answer: told.append((method, path, answer.status)),
+    ) as server:
+        assert call(server.url + "/x", {"pause": ["suspend", 3_600_000]})[0] == 200
+        deadline = threading.Event()
+        while len(server.runner.result.executions) < 1:  # the request's part has paused
+            deadline.wait(0.01)
+        [paused] = server.runner.result.executions
+        assert paused.pause is not None
+        resume = paused.pause.resume_url
+        assert resume.startswith(server.url + PREFIX + "/")
+        big = call(resume, data=b"x" * (512 * 1024 + 1))
+        bad = call(resume, data=b"{nope", headers={"content-type": "application/json"})
+        preflight = call(resume, method="OPTIONS")
+        elsewhere = call(server.url + PREFIX + "/a/b/c")
+        done = call(resume, {"approved": True})
+        twice = call(resume, {"approved": True})
+    assert (big[0], bad[0], preflight[0], elsewhere[0]) == (413, 400, 200, 404)
+    assert big[1]["connection"] == "close" and b"512KB" in big[2]
+    assert preflight[1]["access-control-allow-origin"] == "*"
+    assert b"not a flow URL" in elsewhere[2]
+    assert done[0] == 200 and done[1]["content-type"].startswith("text/html")
+    assert twice[0] == 404 and twice[2].startswith(b"Not Found: no paused execution")
+    assert [status for _, _, status in told] == [413, 400, 404, 200, 404]
+    result = server.result
+    assert result is not None
+    later = result.executions.by_index(1)
+    prior = later.steps["next"].return_value["prior_steps"]
+    assert prior["ask"]["$resume_data"] == {"approved": True}

@@ -185,6 +185,7 @@ async def _drain(stream: AsyncGenerator[bytes, None]) -> None:
 
 # Told of each call to a flow URL: its method, path and answer (one line).
 OnFlow = Callable[[str, str, FlowAnswer], None]
+FLOW_TOO_LARGE = "Payload Too Large: the body is over the platform's 512KB"
 NOT_FLOW = FlowAnswer(404, f"Not Found: not a flow URL ({PREFIX}/<token>/resume or /cancel)")
 
 Blobs = dict[str, dict[str, str]]
@@ -312,7 +313,7 @@ def make_app(
         parsed = parse_path(request.url.path)
         hold = bodies.hold()
         try:
-            body = await _read_body(request, BODY_LIMIT_BYTES, TOO_LARGE, hold)
+            body = await _read_body(request, BODY_LIMIT_BYTES, FLOW_TOO_LARGE, hold)
         finally:
             hold.release()
         if parsed is None or flow is None:
@@ -326,10 +327,13 @@ def make_app(
 
     async def flow_route(request: Request) -> Response:
         where = (request.method, request.url.path)
+        extra: list[tuple[str, str]] = []
         try:
             outcome = await flow_call(request)
         except Refused as refused:
             outcome = FlowAnswer(refused.status, str(refused))
+            if refused.close:  # what it still sends is no next request
+                extra.append(("connection", "close"))
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is there to read it
         if isinstance(outcome, Answer):
@@ -339,7 +343,8 @@ def make_app(
                 on_flow(*where, outcome)
             except Exception as exc:  # the caller's: serving goes on
                 log.warning("pdee serve's on_flow failed: %r", exc)
-        return response_of(flow_answer(outcome))
+        reply = flow_answer(outcome)
+        return response_of(Answer(reply.status, reply.body, [*reply.headers, *extra]))
 
     async def answer(request: Request) -> Answer:
         if request.method == "OPTIONS":
