@@ -518,6 +518,9 @@ class Runner:
             return
         self._take(news)
         self._take_rest()
+        # A call to a flow URL is answered while the run waits (for a busy EE, say), not
+        # only between placements.
+        self._take_flow_calls()
 
     def _take_rest(self) -> None:
         """Take in whatever news is already in the inbox, without waiting."""
