@@ -23,6 +23,7 @@ from pdee.plan.run_plan import RunPlan
 from pdee.plan.steps import Step
 from pdee.results.records import Execution, Pause, RunResult, Status
 from pdee.runtime import protocol
+from pdee.runtime.pd import Pipedream
 from pdee.serving.flow_requests import flow_answer, parse_path, resume_data
 from pdee.serving.http_trigger import Refused
 from pdee.serving.request_queue import RequestQueue
@@ -270,3 +271,15 @@ def test_the_server_answers_its_flow_urls_and_refuses_bad_bodies_without_using_t
     later = result.executions.by_index(1)
     prior = later.steps["next"].return_value["prior_steps"]
     assert prior["ask"]["$resume_data"] == {"approved": True}
+
+
+def test_the_step_gets_the_urls_of_its_server_or_pdees_own():
+    served = Pipedream({}, {}, None, f"http://127.0.0.1:9{PREFIX}/tok").flow
+    assert served.suspend() == {
+        "resume_url": f"http://127.0.0.1:9{PREFIX}/tok/resume",
+        "cancel_url": f"http://127.0.0.1:9{PREFIX}/tok/cancel",
+    }
+    assert served.delay(5)["cancel_url"].endswith("/tok/cancel")  # one pair per part
+    context = {"trigger": {"context": {"id": "e_1"}}}
+    run = Pipedream(context, {}).flow.delay(5)
+    assert run["resume_url"] == "https://pdee.invalid/flow/e_1/delay/resume"  # nothing answers
