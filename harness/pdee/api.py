@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends import Backend
 from .engine.execute import connections_for, execute
+from .engine.flow_urls import FlowAnswer
 from .engine.runner import OnExecution
 from .plan.options import RunOptions
 from .plan.run_plan import plan_from
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 # serve's own keyword arguments, beside the run options.
 SERVE_KEYWORDS = ("custom_response", "host", "port", "backend", "on_execution", "on_request",
-                  "record", "http_event")  # fmt: skip
+                  "record", "http_event", "on_flow")  # fmt: skip
 
 __all__ = ["Serving", "connections_for", "execute", "run", "serve"]
 
@@ -88,6 +89,7 @@ def serve(
     on_request: Callable[[dict[str, Any], Execution], None] | None = None,
     record: StrPath | None = None,
     http_event: HttpEvent | str = HttpEvent.FULL,
+    on_flow: Callable[[str, str, FlowAnswer], None] | None = None,
     **options: Unpack[RunKeywords],
 ) -> Iterator[Serving]:
     """Serve a workflow's HTTP trigger on ``host:port`` while the block runs.
@@ -110,6 +112,10 @@ def serve(
         http_event: the event a request makes (the trigger's event data): ``"full"``
             (the request, with ``bodyRaw``), ``"body"`` (the body alone) or ``"raw"``
             (the full event and ``rawHeaders``, for a signature check).
+        on_flow: told of each call to a flow URL (``resume_url``, ``cancel_url`` of a
+            paused execution, which the same server answers): its method, path and
+            answer (``status``, one line of ``text``); default: a log line on the
+            ``pdee`` logger (a warning for a 404).
         options: ``pdee.run``'s (``mode``, ``concurrency``, ``idle_timeout``, ``memory``,
             ``data_stores``...), in real time.
 
@@ -128,5 +134,6 @@ def serve(
         on_request=on_request,
         record=record,
         http_event=http_event,
+        on_flow=on_flow,
     ) as serving:
         yield serving

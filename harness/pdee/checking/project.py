@@ -22,6 +22,7 @@ from ..plan.props import given_stores
 from ..plan.steps import StrPath
 from ..plan.synced import SyncedWorkflow, find_workflows, read_workflow
 from .scenarios import CHECK_KEYWORDS, DEFAULT_WARM, check
+from .shards import Shard
 from .verdicts import DEFAULT_HORIZON, CheckResult
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class ProjectCheck:
     root: Path
     workflows: list[WorkflowCheck]
     duration_s: float
+    shard: Shard | None = None  # the part of the project this check took (--shard K/N)
+    project_workflows: int | None = None  # the project's, in every part (with a shard)
 
     @property
     def safe(self) -> bool:
@@ -57,6 +60,9 @@ class ProjectCheck:
             "safe": self.safe,
             "project": str(self.root),
             "duration_s": round(self.duration_s, 3),
+            "shard": None
+            if self.shard is None
+            else {"k": self.shard.k, "n": self.shard.n, "of_workflows": self.project_workflows},
             "workflows": [
                 {
                     **w.workflow.describe(),
@@ -101,6 +107,7 @@ def check_project(
     on_run: Callable[[str], None] | None = None,
     on_workflow: Callable[[SyncedWorkflow], None] | None = None,
     include_inactive: bool = False,
+    shard: Shard | str | None = None,
     **options: Unpack[CheckKeywords],
 ) -> ProjectCheck:
     """Check every workflow under ``root``, nested folders included.
@@ -116,20 +123,25 @@ def check_project(
         on_workflow: told of each workflow as its check starts.
         include_inactive: check the inactive workflows too (``inactive: true``: the
             platform does not run them, so by default they are skipped, with a line).
+        shard: check only part K of N of the workflows (``"K/N"`` or a ``Shard``), split
+            by workflow id (``pdee.checking.shards``): N CI jobs with 1/N to N/N check
+            the whole project, each workflow once.
         options: as ``pdee.check``'s (``CheckKeywords``); ``data_stores`` by prop name or
             ``storeId``, each applying to the workflows that name it, and
             ``step_results`` each to the workflows with that step.
 
     Raises:
         UsageError: no workflow under ``root``, a bad workflow file, a ``--data-store``
-            or ``--step-result`` that no workflow has; and what ``pdee.check`` raises.
+            or ``--step-result`` that no workflow has, a bad shard; and what
+            ``pdee.check`` raises.
     """
     RunOptions.of(
         options,
         "check_project",
         CHECK_OPTION_NAMES,
-        (*CHECK_KEYWORDS, "on_workflow", "include_inactive"),
+        (*CHECK_KEYWORDS, "on_workflow", "include_inactive", "shard"),
     )
+    part = None if shard is None else Shard.of(shard)
     step_results = options.get("step_results")
     data_stores = options.get("data_stores")
     folder = Path(root)
@@ -155,12 +167,15 @@ def check_project(
                 f"--step-result {name}: no workflow of {folder} has a step pdee does not run "
                 f"by that name"
             )
+    mine = workflows
+    if part is not None:  # validated above against the whole project, which every job sees
+        mine = [workflows[at] for at in part.pick([_id(w, folder) for w in workflows])]
     started = time.monotonic()
     checks = []
     tell = on_workflow or (lambda _workflow: None)
     with tempfile.TemporaryDirectory(prefix="pdee-project-") as scratch:
         shared = _shared_stores(workflows, Path(scratch), given)
-        for workflow in workflows:
+        for workflow in mine:
             if workflow.inactive and not include_inactive:
                 why = "it is inactive (inactive: true); check it with --include-inactive"
                 checks.append(WorkflowCheck(workflow, None, why))
@@ -180,7 +195,19 @@ def check_project(
                 [workflow.folder], warm=warm, horizon=horizon, backend=backend, on_run=on_run, **own
             )
             checks.append(WorkflowCheck(workflow, result))
-    return ProjectCheck(folder, checks, time.monotonic() - started)
+    took = time.monotonic() - started
+    return ProjectCheck(folder, checks, took, part, len(workflows) if part else None)
+
+
+def _id(workflow: SyncedWorkflow, root: Path) -> str:
+    """What a shard splits by: the workflow's id, or its folder relative to the project
+    when it has none."""
+    if workflow.workflow_id:
+        return workflow.workflow_id
+    try:  # the folders were found under root: their paths start with it
+        return workflow.folder.relative_to(root).as_posix()
+    except ValueError:
+        return workflow.folder.as_posix()
 
 
 def _names(results: Sequence[str] | Mapping[str, Any] | None) -> list[str]:

@@ -10,8 +10,9 @@ import typer
 from .. import interrupts
 from ..checking import scenarios
 from ..checking.project import ProjectCheck, check_project
+from ..checking.shards import Shard
 from ..checking.verdicts import CheckResult
-from ..errors import ExitCode, PdeeError
+from ..errors import ExitCode, PdeeError, UsageError
 from ..interrupts import Terminated
 from ..outputs import report, terminal
 from ..plan.options import OUTPUT
@@ -66,6 +67,16 @@ def check(
             "workflow.yaml), which the platform does not run; skipped otherwise.",
         ),
     ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="K/N",
+            help="In a project, check only part K of N (1 <= K <= N), split by workflow "
+            "id: N CI jobs with 1/N .. N/N check every workflow once.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Prove a step safe to deploy: cold, warm, growth, headroom, state, cleanup, chaos.
 
@@ -96,6 +107,13 @@ def check(
             options=given,
         ):
             whole = len(steps) == 1 and is_project(steps[0])
+            if shard is not None:
+                part = Shard.parse(shard)  # a bad K/N first, whatever the folder
+                if not whole:
+                    raise UsageError(
+                        f"--shard {part}: it splits a project's workflows; give one project "
+                        f"folder (a folder of workflow folders), or drop --shard"
+                    )
             checked: ProjectCheck | CheckResult
             if status is not None:
                 status.start()
@@ -103,7 +121,8 @@ def check(
                 if whole:
                     checked = check_project(
                         steps[0], warm=warm, horizon=horizon, on_run=on_run,
-                        on_workflow=on_workflow, include_inactive=include_inactive, **given,
+                        on_workflow=on_workflow, include_inactive=include_inactive, shard=shard,
+                        **given,
                     )  # fmt: skip
                 else:
                     checked = scenarios.check(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import api, interrupts
+from ..engine.flow_urls import FlowAnswer
 from ..errors import PdeeError, RunAborted
 from ..interrupts import Terminated
 from ..outputs import report, terminal
@@ -119,23 +120,29 @@ def serve(
             f"{execution.status.value} "
             f"{execution.duration_ms:.1f} ms"
         )
+        show(execution)
+
+    def show(execution: Execution) -> None:
         if not execution.passed:
             terminal.failure(Consoles.out, execution)
         elif not quiet:
             terminal.logs(Consoles.out, execution)
 
-    def retried(execution: Execution) -> None:
-        if execution.attempt == 1:  # a request's, told by served; or a paused part
-            return
+    def later_part(execution: Execution) -> None:
+        """A later part: a failed execution's retry, or a paused one's (after its delay,
+        or its resume_url)."""
+        if execution.part == 1:
+            return  # a request's: ``served`` says it
+        what = f"attempt {execution.attempt}" if execution.attempt > 1 else "part"
         say(
-            f"retry of #{execution.first_index} · #{execution.index} attempt "
-            f"{execution.attempt} {execution.start.value} {execution.ee} "
-            f"{execution.status.value} {execution.duration_ms:.1f} ms"
+            f"#{execution.index} {what} {execution.part} of #{execution.first_index} "
+            f"{execution.start.value} {execution.ee} {execution.status.value} "
+            f"{execution.duration_ms:.1f} ms"
         )
-        if not execution.passed:
-            terminal.failure(Consoles.out, execution)
-        elif not quiet:
-            terminal.logs(Consoles.out, execution)
+        show(execution)
+
+    def flow_call(method: str, path: str, answer: FlowAnswer) -> None:
+        say(f"{method} {path} {answer.status} · {answer.text}")
 
     try:
         with claimed(
@@ -155,7 +162,8 @@ def serve(
                     host=host,
                     port=port,
                     on_request=served,
-                    on_execution=retried,
+                    on_execution=later_part,
+                    on_flow=flow_call,
                     record=record_path,
                     http_event=http_event,
                 ) as server:

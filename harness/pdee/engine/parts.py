@@ -16,7 +16,9 @@ EE expired.
 - ``suspend(timeout_ms)``: the next step runs when someone calls its ``resume_url``:
   ``resume_after_s`` later (``pdee run --resume-after``), with ``resume_data`` as the
   suspended step's ``$resume_data`` export; without it, or past the timeout, the
-  suspend is cancelled and the later steps do not run.
+  suspend is cancelled and the later steps do not run. On ``pdee serve`` (``by_url``)
+  the part waits, until its timeout, for a call to its ``resume_url`` (the runner's
+  ``engine.flow_urls``); a call to a ``cancel_url`` cancels any paused part.
 
 A run spans at most a century of virtual time (``pdee.plan.events.MAX_SPAN_S``): a part
 that would start past it is not run, and its pause's outcome says so (a yearly rerun
@@ -34,6 +36,9 @@ from ..results.records import Execution, Pause
 from ..runtime import protocol
 
 YEAR_S = MAX_SPAN_S / MAX_SPAN_YEARS
+# The outcome of a suspend waiting for its resume_url (pdee serve), until it is resumed
+# or cancelled.
+WAITING = "waiting for its resume_url"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ class Resumption:
 
     at_s: float
     part: Part
+    # A suspend waiting for its resume_url (pdee serve): at ``at_s``, its timeout, it is
+    # cancelled rather than run.
+    until_called: bool = False
 
 
 def follow(
@@ -83,10 +91,12 @@ def follow(
     next_index: int,
     resume_after_s: float | None,
     resume_data: Any = None,
+    by_url: bool = False,
 ) -> tuple[Execution, Resumption | None]:
     """What comes after ``part``, which ended at virtual ``end_s`` as ``execution``: the
     execution's record with its pause's outcome, and the next part if there is one
-    (``next_index`` is the index it takes).
+    (``next_index`` is the index it takes). ``by_url``: the flow URLs answer (``pdee
+    serve``), so a suspend waits for its ``resume_url`` until its timeout.
     """
     pause = execution.pause
     if pause is None:
@@ -97,7 +107,7 @@ def follow(
     }
     prior = {**part.prior_steps, **done}
     at = step_names.index(pause.step)
-    start, run = at + 1, None
+    start, run, waiting = at + 1, None, False
     resume_at_s = end_s + pause.ms / 1000
     if pause.kind == "rerun":
         start = at
@@ -105,10 +115,13 @@ def follow(
         run = {"runs": int(runs) + 1, "context": pause.context}
         prior.pop(pause.step, None)  # the step's own last result is not in its pd.steps
     elif pause.kind == "suspend":
-        if resume_after_s is None or resume_after_s * 1000 > pause.ms:
+        if resume_after_s is not None and resume_after_s * 1000 <= pause.ms:
+            resume_at_s = end_s + resume_after_s
+            prior[pause.step] = {**prior.get(pause.step, {}), "$resume_data": resume_data}
+        elif by_url:  # resumed when its resume_url is called; cancelled at its timeout
+            waiting = True
+        else:
             return _with(execution, outcome="cancelled", resume_at_s=resume_at_s), None
-        resume_at_s = end_s + resume_after_s
-        prior[pause.step] = {**prior.get(pause.step, {}), "$resume_data": resume_data}
     if start >= len(step_names):  # the last step delayed: nothing is left to run
         return _with(execution, outcome="nothing after it"), None
     if not resume_at_s <= MAX_SPAN_S:  # NaN too
@@ -125,8 +138,23 @@ def follow(
         run=run,
         blobs=part.blobs,
     )
+    if waiting:  # until its resume_url is called, or its timeout (``resume_at_s``)
+        return _with(execution, outcome=WAITING, resume_at_s=resume_at_s), Resumption(
+            resume_at_s, following, until_called=True
+        )
     recorded = _with(execution, outcome="resumed", resume_at_s=resume_at_s, resumed_as=next_index)
     return recorded, Resumption(resume_at_s, following)
+
+
+def resumed_by_url(resumption: Resumption, at_s: float, data: Any, step: str) -> Resumption:
+    """``resumption`` as a call to its ``resume_url`` at ``at_s`` makes it: due now; a
+    suspend's part with ``data`` as the suspended ``step``'s ``$resume_data`` (a delay's
+    or a rerun's as it was, early)."""
+    part = resumption.part
+    if resumption.until_called:
+        prior = {**part.prior_steps, step: {**part.prior_steps.get(step, {}), "$resume_data": data}}
+        part = replace(part, prior_steps=prior)
+    return Resumption(at_s, part)
 
 
 def past_the_clock(at_s: float) -> str:
@@ -144,4 +172,4 @@ def _with(execution: Execution, **outcome: Any) -> Execution:
     return replace(execution, pause=replace(execution.pause, **outcome))
 
 
-__all__ = ["Part", "Pause", "Resumption", "follow"]
+__all__ = ["WAITING", "Part", "Pause", "Resumption", "follow", "resumed_by_url"]

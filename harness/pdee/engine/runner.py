@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from typing import Any
 
 from ..backends import EE, Backend, EESpec, Host, ImageInfo
 from ..errors import ImageError, PdeeError, RunAborted, UsageError
@@ -60,8 +61,9 @@ from ..runtime import protocol
 from ..services.data_stores import DataStore
 from ..version import __version__
 from .ee_work import EEWork
+from .flow_urls import Action, FlowAnswer, FlowCall, FlowDoors, FlowUrls, unknown
 from .lanes import Failed, Finished, Lane, News, Running, Started, Wake, close_all
-from .parts import Part, Resumption, follow
+from .parts import Part, Resumption, follow, resumed_by_url
 from .retries import Retries, pending
 from .sources import ArrivalSource, VirtualSchedule
 from .standby import Standby
@@ -100,6 +102,7 @@ class Runner:
         on_execution: OnExecution | None = None,
         progress: Callable[[str], None] | None = None,
         source: ArrivalSource | None = None,
+        flow_urls: FlowUrls | None = None,
     ) -> None:
         """A run of ``plan`` on ``backend``, not started yet (``run``).
 
@@ -109,6 +112,8 @@ class Runner:
             on_execution: called on the run's thread with each execution as it ends.
             progress: told, line by line, what the run does before its first EE.
             source: the arrivals (default: the plan's virtual schedule).
+            flow_urls: where the flow URLs of paused executions answer (``pdee serve``;
+                default: nowhere, pdee's own URLs).
         """
         self.backend = backend
         self.plan = plan
@@ -157,6 +162,8 @@ class Runner:
         self.admission = plan.controls.admission()
         self.admitted: float | None = None
         self.retries = Retries(plan.auto_retry, [step.name for step in plan.steps], self.origin)
+        self.flow_urls = flow_urls
+        self.doors = FlowDoors()  # the flow URLs' tokens, with flow_urls
 
     def _settings(self, image: ImageInfo | None) -> Settings:
         plan, policy = self.plan, self.plan.policy
@@ -323,7 +330,10 @@ class Runner:
         for ee_id in self.scheduler.begin():
             self._open_lane(ee_id, 0.0, warm_worker=True)
         self.source.open(lambda: self.inbox.put(Wake()))
+        if self.flow_urls is not None:
+            self.flow_urls.open(lambda: self.inbox.put(Wake()))
         while True:
+            self._take_flow_calls()
             next_at = self.source.next_at()  # None: no more; inf: none known yet
             until_s = math.inf if next_at is None else next_at
             # The throttle may hold the next arrival until its window opens (release_s);
@@ -338,7 +348,11 @@ class Runner:
             now_s = self.source.now_s()
             if self.resumptions and self.resumptions[0][0] <= min(release_s, now_s):
                 at_s, _, resumption = heapq.heappop(self.resumptions)
-                self._arrive(resumption.part, at_s)
+                self.doors.shut(resumption.part.index)
+                if resumption.until_called:  # a suspend nobody resumed: its timeout
+                    self._settle(resumption.part.index, outcome="cancelled", resume_at_s=at_s)
+                else:
+                    self._arrive(resumption.part, at_s)
             elif release_s < math.inf and release_s <= now_s:
                 # At the time it came, not now: on the real clock, while an earlier
                 # request waited for a busy EE, later ones queued behind it and their
@@ -493,6 +507,8 @@ class Runner:
             "context": execution_context,
             **part.message(),
         }
+        if self.flow_urls is not None:  # this part's own resume_url and cancel_url
+            message["flow_url"] = self.flow_urls.url(self.doors.issue(decision.index))
         here = self._runs_here(lane)
         self.in_flight[decision.ee] = decision
         self.parts[decision.index] = part
@@ -573,6 +589,9 @@ class Runner:
             return
         self._take(news)
         self._take_rest()
+        # A call to a flow URL is answered while the run waits (for a busy EE, say), not
+        # only between placements.
+        self._take_flow_calls()
 
     def _take_rest(self) -> None:
         """Take in whatever news is already in the inbox, without waiting."""
@@ -622,11 +641,13 @@ class Runner:
             self.source.next_index,
             self.plan.resume_after_s,
             self.plan.resume_data,
+            by_url=self.flow_urls is not None,
         )
         if resumption is None:  # a failed part's retry, as a later part too (auto-retry)
             execution, resumption = self.retries.after(
                 part, execution, decision, end_s, self.source.next_index
             )
+        self.doors.open(decision.index, resumption.part.index if resumption else None)
         if resumption is not None:
             self.source.next_index += 1
             heapq.heappush(self.resumptions, (resumption.at_s, resumption.part.index, resumption))
@@ -640,6 +661,49 @@ class Runner:
             total[0] += use.reads
             total[1] += use.writes
         self.on_execution(execution)
+
+    def _take_flow_calls(self) -> None:
+        """Answer the calls to flow URLs that came (``pdee serve``)."""
+        if self.flow_urls is None:
+            return
+        for call in self.flow_urls.take():
+            try:
+                answer = self._flow_call(call)
+            except BaseException:
+                call.done.set_result(FlowAnswer(500, "Internal Server Error: pdee failed"))
+                raise
+            call.done.set_result(answer)
+
+    def _flow_call(self, call: FlowCall) -> FlowAnswer:
+        """Resume or cancel the paused execution behind ``call``'s token, once."""
+        index = self.doors.enter(call.token)
+        found = [entry for entry in self.resumptions if entry[1] == index]
+        if index is None or not found:
+            return unknown(call.action)
+        self.resumptions.remove(found[0])
+        heapq.heapify(self.resumptions)
+        resumption = found[0][2]
+        paused = self.paused_by[index]
+        record = self.result.executions.by_index(paused)
+        assert record.pause is not None
+        what = f"#{paused}'s {record.pause.kind} after {record.pause.step}"
+        if call.action is Action.CANCEL:
+            self._settle(index, outcome="cancelled", resume_at_s=None, resumed_as=None)
+            return FlowAnswer(200, f"cancelled {what}: its later steps do not run")
+        now_s = self.source.now_s() if self.source.real_clock else self.clock_s
+        resumed = resumed_by_url(resumption, now_s, call.data, record.pause.step)
+        heapq.heappush(self.resumptions, (resumed.at_s, index, resumed))
+        self._settle(index, outcome="resumed", resume_at_s=round(now_s, 6), resumed_as=index)
+        self.paused_by[index] = paused  # still to come: pending if the run ends first
+        return FlowAnswer(200, f"resumed {what}: its next part runs now as #{index}")
+
+    def _settle(self, index: int, **outcome: Any) -> None:
+        """The paused part that part ``index`` follows: its pause's outcome, as a flow
+        URL or a timeout decided it (its record replaced in place)."""
+        paused = self.paused_by.pop(index)
+        record = self.result.executions.by_index(paused)
+        assert record.pause is not None
+        self.result.executions.append(replace(record, pause=replace(record.pause, **outcome)))
 
     def _leave_pending(self) -> None:
         """The later parts that never ran, as the run ends before their time (``pdee

@@ -671,6 +671,11 @@ def show_project(console: Console, result: ProjectCheck) -> None:
         else f"NOT safe to deploy: {', '.join(unsafe)} "
         f"({len(unsafe)} of {plural(len(judged), 'workflow')})"
     )
+    if result.shard is not None:
+        line += (
+            f"; shard {result.shard}: {len(result.workflows)} of the project's "
+            f"{result.project_workflows} workflows"
+        )
     console.print(
         f"[{'green' if not unsafe else 'red'}]project {escape(str(result.root))}: "
         f"{escape(line)}[/] ({result.duration_s:.1f} s)",

@@ -172,9 +172,11 @@ class Pause:
     cancel_url: str
     context: Any = None  # rerun's context
     # "resumed" (as execution ``resumed_as``, at virtual ``resume_at_s``), "cancelled"
-    # (a suspend nobody resumed: its later steps do not run), "nothing after it", or
-    # "pending" (due at ``resume_at_s``, but the run ended first: ``pdee serve`` stopped,
-    # or a Ctrl-C; its later steps never ran).
+    # (a suspend nobody resumed, or, on ``pdee serve``, any pause whose cancel_url was
+    # called: its later steps do not run), "nothing after it", or "pending" (due at
+    # ``resume_at_s``, but the run ended first: ``pdee serve`` stopped, or a Ctrl-C; its
+    # later steps never ran). On ``pdee serve`` a suspend is "waiting for its resume_url"
+    # (until ``resume_at_s``, its timeout) while its execution runs on.
     outcome: str | None = None
     resume_at_s: float | None = None
     resumed_as: int | None = None

@@ -32,6 +32,8 @@ class FlowExit:
 MAX_DELAY_MS = 365 * 24 * 3600 * 1000  # a year, the platform's longest delay
 SUSPEND_TIMEOUT_MS = 24 * 3600 * 1000  # the platform's default
 URL_BASE = "https://pdee.invalid/flow"  # pdee's own: nothing answers them in `pdee run`
+# ``pdee serve`` gives each execution where its URLs answer: ``<flow_url>/resume``,
+# ``<flow_url>/cancel``, on the server that made the execution.
 
 
 def _delay_ms(value: Any, what: str) -> float:
@@ -56,12 +58,13 @@ class Flow:
     its virtual clock as a new execution.
     """
 
-    def __init__(self, execution_id: str = "", runs: int = 1) -> None:
+    def __init__(self, execution_id: str = "", runs: int = 1, url: str | None = None) -> None:
         self.exit_reason: str | None = None
         self.exited = False
         self.pause: Pause | None = None  # how the workflow pauses after the step
         self._execution_id = execution_id
         self._runs = runs  # pd.context["run"]["runs"] of this step
+        self._url = url  # where this execution's flow URLs answer (pdee serve)
 
     def exit(self, reason: str | None = None) -> FlowExit:
         """End the workflow after this step: later steps do not run.
@@ -73,7 +76,7 @@ class Flow:
         return FlowExit(self.exit_reason)
 
     def _urls(self, kind: str) -> dict[str, str]:
-        where = f"{URL_BASE}/{self._execution_id or 'execution'}/{kind}"
+        where = self._url or f"{URL_BASE}/{self._execution_id or 'execution'}/{kind}"
         return {"resume_url": f"{where}/resume", "cancel_url": f"{where}/cancel"}
 
     @staticmethod
@@ -199,7 +202,11 @@ class Pipedream:
     """The ``pd`` argument of ``handler(pd: "pipedream")``."""
 
     def __init__(
-        self, steps: dict[str, Any], inputs: dict[str, Any], run: RerunInfo | None = None
+        self,
+        steps: dict[str, Any],
+        inputs: dict[str, Any],
+        run: RerunInfo | None = None,
+        flow_url: str | None = None,
     ) -> None:
         self.steps = steps
         self.inputs = inputs
@@ -207,7 +214,7 @@ class Pipedream:
         run = run or {"runs": 1, "context": None}
         # pd.context: the execution's context, and this step's runs (pd.flow.rerun).
         self.context = {**trigger_context, "run": dict(run)}
-        self.flow = Flow(str(trigger_context.get("id", "")), int(run.get("runs", 1)))
+        self.flow = Flow(str(trigger_context.get("id", "")), int(run.get("runs", 1)), flow_url)
         self.send = Send()
         self.exports: dict[str, Any] = {}
         self.response: dict[str, Any] | None = None

@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 
     from typing_extensions import NotRequired
 
-PROTOCOL_VERSION: Final = 7
-"""The wire format's version: 7 carries the steps' virtual clock (``clock_ts`` in
+PROTOCOL_VERSION: Final = 8
+"""The wire format's version: 8 carries where the flow URLs answer (``flow_url`` in
+``Run`` and ``Invoke``); 7 carries the steps' virtual clock (``clock_ts`` in
 ``Load`` and ``Run``, ``clock_offset`` to a worker, ``Hello.clock``); 6 starts every
 line with its kind (``{"type":"<kind>",``), bounds how deep a message nests
 (``MESSAGE_DEPTH``) and refuses NaN and infinities; 5 nested a call's answer
@@ -135,6 +136,9 @@ if TYPE_CHECKING:
         # The execution's virtual start (Unix seconds): the steps' wall clock then. The
         # same instant the data store calls use. Absent: the real clock (serve).
         clock_ts: float
+        # Where this part's flow URLs answer (pdee serve): pd.flow's resume_url and
+        # cancel_url are it + "/resume" and "/cancel". Absent: pdee's own, unanswered.
+        flow_url: str
 
     class Run(RunPart):
         """Run one execution: the trigger's event and context; answered by ``Result``."""
@@ -309,6 +313,7 @@ if TYPE_CHECKING:
         measure: bool
         run: RerunInfo | None
         clock_offset: float | None  # the step's wall clock: real + this; None: real
+        flow_url: str | None  # where the flow URLs answer (Run.flow_url)
 
     class Loaded(TypedDict):
         """The step is imported, or ``error`` says why not."""

@@ -106,9 +106,11 @@ class StepProcess:
         measure: bool,
         run: RerunInfo | None,
         clock_offset: float | None = None,
+        flow_url: str | None = None,
     ) -> None:
         """Ask the process to call the step's handler once (answered by ``Done``); its
-        props' path expressions evaluated against ``steps`` first."""
+        props' path expressions evaluated against ``steps`` first; ``flow_url``: where
+        the execution's flow URLs answer (None: pdee's own, which nothing answers)."""
         spec = self.spec
         inputs = spec.inputs
         if spec.expressions:
@@ -125,6 +127,7 @@ class StepProcess:
                 "measure": measure,
                 "run": run,
                 "clock_offset": clock_offset,
+                "flow_url": flow_url,
             }
         )
 

@@ -104,6 +104,8 @@ class Supervisor:
         # The steps' wall clock is the real one plus this: the virtual clock's lead, set
         # per execution from its ``clock_ts``. None: the real clock (``serve``).
         self.clock_offset: float | None = None
+        # Where this execution's flow URLs answer (``Run.flow_url``); None: pdee's own.
+        self.flow_url: str | None = None
 
     # -- messages -------------------------------------------------------------------
 
@@ -160,6 +162,7 @@ class Supervisor:
         clock_ts = message.get("clock_ts")  # the execution's virtual start, Unix seconds
         if clock_ts is not None:  # one offset per execution: later steps see it move on
             self.clock_offset = float(clock_ts) - time.time()
+        self.flow_url = message.get("flow_url")
         deadline = started + self.timeout_s
         event = message["event"]
         blobs = message.pop("blobs", None)  # out of the message: its text goes once held
@@ -366,7 +369,7 @@ class Supervisor:
                     "duration_ms": 0.0,
                 }
             worker.loaded = True
-        worker.ask_invoke(steps, self.measure, run_info, self.clock_offset)
+        worker.ask_invoke(steps, self.measure, run_info, self.clock_offset, self.flow_url)
         done = self.await_reply(worker, deadline, wait)
         if done["type"] != protocol.DONE:
             raise self.out_of_turn(worker, done["type"])

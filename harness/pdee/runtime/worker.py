@@ -153,10 +153,12 @@ def run_handler(
     inputs: dict[str, Any],
     source: str | None = None,
     run: RerunInfo | None = None,
+    flow_url: str | None = None,
 ) -> Outcome:
     """Call ``handler(pd)`` once and describe what came of it (``inputs`` may hold
-    ``Store`` objects, for data store props; ``run`` is ``pd.context["run"]``)."""
-    pd = Pipedream(steps, inputs, run)
+    ``Store`` objects, for data store props; ``run`` is ``pd.context["run"]``;
+    ``flow_url`` where the flow URLs answer)."""
+    pd = Pipedream(steps, inputs, run, flow_url)
     error = None
     return_value = None
     started = time.perf_counter()
@@ -304,7 +306,9 @@ def main(argv: list[str]) -> None:
         tmp_peak.peak = 0
         tmp_peak.opened = []
         inputs = {**request["inputs"], **stores}
-        outcome = run_handler(handler, path, request["steps"], inputs, source, request["run"])
+        outcome = run_handler(
+            handler, path, request["steps"], inputs, source, request["run"], request.get("flow_url")
+        )
         tmp_peak.enabled = False
         _flush_logs()
         done: Done = {

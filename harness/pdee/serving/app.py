@@ -33,9 +33,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..engine.flow_urls import PREFIX, Action, FlowAnswer, FlowUrls
 from ..plan.sizes import format_size
 from ..results.records import Execution
 from ..runtime.blobs import SCHEME as BLOB_SCHEME
+from .flow_requests import flow_answer, parse_path, resume_data
 from .http_trigger import (
     BODY_LIMIT_BYTES,
     CORS_HEADERS,
@@ -181,6 +183,11 @@ async def _drain(stream: AsyncGenerator[bytes, None]) -> None:
         pass
 
 
+# Told of each call to a flow URL: its method, path and answer (one line).
+OnFlow = Callable[[str, str, FlowAnswer], None]
+FLOW_TOO_LARGE = "Payload Too Large: the body is over the platform's 512KB"
+NOT_FLOW = FlowAnswer(404, f"Not Found: not a flow URL ({PREFIX}/<token>/resume or /cancel)")
+
 Blobs = dict[str, dict[str, str]]
 # Hands one request's event (and its blobs, and its full event) to the run; the future
 # of its execution.
@@ -288,12 +295,56 @@ def make_app(
     record: IO[str] | None = None,
     held_bytes: int = HELD_BODIES_BYTES,
     http_event: HttpEvent = HttpEvent.FULL,
+    flow: FlowUrls | None = None,
+    on_flow: OnFlow | None = None,
 ) -> Starlette:
     """The app: every path and method is the workflow's trigger, whose events (of kind
     ``http_event``) go to ``submit``. With ``record``, each event is written there as a
     line of JSON with its time in ``ts``, which ``pdee run --schedule`` replays.
-    ``held_bytes`` bounds the request bodies held at once (``HeldBodies``)."""
+    ``held_bytes`` bounds the request bodies held at once (``HeldBodies``). With
+    ``flow``, the paths under ``engine.flow_urls.PREFIX`` are the flow URLs of paused
+    executions instead, each call told to ``on_flow``."""
     bodies = HeldBodies(held_bytes)
+
+    async def flow_call(request: Request) -> FlowAnswer | Answer:
+        """A call to a flow URL: resume (with the data sent) or cancel, once."""
+        if request.method == "OPTIONS":
+            return Answer(200, b"", list(CORS_HEADERS.items()))
+        parsed = parse_path(request.url.path)
+        hold = bodies.hold()
+        try:
+            body = await _read_body(request, BODY_LIMIT_BYTES, FLOW_TOO_LARGE, hold)
+        finally:
+            hold.release()
+        if parsed is None or flow is None:
+            return NOT_FLOW
+        token, action = parsed
+        data = None
+        if action is Action.RESUME:
+            kind = request.headers.get("content-type", "")
+            data = resume_data(kind, bytes(body), request.url.query)
+        return await asyncio.wrap_future(flow.call(token, action, data))
+
+    async def flow_route(request: Request) -> Response:
+        where = (request.method, request.url.path)
+        extra: list[tuple[str, str]] = []
+        try:
+            outcome = await flow_call(request)
+        except Refused as refused:
+            outcome = FlowAnswer(refused.status, str(refused))
+            if refused.close:  # what it still sends is no next request
+                extra.append(("connection", "close"))
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is there to read it
+        if isinstance(outcome, Answer):
+            return response_of(outcome)
+        if on_flow is not None:
+            try:
+                on_flow(*where, outcome)
+            except Exception as exc:  # the caller's: serving goes on
+                log.warning("pdee serve's on_flow failed: %r", exc)
+        reply = flow_answer(outcome)
+        return response_of(Answer(reply.status, reply.body, [*reply.headers, *extra]))
 
     async def answer(request: Request) -> Answer:
         if request.method == "OPTIONS":
@@ -341,4 +392,9 @@ def make_app(
             reply = plain_answer(500, f"Internal Server Error: pdee could not answer: {reason}")
         return response_of(reply)
 
-    return Starlette(routes=[Route("/{path:path}", trigger, methods=METHODS)])
+    flow_routes = [
+        Route(PREFIX, flow_route, methods=METHODS),
+        Route(PREFIX + "/{rest:path}", flow_route, methods=METHODS),
+    ]
+    trigger_route = Route("/{path:path}", trigger, methods=METHODS)
+    return Starlette(routes=[*(flow_routes if flow is not None else []), trigger_route])

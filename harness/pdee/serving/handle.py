@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..backends import Backend
 from ..engine.execute import connections_for, docker_backend
+from ..engine.flow_urls import FlowAnswer, FlowUrls, loopback
 from ..engine.runner import OnExecution, Runner
 from ..errors import PdeeError, UsageError
 from ..interrupts import Terminated, deferred
@@ -38,6 +39,7 @@ from .http_trigger import http_event as parse_http_event
 from .request_queue import OnRequest, RequestQueue
 
 if TYPE_CHECKING:
+    from .app import OnFlow
     from .server import HTTPServer
 
 log = logging.getLogger("pdee")
@@ -55,10 +57,17 @@ class Serving:
     """A workflow served over HTTP (``pdee.serve``): ``url`` while it runs, ``result``
     (every request's execution, as ``pdee.run`` gives) once it has stopped."""
 
-    def __init__(self, runner: Runner, requests: RequestQueue, http: HTTPServer) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        requests: RequestQueue,
+        http: HTTPServer,
+        flow_urls: FlowUrls | None = None,
+    ) -> None:
         self.runner = runner
         self.requests = requests
         self.http = http
+        self.flow_urls = flow_urls or FlowUrls()  # where paused executions' URLs answer
         self.url = ""
         self.result: RunResult | None = None
         self._thread: threading.Thread | None = None
@@ -91,6 +100,7 @@ class Serving:
                 failed = self._error
                 why = str(failed) if isinstance(failed, PdeeError) else None
                 self.requests.close(why)
+                self.flow_urls.close()
                 self._ended.set()
 
         self.http.check()  # before any EE: a port in use is one line
@@ -106,6 +116,8 @@ class Serving:
             raise
         try:
             self.url = self.http.start()
+            # Before any request: every execution's flow URLs are on this server.
+            self.flow_urls.base = loopback(self.url)
         except BaseException:
             self.stop()
             raise
@@ -175,6 +187,12 @@ def answers_itself(plan: RunPlan) -> bool:
     )
 
 
+def log_flow(method: str, path: str, answer: FlowAnswer) -> None:
+    """The default ``on_flow``: one log line a call, a warning when it found nothing."""
+    level = logging.INFO if answer.status == 200 else logging.WARNING
+    log.log(level, "pdee serve: %s %s %d · %s", method, path, answer.status, answer.text)
+
+
 @contextmanager
 def serve_plan(
     plan: RunPlan,
@@ -187,8 +205,10 @@ def serve_plan(
     on_request: OnRequest | None = None,
     record: StrPath | None = None,
     http_event: HttpEvent | str = HttpEvent.FULL,
+    on_flow: OnFlow | None = None,
 ) -> Iterator[Serving]:
-    """Serve a checked plan's HTTP trigger on ``host:port`` while the block runs.
+    """Serve a checked plan's HTTP trigger on ``host:port`` while the block runs, and
+    the flow URLs of its paused executions (``engine.flow_urls``) on the same server.
 
     Args: as ``pdee.serve``'s, with the plan in place of the steps and options.
 
@@ -237,10 +257,13 @@ def serve_plan(
             finally:
                 requests.finished(execution)
 
-        runner = Runner(backend, plan, ended, source=requests)
+        flow_urls = FlowUrls()
+        runner = Runner(backend, plan, ended, source=requests, flow_urls=flow_urls)
         held = held_limit(plan.policy.concurrency)
-        app = make_app(requests.submit, custom_response, recording, held, kind)
-        serving = Serving(runner, requests, HTTPServer(app, host, port))
+        app = make_app(
+            requests.submit, custom_response, recording, held, kind, flow_urls, on_flow or log_flow
+        )
+        serving = Serving(runner, requests, HTTPServer(app, host, port), flow_urls)
         serving.start()
         try:
             yield serving
