@@ -10,7 +10,7 @@ import typer
 from .. import api, interrupts
 from ..errors import PdeeError, RunAborted
 from ..interrupts import Terminated
-from ..outputs import report, terminal
+from ..outputs import debugging, report, terminal
 from ..plan.options import OUTPUT, RunOptions
 from ..plan.run_plan import plan_from
 from ..results.records import Execution, RunResult
@@ -72,6 +72,7 @@ def serve(
     allow_link_local: o.AllowLinkLocal = o.D.allow_link_local,
     image: o.Image = o.D.image,
     offline: o.Offline = o.D.offline,
+    debug_port: o.DebugPort = o.D.debug_port,
     report_path: Annotated[
         Path | None,
         typer.Option(
@@ -149,6 +150,9 @@ def serve(
                     say(f"serving {what} on {server.url} (Ctrl-C stops)")
                     for note in plan.notes:
                         say(f"note: {note}", stderr=True)
+                    if plan.debug_port is not None:
+                        note = debugging.attach_note(plan)
+                        Consoles.err.print(note, markup=False, highlight=False)
                     try:
                         server.wait()  # until a signal, or the run ends by itself
                     except (KeyboardInterrupt, Terminated):

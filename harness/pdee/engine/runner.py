@@ -44,6 +44,7 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 
 from ..backends import EE, Backend, EESpec, Host, ImageInfo
+from ..backends.relay import DebugRelay
 from ..errors import ImageError, PdeeError, RunAborted, UsageError
 from ..interrupts import Terminated, deferred
 from ..lifecycle import clock
@@ -59,7 +60,7 @@ from ..results.records import EELife, Execution, RunResult, Settings, StepError,
 from ..runtime import protocol
 from ..services.data_stores import DataStore
 from ..version import __version__
-from .ee_work import EEWork
+from .ee_work import EEWork, debug_ports
 from .lanes import Failed, Finished, Lane, News, Running, Started, Wake, close_all
 from .parts import Part, Resumption, follow
 from .sources import ArrivalSource, VirtualSchedule
@@ -115,6 +116,8 @@ class Runner:
         self.on_execution = on_execution or (lambda _execution: None)
         self.progress = progress or (lambda _line: None)  # what it does before the first EE
         self.run_id = uuid.uuid4().hex[:12]
+        # --debug-port: local ports whose debuggers reach the steps of the EE that runs.
+        self.relay = DebugRelay(debug_ports(plan)) if plan.debug_port is not None else None
         self.spec = EESpec(
             plan.image,
             plan.tmp_size_bytes,
@@ -123,6 +126,7 @@ class Runner:
             cpus=plan.cpus,
             # With the host's network an EE has no namespace of its own to block in.
             block_link_local=not plan.allow_link_local and plan.network != "host",
+            debug_relay=self.relay,
         )
         self.scheduler = Scheduler(plan.policy)
         self.rng = random.Random(plan.policy.seed)
@@ -191,6 +195,7 @@ class Runner:
             workflow=plan.workflow.describe() if plan.workflow else None,
             notes=plan.notes,
             recycle=plan.recycle,
+            debug_port=plan.debug_port,
         )
 
     def _interval(self) -> float | None:
@@ -223,6 +228,8 @@ class Runner:
         try:
             self._open_stores()
             self._prepare_packages(image)
+            if self.relay is not None:
+                self.relay.open()
         except BaseException:
             self._close_stores()
             raise
@@ -650,6 +657,8 @@ class Runner:
     def _close(self) -> None:
         """Destroy every EE (at once), let the lanes end, and sweep by label."""
         close_all(self.every_lane, LANE_JOIN_S)
+        if self.relay is not None:
+            self.relay.close()
         try:
             self.backend.remove_run(self.run_id)
         except PdeeError as exc:

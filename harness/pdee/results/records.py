@@ -218,6 +218,18 @@ class StoreAtEnd:
 
 
 @dataclass(frozen=True)
+class Debugged:
+    """How a debugger held an execution (``--debug-port``): stopped in its steps, when
+    its timeout did not run, and waiting for the debugger to attach (the first one)."""
+
+    held_ms: float
+    waited_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Execution:
     """One event's execution: where it ran, how it ended, what each step gave."""
 
@@ -244,6 +256,7 @@ class Execution:
     first_index: int | None = None  # the index of the execution's first part, for parts 2+
     pause: Pause | None = None  # how this part paused, if it did
     emails: list[dict[str, Any]] = field(default_factory=list)  # pd.send.email: never sent
+    debug: Debugged | None = None  # run under --debug-port
 
     @property
     def passed(self) -> bool:
@@ -288,6 +301,7 @@ class Execution:
             first_index=data.get("first_index"),
             pause=Pause.from_json(data["pause"]) if data.get("pause") else None,
             emails=list(data.get("emails", [])),
+            debug=Debugged(**data["debug"]) if data.get("debug") else None,
         )
 
     @property
@@ -346,6 +360,7 @@ class Execution:
             "first_index": self.first_index,
             "pause": self.pause.to_json() if self.pause else None,
             "emails": self.emails,
+            "debug": self.debug.to_json() if self.debug else None,
         }
 
 
@@ -446,6 +461,7 @@ class Settings:
     workflow: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # what pdee cannot do of the workflow
     recycle: bool = True  # cold starts may remake used EEs fresh (see EELife.recycled)
+    debug_port: int | None = None  # --debug-port: the run was debugged
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
