@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+import pdee
 from pdee.provision.image import DEFAULT_TAG
 
 pytestmark = pytest.mark.usefixtures("no_new_containers")
@@ -260,7 +261,7 @@ def test_breakpoint_in_the_step_stops_in_the_debugger(
         thread = stopped["body"]["threadId"]
         frame = dap.top_frame(thread)
         assert frame["source"]["path"] == str(step)
-        assert frame["line"] in (3, 4)  # at breakpoint(), or the line it returns to
+        assert frame["line"] == 4  # debugpy stops on the line after breakpoint()
         assert dap.locals(frame["id"])["answer"] == "42"
         dap.resume(thread)
         code, _out, err = finished(process)
@@ -305,3 +306,27 @@ def test_the_timeout_stops_while_a_debugger_holds_the_step_and_only_then(
     assert slept["status"] == "timeout"  # not held: the timeout runs as ever
     assert slept["debug"]["held_ms"] == 0
     assert code == 1
+
+
+LOOKS_FOR_THE_DEBUGGER = """\
+import sys
+
+def handler(pd):
+    return {
+        "debugger_modules": sorted(m for m in sys.modules if m.startswith(("debugpy", "pydevd"))),
+        "breakpointhook_is_pythons": sys.breakpointhook is sys.__breakpointhook__,
+    }
+"""
+
+
+def test_without_debug_port_nothing_of_the_debugger_is_in_the_step(tmp_path: Path) -> None:
+    step = tmp_path / "looks.py"
+    step.write_text(LOOKS_FOR_THE_DEBUGGER)
+    result = pdee.run([step], image=IMAGE)
+    (execution,) = result.executions
+    assert execution.steps["looks"].return_value == {
+        "debugger_modules": [],
+        "breakpointhook_is_pythons": True,
+    }
+    assert execution.debug is None
+    assert result.settings.debug_port is None
