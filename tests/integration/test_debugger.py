@@ -15,12 +15,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 import pdee
 from pdee.provision.image import DEFAULT_TAG
@@ -279,8 +281,10 @@ def test_the_timeout_stops_while_a_debugger_holds_the_step_and_only_then(
     step.write_text(HOLDS_OR_SLEEPS)
     events = tmp_path / "events.json"
     # The first execution is held at a breakpoint past its timeout; the second, with the
-    # debugger still attached but holding nothing, sleeps past it.
-    events.write_text(json.dumps([{"hold": True}, {"sleep": 4}]))
+    # debugger still attached but holding nothing, sleeps past it; the third runs in a new
+    # EE (a timed-out one is destroyed), whose debug server's start, about a second, is
+    # not counted against the timeout (no debugger attached there: it runs through).
+    events.write_text(json.dumps([{"hold": True}, {"sleep": 4}, {"hold": True}]))
     port = free_port()
     process = pdee_run(
         str(step), "--debug-port", str(port), "--timeout", "1.5", "--event-file", str(events)
@@ -297,7 +301,7 @@ def test_the_timeout_stops_while_a_debugger_holds_the_step_and_only_then(
     finally:
         dap.close()
     report = json.loads((tmp_path / "report.json").read_text())
-    held, slept = report["executions"]
+    held, slept, again = report["executions"]
     assert held["status"] == "ok", err
     assert held["steps"]["holds"]["return_value"] == "here"
     assert held["debug"]["held_ms"] >= 3500
@@ -305,11 +309,14 @@ def test_the_timeout_stops_while_a_debugger_holds_the_step_and_only_then(
     assert any("timeout did not run" in note for note in held["notes"])
     assert slept["status"] == "timeout"  # not held: the timeout runs as ever
     assert slept["debug"]["held_ms"] == 0
+    assert (again["status"], again["start"]) == ("ok", "cold"), again["error"]
+    assert again["steps"]["holds"]["return_value"] == "here"
     assert code == 1
 
 
 LOOKS_FOR_THE_DEBUGGER = """\
 import sys
+import threading
 
 def handler(pd):
     return {
@@ -330,3 +337,42 @@ def test_without_debug_port_nothing_of_the_debugger_is_in_the_step(tmp_path: Pat
     }
     assert execution.debug is None
     assert result.settings.debug_port is None
+
+
+RESPONDS = """\
+def handler(pd):
+    count = 41
+    count += 1
+    pd.respond({"status": 200, "body": {"count": count}})
+"""
+
+
+def test_serve_debugs_a_request_through_the_api(tmp_path: Path) -> None:
+    step = tmp_path / "responds.py"
+    step.write_text(RESPONDS)
+    port = free_port()
+    answers: list[requests.Response] = []
+    with pdee.serve([step], custom_response=True, debug_port=port, image=IMAGE) as server:
+        caller = threading.Thread(
+            target=lambda: answers.append(requests.get(server.url + "/hook", timeout=WAIT_S)),
+            daemon=True,
+        )
+        caller.start()  # its execution, the first, waits for the debugger
+        dap = Dap(port, time.monotonic() + WAIT_S)
+        try:
+            dap.attach({step: [3]})
+            stopped = dap.event("stopped")
+            thread = stopped["body"]["threadId"]
+            frame = dap.top_frame(thread)
+            assert (frame["source"]["path"], frame["line"]) == (str(step), 3)
+            assert dap.locals(frame["id"])["count"] == "41"
+            assert answers == []  # the caller waits while the step is held
+            dap.resume(thread)
+            caller.join(WAIT_S)
+        finally:
+            dap.close()
+    (answer,) = answers
+    assert (answer.status_code, answer.json()) == (200, {"count": 42})
+    assert server.result is not None
+    (execution,) = server.result.executions
+    assert execution.debug is not None and execution.debug.held_ms > 0

@@ -496,6 +496,9 @@ CODE_DIR = f"{PDG_DIR}/dist/code"
 PACKAGES_DIR = f"{PDG_DIR}/dist/python"
 # Where an image made for a package set holds it installed, outside /tmp.
 PREINSTALLED_ARCHIVE = "/opt/pdee/packages.tar"  # a package image's packages, as one tar
+# Where the image keeps debugpy (--debug-port): outside /tmp, site-packages and every
+# step's sys.path.
+DEBUGGER_DIR = "/opt/pdee/debugger"
 # The platform runs step code from a read-only directory, as Lambda does.
 WORK_DIR = "/var/task"
 

@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     from .relay import EndPoint
 
 SAMPLE_INTERVAL_S = 0.01
+# Under --debug-port a step's process starts its debug server before it imports the step
+# (about a second on a cold EE): that start, and the import with it, are not counted
+# against the execution's timeout, up to this long.
+DEBUG_LOAD_GRACE_S = 30.0
 
 
 def install_packages(tmp_used: Callable[[], int]) -> int:
@@ -112,6 +116,7 @@ class Supervisor:
         self.relay: EndPoint | None = None
         self.start_relay: Callable[[], EndPoint] | None = None
         self.held_s = 0.0  # how long a debugger held the execution stopped, so far
+        self.debug_load_s = 0.0  # how long steps' processes took to start under it, so far
 
     # -- messages -------------------------------------------------------------------
 
@@ -175,7 +180,7 @@ class Supervisor:
 
     def run(self, message: Run) -> Result:
         waited_s = self.wait_for_debuggers() if message.get("debug_wait") else 0.0
-        self.held_s = 0.0
+        self.held_s = self.debug_load_s = 0.0
         started = time.monotonic()
         clock_ts = message.get("clock_ts")  # the execution's virtual start, Unix seconds
         if clock_ts is not None:  # one offset per execution: later steps see it move on
@@ -384,7 +389,11 @@ class Supervisor:
     ) -> protocol.Outcome:
         """Run one step in ``worker``; the step's reply, or ``Ended`` if it gave none."""
         if not worker.loaded:
-            loaded = self.await_reply(worker, deadline, wait)
+            load_started = time.monotonic()
+            grace = DEBUG_LOAD_GRACE_S if self.debug is not None else 0.0
+            loaded = self.await_reply(worker, deadline + grace, wait)
+            if grace:
+                self.debug_load_s += time.monotonic() - load_started
             if loaded["type"] != protocol.LOADED:
                 raise self.out_of_turn(worker, loaded["type"])
             if loaded["error"] is not None:
@@ -443,7 +452,7 @@ class Supervisor:
                 if relay.held():
                     self.held_s += now - last
                 last = now
-                deadline_now = deadline + self.held_s
+                deadline_now = deadline + self.held_s + self.debug_load_s
             else:
                 deadline_now = deadline
             if now >= deadline_now:

@@ -245,10 +245,6 @@ class Caller:
         return answer["answer"]
 
 
-# Where the image keeps debugpy: outside /tmp, site-packages and every step's sys.path.
-DEBUGGER_DIR = "/opt/pdee/debugger"
-
-
 def serve_debugger(debug: StartDebug, path: str) -> None:
     """Start debugpy's server in this process (``--debug-port``), listening on the EE's
     loopback at ``debug["port"]``; pdee relays a debugger on the host to it.
@@ -260,8 +256,8 @@ def serve_debugger(debug: StartDebug, path: str) -> None:
     step stops in the debugger (``debugpy.breakpoint``). The step's subprocesses are not
     debugged.
     """
-    if DEBUGGER_DIR not in sys.path:
-        sys.path.insert(0, DEBUGGER_DIR)
+    if protocol.DEBUGGER_DIR not in sys.path:
+        sys.path.insert(0, protocol.DEBUGGER_DIR)
     # Read by pydevd as it starts: only the steps' code is the user's ("justMyCode" steps
     # over the runtime's frames), and no warning in the step's logs about the frozen
     # stdlib modules (the step's file is never one). Dropped once read.
