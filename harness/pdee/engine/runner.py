@@ -230,6 +230,8 @@ class Runner:
             self._prepare_packages(image)
             if self.relay is not None:
                 self.relay.open()
+                where = ", ".join(f"127.0.0.1:{port}" for port in sorted(self.relay.ports))
+                self.progress(f"the first execution waits for a debugger on {where}")
         except BaseException:
             self._close_stores()
             raise
