@@ -375,3 +375,57 @@ def test_serve_debugs_a_request_through_the_api(tmp_path: Path) -> None:
     assert server.result is not None
     (execution,) = server.result.executions
     assert execution.debug is not None and execution.debug.held_ms > 0
+
+
+FIRST = """\
+def handler(pd):
+    first = 1
+    return first
+"""
+SECOND = """\
+def handler(pd):
+    got = pd.steps["first"]["$return_value"]
+    return got + 1
+"""
+
+
+def test_each_python_step_is_debugged_at_its_own_port(
+    tmp_path: Path, pdee_run: Callable[..., subprocess.Popen[str]]
+) -> None:
+    first, second = tmp_path / "first.py", tmp_path / "second.py"
+    first.write_text(FIRST)
+    second.write_text(SECOND)
+    port = free_port()
+    while not port_free(port + 1):
+        port = free_port()
+    process = pdee_run(str(first), str(second), "--debug-port", str(port))
+    deadline = time.monotonic() + WAIT_S
+    debuggers = [Dap(port, deadline), Dap(port + 1, deadline)]
+    try:
+        debuggers[0].attach({first: [3]})
+        debuggers[1].attach({second: [3]})  # the first execution waited for both
+        for dap, step, local in zip(debuggers, (first, second), ("first", "got"), strict=True):
+            stopped = dap.event("stopped")
+            thread = stopped["body"]["threadId"]
+            frame = dap.top_frame(thread)
+            assert (frame["source"]["path"], frame["line"]) == (str(step), 3)
+            assert dap.locals(frame["id"])[local] == "1"
+            dap.resume(thread)
+        code, _out, err = finished(process)
+    finally:
+        for dap in debuggers:
+            dap.close()
+    assert code == 0, err
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["executions"][0]["steps"]["second"]["return_value"] == 2
+    assert f"second at 127.0.0.1:{port + 1}" in err
+    assert '"compounds"' in err
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
