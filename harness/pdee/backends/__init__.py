@@ -18,11 +18,12 @@ The messages are the runtime's (``pdee.runtime.protocol``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from ..errors import BackendUnavailable, EEError, EEGone, ImageError
 from ..runtime import protocol
+from .relay import DebugRelay
 
 # Room above /tmp and the step's limit for the supervisor and the sampling slack:
 # the EE's hard memory limit is tmp + memory + this, so /tmp never starves the step.
@@ -52,6 +53,8 @@ class EESpec:
     network: str = "bridge"
     cpus: float = 1.0
     block_link_local: bool = True  # 169.254.0.0/16 unreachable from the EE
+    # --debug-port: the relay whose debuggers reach the EE's steps over its channel.
+    debug_relay: DebugRelay | None = field(default=None, compare=False)
 
     @property
     def container_memory_bytes(self) -> int:

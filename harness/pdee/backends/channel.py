@@ -15,9 +15,12 @@ cannot read becomes that execution's error (``UNREADABLE``).
 
 from __future__ import annotations
 
+import queue
 import socket
 import struct
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,10 +48,39 @@ class AttachedStream:
         self.raw = bytearray()
         self.stdout = bytearray()
         self.stderr_tail = bytearray()
+        self.send_lock = threading.Lock()  # a request and a relayed stream's frames
+        self.lines: queue.Queue[bytes | None] | None = None  # pumped (``pump``)
 
     def send(self, data: bytes) -> None:
+        with self.send_lock:
+            if self.lines is None:  # a pumped stream's socket never has a timeout
+                self.sock.settimeout(None)
+            self.sock.sendall(data)
+
+    def pump(self, on_relay: Callable[[bytes], None]) -> None:
+        """From now on a thread reads the stream: relay frames (``--debug-port``) go to
+        ``on_relay`` as they come, even while no request is awaited; the other lines
+        wait for ``read_line``."""
         self.sock.settimeout(None)
-        self.sock.sendall(data)
+        self.lines = queue.Queue()
+        threading.Thread(
+            target=self._pump, args=(self.lines, on_relay), name="ee-channel", daemon=True
+        ).start()
+
+    def _pump(self, lines: queue.Queue[bytes | None], on_relay: Callable[[bytes], None]) -> None:
+        try:
+            while True:
+                line = self._next_line(None)
+                if line is None:
+                    break
+                if protocol.kind(line) == protocol.RELAY:
+                    on_relay(line)
+                else:
+                    lines.put(line)
+        except OSError:
+            pass
+        finally:
+            lines.put(None)
 
     def read_line(self, deadline: float) -> bytes | None:
         """The next line of stdout, or None at end of stream.
@@ -56,6 +88,17 @@ class AttachedStream:
         Raises:
             TimeoutError: no full line came before ``deadline`` (``time.monotonic``).
         """
+        if self.lines is None:
+            return self._next_line(deadline)
+        try:
+            line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.0))
+        except queue.Empty:
+            raise TimeoutError from None
+        if line is None:
+            self.lines.put(None)  # the end, for every later reader too
+        return line
+
+    def _next_line(self, deadline: float | None) -> bytes | None:
         while b"\n" not in self.stdout:
             if not self._read_frame(deadline):
                 return None
@@ -63,7 +106,7 @@ class AttachedStream:
         self.stdout = bytearray(rest)
         return line
 
-    def _read_frame(self, deadline: float) -> bool:
+    def _read_frame(self, deadline: float | None) -> bool:
         while True:
             if len(self.raw) >= 8:
                 stream, size = struct.unpack(">BxxxL", self.raw[:8])
@@ -75,10 +118,11 @@ class AttachedStream:
                     else:
                         self.stdout += payload
                     return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            self.sock.settimeout(remaining)
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                self.sock.settimeout(remaining)
             chunk = self.sock.recv(1 << 16)  # raises TimeoutError past the deadline
             if not chunk:
                 return False
@@ -168,6 +212,8 @@ def next_reply(
             else:  # with the step that made it: the last one the runtime said it started
                 answer = on_call({**call, "step": progress.step})
             send_message(stream, {"type": protocol.ANSWER, "answer": answer})
+        elif message["type"] == protocol.RELAY:
+            continue  # a relayed stream's frame, on a stream not pumped: nobody to take it
         else:
             return message
 

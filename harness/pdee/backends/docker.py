@@ -37,6 +37,7 @@ from ..interrupts import deferred
 from ..runtime import protocol
 from . import LABEL_RUN, EESpec, Host, ImageInfo, OnCall, PackageImage, build_command, ownership
 from .channel import AttachedStream, ReplyProgress, next_reply, send_message
+from .relay import Link
 
 log = logging.getLogger("pdee.docker")
 
@@ -90,6 +91,7 @@ class DockerEE:
         self.container: Container | None = None
         self.stream: AttachedStream | None = None
         self.hello: dict[str, Any] = {}  # the runtime's, once started
+        self.link: Link | None = None  # its side of the debug relay (--debug-port)
         # start() and request() run on an EE's own thread while destroy() may come
         # from another; the thread that last leaves the stream closes it.
         self._lock = threading.Lock()
@@ -176,6 +178,9 @@ class DockerEE:
                         params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1},
                     )
                 )
+            if self.spec.debug_relay is not None:  # a thread reads the stream from now on
+                self.link = self.spec.debug_relay.link(stream.send)
+                stream.pump(self.link.deliver)
             with self._lock:
                 self.stream = stream
                 destroyed = self._destroyed()
@@ -225,6 +230,8 @@ class DockerEE:
         """
         if self.state is not EEState.RUNNING or self.stream is None:
             raise RuntimeError(f"EE {self.id} is {self.state.value}, not running")
+        if self.link is not None and message["type"] == protocol.RUN:
+            self.link.route()  # a debugger that attaches now reaches this EE
         try:
             send_message(self.stream, message)
         except OSError:
@@ -323,6 +330,8 @@ class DockerEE:
                 return
             self.state = EEState.DESTROYED
             container, stream, read_elsewhere = self.container, self.stream, self._readers > 0
+        if self.link is not None:
+            self.link.close()
         if stream is not None:
             stream.shutdown()  # wakes a thread waiting for a reply
             if not read_elsewhere:

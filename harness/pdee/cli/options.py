@@ -95,6 +95,7 @@ AllowLinkLocal = Annotated[bool, _run_option("allow_link_local")]
 Image = Annotated[str, _run_option("image", envvar="PDEE_IMAGE")]
 Offline = Annotated[bool, _run_option("offline")]
 Trigger = Annotated[str | None, _run_option("trigger", metavar="TRIGGER")]
+DebugPort = Annotated[int | None, _run_option("debug_port", metavar="PORT")]
 
 # The CLI's own options.
 Report = Annotated[

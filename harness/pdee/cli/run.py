@@ -9,7 +9,7 @@ import typer
 from .. import api, interrupts
 from ..errors import PdeeError, RunAborted, UsageError
 from ..interrupts import Interrupted, Terminated
-from ..outputs import report, terminal
+from ..outputs import debugging, report, terminal
 from ..plan.options import OUTPUT
 from ..plan.run_plan import build_plan
 from . import options as o
@@ -53,6 +53,7 @@ def run(
     allow_link_local: o.AllowLinkLocal = o.D.allow_link_local,
     image: o.Image = o.D.image,
     offline: o.Offline = o.D.offline,
+    debug_port: o.DebugPort = o.D.debug_port,
     report_path: o.Report = None,
     junit_path: o.Junit = None,
     html_path: o.Html = None,
@@ -85,6 +86,8 @@ def run(
     )
     try:
         plan = build_plan(steps, **given)
+        if plan.debug_port is not None:
+            Consoles.err.print(debugging.attach_note(plan), markup=False, highlight=False)
         with claimed(
             (report_path, "--report", "report", "report.json"),
             (junit_path, "--junit", "JUnit file", "junit.xml"),

@@ -11,7 +11,7 @@ from .. import api, interrupts
 from ..engine.flow_urls import FlowAnswer
 from ..errors import PdeeError, RunAborted
 from ..interrupts import Terminated
-from ..outputs import report, terminal
+from ..outputs import debugging, report, terminal
 from ..plan.options import OUTPUT, RunOptions
 from ..plan.run_plan import plan_from
 from ..results.records import Execution, RunResult
@@ -74,6 +74,7 @@ def serve(
     allow_link_local: o.AllowLinkLocal = o.D.allow_link_local,
     image: o.Image = o.D.image,
     offline: o.Offline = o.D.offline,
+    debug_port: o.DebugPort = o.D.debug_port,
     report_path: Annotated[
         Path | None,
         typer.Option(
@@ -172,6 +173,9 @@ def serve(
                     say(f"serving {what} on {server.url} (Ctrl-C stops)")
                     for note in plan.notes:
                         say(f"note: {note}", stderr=True)
+                    if plan.debug_port is not None:
+                        note = debugging.attach_note(plan)
+                        Consoles.err.print(note, markup=False, highlight=False)
                     try:
                         server.wait()  # until a signal, or the run ends by itself
                     except (KeyboardInterrupt, Terminated):

@@ -15,13 +15,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ..backends import EE, build_command
 from ..backends.channel import ReplyProgress, unreadable_result
 from ..errors import EEError, EEGone, EEUnresponsive, ImageError
 from ..lifecycle.scheduler import Decision, Start
-from ..plan.run_plan import RunPlan
+from ..plan.run_plan import RunPlan, debugged_steps
 from ..plan.steps import Step
 from ..results import reply
 from ..results.records import Status, StepError, StoreUse
@@ -37,6 +38,12 @@ REPLY_GRACE_S = 2.0
 LOAD_TIMEOUT_S = 60.0
 # Data store writes an execution's record keeps, with auto-retry (for pdee check).
 WRITES_KEPT = 100
+# Under --debug-port the runtime alone ends an execution at its timeout, which does not
+# run while a debugger holds a step: pdee waits for its answer this long (a week).
+DEBUG_REPLY_TIMEOUT_S = 7 * 86400.0
+# Where the Python steps' debug servers listen on an EE's own loopback (the first
+# step's, then one more for each next one); the host's ports are --debug-port's.
+EE_DEBUG_PORT = 5678
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,7 @@ class EEWork:
     # seconds); off for serve, whose steps read the real clock.
     virtual_clock: bool = True
     measure: bool = True  # the exact peaks; off only for the benchmark's baseline
+    debug_waited: bool = False  # the first execution under --debug-port has been sent
 
     def start(self, lane: Lane) -> None:
         """Start the lane's EE and load the workflow into it; post ``Started``.
@@ -129,6 +137,8 @@ class EEWork:
         }
         if self.virtual_clock:  # the steps' wall clock when they are imported
             message["clock_ts"] = self.origin_ts + at_s
+        if plan.debug_port is not None:
+            message["debug"] = debug_setup(plan)
         return message
 
     def execute(self, lane: Lane, decision: Decision, message: protocol.Run) -> None:
@@ -188,10 +198,13 @@ class EEWork:
                 packages_bytes=lane.packages_bytes,
             )
 
+        timeout_s = self.plan.timeout_s + REPLY_GRACE_S
+        if self.plan.debug_port is not None:
+            timeout_s = DEBUG_REPLY_TIMEOUT_S
+            if not self.debug_waited:  # the first execution waits for the debugger
+                message["debug_wait"] = self.debug_waited = True
         try:
-            answered = lane.ee.request(
-                message, timeout_s=self.plan.timeout_s + REPLY_GRACE_S, on_call=on_call
-            )
+            answered = lane.ee.request(message, timeout_s=timeout_s, on_call=on_call)
         except (EEGone, EEUnresponsive) as exc:  # the EE is lost; the run goes on
             gone = True
             status, error = lost_error(exc, self.plan.timeout_s)
@@ -233,6 +246,23 @@ def _write(store: str, call: dict[str, Any]) -> dict[str, Any]:
 
 def _out_of_turn(lane: Lane, answered: protocol.Reply, asked: str) -> EEError:
     return EEError(f"EE {lane.ee.id} answered {asked!r} with {answered['type']!r}")
+
+
+def debug_setup(plan: RunPlan) -> protocol.DebugSetup:
+    """Where each Python step's debug server listens in the EE, and its file's path on
+    the user's machine (what a debugger names it by)."""
+    steps = debugged_steps(plan.steps)
+    return {
+        "ports": {step.name: EE_DEBUG_PORT + n for n, step in enumerate(steps)},
+        "paths": {step.name: str(Path(step.path).absolute()) for step in steps},
+    }
+
+
+def debug_ports(plan: RunPlan) -> dict[int, int]:
+    """Each host port of --debug-port and the EE port it relays to."""
+    assert plan.debug_port is not None
+    count = len(debugged_steps(plan.steps))
+    return {plan.debug_port + n: EE_DEBUG_PORT + n for n in range(count)}
 
 
 def step_message(step: Step) -> protocol.CodeStep | protocol.StandInStep:

@@ -45,6 +45,7 @@ from functools import partial
 from typing import Any
 
 from ..backends import EE, Backend, EESpec, Host, ImageInfo
+from ..backends.relay import DebugRelay
 from ..errors import ImageError, PdeeError, RunAborted, UsageError
 from ..interrupts import Terminated, deferred
 from ..lifecycle import clock, retry
@@ -60,7 +61,7 @@ from ..results.records import EELife, Execution, RunResult, Settings, StepError,
 from ..runtime import protocol
 from ..services.data_stores import DataStore
 from ..version import __version__
-from .ee_work import EEWork
+from .ee_work import EEWork, debug_ports
 from .flow_urls import Action, FlowAnswer, FlowCall, FlowDoors, FlowUrls, unknown
 from .lanes import Failed, Finished, Lane, News, Running, Started, Wake, close_all
 from .parts import Part, Resumption, follow, resumed_by_url
@@ -121,6 +122,8 @@ class Runner:
         self.on_execution = on_execution or (lambda _execution: None)
         self.progress = progress or (lambda _line: None)  # what it does before the first EE
         self.run_id = uuid.uuid4().hex[:12]
+        # --debug-port: local ports whose debuggers reach the steps of the EE that runs.
+        self.relay = DebugRelay(debug_ports(plan)) if plan.debug_port is not None else None
         self.spec = EESpec(
             plan.image,
             plan.tmp_size_bytes,
@@ -129,6 +132,7 @@ class Runner:
             cpus=plan.cpus,
             # With the host's network an EE has no namespace of its own to block in.
             block_link_local=not plan.allow_link_local and plan.network != "host",
+            debug_relay=self.relay,
         )
         self.scheduler = Scheduler(plan.policy)
         self.rng = random.Random(plan.policy.seed)
@@ -201,6 +205,7 @@ class Runner:
             notes=plan.notes,
             recycle=plan.recycle,
             auto_retry=retry.described(plan.auto_retry),
+            debug_port=plan.debug_port,
         )
 
     def _interval(self) -> float | None:
@@ -233,6 +238,10 @@ class Runner:
         try:
             self._open_stores()
             self._prepare_packages(image)
+            if self.relay is not None:
+                self.relay.open()
+                where = ", ".join(f"127.0.0.1:{port}" for port in sorted(self.relay.ports))
+                self.progress(f"the first execution waits for a debugger on {where}")
         except BaseException:
             self._close_stores()
             raise
@@ -723,6 +732,8 @@ class Runner:
     def _close(self) -> None:
         """Destroy every EE (at once), let the lanes end, and sweep by label."""
         close_all(self.every_lane, LANE_JOIN_S)
+        if self.relay is not None:
+            self.relay.close()
         try:
             self.backend.remove_run(self.run_id)
         except PdeeError as exc:

@@ -240,6 +240,14 @@ class RunOptions:
     offline: bool = _option(
         False, "Take the steps' packages from pdee's cache only.", ENVIRONMENT, "--offline"
     )
+    debug_port: int | None = _option(
+        None,
+        "Attach a debugger (debugpy, DAP) at 127.0.0.1:PORT (PORT+1 for the next Python "
+        "step, ...); the first execution waits for it, and the timeout stops while it holds "
+        "a step. Runs one execution at a time. See docs/debugging.md.",
+        ENVIRONMENT,
+        show_default=False,
+    )
     trigger: str | None = _option(
         None,
         "The trigger of step files, which gives the default event and timeout: http (30 s), "
@@ -335,6 +343,7 @@ class RunKeywords(CheckKeywords, total=False):
     warm_workers: int
     resume_after: float | None
     resume_data: Any
+    debug_port: int | None
 
 
 CHECK_OPTION_NAMES = frozenset(CheckKeywords.__annotations__)

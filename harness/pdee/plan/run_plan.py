@@ -104,6 +104,9 @@ class RunPlan:
     cron: CronSchedule | None = None  # the timer's schedule the arrivals follow
     # Auto-retry of errored executions (--auto-retry, else workflow.yaml's setting).
     auto_retry: bool = False
+    # --debug-port: the host port of the first Python step's debugger (the next step's
+    # is one more, ...); None: no debugger, and nothing of one is loaded.
+    debug_port: int | None = None
 
     @property
     def executions(self) -> int:
@@ -468,6 +471,7 @@ def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
         user_events,
         cron,
     )
+    debug_port = _debug_port(given, workflow)
     policy = _policy(
         _mode(given.mode),
         _number(given.concurrency, "--concurrency", int),
@@ -527,6 +531,7 @@ def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
         given_trigger=given_trigger,
         timeout_from=timeout_from,
         auto_retry=_auto_retry(given.auto_retry, synced),
+        debug_port=debug_port,
     )
 
 
@@ -541,3 +546,33 @@ def _auto_retry(given: Any, synced: SyncedWorkflow | None) -> bool:
     if not isinstance(given, bool):
         raise UsageError(f"auto_retry {given!r}: give True or False")
     return given
+
+
+def _debug_port(given: RunOptions, steps: Sequence[Step]) -> int | None:
+    """--debug-port's port, checked: a port for each Python step (``debugged_steps``)
+    from it on, and one execution at a time.
+
+    Raises:
+        UsageError: a port out of range, no step to debug, or --concurrency above 1.
+    """
+    port: int | None = _number(given.debug_port, "--debug-port", int)
+    if port is None:
+        return None
+    count = len(debugged_steps(steps))
+    if count == 0:
+        raise UsageError("--debug-port: the workflow has no Python step to debug")
+    if not 1024 <= port <= 65536 - count:
+        last = f" (and the next {count - 1} for the other Python steps)" if count > 1 else ""
+        raise UsageError(f"--debug-port {port}: give a port from 1024 to {65536 - count}{last}")
+    concurrency = _number(given.concurrency, "--concurrency", int)
+    if concurrency != 1:
+        raise UsageError(
+            f"--debug-port debugs one execution at a time: drop --concurrency {concurrency}"
+        )
+    return port
+
+
+def debugged_steps(steps: Sequence[Step]) -> list[Step]:
+    """The steps a debugger attaches to under --debug-port: the user's Python code (not
+    stand-ins, not the registry actions pdee emulates), in workflow order."""
+    return [step for step in steps if step.runs and step.action is None]

@@ -253,6 +253,18 @@ class StoreAtEnd:
 
 
 @dataclass(frozen=True)
+class Debugged:
+    """How a debugger held an execution (``--debug-port``): stopped in its steps, when
+    its timeout did not run, and waiting for the debugger to attach (the first one)."""
+
+    held_ms: float
+    waited_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Execution:
     """One event's execution: where it ran, how it ended, what each step gave."""
 
@@ -287,6 +299,7 @@ class Execution:
     retry: Retry | None = None
     found_files: list[str] | None = None
     store_writes: list[dict[str, Any]] = field(default_factory=list)
+    debug: Debugged | None = None  # run under --debug-port
 
     @property
     def passed(self) -> bool:
@@ -345,6 +358,7 @@ class Execution:
             retry=Retry.from_json(data["retry"]) if data.get("retry") else None,
             found_files=data.get("found_files"),
             store_writes=list(data.get("store_writes", [])),
+            debug=Debugged(**data["debug"]) if data.get("debug") else None,
         )
 
     @property
@@ -419,6 +433,7 @@ class Execution:
             "retry": self.retry.to_json() if self.retry else None,
             "found_files": self.found_files,
             "store_writes": self.store_writes,
+            "debug": self.debug.to_json() if self.debug else None,
         }
 
 
@@ -530,6 +545,7 @@ class Settings:
     # Auto-retry of errored executions: their retries as later parts ("auto_retry" false:
     # off), with each retry's delay after the attempt before it (seconds).
     auto_retry: dict[str, Any] = field(default_factory=lambda: {"on": False})
+    debug_port: int | None = None  # --debug-port: the run was debugged
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -20,6 +20,7 @@ from ..lifecycle.scheduler import Decision
 from ..plan.sizes import plural
 from ..runtime import protocol
 from .records import (
+    Debugged,
     Execution,
     MemoryUsage,
     Pause,
@@ -79,7 +80,14 @@ def execution(known: Known, reply: protocol.Result) -> Execution:
         emails=[dict(email) for email in reply["emails"]],
         context_id=known.context_id,
         trace_id=known.trace_id,
+        debug=_debugged(reply.get("debug")),
     )
+
+
+def _debugged(note: protocol.DebugNote | None) -> Debugged | None:
+    if note is None:
+        return None
+    return Debugged(float(note["held_ms"]), float(note["waited_ms"]))
 
 
 def notes(reply: protocol.Result) -> list[str]:
@@ -105,6 +113,12 @@ def notes(reply: protocol.Result) -> list[str]:
     hint = missing_input_hint(error)
     if hint:
         said.append(hint)
+    debug = reply.get("debug")
+    if debug is not None and debug["held_ms"] > 0:
+        said.append(
+            f"a debugger held this execution stopped for {debug['held_ms'] / 1000:.1f} s; its "
+            f"timeout did not run meanwhile"
+        )
     if reply["platform_files_intact"] is False:
         said.append(
             "a step deleted the platform's files in /tmp/__pdg__: on the platform, later "

@@ -9,7 +9,9 @@ each with a ``type`` (the kinds below):
   ``Load``, ``Run`` and ``Reset``, each answered by one reply (``Ready``, ``Result``,
   ``Swept``; or ``Fatal``); the supervisor says ``Hello`` first. While a ``Run`` runs
   it also sends ``StepStarted`` and ``Log`` (progress) and ``Call`` (a step's data store
-  operation), which pdee answers with ``Answer``.
+  operation), which pdee answers with ``Answer``. Under ``--debug-port`` both ways
+  also carry ``RelayFrame`` s at any time: TCP streams between a debugger on the host
+  and the debug server in a step's process (``relay``).
 - the supervisor and a step's worker, over a pair of pipes: ``Start`` (answered by
   ``Loaded``) and ``Invoke`` (answered by ``Done``), each under an id only its reply
   repeats; the worker's ``Call`` goes up to pdee and its ``Answer`` comes back down.
@@ -36,8 +38,10 @@ if TYPE_CHECKING:
 
 PROTOCOL_VERSION: Final = 8
 """The wire format's version: 8 carries where the flow URLs answer (``flow_url`` in
-``Run`` and ``Invoke``); 7 carries the steps' virtual clock (``clock_ts`` in
-``Load`` and ``Run``, ``clock_offset`` to a worker, ``Hello.clock``); 6 starts every
+``Run`` and ``Invoke``) and relays a debugger's TCP streams (``RelayFrame``,
+``Load.debug``, ``Run.debug_wait``, ``Result.debug``); 7 carries the steps' virtual
+clock (``clock_ts`` in ``Load`` and ``Run``, ``clock_offset`` to a worker,
+``Hello.clock``); 6 starts every
 line with its kind (``{"type":"<kind>",``), bounds how deep a message nests
 (``MESSAGE_DEPTH``) and refuses NaN and infinities; 5 nested a call's answer
 (``Answer.answer``) and named every request to a worker."""
@@ -68,6 +72,7 @@ STEP: Final = "step"
 LOG: Final = "log"
 CALL: Final = "call"  # also worker -> supervisor
 FATAL: Final = "fatal"
+RELAY: Final = "relay"  # both ways: a frame of a relayed TCP stream (``relay``)
 # supervisor -> worker, and back
 START: Final = "start"
 INVOKE: Final = "invoke"
@@ -116,6 +121,36 @@ if TYPE_CHECKING:
         # The virtual instant the EE starts (Unix seconds): the steps' wall clock at their
         # import. Absent: the real clock (serve).
         clock_ts: NotRequired[float]
+        # Under --debug-port: each code step's debug server, and the step's file as the
+        # debugger knows it (``relay``). Absent: no debugger, nothing of it loaded.
+        debug: NotRequired[DebugSetup]
+
+    class DebugSetup(TypedDict):
+        """Where each step's debug server listens on the EE's loopback, and the path of
+        each step's file on the user's machine, which the debug server maps to the copy
+        in the EE (so a debugger needs no path mapping)."""
+
+        ports: dict[str, int]  # step: its port in the EE
+        paths: dict[str, str]  # step: its file as the debugger names it
+
+    class StartDebug(TypedDict):
+        """What a step's process needs to serve a debugger: its port, its file's path on
+        the user's machine."""
+
+        port: int
+        client_path: str
+
+    class RelayFrame(TypedDict):
+        """A piece of a relayed TCP stream, either way: ``port`` opens stream ``stream``
+        (pdee -> EE only: to that port of the EE's loopback), ``data`` carries bytes
+        (base64), ``end`` closes it (``error``: why, when it failed)."""
+
+        type: Literal["relay"]
+        stream: int
+        port: NotRequired[int]
+        data: NotRequired[str]
+        end: NotRequired[bool]
+        error: NotRequired[str]
 
     # A body a step downloads by URL (``pdee-blob://<token>`` in the event): its base64
     # "data" and its content "type".
@@ -139,6 +174,9 @@ if TYPE_CHECKING:
         # Where this part's flow URLs answer (pdee serve): pd.flow's resume_url and
         # cancel_url are it + "/resume" and "/cancel". Absent: pdee's own, unanswered.
         flow_url: str
+        # Under --debug-port, the first execution: wait until a debugger is attached to
+        # every step's debug server before the first step runs.
+        debug_wait: bool
 
     class Run(RunPart):
         """Run one execution: the trigger's event and context; answered by ``Result``."""
@@ -292,6 +330,14 @@ if TYPE_CHECKING:
         restart_reasons: dict[str, str]  # step: how its last process ended
         stray_lines: dict[str, int]  # step: lines it wrote to its reply channel
         duration_ms: float
+        debug: NotRequired[DebugNote]  # under --debug-port
+
+    class DebugNote(TypedDict):
+        """How long a debugger held an execution: stopped in a step (the timeout does not
+        run meanwhile), and waiting for it to attach (the first execution)."""
+
+        held_ms: float
+        waited_ms: float
 
     # -- supervisor <-> worker -------------------------------------------------------
 
@@ -301,6 +347,7 @@ if TYPE_CHECKING:
         type: Literal["start"]
         id: str
         clock_offset: float | None  # the step's wall clock: real + this; None: real
+        debug: NotRequired[StartDebug]  # serve a debugger (``--debug-port``)
 
     class Invoke(TypedDict):
         """Call the step's handler once; answered by ``Done``."""
@@ -348,8 +395,8 @@ if TYPE_CHECKING:
 
     Request = Load | Run | Reset  # what pdee asks, each answered by one Reply
     Reply = Hello | Ready | Result | Swept | Fatal
-    ToRuntime = Request | Answer
-    FromRuntime = Reply | StepStarted | Log | Call
+    ToRuntime = Request | Answer | RelayFrame
+    FromRuntime = Reply | StepStarted | Log | Call | RelayFrame
     ToWorker = Start | Invoke | Answer
     FromWorker = Loaded | Done | Call
     Message = ToRuntime | FromRuntime | ToWorker | FromWorker
@@ -457,6 +504,9 @@ CODE_DIR = f"{PDG_DIR}/dist/code"
 PACKAGES_DIR = f"{PDG_DIR}/dist/python"
 # Where an image made for a package set holds it installed, outside /tmp.
 PREINSTALLED_ARCHIVE = "/opt/pdee/packages.tar"  # a package image's packages, as one tar
+# Where the image keeps debugpy (--debug-port): outside /tmp, site-packages and every
+# step's sys.path.
+DEBUGGER_DIR = "/opt/pdee/debugger"
 # The platform runs step code from a read-only directory, as Lambda does.
 WORK_DIR = "/var/task"
 

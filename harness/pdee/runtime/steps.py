@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO, Any
 
-    from .protocol import Answer, FromWorker, Invoke, RerunInfo, Start
+    from .protocol import Answer, FromWorker, Invoke, RerunInfo, Start, StartDebug
 
 # The platform's limit on logs + step exports + event of one execution.
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
@@ -57,6 +57,7 @@ class StepSpec:
         return_value: Any = None,
         action: str | None = None,
         expressions: dict[str, Any] | None = None,  # props with {{ }} path expressions
+        debug: StartDebug | None = None,  # its debug server, under --debug-port
     ) -> None:
         self.name, self.path, self.source = name, path, source
         self.inputs = inputs if inputs is not None else {}
@@ -64,6 +65,7 @@ class StepSpec:
         self.stand_in, self.return_value = stand_in, return_value
         self.action = action  # a registry action the step runs instead of code (its uses)
         self.expressions = expressions if expressions is not None else {}
+        self.debug = debug
 
     def __repr__(self) -> str:
         return f"<StepSpec {self.name}{' (stand-in)' if self.stand_in else ''}>"
@@ -97,8 +99,12 @@ class StepProcess:
 
     def ask_start(self, clock_offset: float | None = None) -> None:
         """Ask the process to import the step (answered by ``Loaded``); ``clock_offset``:
-        the step's wall clock is the real one plus it (None: the real clock, ``serve``)."""
-        self._ask({"type": protocol.START, "id": self._new_id(), "clock_offset": clock_offset})
+        the step's wall clock is the real one plus it (None: the real clock, ``serve``).
+        Under --debug-port it starts the step's debug server first."""
+        start: Start = {"type": protocol.START, "id": self._new_id(), "clock_offset": clock_offset}
+        if self.spec.debug is not None:
+            start["debug"] = self.spec.debug
+        self._ask(start)
 
     def ask_invoke(
         self,

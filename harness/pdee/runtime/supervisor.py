@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
 from . import clock, protocol, sandbox, usage
 from .steps import PAYLOAD_LIMIT_BYTES, StepProcess, StepSpec, StepWait, spawn
@@ -40,9 +41,14 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
     from .blobs import BlobServer
-    from .protocol import Answer, Error, Load, Ready, Result, Run, Swept
+    from .protocol import Answer, DebugSetup, Error, Load, Ready, Result, Run, Swept
+    from .relay import EndPoint
 
 SAMPLE_INTERVAL_S = 0.01
+# Under --debug-port a step's process starts its debug server before it imports the step
+# (about a second on a cold EE): that start, and the import with it, are not counted
+# against the execution's timeout, up to this long.
+DEBUG_LOAD_GRACE_S = 30.0
 
 
 def install_packages(tmp_used: Callable[[], int]) -> int:
@@ -106,6 +112,13 @@ class Supervisor:
         self.clock_offset: float | None = None
         # Where this execution's flow URLs answer (``Run.flow_url``); None: pdee's own.
         self.flow_url: str | None = None
+        # Under --debug-port (``Load.debug``): the steps' debug servers, and the relay's
+        # end that carries a debugger's streams to them, started by ``start_relay``.
+        self.debug: DebugSetup | None = None
+        self.relay: EndPoint | None = None
+        self.start_relay: Callable[[], EndPoint] | None = None
+        self.held_s = 0.0  # how long a debugger held the execution stopped, so far
+        self.debug_load_s = 0.0  # how long steps' processes took to start under it, so far
 
     # -- messages -------------------------------------------------------------------
 
@@ -127,6 +140,11 @@ class Supervisor:
         self.timeout_s = float(message["timeout_s"])
         self.env = {str(k): str(v) for k, v in message["env"].items()}
         self.measure = message["measure"]
+        self.debug = message.get("debug")
+        if self.debug is not None and self.relay is None and self.start_relay is not None:
+            self.relay = self.start_relay()
+        ports = self.debug["ports"] if self.debug is not None else {}
+        paths = self.debug["paths"] if self.debug is not None else {}
         # The virtual instant the EE starts, for the steps' imports; none: the real clock.
         clock_ts = message.get("clock_ts")
         self.clock_offset = None if clock_ts is None else float(clock_ts) - time.time()
@@ -148,6 +166,11 @@ class Supervisor:
                     step["inputs"],
                     step["stores"],
                     action=step.get("action"),
+                    debug=(
+                        {"port": ports[step["name"]], "client_path": paths[step["name"]]}
+                        if step["name"] in ports and step["name"] in paths
+                        else None
+                    ),
                     expressions=step.get("expressions"),
                 )
             )
@@ -158,6 +181,8 @@ class Supervisor:
         return {"type": protocol.READY, "packages_bytes": packages_bytes}
 
     def run(self, message: Run) -> Result:
+        waited_s = self.wait_for_debuggers() if message.get("debug_wait") else 0.0
+        self.held_s = self.debug_load_s = 0.0
         started = time.monotonic()
         clock_ts = message.get("clock_ts")  # the execution's virtual start, Unix seconds
         if clock_ts is not None:  # one offset per execution: later steps see it move on
@@ -287,11 +312,28 @@ class Supervisor:
             "stray_lines": stray,
             "duration_ms": round((time.monotonic() - started) * 1000, 3),
         }
+        if self.debug is not None:
+            result["debug"] = {
+                "held_ms": round(self.held_s * 1000, 3),
+                "waited_ms": round(waited_s * 1000, 3),
+            }
         self.respawn_dead_workers()
         if self.blob_server is not None:
             self.blob_server.clear()
             self.meter.runtime_bytes = 0
         return result
+
+    def wait_for_debuggers(self) -> float:
+        """Wait until a debugger is attached to every step's debug server (the first
+        execution under --debug-port does); the seconds it took. No timeout: the user
+        attaches, or ends the run."""
+        started = time.monotonic()
+        relay, debug = self.relay, self.debug
+        if relay is None or debug is None:
+            return 0.0
+        while not all(relay.configured(port) for port in debug["ports"].values()):
+            time.sleep(0.02)
+        return time.monotonic() - started
 
     def take(self, message: protocol.ToRuntime) -> protocol.Reply:
         """Carry out one message from pdee; its reply."""
@@ -352,7 +394,11 @@ class Supervisor:
     ) -> protocol.Outcome:
         """Run one step in ``worker``; the step's reply, or ``Ended`` if it gave none."""
         if not worker.loaded:
-            loaded = self.await_reply(worker, deadline, wait)
+            load_started = time.monotonic()
+            grace = DEBUG_LOAD_GRACE_S if self.debug is not None else 0.0
+            loaded = self.await_reply(worker, deadline + grace, wait)
+            if grace:
+                self.debug_load_s += time.monotonic() - load_started
             if loaded["type"] != protocol.LOADED:
                 raise self.out_of_turn(worker, loaded["type"])
             if loaded["error"] is not None:
@@ -401,15 +447,23 @@ class Supervisor:
         # The first sample waits an interval: a quick step is sampled once, at its reply.
         next_sample = time.monotonic() + SAMPLE_INTERVAL_S
         fds = [worker.replies_fd, *worker.log_fds]
+        relay, last = self.relay, time.monotonic()
         while True:
             now = time.monotonic()
             if now >= next_sample:
                 self.sample(worker, wait, self.meter.current())
                 next_sample = now + SAMPLE_INTERVAL_S
-            if now >= deadline:
+            if relay is not None:  # the timeout does not run while a debugger holds the step
+                if relay.held():
+                    self.held_s += now - last
+                last = now
+                deadline_now = deadline + self.held_s + self.debug_load_s
+            else:
+                deadline_now = deadline
+            if now >= deadline_now:
                 self.end_step(worker, "it was killed at the timeout")
                 raise Ended("timeout", self.timeout_error())
-            wait_s = min(next_sample, deadline) - now
+            wait_s = min(next_sample, deadline_now) - now
             ready, _, _ = select.select(fds, [], [], wait_s)
             if any(fd in ready for fd in worker.log_fds):
                 self.drain_logs(worker, wait)
@@ -566,32 +620,49 @@ def serve(supervisor: Supervisor, requests: IO[bytes], replies: IO[bytes]) -> No
     """Say hello on ``replies``, then answer each message on ``requests`` there until
     the end of input. Progress goes out on ``replies`` too, and so do the steps' calls,
     whose answers come back on ``requests``."""
-    supervisor.notify = lambda message: protocol.send(replies, message)
+    send: Callable[[Any], None] = partial(protocol.send, replies)
+    readline: Callable[[], bytes] = requests.readline
+
+    def start_relay() -> EndPoint:
+        """Under --debug-port: a thread reads the requests (relay frames are taken in at
+        once, while a step runs) and the replies go out one whole message at a time."""
+        nonlocal send, readline
+        from . import relay  # imported under --debug-port only
+
+        send = relay.LockedWriter(replies).send
+        end = relay.EndPoint(send)
+        readline = relay.Lines(requests, end.take).readline
+        return end
+
+    supervisor.start_relay = start_relay
+    supervisor.notify = lambda message: send(message)
 
     def call(request: dict[str, Any]) -> Answer:
-        protocol.send(replies, {"type": protocol.CALL, "call": request})
-        line = requests.readline()
+        send({"type": protocol.CALL, "call": request})
+        line = readline()
         if not line:
             return {"type": protocol.ANSWER, "answer": {"error": "pdee went away"}}
         answer: Answer = protocol.decode(line)
         return answer
 
     supervisor.call = call
-    protocol.send(replies, supervisor.hello())
+    send(supervisor.hello())
     try:
         while True:
-            line = requests.readline()
+            line = readline()
             if not line:
                 break
             try:
                 message = protocol.decode(line)
             except ValueError as exc:
-                protocol.send(replies, {"type": protocol.FATAL, "message": str(exc)})
+                send({"type": protocol.FATAL, "message": str(exc)})
                 continue
             # The line goes before the message is carried out: a run's uploaded bodies
             # in it would otherwise stay in the runtime's memory while the steps run.
             del line
-            protocol.send(replies, supervisor.take(message))
+            send(supervisor.take(message))
             del message
     finally:
         supervisor.stop()
+        if supervisor.relay is not None:
+            supervisor.relay.close()

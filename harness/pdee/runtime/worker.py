@@ -25,7 +25,17 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from .protocol import Answer, Done, Error, FromWorker, Invoke, Outcome, RerunInfo, Start
+    from .protocol import (
+        Answer,
+        Done,
+        Error,
+        FromWorker,
+        Invoke,
+        Outcome,
+        RerunInfo,
+        Start,
+        StartDebug,
+    )
 
     Handler = Callable[[Pipedream], Any]
 
@@ -260,6 +270,35 @@ class Caller:
         return answer["answer"]
 
 
+def serve_debugger(debug: StartDebug, path: str) -> None:
+    """Start debugpy's server in this process (``--debug-port``), listening on the EE's
+    loopback at ``debug["port"]``; pdee relays a debugger on the host to it.
+
+    The debugger names the step's file by its path on the user's machine
+    (``client_path``); pydevd's own path translation (``setup_client_server_paths``, what
+    a client's ``pathMappings`` would set) maps it to the copy that runs (``path``), both
+    ways, so that the debugger's configuration needs no mapping. ``breakpoint()`` in the
+    step stops in the debugger (``debugpy.breakpoint``). The step's subprocesses are not
+    debugged.
+    """
+    if protocol.DEBUGGER_DIR not in sys.path:
+        sys.path.insert(0, protocol.DEBUGGER_DIR)
+    # Read by pydevd as it starts: only the steps' code is the user's ("justMyCode" steps
+    # over the runtime's frames), and no warning in the step's logs about the frozen
+    # stdlib modules (the step's file is never one). Dropped once read.
+    settings = {"IDE_PROJECT_ROOTS": protocol.CODE_DIR, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    os.environ.update(settings)
+    import debugpy  # type: ignore[import-not-found,unused-ignore]
+    import debugpy.server.api  # type: ignore[import-not-found,unused-ignore]  # pydevd with it
+
+    sys.modules["pydevd_file_utils"].setup_client_server_paths([(debug["client_path"], path)])
+    debugpy.configure(subProcess=False)
+    debugpy.listen(("127.0.0.1", int(debug["port"])))
+    for name in settings:
+        os.environ.pop(name, None)
+    sys.breakpointhook = debugpy.breakpoint
+
+
 def main(argv: list[str]) -> None:
     name, path, source, in_fd, out_fd = argv[0], argv[1], argv[2], int(argv[3]), int(argv[4])
     action = argv[5] if len(argv) > 5 else None  # a registry action pdee emulates
@@ -273,6 +312,18 @@ def main(argv: list[str]) -> None:
     # Every request carries an id that only its reply repeats: whatever the step writes
     # to the channel (it runs in this process) cannot pass for a reply.
     start: Start = protocol.decode(requests.readline())
+    debug = start.get("debug")
+    if debug is not None:  # --debug-port; without it nothing of the debugger is imported
+        try:
+            serve_debugger(debug, path)
+        except Exception as exc:
+            error: Error = {
+                "type": "DebuggerError",
+                "message": f"the step's debug server did not start: {type(exc).__name__}: {exc}",
+                "traceback": None,
+            }
+            _reply(replies, {"type": protocol.LOADED, "id": start["id"], "error": error})
+            return
     # The step's wall clock on the run's virtual clock (none given: the real clock, as
     # serve runs): installed before the step's code, or anything it imports, runs.
     on_virtual_clock = start.get("clock_offset") is not None
