@@ -202,11 +202,15 @@ def test_a_retry_elsewhere_or_cold_finds_nothing(ee, start):
 class Flaky(FakeEE):
     """Fails in step "step" until attempt ``event["ok_on"]``, leaving ``event["leaves"]``."""
 
+    run_id = ""
+
     def run(self, message: protocol.Run, on_call: OnCall | None) -> protocol.Result:
         reply = super().run(message, on_call)
         event = message["event"]
-        attempt = self.backend.attempts.get(message["context"]["trace_id"], 0) + 1  # type: ignore[attr-defined]
-        self.backend.attempts[message["context"]["trace_id"]] = attempt  # type: ignore[attr-defined]
+        # By run too: pdee check's two runs may give their executions the same trace ids.
+        key = (self.run_id, message["context"]["trace_id"])
+        attempt = self.backend.attempts.get(key, 0) + 1  # type: ignore[attr-defined]
+        self.backend.attempts[key] = attempt  # type: ignore[attr-defined]
         self.backend.starts.append(message.get("start_step", 0))  # type: ignore[attr-defined]
         if attempt < event.get("ok_on", 99):
             reply["status"] = event.get("fail_as", "error")
@@ -222,11 +226,12 @@ class Flaky(FakeEE):
 class FlakyBackend(FakeBackend):
     def __init__(self) -> None:
         super().__init__()
-        self.attempts: dict[str, int] = {}
+        self.attempts: dict[tuple[str, str], int] = {}
         self.starts: list[int] = []
 
     def ee(self, spec: EESpec, run_id: str, ee_id: str) -> FakeEE:
         ee = Flaky(self, spec, ee_id)
+        ee.run_id = run_id
         self.ees.append(ee)
         return ee
 
