@@ -8,8 +8,10 @@ a keyword that is not one is a ``UsageError`` naming the closest option.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend
@@ -21,6 +23,9 @@ from .plan.steps import StrPath
 from .results.records import Execution, RunResult
 from .serving.handle import Serving, serve_plan
 from .serving.http_trigger import HttpEvent
+from .watching import session
+from .watching.session import Change, OnProblem
+from .watching.targets import Targets
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
 SERVE_KEYWORDS = ("custom_response", "host", "port", "backend", "on_execution", "on_request",
                   "record", "http_event")  # fmt: skip
 
-__all__ = ["Serving", "connections_for", "execute", "run", "serve"]
+__all__ = ["Change", "Serving", "connections_for", "execute", "run", "serve", "watch"]
 
 
 def run(
@@ -130,3 +135,49 @@ def serve(
         http_event=http_event,
     ) as serving:
         yield serving
+
+
+def watch(
+    steps: Sequence[StrPath],
+    each: Callable[[Change], None],
+    *,
+    outputs: Sequence[StrPath] = (),
+    on_problem: OnProblem | None = None,
+    on_waiting: Callable[[Targets], None] | None = None,
+    stop: threading.Event | None = None,
+    **options: Unpack[RunKeywords],
+) -> None:
+    """Call ``each`` now, then again after every change to the step files, the workflow
+    folder and the files the options name (event, inputs, env, schedule, step results),
+    as the platform runs a workflow after a redeploy; until ``stop`` is set or a signal.
+
+    Example::
+
+        def once(change: pdee.Change) -> None:
+            print(change.divider)
+            result = pdee.run(["step.py"], events=2)  # new EEs: no old module globals
+
+        pdee.watch(["step.py"], once, events=2)
+
+    Args:
+        steps: the step files, in workflow order, or one workflow folder (or, for a
+            check, a project).
+        each: one run; what it raises as a ``PdeeError`` goes to ``on_problem`` and the
+            watch goes on.
+        outputs: the files the runs write, which never count as a change.
+        on_problem: told of a syntax error in a step file (``each`` is not called) or a
+            run refused, with one message.
+        on_waiting: told, after each run, what the watch waits for a change to.
+        stop: ends the watch when set from another thread.
+        options: ``pdee.run``'s options: which files they name is what is watched.
+
+    Raises:
+        UsageError: a keyword that is no option, or the watcher failed.
+        KeyboardInterrupt, Terminated: Ctrl-C or SIGTERM, the watcher closed.
+    """
+    RunOptions.of(options, "watch", also=("outputs", "on_problem", "on_waiting", "stop"))
+    paths = [Path(path) for path in outputs]
+    session.watch(
+        steps, options, each, outputs=paths, on_problem=on_problem, on_waiting=on_waiting,
+        stop=stop,
+    )  # fmt: skip

@@ -1,0 +1,156 @@
+"""What a watch watches and what a change means. Pure: it reads the files it is given,
+never waits and never touches a watcher.
+
+``targets`` lists, from a command's steps and options (``pdee.plan.input_files``), the
+files whose change is a redeploy: the step files, a workflow folder (every file in it),
+``--event-file``, ``--schedule``, ``--inputs``, ``--env-file``, ``--step-result @FILE``
+and ``--resume-data @FILE``. Not the ``--data-store`` files: a run writes them itself,
+and a store outlives a redeploy on the platform. Not the outputs (``--report``,
+``--junit``, ``--record``), which every run rewrites.
+
+The watcher watches folders, not files (an editor that saves by writing a new file and
+renaming it over the old one replaces the file a watch on it would follow), each one
+without its subfolders (a step beside a home folder must not watch the home folder):
+the folder of each file, a workflow folder and its steps' folders. ``relevant`` then
+says which of the changes it sees matter.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..plan.input_files import input_files
+from ..plan.synced import SKIPPED_FOLDERS, WORKFLOW_FILE
+
+# The options whose files a run writes (data stores): a change to them is no redeploy.
+WRITTEN_BY_THE_RUN = {"--data-store"}
+# Files an editor or a tool writes beside the ones it saves: never a change of the workflow.
+NOISE_SUFFIXES = (".swp", ".swx", ".swo", "~", ".tmp", ".pdee-tmp", ".pyc", ".pyo")
+NOISE_PREFIXES = (".#", "#")
+
+
+def _real(path: Path) -> Path:
+    """``path`` absolute with every symlink resolved (what the watcher reports)."""
+    return Path(os.path.realpath(path))
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What a watch watches: ``folders`` (each without its subfolders) for changes to
+    ``files``, or to any file under one of the ``trees`` (workflow folders), but none of
+    ``ignored`` (the outputs)."""
+
+    files: frozenset[Path]
+    trees: frozenset[Path]
+    folders: frozenset[Path]
+    ignored: frozenset[Path] = frozenset()
+
+    def relevant(self, path: str | Path) -> bool:
+        """Whether a change to ``path`` (as the watcher reports it) is a redeploy."""
+        real = _real(Path(path))
+        if real in self.ignored or _noise(real.name):
+            return False
+        if real in self.files:
+            return True
+        return any(
+            tree in real.parents and not SKIPPED_FOLDERS & set(real.relative_to(tree).parts)
+            for tree in self.trees
+        )
+
+    def python_files(self) -> list[Path]:
+        """The ``.py`` files among ``files``, sorted: the code a syntax check reads."""
+        return sorted(path for path in self.files if path.suffix == ".py")
+
+
+def _noise(name: str) -> bool:
+    return name.endswith(NOISE_SUFFIXES) or name.startswith(NOISE_PREFIXES)
+
+
+def targets(
+    steps: Sequence[Any], options: Mapping[str, Any], outputs: Iterable[Path | None] = ()
+) -> Targets:
+    """What a watch of a command with ``steps`` and ``options`` watches.
+
+    Args:
+        steps: the command's arguments: step files, a workflow folder or a project.
+        options: its run options (``RunOptions``' names; the others are ignored).
+        outputs: the files it writes (None: not asked for), never a change.
+
+    Returns:
+        The targets; listing never fails (a file that does not exist yet is watched for).
+    """
+    files: set[Path] = set()
+    trees: set[Path] = set()
+    for found in input_files(steps, options):
+        if found.option in WRITTEN_BY_THE_RUN:
+            continue
+        real = _real(found.path)
+        files.add(real)
+        if real.name == WORKFLOW_FILE:
+            trees.add(real.parent)
+    folders = {path.parent for path in files} | trees
+    return Targets(
+        files=frozenset(files),
+        trees=frozenset(trees),
+        folders=frozenset(folders),
+        ignored=frozenset(_real(path) for path in outputs if path is not None),
+    )
+
+
+def shown(path: Path, cwd: Path | None = None) -> str:
+    """``path`` as a user reads it: relative to ``cwd`` (default: the current folder)
+    when it is under it, else absolute."""
+    base = _real(cwd or Path.cwd())
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def divider(number: int, changed: Iterable[Path], width: int = 72, cwd: Path | None = None) -> str:
+    """The line that starts run ``number`` (0: the first) of a watch: which files changed."""
+    names = sorted(shown(path, cwd) for path in changed)
+    if number == 0 or not names:
+        what = "first run" if number == 0 else f"run {number + 1}"
+    else:
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        what = f"run {number + 1}: {', '.join(names[:3])}{more} changed"
+    line = f"── {what} "
+    return line + "─" * max(width - len(line), 3)
+
+
+def syntax_error(files: Iterable[Path], cwd: Path | None = None) -> str | None:
+    """The first syntax error in ``files`` (Python source), as one message with its
+    line and a caret; None if each compiles (or cannot be read: the run says why).
+
+    The host's Python compiles them: a step that uses syntax newer than it (3.12's
+    f-strings, say, under 3.11) is refused here though the EE's Python would run it.
+    """
+    for path in files:
+        try:
+            source = path.read_bytes()
+        except OSError:
+            continue
+        try:
+            compile(source, str(path), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            return describe_syntax_error(exc, shown(path, cwd))
+        except ValueError:  # NUL bytes: the plan refuses the step with its own message
+            continue
+    return None
+
+
+def describe_syntax_error(exc: SyntaxError, name: str) -> str:
+    """``exc`` as one message: ``FILE, line N: SyntaxError: MSG``, the line and a caret."""
+    where = f"{name}, line {exc.lineno}" if exc.lineno else name
+    message = f"{where}: {type(exc).__name__}: {exc.msg}"
+    text = (exc.text or "").rstrip("\n")
+    if text.strip():
+        stripped = text.lstrip()
+        caret = max((exc.offset or 1) - 1 - (len(text) - len(stripped)), 0)
+        message += f"\n    {stripped}\n    {' ' * caret}^"
+    return message
