@@ -24,6 +24,7 @@ from .results.records import Execution, RunResult
 from .serving.handle import Serving, serve_plan
 from .serving.http_trigger import HttpEvent
 from .watching import session
+from .watching.reload import OnReload, reloading
 from .watching.session import Change, OnProblem
 from .watching.targets import Targets
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 # serve's own keyword arguments, beside the run options.
 SERVE_KEYWORDS = ("custom_response", "host", "port", "backend", "on_execution", "on_request",
-                  "record", "http_event")  # fmt: skip
+                  "record", "http_event", "reload", "on_reload")  # fmt: skip
 
 __all__ = ["Change", "Serving", "connections_for", "execute", "run", "serve", "watch"]
 
@@ -93,6 +94,8 @@ def serve(
     on_request: Callable[[dict[str, Any], Execution], None] | None = None,
     record: StrPath | None = None,
     http_event: HttpEvent | str = HttpEvent.FULL,
+    reload: bool = False,
+    on_reload: OnReload | None = None,
     **options: Unpack[RunKeywords],
 ) -> Iterator[Serving]:
     """Serve a workflow's HTTP trigger on ``host:port`` while the block runs.
@@ -112,6 +115,13 @@ def serve(
             step gets) and its execution, as it ends.
         record: write each request's event here, as JSON Lines with ``ts``, which
             ``pdee run --schedule`` replays.
+        reload: redeploy the workflow on every change to its files (the step files, the
+            workflow folder, the files the options name), as the platform deploys new
+            code: the server goes on listening on its port; executions in flight finish
+            on the old code and the next request runs the new; data stores and the
+            record go on. A syntax error keeps the old code serving.
+        on_reload: told of each reload, on the watch's thread: the ``Change``, and None
+            once the new code serves, or why the old code still does.
         http_event: the event a request makes (the trigger's event data): ``"full"``
             (the request, with ``bodyRaw``), ``"body"`` (the body alone) or ``"raw"``
             (the full event and ``rawHeaders``, for a signature check).
@@ -134,7 +144,11 @@ def serve(
         record=record,
         http_event=http_event,
     ) as serving:
-        yield serving
+        if not reload:
+            yield serving
+            return
+        with reloading(serving, steps, options, on_reload, outputs=[record_path(record)]):
+            yield serving
 
 
 def watch(
@@ -181,3 +195,8 @@ def watch(
         steps, options, each, outputs=paths, on_problem=on_problem, on_waiting=on_waiting,
         stop=stop,
     )  # fmt: skip
+
+
+def record_path(record: StrPath | None) -> Path | None:
+    """``serve``'s record file as a path (None: none)."""
+    return None if record is None else Path(record)

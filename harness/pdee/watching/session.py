@@ -36,6 +36,11 @@ class Change:
         """The line that starts the run's output, naming the changed files."""
         return divider(self.number, self.changed)
 
+    @property
+    def reload_divider(self) -> str:
+        """The line that says a served workflow is reloaded, naming the changed files."""
+        return divider(self.number, self.changed, what="reload")
+
 
 # Called with the change and a one-message problem: a syntax error, or a refused run.
 OnProblem = Callable[[Change, str], None]

@@ -111,15 +111,23 @@ def shown(path: Path, cwd: Path | None = None) -> str:
         return str(path)
 
 
-def divider(number: int, changed: Iterable[Path], width: int = 72, cwd: Path | None = None) -> str:
-    """The line that starts run ``number`` (0: the first) of a watch: which files changed."""
+def divider(
+    number: int,
+    changed: Iterable[Path],
+    width: int = 72,
+    cwd: Path | None = None,
+    what: str = "run",
+) -> str:
+    """The line that starts ``what`` number ``number`` of a watch (0: the first run; a
+    ``"reload"`` counts from 1): which files changed."""
     names = sorted(shown(path, cwd) for path in changed)
-    if number == 0 or not names:
-        what = "first run" if number == 0 else f"run {number + 1}"
+    count = number if what == "reload" else number + 1
+    if number == 0:
+        line = f"── first {what} "
     else:
         more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-        what = f"run {number + 1}: {', '.join(names[:3])}{more} changed"
-    line = f"── {what} "
+        files = f": {', '.join(names[:3])}{more} changed" if names else ""
+        line = f"── {what} {count}{files} "
     return line + "─" * max(width - len(line), 3)
 
 
