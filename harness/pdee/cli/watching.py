@@ -79,6 +79,6 @@ def watch_runs(
         cut = isinstance(exc, Interrupted) or getattr(exc, "result", None) is not None
         if cut:  # the run has said what was cut and written
             raise typer.Exit(signal_code(exc)) from None
-        say(f"the watch ended: every {what}'s EEs were removed", stderr=True)
+        say(f"the watch ended: no EE is left (each {what} removed its own)", stderr=True)
         raise typer.Exit(ExitCode.OK) from None
     raise AssertionError("a watch ends by a signal")  # pragma: no cover
