@@ -100,9 +100,7 @@ def check(
                     on_workflow=on_workflow, include_inactive=include_inactive, **given,
                 )  # fmt: skip
             else:
-                checked = scenarios.check(
-                    steps, warm=warm, horizon=horizon, on_run=on_run, **given
-                )
+                checked = scenarios.check(steps, warm=warm, horizon=horizon, on_run=on_run, **given)
         finally:
             if status is not None:
                 status.stop()
