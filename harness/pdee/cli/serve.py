@@ -139,8 +139,10 @@ def serve(
     def reloaded(change: Change, problem: str | None) -> None:
         if problem is None:
             say(f"{change.reload_divider}\nreloaded: the next request runs the new code")
-        elif change.number == 0:
+        elif change.number == 0:  # the code it started with
             say(f"note: {problem}", stderr=True)
+        elif change.number < 0:  # the watcher failed: serving goes on, without reloads
+            say(f"Error: {problem}", stderr=True)
         else:
             say(change.reload_divider)
             say(f"Error: {problem}; the code before it goes on serving", stderr=True)
