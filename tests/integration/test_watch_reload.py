@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,10 +50,29 @@ def wait_for(what: str, probe: Callable[[], T | None], within_s: float = WAIT_S)
     raise AssertionError(f"waited {within_s:g} s for {what}")
 
 
+@dataclass
+class Pdee:
+    """A ``pdee`` subprocess, the label of its containers, and its output files."""
+
+    process: subprocess.Popen[str]
+    label: str
+    stdout: Path
+    stderr: Path
+
+    def out(self) -> tuple[str, str]:
+        """What it has printed so far: stdout, stderr."""
+        return self.stdout.read_text(), self.stderr.read_text()
+
+    def interrupt(self) -> int:
+        """Ctrl-C; its exit code."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(WAIT_S)
+
+
 @contextmanager
-def pdee_process(tmp_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], Any]]:
-    """``pdee ARGS`` running, with a label of its own on its containers; its stdout and
-    stderr in files (``out()`` reads both). Killed on the way out if still running."""
+def pdee_process(tmp_path: Path, *args: str) -> Iterator[Pdee]:
+    """``pdee ARGS`` running in ``tmp_path``, with a label of its own on its containers;
+    its stdout and stderr in files. Killed on the way out if still running."""
     label = f"pdee.test.watch={uuid.uuid4().hex}"
     env = {**os.environ, "PDEE_LABELS": f"{os.environ['PDEE_LABELS']},{label}"}
     out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
@@ -65,10 +85,8 @@ def pdee_process(tmp_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen[
             text=True,
             cwd=tmp_path,  # the dividers name the files relative to it
         )
-    process.label = label  # type: ignore[attr-defined]
-    process.out = lambda: (out.read_text(), err.read_text())  # type: ignore[attr-defined]
     try:
-        yield process, process.out  # type: ignore[attr-defined]
+        yield Pdee(process, label, out, err)
     finally:
         if process.poll() is None:
             process.kill()
@@ -91,11 +109,12 @@ def test_run_watch_runs_new_code_in_new_ees_and_goes_on_past_a_syntax_error(tmp_
     step.write_text(COUNTER)
     report = tmp_path / "report.json"
     args = ["run", str(step), "--watch", "--events", "2", "--mode", "warm", "--seed", "7"]
-    with pdee_process(tmp_path, *args, "--report", str(report)) as (process, out):
+    with pdee_process(tmp_path, *args, "--report", str(report)) as pdee:
+        out = pdee.out
         first = wait_for("the first run", lambda: report_of(report))
         assert returned(first) == [{"v": 1, "count": 1}, {"v": 1, "count": 2}]
         wait_for("the watch", lambda: "watching 1 file(s)" in out()[1] or None)
-        assert containers(process.label) == []  # each run removed its own EEs
+        assert containers(pdee.label) == []  # each run removed its own EEs
 
         step.write_text(COUNTER.replace('"v": 1', '"v": 2'))
         second = wait_for("the run of v2", lambda: _with_v(report, 2))
@@ -116,12 +135,11 @@ def test_run_watch_runs_new_code_in_new_ees_and_goes_on_past_a_syntax_error(tmp_
         assert returned(third) == [{"v": 3, "count": 1}, {"v": 3, "count": 2}]
         wait_for("the watch again", lambda: out()[1].count("watching 1 file(s)") >= 4 or None)
 
-        process.send_signal(signal.SIGINT)
-        assert process.wait(WAIT_S) == 0, out()
+        assert pdee.interrupt() == 0, out()
     stdout, stderr = out()
     assert "the watch ended" in stderr and "Traceback" not in stderr
     assert stdout.index("── first run") < stdout.index("── run 2") < stdout.index("── run 3")
-    assert containers(process.label) == []
+    assert containers(pdee.label) == []
 
 
 def _with_v(report: Path, v: int) -> dict[str, Any] | None:
@@ -161,7 +179,8 @@ def test_serve_reload_answers_through_a_reload_on_the_same_port(tmp_path, contai
     report = tmp_path / "report.json"
     args = ["serve", str(hook), "--port", "0", "--custom-response", "--reload"]
     args += ["--data-store", "kv", "--report", str(report)]
-    with pdee_process(tmp_path, *args) as (process, out):
+    with pdee_process(tmp_path, *args) as pdee:
+        out = pdee.out
         url = wait_for("the server", lambda: _line(out()[0], "serving "))
         url = url.split(" on ")[1].split(" ")[0]
         assert [_get(url) for _ in range(2)] == [
@@ -185,10 +204,9 @@ def test_serve_reload_answers_through_a_reload_on_the_same_port(tmp_path, contai
         assert _get(url) == {"v": 2, "count": 2, "hits": new["hits"] + 1}
         assert "── reload 1: hook.py changed ──" in out()[0]
 
-        process.send_signal(signal.SIGINT)
-        assert process.wait(WAIT_S) == 0, out()
+        assert pdee.interrupt() == 0, out()
     served = json.loads(report.read_text())
     assert served["summary"]["executions"] == 3 + len(answers)
     retired = {ee["id"]: ee["retired"] for ee in served["ees"]}
     assert "redeploy" in retired.values()  # the old code's EE went
-    assert containers(process.label) == []
+    assert containers(pdee.label) == []
