@@ -100,3 +100,29 @@ def test_a_redeploy_refused_keeps_the_old_code_serving(tmp_path):
         with pytest.raises(pdee.UsageError, match="pdee serve answers HTTP"):
             server.redeploy(timer)
         assert _answer(server.url)["code"] == V2
+
+
+def test_serve_with_reload_redeploys_on_a_save_and_keeps_the_old_code_past_a_syntax_error(
+    tmp_path,
+):
+    step = tmp_path / "hook.py"
+    step.write_text(V2)
+    told: list[tuple[int, str | None]] = []
+    with pdee.serve(
+        [step],
+        custom_response=True,
+        backend=CodeBackend(),
+        reload=True,
+        on_reload=lambda change, problem: told.append((change.number, problem)),
+    ) as server:
+        assert _answer(server.url)["code"] == V2
+        step.write_text("def handler(pd):\n    return (\n")
+        _until("the syntax error told", lambda: told)
+        assert told[0][0] == 1 and "SyntaxError: '(' was never closed" in str(told[0][1])
+        assert _answer(server.url)["code"] == V2  # not reloaded: the old code serves
+        v3 = V2.replace("2", "3")
+        step.write_text(v3)
+        _until("the reload", lambda: len(told) == 2)
+        assert told[1] == (2, None)
+        assert _answer(server.url)["code"] == v3
+    assert [t.name for t in threading.enumerate() if t.name.startswith("pdee-")] == []
