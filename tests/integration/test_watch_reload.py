@@ -126,7 +126,7 @@ def test_run_watch_runs_new_code_in_new_ees_and_goes_on_past_a_syntax_error(tmp_
 
         step.write_text('def handler(pd):\n    return {"v": (3\n')
         message = wait_for("the syntax error", lambda: _line(out()[1], "SyntaxError"))
-        assert "line 2: SyntaxError: '(' was never closed" in message
+        assert "step counter.py:2 does not compile: SyntaxError: '(' was never closed" in message
         assert out()[1].count("Traceback") == 0
         assert _with_v(report, 2) is not None  # no run: the last report stands
 

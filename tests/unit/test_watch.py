@@ -4,6 +4,7 @@ the scheduler's redeploy."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import ClassVar
@@ -12,7 +13,9 @@ import pytest
 
 from pdee.errors import PdeeError, UsageError
 from pdee.lifecycle.scheduler import Mode, Policy, Retire, Retirement, Scheduler
+from pdee.provision.image import PLATFORM_PYTHON
 from pdee.watching import session
+from pdee.watching import targets as targets_module
 from pdee.watching.session import Change
 from pdee.watching.targets import Targets, divider, syntax_error, targets
 
@@ -95,20 +98,26 @@ def test_the_divider_names_the_run_and_what_changed(tmp_path):
     assert len(divider(1, [a], width=72, cwd=tmp_path)) == 72
 
 
-def test_a_syntax_error_is_one_message_with_its_line_and_a_caret(tmp_path):
+def test_a_syntax_error_is_one_line_naming_the_file_the_line_and_the_code(tmp_path, monkeypatch):
     good = _step(tmp_path, "good.py")
     bad = _step(tmp_path, "bad.py", "def handler(pd):\n    return (1,\n")
 
     assert syntax_error([good], cwd=tmp_path) is None
     assert syntax_error([tmp_path / "gone.py"], cwd=tmp_path) is None  # the run says why
     message = syntax_error([good, bad], cwd=tmp_path)
-    assert message is not None
-    first, code, caret = message.splitlines()
-    assert first == "bad.py, line 2: SyntaxError: '(' was never closed"
-    assert code == "    return (1,"
-    assert caret == "           ^"
+    expected = "step bad.py:2 does not compile: SyntaxError: '(' was never closed: return (1,"
+    assert message is not None and message.startswith(expected)
     outside = syntax_error([_step(tmp_path, "out.py", "return 1\n")], cwd=tmp_path)
     assert outside is not None and "'return' outside function" in outside  # compile's, not ast's
+
+    # A host Python older than the platform's says it judged: the platform might not agree.
+    monkeypatch.setattr(targets_module, "SYNTAX_CHECKED", False)
+    host = ".".join(map(str, sys.version_info[:2]))
+    assert syntax_error([bad], cwd=tmp_path) == (
+        f"{expected} (judged by this host's Python {host}, older than {PLATFORM_PYTHON})"
+    )
+    monkeypatch.setattr(targets_module, "SYNTAX_CHECKED", True)
+    assert syntax_error([bad], cwd=tmp_path) == expected
 
 
 class FakeWatcher:
@@ -166,7 +175,7 @@ def test_the_loop_runs_again_on_each_change_and_goes_on_past_a_syntax_error_and_
         ("problem", 2),  # the run refused: one message, and the watch goes on
         ("run", 3),
     ]
-    assert seen[1][2] == f"{step}, line 2: SyntaxError: '(' was never closed"
+    assert seen[1][2].startswith(f"step {step}:2 does not compile: SyntaxError: '(' was never")
     assert seen[3][2] == "event file e.json is not JSON"
     assert seen[2][1].changed == (step,) and "return 2" in seen[2][2]
     assert all(watcher.closed for watcher in fake_watcher.made)

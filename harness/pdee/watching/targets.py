@@ -18,13 +18,16 @@ says which of the changes it sees matter.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..plan.input_files import input_files
+from ..plan.steps import SYNTAX_CHECKED, syntax_message
 from ..plan.synced import SKIPPED_FOLDERS, WORKFLOW_FILE
+from ..provision.image import PLATFORM_PYTHON
 
 # The options whose files a run writes (data stores): a change to them is no redeploy.
 WRITTEN_BY_THE_RUN = {"--data-store"}
@@ -132,11 +135,14 @@ def divider(
 
 
 def syntax_error(files: Iterable[Path], cwd: Path | None = None) -> str | None:
-    """The first syntax error in ``files`` (Python source), as one message with its
-    line and a caret; None if each compiles (or cannot be read: the run says why).
+    """The first syntax error in ``files`` (Python source), in the one line ``pdee run``
+    gives (``plan.steps.syntax_message``); None if each compiles (or cannot be read: the
+    run says why).
 
-    The host's Python compiles them: a step that uses syntax newer than it (3.12's
-    f-strings, say, under 3.11) is refused here though the EE's Python would run it.
+    A watch checks with any host Python, so that a saved syntax error is one message
+    and no run, and a reload keeps the old code serving. A host older than the
+    platform's Python (which ``pdee run`` alone leaves the EE to judge) may refuse
+    syntax the platform accepts: the message says which Python judged it.
     """
     for path in files:
         try:
@@ -146,19 +152,11 @@ def syntax_error(files: Iterable[Path], cwd: Path | None = None) -> str | None:
         try:
             compile(source, str(path), "exec", dont_inherit=True)
         except SyntaxError as exc:
-            return describe_syntax_error(exc, shown(path, cwd))
+            message = syntax_message(shown(path, cwd), exc)
+            if not SYNTAX_CHECKED:
+                host = ".".join(map(str, sys.version_info[:2]))
+                message += f" (judged by this host's Python {host}, older than {PLATFORM_PYTHON})"
+            return message
         except ValueError:  # NUL bytes: the plan refuses the step with its own message
             continue
     return None
-
-
-def describe_syntax_error(exc: SyntaxError, name: str) -> str:
-    """``exc`` as one message: ``FILE, line N: SyntaxError: MSG``, the line and a caret."""
-    where = f"{name}, line {exc.lineno}" if exc.lineno else name
-    message = f"{where}: {type(exc).__name__}: {exc.msg}"
-    text = (exc.text or "").rstrip("\n")
-    if text.strip():
-        stripped = text.lstrip()
-        caret = max((exc.offset or 1) - 1 - (len(text) - len(stripped)), 0)
-        message += f"\n    {stripped}\n    {' ' * caret}^"
-    return message
