@@ -173,7 +173,7 @@ def serve(
                     say(f"serving {what} on {server.url} (Ctrl-C stops)")
                     for note in plan.notes:
                         say(f"note: {note}", stderr=True)
-                    outputs = (report_path, junit_path, record_path)
+                    outputs = (report_path, junit_path, html_path, record_path)
                     try:
                         with (
                             reloading(server, steps, given, reloaded, outputs)
