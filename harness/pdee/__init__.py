@@ -26,7 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import execute, run, serve
+    from .api import execute, run, serve, watch
     from .checking.project import ProjectCheck, WorkflowCheck, check_project
     from .checking.scenarios import check
     from .checking.verdicts import CheckResult, Outcome, Verdict
@@ -56,9 +56,10 @@ if TYPE_CHECKING:
     )
     from .serving.handle import Serving
     from .version import __version__
+    from .watching.session import Change
 
 _WHERE = {
-    **dict.fromkeys(["execute", "run", "serve"], ".api"),
+    **dict.fromkeys(["execute", "run", "serve", "watch"], ".api"),
     **dict.fromkeys(
         ["BackendUnavailable", "EEError", "EEGone", "EEUnresponsive", "ExitCode",
          "ImageError", "PdeeError", "RunAborted", "UsageError"],
@@ -76,6 +77,7 @@ _WHERE = {
     "check": ".checking.scenarios",
     "write_html": ".outputs.html",
     "Serving": ".serving.handle",
+    "Change": ".watching.session",
     "__version__": ".version",
 }  # fmt: skip
 
@@ -85,6 +87,7 @@ _INTERNAL = {"EEGone", "EEUnresponsive"}
 
 __all__ = [
     "BackendUnavailable",
+    "Change",
     "CheckResult",
     "EEError",
     "EELife",
@@ -118,6 +121,7 @@ __all__ = [
     "execute",
     "run",
     "serve",
+    "watch",
     "write_html",
 ]
 

@@ -8,8 +8,10 @@ a keyword that is not one is a ``UsageError`` naming the closest option.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend
@@ -22,6 +24,10 @@ from .plan.steps import StrPath
 from .results.records import Execution, RunResult
 from .serving.handle import Serving, serve_plan
 from .serving.http_trigger import HttpEvent
+from .watching import session
+from .watching.reload import OnReload, reloading
+from .watching.session import Change, OnProblem
+from .watching.targets import Targets
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -30,9 +36,9 @@ if TYPE_CHECKING:
 
 # serve's own keyword arguments, beside the run options.
 SERVE_KEYWORDS = ("custom_response", "host", "port", "backend", "on_execution", "on_request",
-                  "record", "http_event", "on_flow")  # fmt: skip
+                  "record", "http_event", "on_flow", "reload", "on_reload")  # fmt: skip
 
-__all__ = ["Serving", "connections_for", "execute", "run", "serve"]
+__all__ = ["Change", "Serving", "connections_for", "execute", "run", "serve", "watch"]
 
 
 def run(
@@ -90,6 +96,8 @@ def serve(
     record: StrPath | None = None,
     http_event: HttpEvent | str = HttpEvent.FULL,
     on_flow: Callable[[str, str, FlowAnswer], None] | None = None,
+    reload: bool = False,
+    on_reload: OnReload | None = None,
     **options: Unpack[RunKeywords],
 ) -> Iterator[Serving]:
     """Serve a workflow's HTTP trigger on ``host:port`` while the block runs.
@@ -109,6 +117,13 @@ def serve(
             step gets) and its execution, as it ends.
         record: write each request's event here, as JSON Lines with ``ts``, which
             ``pdee run --schedule`` replays.
+        reload: redeploy the workflow on every change to its files (the step files, the
+            workflow folder, the files the options name), as the platform deploys new
+            code: the server goes on listening on its port; executions in flight finish
+            on the old code and the next request runs the new; data stores and the
+            record go on. A syntax error keeps the old code serving.
+        on_reload: told of each reload, on the watch's thread: the ``Change``, and None
+            once the new code serves, or why the old code still does.
         http_event: the event a request makes (the trigger's event data): ``"full"``
             (the request, with ``bodyRaw``), ``"body"`` (the body alone) or ``"raw"``
             (the full event and ``rawHeaders``, for a signature check).
@@ -136,4 +151,59 @@ def serve(
         http_event=http_event,
         on_flow=on_flow,
     ) as serving:
-        yield serving
+        if not reload:
+            yield serving
+            return
+        with reloading(serving, steps, options, on_reload, outputs=[record_path(record)]):
+            yield serving
+
+
+def watch(
+    steps: Sequence[StrPath],
+    each: Callable[[Change], None],
+    *,
+    outputs: Sequence[StrPath] = (),
+    on_problem: OnProblem | None = None,
+    on_waiting: Callable[[Targets], None] | None = None,
+    stop: threading.Event | None = None,
+    **options: Unpack[RunKeywords],
+) -> None:
+    """Call ``each`` now, then again after every change to the step files, the workflow
+    folder and the files the options name (event, inputs, env, schedule, step results),
+    as the platform runs a workflow after a redeploy; until ``stop`` is set or a signal.
+
+    Example::
+
+        def once(change: pdee.Change) -> None:
+            print(change.divider)
+            result = pdee.run(["step.py"], events=2)  # new EEs: no old module globals
+
+        pdee.watch(["step.py"], once, events=2)
+
+    Args:
+        steps: the step files, in workflow order, or one workflow folder (or, for a
+            check, a project).
+        each: one run; what it raises as a ``PdeeError`` goes to ``on_problem`` and the
+            watch goes on.
+        outputs: the files the runs write, which never count as a change.
+        on_problem: told of a syntax error in a step file (``each`` is not called) or a
+            run refused, with one message.
+        on_waiting: told, after each run, what the watch waits for a change to.
+        stop: ends the watch when set from another thread.
+        options: ``pdee.run``'s options: which files they name is what is watched.
+
+    Raises:
+        UsageError: a keyword that is no option, or the watcher failed.
+        KeyboardInterrupt, Terminated: Ctrl-C or SIGTERM, the watcher closed.
+    """
+    RunOptions.of(options, "watch", also=("outputs", "on_problem", "on_waiting", "stop"))
+    paths = [Path(path) for path in outputs]
+    session.watch(
+        steps, options, each, outputs=paths, on_problem=on_problem, on_waiting=on_waiting,
+        stop=stop,
+    )  # fmt: skip
+
+
+def record_path(record: StrPath | None) -> Path | None:
+    """``serve``'s record file as a path (None: none)."""
+    return None if record is None else Path(record)

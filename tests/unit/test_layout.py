@@ -91,6 +91,7 @@ LAYERS = [
     {"pdee.checking"},  # pdee check: pure verdicts and the runs behind them
     {"pdee.serving"},  # pdee serve: the HTTP trigger, the app, the server, the handle
     {"pdee.outputs"},  # the terminal, the report files, JUnit
+    {"pdee.watching"},  # --watch and serve --reload: what to watch, the watcher, the loop
     {"pdee", "pdee.api", "pdee.pytest_plugin", "pdee.cli", "pdee.entry", "pdee.__main__"},
 ]
 

@@ -19,6 +19,7 @@ from ..plan.options import OUTPUT
 from ..plan.synced import SyncedWorkflow, is_project
 from . import options as o
 from .common import Consoles, HtmlReport, claimed, fail, say, signal_code
+from .watching import Watch, watch_runs
 
 
 def check(
@@ -77,6 +78,7 @@ def check(
             show_default=False,
         ),
     ] = None,
+    watch: Watch = False,
 ) -> None:
     """Prove a step safe to deploy: cold, warm, growth, headroom, state, cleanup, chaos.
 
@@ -98,6 +100,44 @@ def check(
         prefix = f"workflow {workflow.name}: "
         on_run("warm")
 
+    whole = len(steps) == 1 and is_project(steps[0])
+
+    def once() -> CheckResult | ProjectCheck:
+        checked: ProjectCheck | CheckResult
+        if status is not None:
+            status.start()
+        try:
+            if whole:
+                checked = check_project(
+                    steps[0], warm=warm, horizon=horizon, on_run=on_run,
+                    on_workflow=on_workflow, include_inactive=include_inactive, shard=shard,
+                    **given,
+                )  # fmt: skip
+            else:
+                checked = scenarios.check(steps, warm=warm, horizon=horizon, on_run=on_run, **given)
+        finally:
+            if status is not None:
+                status.stop()
+        interrupts.settled()  # the check has ended: a signal now changes nothing
+        if isinstance(checked, ProjectCheck):
+            terminal.show_project(Consoles.out, checked)
+        else:
+            terminal.show_check(Consoles.out, checked)
+        if json_path is not None:
+            report.write(json_path, checked.to_json(), "JSON file")
+        if html is not None:
+            html.write(checked)
+        if junit_path is not None:
+            from ..outputs import junit
+
+            xml = (
+                junit.project_xml(checked)
+                if isinstance(checked, ProjectCheck)
+                else junit.check_xml(checked)
+            )
+            junit.write(junit_path, xml)
+        return checked
+
     try:
         with claimed(
             (json_path, "--json", "JSON file", "check.json"),
@@ -106,7 +146,6 @@ def check(
             steps=steps,
             options=given,
         ):
-            whole = len(steps) == 1 and is_project(steps[0])
             if shard is not None:
                 part = Shard.parse(shard)  # a bad K/N first, whatever the folder
                 if not whole:
@@ -114,41 +153,9 @@ def check(
                         f"--shard {part}: it splits a project's workflows; give one project "
                         f"folder (a folder of workflow folders), or drop --shard"
                     )
-            checked: ProjectCheck | CheckResult
-            if status is not None:
-                status.start()
-            try:
-                if whole:
-                    checked = check_project(
-                        steps[0], warm=warm, horizon=horizon, on_run=on_run,
-                        on_workflow=on_workflow, include_inactive=include_inactive, shard=shard,
-                        **given,
-                    )  # fmt: skip
-                else:
-                    checked = scenarios.check(
-                        steps, warm=warm, horizon=horizon, on_run=on_run, **given
-                    )
-            finally:
-                if status is not None:
-                    status.stop()
-            interrupts.settled()  # the check has ended: a signal now changes nothing
-            if isinstance(checked, ProjectCheck):
-                terminal.show_project(Consoles.out, checked)
-            else:
-                terminal.show_check(Consoles.out, checked)
-            if json_path is not None:
-                report.write(json_path, checked.to_json(), "JSON file")
-            if html is not None:
-                html.write(checked)
-            if junit_path is not None:
-                from ..outputs import junit
-
-                xml = (
-                    junit.project_xml(checked)
-                    if isinstance(checked, ProjectCheck)
-                    else junit.check_xml(checked)
-                )
-                junit.write(junit_path, xml)
+            if watch:
+                watch_runs(steps, given, once, (json_path, junit_path, html_path), "check")
+            checked = once()
     except PdeeError as exc:
         fail(exc)
     except (KeyboardInterrupt, Terminated) as exc:

@@ -11,9 +11,11 @@ from ..errors import PdeeError, RunAborted, UsageError
 from ..interrupts import Interrupted, Terminated
 from ..outputs import debugging, report, terminal
 from ..plan.options import OUTPUT
-from ..plan.run_plan import build_plan
+from ..plan.run_plan import RunPlan, build_plan
+from ..results.records import RunResult
 from . import options as o
 from .common import Consoles, HtmlReport, claimed, fail, finish, interrupted
+from .watching import Watch, watch_runs
 
 
 def run(
@@ -67,6 +69,7 @@ def run(
         ),
     ] = False,
     verbose: o.Verbose = False,
+    watch: Watch = False,
 ) -> None:
     """Run a workflow's steps for a number of events in emulated EEs.
 
@@ -84,10 +87,26 @@ def run(
         if verbose
         else terminal.Verbosity.NORMAL
     )
-    try:
-        plan = build_plan(steps, **given)
+
+    def once(plan: RunPlan | None = None) -> RunResult:
+        plan = plan or build_plan(steps, **given)  # under --watch: the files as they are now
         if plan.debug_port is not None:
             Consoles.err.print(debugging.attach_note(plan), markup=False, highlight=False)
+        try:
+            with terminal.progress(
+                Consoles.out, Consoles.err, plan.executions, enabled=not quiet
+            ) as shown:
+                result = api.execute(plan, None, shown.on_execution, shown.phase)
+        except RunAborted as aborted:
+            finish(aborted.result, report_path, junit_path, verbosity, html)
+            raise
+        except (Interrupted, Terminated) as exc:
+            interrupted(exc, exc.result, report_path, html, verbosity)
+        finish(result, report_path, junit_path, verbosity, html)
+        return result
+
+    try:
+        plan = None if watch else build_plan(steps, **given)
         with claimed(
             (report_path, "--report", "report", "report.json"),
             (junit_path, "--junit", "JUnit file", "junit.xml"),
@@ -95,17 +114,9 @@ def run(
             steps=steps,
             options=given,
         ):
-            try:
-                with terminal.progress(
-                    Consoles.out, Consoles.err, plan.executions, enabled=not quiet
-                ) as shown:
-                    result = api.execute(plan, None, shown.on_execution, shown.phase)
-            except RunAborted as aborted:
-                finish(aborted.result, report_path, junit_path, verbosity, html)
-                raise
-            except (Interrupted, Terminated) as exc:
-                interrupted(exc, exc.result, report_path, html, verbosity)
-            finish(result, report_path, junit_path, verbosity, html)
+            if watch:
+                watch_runs(steps, given, once, (report_path, junit_path, html_path))
+            result = once(plan)
     except PdeeError as exc:
         fail(exc)
     except (KeyboardInterrupt, Terminated) as exc:  # before the run started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,8 @@ from ..plan.run_plan import plan_from
 from ..results.records import Execution, RunResult
 from ..serving.handle import answers_itself, serve_plan
 from ..serving.http_trigger import HttpEvent, custom_answer
+from ..watching.reload import reloading
+from ..watching.session import Change
 from . import options as o
 from .common import Consoles, HtmlReport, claimed, fail, finish, say, signal_code
 
@@ -98,6 +101,16 @@ def serve(
             "--quiet", "-q", help="No step logs, only the request lines.", rich_help_panel=OUTPUT
         ),
     ] = False,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="Redeploy the workflow on every change to its files, on the same port: "
+            "requests in flight finish on the old code, the next runs the new; data stores "
+            "and the record go on. See docs/watch.md.",
+            rich_help_panel=SERVER,
+        ),
+    ] = False,
 ) -> None:
     """Serve a workflow's HTTP trigger: each request is an execution in an EE.
 
@@ -145,6 +158,17 @@ def serve(
     def flow_call(method: str, path: str, answer: FlowAnswer) -> None:
         say(f"{method} {path} {answer.status} · {answer.text}")
 
+    def reloaded(change: Change, problem: str | None) -> None:
+        if problem is None:
+            say(f"{change.reload_divider}\nreloaded: the next request runs the new code")
+        elif change.number == 0:  # the code it started with
+            say(f"note: {problem}", stderr=True)
+        elif change.number < 0:  # the watcher failed: serving goes on, without reloads
+            say(f"Error: {problem}", stderr=True)
+        else:
+            say(change.reload_divider)
+            say(f"Error: {problem}; the code before it goes on serving", stderr=True)
+
     try:
         with claimed(
             (report_path, "--report", "report", "report.json"),
@@ -176,8 +200,14 @@ def serve(
                     if plan.debug_port is not None:
                         note = debugging.attach_note(plan)
                         Consoles.err.print(note, markup=False, highlight=False)
+                    outputs = (report_path, junit_path, html_path, record_path)
                     try:
-                        server.wait()  # until a signal, or the run ends by itself
+                        with (
+                            reloading(server, steps, given, reloaded, outputs)
+                            if reload
+                            else (nullcontext())
+                        ):
+                            server.wait()  # until a signal, or the run ends by itself
                     except (KeyboardInterrupt, Terminated):
                         say(
                             "stopping: the requests in flight finish, every EE goes "

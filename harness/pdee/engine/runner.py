@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
@@ -78,6 +78,17 @@ LANE_JOIN_S = 30.0
 RECYCLABLE = {Retire.IDLE, Retire.CHAOS, Retire.COLD_MODE}
 
 OnExecution = Callable[[Execution], None]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """New code for a running run (``serve --reload``): the plan, and the image its EEs
+    start from (with its packages), made ready before the run switches to it."""
+
+    plan: RunPlan
+    image: str
+    packages: list[dict[str, Any]]
+    switched: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 def clock_setting(mechanism: str, real_clock: bool) -> str:
@@ -168,6 +179,9 @@ class Runner:
         self.retries = Retries(plan.auto_retry, [step.name for step in plan.steps], self.origin)
         self.flow_urls = flow_urls
         self.doors = FlowDoors()  # the flow URLs' tokens, with flow_urls
+        self.image: ImageInfo | None = None  # the EE image, once checked
+        self.deployments: queue.Queue[Deployment] = queue.Queue()  # serve --reload's
+        self.old_image: set[str] = set()  # EEs of a replaced package image: never recycled
 
     def _settings(self, image: ImageInfo | None) -> Settings:
         plan, policy = self.plan, self.plan.policy
@@ -231,7 +245,7 @@ class Runner:
             KeyboardInterrupt, Terminated: after clean-up; ``self.result`` holds what
                 ended, with ``interrupted`` set.
         """
-        image = check_image(self.backend, self.plan.image)
+        image = self.image = check_image(self.backend, self.plan.image)
         self.backend.check_network(self.plan.network)
         self._check_host(self.backend.host())
         self.result.settings = self._settings(image)
@@ -313,24 +327,81 @@ class Runner:
         """
         if not self.plan.packages:
             return
+        tag, self.result.settings.packages = self._package_image(image, self.plan)
+        self.spec = replace(self.spec, image=tag)
+
+    def _package_image(self, image: ImageInfo, plan: RunPlan) -> tuple[str, list[dict[str, Any]]]:
+        """The image with ``plan``'s packages, made (once) if need be, and the packages.
+
+        Raises:
+            UsageError, PackageError, ImageError: as ``_prepare_packages``.
+        """
         if image.python is None:
             raise ImageError(f"image {image.tag} does not say its Python; rebuild it")
         fetched = packages.fetch(
-            self.plan.packages, image.python, offline=self.plan.offline, progress=self.progress
+            plan.packages, image.python, offline=plan.offline, progress=self.progress
         )
-        if fetched.installed_bytes + self.plan.code_bytes >= self.plan.tmp_size_bytes:
+        if fetched.installed_bytes + plan.code_bytes >= plan.tmp_size_bytes:
             raise UsageError(
                 f"the steps' packages take {format_size(fetched.installed_bytes)} installed "
-                f"(and their code {format_size(self.plan.code_bytes)}), all of the "
-                f"{format_size(self.plan.tmp_size_bytes)} /tmp: every execution would fail; "
+                f"(and their code {format_size(plan.code_bytes)}), all of the "
+                f"{format_size(plan.tmp_size_bytes)} /tmp: every execution would fail; "
                 f"drop packages or give a larger --tmp-size"
             )
         wanted = packages.package_image(image, fetched)
         with cache_lock(f"image-{wanted.tag.replace(':', '-')}"):  # built once, not per run
-            self.spec = replace(self.spec, image=self.backend.package_image(wanted, self.progress))
-        self.result.settings.packages = [
+            tag = self.backend.package_image(wanted, self.progress)
+        return tag, [
             {"name": w.name, "version": w.version, "bytes": w.bytes} for w in fetched.wheels
         ]
+
+    # -- redeploys (serve --reload): any thread prepares, the run's thread switches --
+
+    def prepare(self, plan: RunPlan) -> Deployment:
+        """``plan``'s new code made ready to deploy (its packages fetched, their image
+        made), on the calling thread, while the run goes on with the old code.
+
+        Raises:
+            UsageError, PackageError, ImageError: the packages cannot be had; the run
+                goes on with the old code.
+        """
+        assert self.image is not None, "a run prepares a deployment once it has started"
+        if not plan.packages:
+            return Deployment(plan, self.image.tag, [])
+        tag, wheels = self._package_image(self.image, plan)
+        return Deployment(plan, tag, wheels)
+
+    def redeploy(self, deployment: Deployment) -> None:
+        """Switch to ``deployment`` from the next arrival on (any thread; its ``switched``
+        is set once the run has): executions in flight finish on the old code, then
+        their EEs retire; idle EEs retire at once; no EE runs the old code again."""
+        self.deployments.put(deployment)
+        self.inbox.put(Wake())
+
+    def _switch(self, deployment: Deployment) -> None:
+        """The run's thread: take ``deployment`` in, as the platform deploys new code
+        (a new deployment id; every EE of the old code retired; warm workers anew)."""
+        plan = deployment.plan
+        if deployment.image != self.spec.image:
+            self.old_image |= set(self.lanes) | {lane.ee.id for lane in self.standby.lanes}
+        self.plan = self.work.plan = plan
+        self.spec = replace(self.spec, image=deployment.image)
+        fresh = WorkflowIds.create(self.rng, plan.steps[-1].name, plan.workflow, plan.trigger)
+        self.workflow = replace(self.workflow, deployment_id=fresh.deployment_id, name=fresh.name)
+        settings = self.result.settings
+        settings.steps = [step.name for step in plan.steps]
+        settings.notes = plan.notes
+        if deployment.packages or settings.packages:
+            settings.packages = deployment.packages
+        for lane in self.standby.drain():  # loaded with the old code
+            lane.give(partial(_destroy, lane))
+            lane.close()
+        at_s = self.source.now_s() if self.source.real_clock else self.clock_s
+        retired, prestarted = self.scheduler.redeploy(at_s)
+        self._retire(retired)
+        for ee_id in prestarted:
+            self._open_lane(ee_id, at_s, warm_worker=True)
+        deployment.switched.set()
 
     def _walk(self) -> None:
         """Place every arrival in time order: the source's, and the later parts of paused
@@ -553,9 +624,12 @@ class Runner:
             life.retired = retirement.reason
             life.retired_at_s = round(retirement.at_s, 6)
             lane = self.lanes.pop(retirement.ee)
+            sound = retirement.reason in RECYCLABLE or (
+                retirement.reason is Retire.REDEPLOY and retirement.ee not in self.old_image
+            )
             if (
                 self.plan.recycle
-                and retirement.reason in RECYCLABLE
+                and sound
                 and self.standby.keep(lane, self._events_left() + self.placing)
             ):
                 lane.recycled = True
@@ -619,6 +693,9 @@ class Runner:
             self.lanes[news.ee].running = (news.virtual_s, news.real_s)
         elif isinstance(news, Finished):
             self._take_finished(news)
+        elif isinstance(news, Wake):
+            while not self.deployments.empty():
+                self._switch(self.deployments.get_nowait())
 
     def _take_hello(self, hello: protocol.Hello) -> None:
         settings = self.result.settings

@@ -45,6 +45,11 @@ class Standby:
         self.lanes.append(lane)
         return True
 
+    def drain(self) -> list[Lane]:
+        """Every standby lane, given up (new code was deployed: they hold the old)."""
+        lanes, self.lanes = self.lanes, []
+        return lanes
+
     def refill(self, events_left: int, returning: int = 0) -> None:
         """Start EEs ahead for the cold starts to come (no more than events remain);
         ``returning``: EEs in flight that will come back to be kept (cold mode)."""

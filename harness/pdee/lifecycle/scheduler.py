@@ -63,6 +63,7 @@ class Retire(str, enum.Enum):
     TIMEOUT = "timeout"  # its execution timed out
     BROKEN = "broken"  # its container ended under it
     COLD_MODE = "cold-mode"  # --mode cold: an EE serves one execution
+    REDEPLOY = "redeploy"  # new code was deployed (serve --reload): its processes hold the old
     END = "end"  # the run ended
 
 
@@ -146,6 +147,7 @@ class _EE:
     busy: bool = False
     free_at_s: float = 0.0  # virtual end of its last execution (or when it started)
     last_given_work: int = -1  # a counter value: higher is more recent; -1 never used
+    stale: bool = False  # runs the code of a deployment since replaced: retires when free
 
     def busy_at(self, at_s: float) -> bool:
         return self.busy or self.free_at_s > at_s
@@ -242,10 +244,28 @@ class Scheduler:
             reason = Retire.COLD_MODE
         elif self.policy.mode is Mode.REALISTIC and status in ("oom", "timeout"):
             reason = Retire(status)
+        elif ee.stale:
+            reason = Retire.REDEPLOY
         if reason is None:
             return []
         self._ghosts[ee.id] = (end_s, ee.last_given_work)
         return [self._retire(ee, end_s, reason)]
+
+    def redeploy(self, at_s: float) -> tuple[list[Retirement], list[str]]:
+        """New code is deployed at ``at_s``: no EE runs the old code again. Every idle EE
+        retires now, each busy one as its execution ends (``finish``); the warm workers
+        are started anew. The retirements, and the warm workers to start."""
+        retired = []
+        for ee in list(self.ees.values()):
+            if ee.busy:
+                ee.stale = True
+            else:
+                retired.append(self._retire(ee, max(at_s, ee.free_at_s), Retire.REDEPLOY))
+        alive = sum(ee.warm_worker and not ee.stale for ee in self.ees.values())
+        prestarted = [
+            self._new_ee(at_s, warm_worker=True).id for _ in range(self.policy.warm_workers - alive)
+        ]
+        return retired, prestarted
 
     def end(self, at_s: float) -> list[Retirement]:
         """The run is over: every remaining EE retires."""

@@ -155,6 +155,27 @@ class Serving:
         assert self.result is not None
         return self.result
 
+    def redeploy(self, plan: RunPlan) -> None:
+        """Serve ``plan``'s code from the next request on, as the platform deploys new
+        code: the server goes on listening; the executions in flight finish on the old
+        code, then their EEs retire; the idle EEs retire now; the data stores, the
+        recorded requests and the result go on. Returns once the run has switched.
+
+        Its packages are made ready first (fetched, their image built) while the old
+        code serves. ``custom_response`` stays as it started.
+
+        Raises:
+            UsageError: ``plan`` has no HTTP trigger, or serving has stopped.
+            PackageError, ImageError: its packages cannot be had.
+            (Either way the old code goes on serving.)
+        """
+        check_serves(plan)
+        deployment = self.runner.prepare(plan)
+        self.runner.redeploy(deployment)
+        while not deployment.switched.wait(0.05):
+            if self._ended.is_set():
+                raise UsageError("pdee serve has stopped: nothing to reload")
+
     def _cut_short(self) -> None:
         """End everything now: the run aborted (its executions cut, every EE removed),
         then the connections left. A further signal waits until every EE is gone.
@@ -193,6 +214,20 @@ def log_flow(method: str, path: str, answer: FlowAnswer) -> None:
     log.log(level, "pdee serve: %s %s %d · %s", method, path, answer.status, answer.text)
 
 
+def check_serves(plan: RunPlan) -> None:
+    """Raises UsageError unless ``plan`` is a workflow ``pdee serve`` can answer for."""
+    if plan.workflow is not None and not plan.workflow.serves_http:
+        raise UsageError(
+            f"workflow {plan.workflow.name} has no HTTP trigger (its trigger: "
+            f"{', '.join(plan.workflow.triggers)}); pdee serve answers HTTP: use pdee run"
+        )
+    if plan.given_trigger not in (None, "http"):
+        raise UsageError(
+            f"--trigger {plan.given_trigger}: pdee serve answers HTTP; drop --trigger or use "
+            f"pdee run"
+        )
+
+
 @contextmanager
 def serve_plan(
     plan: RunPlan,
@@ -221,16 +256,7 @@ def serve_plan(
 
     kind = parse_http_event(http_event)
     custom_response = custom_response or answers_itself(plan)
-    if plan.workflow is not None and not plan.workflow.serves_http:
-        raise UsageError(
-            f"workflow {plan.workflow.name} has no HTTP trigger (its trigger: "
-            f"{', '.join(plan.workflow.triggers)}); pdee serve answers HTTP: use pdee run"
-        )
-    if plan.given_trigger not in (None, "http"):
-        raise UsageError(
-            f"--trigger {plan.given_trigger}: pdee serve answers HTTP; drop --trigger or use "
-            f"pdee run"
-        )
+    check_serves(plan)
     check_address(host, port)  # before the daemon is asked for anything
     with ExitStack() as owned:  # closed in turn: the backend, then the record file
         recording = None
