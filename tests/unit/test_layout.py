@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import pdee
 from pdee.provision import recipe
 
@@ -184,3 +186,20 @@ def test_no_two_test_modules_share_a_name():
     tests = Path(__file__).parents[1]
     names = [path.name for path in tests.rglob("test_*.py")]
     assert sorted(name for name in set(names) if names.count(name) > 1) == []
+
+
+def test_the_wheel_lists_every_package_folder():
+    """An installed pdee has every folder of its code: each one with a module or asset
+    is named in pyproject.toml's packages (one missed broke ``pip install`` once)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    declared = set(
+        tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    folders = {
+        ".".join(("pdee", *folder.relative_to(PACKAGE).parts)).rstrip(".")
+        for folder in [PACKAGE, *PACKAGE.rglob("*")]
+        if folder.is_dir() and folder.name != "__pycache__" and any(folder.glob("*.*"))
+    }
+    assert folders - declared == set()
