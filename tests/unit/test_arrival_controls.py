@@ -215,3 +215,20 @@ def test_a_check_whose_queue_drops_events_fails_its_chaos_verdict_saying_why(tmp
     assert "(dropped): Event Queue Full" in chaos.summary and "docs/arrivals.md" in chaos.summary
     # The warm verdict judges the warm executions that ran; the drops are the chaos run's.
     assert result.verdict("warm").outcome.value == "pass"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"cron": "0 0 31 4 *"}, "--cron 0 0 31 4 \\*: the schedule names no instant"),
+        ({"cron": "*/10 * * * * *"}, "five fields"),
+        ({"cron": "0 9 * * *", "timezone": ""}, "--timezone '': give a time zone's IANA name"),
+    ],
+)
+def test_a_cron_that_never_fires_or_is_not_five_fields_is_one_line_exit_2(step, options, message):
+    with pytest.raises(pdee.UsageError, match=message):
+        build_plan([step], **options)
+    args = ["run", str(step)] + [f"--{k}={v}" for k, v in options.items()]
+    got = CliRunner().invoke(commands.app, args)
+    assert got.exit_code == 2, got.output
+    assert isinstance(got.exception, SystemExit)  # no traceback: the one line, exit 2

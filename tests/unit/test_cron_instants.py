@@ -53,3 +53,25 @@ def test_the_times_are_made_as_read_and_read_again_from_the_start():
 def test_a_schedule_is_a_runs_arrivals_15_virtual_minutes_apart():
     times = CronSchedule("*/15 * * * *").times(START, 4)
     assert list(Arrivals(4, timestamps=times)) == [0.0, 900.0, 1800.0, 2700.0]
+
+
+@pytest.mark.parametrize("expression", ["*/10 * * * * *", "0 0 * * * * 2020"])
+def test_only_five_fields_as_the_platform_not_croniters_seconds_or_years(expression):
+    with pytest.raises(ValueError, match="five fields"):
+        CronSchedule(expression)
+
+
+def test_a_nickname_is_a_cron_expression():
+    assert next(CronSchedule("@hourly").instants(START)).strftime("%H:%M") == "11:00"
+
+
+@pytest.mark.parametrize("expression", ["0 0 31 4 *", "0 0 30 2 *"])
+def test_a_date_that_never_comes_is_refused_up_front_not_when_walked(expression):
+    with pytest.raises(ValueError, match="names no instant"):
+        CronSchedule(expression)
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_time_zone_is_refused_not_taken_for_utc(name):
+    with pytest.raises(ValueError, match="IANA name"):
+        CronSchedule("0 9 * * *", name)

@@ -2,9 +2,10 @@
 
 The platform's timer trigger takes a cron expression (the SDK's timer value is
 ``{cron: "..."}``) and a time zone; each instant the schedule names is an execution.
-The instants come from ``croniter`` (a maintained library: five fields, ranges, steps,
+The instants come from ``croniter`` (a maintained library: ranges, steps,
 names such as ``MON``, and ``@hourly``-style nicknames), in the schedule's zone, so
 that a daily ``0 9 * * *`` stays at 9:00 local time across a daylight-saving change.
+Exactly five fields, as the platform's: croniter reads a sixth as seconds.
 
 ``CronSchedule.times(start, count)`` is the ``Arrivals.timestamps`` of a run: a
 sequence made one instant at a time as the run walks it, so a schedule of a million
@@ -20,6 +21,11 @@ from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = "UTC"
+FIELDS = 5  # minute hour day month weekday: croniter's sixth (seconds) and seventh are not the platform's
+USAGE = 'give five fields (minute hour day month weekday), like "*/15 * * * *"'
+# The instant a schedule is first walked from when it is checked: any fixed instant does,
+# as a schedule that never fires (30 February) fires after none.
+CHECKED_FROM = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def zone(name: str) -> tzinfo:
@@ -28,6 +34,8 @@ def zone(name: str) -> tzinfo:
     Raises:
         ValueError: no such zone.
     """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("give a time zone's IANA name, like UTC or America/New_York")
     if name.upper() == UTC:
         return timezone.utc
     try:
@@ -46,22 +54,37 @@ class CronSchedule:
     def __post_init__(self) -> None:
         from croniter import croniter  # only a run with a schedule pays its import
 
-        if not isinstance(self.expression, str) or not croniter.is_valid(self.expression):
-            raise ValueError(
-                "not a cron expression: give five fields (minute hour day month weekday), "
-                'like "*/15 * * * *"'
-            )
+        text = self.expression
+        if (
+            not isinstance(text, str)
+            or not (text.strip().startswith("@") or len(text.split()) == FIELDS)
+            or not croniter.is_valid(text)
+        ):
+            raise ValueError(f"not a cron expression: {USAGE}")
         zone(self.timezone)  # raises ValueError for an unknown zone
+        next(self.instants(CHECKED_FROM))  # raises ValueError for a date that never comes
 
     def instants(self, after: datetime) -> Iterator[datetime]:
         """The schedule's instants after ``after`` (an aware datetime), in order, each
-        in the schedule's zone; without end."""
-        from croniter import croniter
+        in the schedule's zone; without end.
+
+        Raises:
+            ValueError: the schedule names no instant (a date that never comes, such
+                as 31 April), from the first one read.
+        """
+        from croniter import CroniterError, croniter
 
         tz = zone(self.timezone)
         walker = croniter(self.expression, after.astimezone(tz))
         while True:
-            yield walker.get_next(datetime)
+            try:
+                instant = walker.get_next(datetime)
+            except CroniterError as exc:  # croniter's CroniterBadDateError: none found
+                raise ValueError(
+                    "the schedule names no instant (a day that no month has, such as "
+                    "31 April?)"
+                ) from exc
+            yield instant
 
     def times(self, start: datetime, count: int) -> CronTimes:
         """The first ``count`` instants after ``start``, as Unix timestamps."""

@@ -136,10 +136,12 @@ def cron_schedule(
     if zone_name is None and cron is None and synced is not None:
         zone_name = synced.timezone
     try:
-        schedule = CronSchedule(expression, zone_name or UTC)
+        schedule = CronSchedule(expression, UTC if zone_name is None else zone_name)
     except ValueError as exc:
+        if timezone is not None and "time zone" in str(exc):
+            where, expression = "--timezone", timezone
         shown = expression[:60] if expression.isprintable() else repr(expression[:60])
-        raise UsageError(f"{where} {shown}: {exc}") from None
+        raise UsageError(f"{where} {shown or repr(expression)}: {exc}") from None
     return schedule, "given" if cron is not None else "workflow.yaml"
 
 
