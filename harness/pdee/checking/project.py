@@ -19,9 +19,10 @@ from ..backends import Backend
 from ..errors import UsageError
 from ..plan.options import CHECK_OPTION_NAMES, RunOptions
 from ..plan.props import given_stores
+from ..plan.run_plan import validate_options
 from ..plan.steps import StrPath
-from ..plan.synced import SyncedWorkflow, find_workflows, read_workflow
-from .scenarios import CHECK_KEYWORDS, DEFAULT_WARM, check
+from ..plan.synced import SyncedWorkflow, find_workflows, is_project, read_workflow
+from .scenarios import CHECK_KEYWORDS, DEFAULT_WARM, check, check_horizon, check_warm
 from .shards import Shard
 from .verdicts import DEFAULT_HORIZON, CheckResult
 
@@ -96,6 +97,36 @@ def _for(
     names = {key for step in workflow.steps for key in step.stores.values()}
     names |= {prop for step in workflow.steps for prop in step.stores}
     return {name: path for name, path in stores.items() if name in names}
+
+
+def check_arguments(
+    steps: Sequence[StrPath],
+    *,
+    warm: int = DEFAULT_WARM,
+    horizon: int = DEFAULT_HORIZON,
+    shard: Shard | str | None = None,
+    **options: Unpack[CheckKeywords],
+) -> Shard | None:
+    """Check ``pdee check``'s arguments on their own, reading no file but to tell a
+    project folder: what no edit of a step or input file can fix (``check --watch``
+    checks it before it waits). The shard, parsed.
+
+    Raises:
+        UsageError: a bad option, ``warm`` or ``horizon``; a bad shard, or a shard of
+            anything but one project folder.
+    """
+    check_warm(warm)
+    check_horizon(horizon)
+    validate_options(RunOptions.of(options, "check", CHECK_OPTION_NAMES, CHECK_KEYWORDS))
+    if shard is None:
+        return None
+    part = Shard.of(shard)  # a bad K/N first, whatever the folder
+    if not (len(steps) == 1 and is_project(steps[0])):
+        raise UsageError(
+            f"--shard {part}: it splits a project's workflows; give one project folder (a "
+            f"folder of workflow folders), or drop --shard"
+        )
+    return part
 
 
 def check_project(

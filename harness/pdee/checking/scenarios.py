@@ -44,6 +44,18 @@ CHAOS_INTERVAL_S = 2.0
 CHECK_KEYWORDS = ("warm", "horizon", "backend", "on_run")
 
 
+def check_warm(warm: Any) -> None:
+    """Raises UsageError if ``warm`` is not 1 to 1000 warm executions."""
+    if isinstance(warm, bool) or not isinstance(warm, int) or not 1 <= warm <= 1000:
+        raise UsageError(f"--warm {warm!r}: give 1 to 1000 warm executions")
+
+
+def check_horizon(horizon: Any) -> None:
+    """Raises UsageError if ``horizon`` is not a number of executions."""
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise UsageError(f"--horizon {horizon!r}: give at least 1 execution")
+
+
 def plans(
     steps: Sequence[StrPath], *, warm: int = DEFAULT_WARM, **options: Unpack[CheckKeywords]
 ) -> tuple[RunPlan, RunPlan]:
@@ -52,8 +64,7 @@ def plans(
     Raises:
         UsageError: an option is wrong.
     """
-    if isinstance(warm, bool) or not isinstance(warm, int) or not 1 <= warm <= 1000:
-        raise UsageError(f"--warm {warm!r}: give 1 to 1000 warm executions")
+    check_warm(warm)
     RunOptions.of(options, "check", CHECK_OPTION_NAMES, CHECK_KEYWORDS)
     chaos_plan = build_plan(
         steps,
@@ -111,8 +122,7 @@ def check(
         UsageError: a bad argument (``--horizon`` below 1 too), or a keyword that is not
             one of check's; and what ``pdee.run`` raises.
     """
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise UsageError(f"--horizon {horizon!r}: give at least 1 execution")
+    check_horizon(horizon)
     warm_plan, chaos_plan = plans(steps, warm=warm, **options)
     started = time.monotonic()
     tell = on_run or (lambda _name: None)

@@ -9,17 +9,16 @@ import typer
 
 from .. import interrupts
 from ..checking import scenarios
-from ..checking.project import ProjectCheck, check_project
-from ..checking.shards import Shard
+from ..checking.project import ProjectCheck, check_arguments, check_project
 from ..checking.verdicts import CheckResult
-from ..errors import ExitCode, PdeeError, UsageError
+from ..errors import ExitCode, PdeeError
 from ..interrupts import Terminated
 from ..outputs import report, terminal
 from ..plan.options import OUTPUT
 from ..plan.synced import SyncedWorkflow, is_project
 from . import options as o
 from .common import Consoles, HtmlReport, claimed, fail, say, signal_code
-from .watching import Watch, watch_runs
+from .watching import watch_runs
 
 
 def check(
@@ -60,25 +59,9 @@ def check(
     ] = None,
     junit_path: o.Junit = None,
     html_path: o.Html = None,
-    include_inactive: Annotated[
-        bool,
-        typer.Option(
-            "--include-inactive",
-            help="In a project, check the inactive workflows too (inactive: true in "
-            "workflow.yaml), which the platform does not run; skipped otherwise.",
-        ),
-    ] = False,
-    shard: Annotated[
-        str | None,
-        typer.Option(
-            "--shard",
-            metavar="K/N",
-            help="In a project, check only part K of N (1 <= K <= N), split by workflow "
-            "id: N CI jobs with 1/N .. N/N check every workflow once.",
-            show_default=False,
-        ),
-    ] = None,
-    watch: Watch = False,
+    include_inactive: o.IncludeInactive = False,
+    shard: o.Shard = None,
+    watch: o.WatchCheck = False,
 ) -> None:
     """Prove a step safe to deploy: cold, warm, growth, headroom, state, cleanup, chaos.
 
@@ -110,7 +93,7 @@ def check(
             if whole:
                 checked = check_project(
                     steps[0], warm=warm, horizon=horizon, on_run=on_run,
-                    on_workflow=on_workflow, include_inactive=include_inactive, shard=shard,
+                    on_workflow=on_workflow, include_inactive=include_inactive, shard=part,
                     **given,
                 )  # fmt: skip
             else:
@@ -139,6 +122,8 @@ def check(
         return checked
 
     try:
+        # What no edit fixes, once (--watch waits only for what a save can fix).
+        part = check_arguments(steps, warm=warm, horizon=horizon, shard=shard, **given)
         with claimed(
             (json_path, "--json", "JSON file", "check.json"),
             (junit_path, "--junit", "JUnit file", "check.xml"),
@@ -146,13 +131,6 @@ def check(
             steps=steps,
             options=given,
         ):
-            if shard is not None:
-                part = Shard.parse(shard)  # a bad K/N first, whatever the folder
-                if not whole:
-                    raise UsageError(
-                        f"--shard {part}: it splits a project's workflows; give one project "
-                        f"folder (a folder of workflow folders), or drop --shard"
-                    )
             if watch:
                 watch_runs(steps, given, once, (json_path, junit_path, html_path), "check")
             checked = once()

@@ -19,20 +19,24 @@ from ..lifecycle.scheduler import Mode
 from ..plan.options import (
     CHECK_OPTION_NAMES,
     DEFAULTS,
+    DEVELOPMENT,
     OPTION_NAMES,
     OUTPUT,
+    PROJECT,
+    QUEUE_SIZE_HELP,
     CheckKeywords,
     RunKeywords,
     declared,
 )
 
 
-def _run_option(name: str, **extra: Any) -> Any:
-    """The Typer option of run option ``name``, from its declaration."""
+def _run_option(name: str, help: str | None = None, **extra: Any) -> Any:
+    """The Typer option of run option ``name``, from its declaration (``help``: a
+    command's own text in place of the declared one)."""
     option = declared(name)
     return typer.Option(
         *option.flags,
-        help=option.help,
+        help=option.help if help is None else help,
         rich_help_panel=option.panel,
         show_default=option.show_default,
         **extra,
@@ -75,6 +79,14 @@ Chaos = Annotated[float | None, _run_option("chaos")]
 WarmWorkers = Annotated[int, _run_option("warm_workers")]
 Throttle = Annotated[str | None, _run_option("throttle", metavar="N/SECONDS")]
 QueueSize = Annotated[int | None, _run_option("queue_size")]
+# serve runs the workflow's HTTP trigger, which has no queue.
+ServeQueueSize = Annotated[
+    int | None,
+    _run_option(
+        "queue_size",
+        help=f"{QUEUE_SIZE_HELP} No effect on serve, which serves an HTTP trigger.",
+    ),
+]
 Cron = Annotated[str | None, _run_option("cron", metavar="EXPR")]
 Timezone = Annotated[str | None, _run_option("timezone", metavar="TZ")]
 Recycle = Annotated[bool, _run_option("recycle")]
@@ -134,3 +146,58 @@ Horizon = Annotated[
     ),
 ]
 WARM, HORIZON = DEFAULT_WARM, DEFAULT_HORIZON
+
+# The development options: the watch and the reload (pdee.watching), per command.
+WATCH_DOCS = "Ctrl-C ends it. See docs/watch.md."
+WatchRun = Annotated[
+    bool,
+    typer.Option(
+        "--watch",
+        help="After the run, wait for a change to the step files, the workflow folder or "
+        "the files given (--event-file, --schedule, --inputs, --env-file, --step-result "
+        f"@FILE), then run again as after a redeploy (new EEs). {WATCH_DOCS}",
+        rich_help_panel=DEVELOPMENT,
+    ),
+]
+WatchCheck = Annotated[
+    bool,
+    typer.Option(
+        "--watch",
+        help="After the check, wait for a change to the step files, the workflow or project "
+        "folder or the files given (--event-file, --inputs, --env-file, --step-result "
+        f"@FILE), then check again. {WATCH_DOCS}",
+        rich_help_panel=DEVELOPMENT,
+    ),
+]
+Reload = Annotated[
+    bool,
+    typer.Option(
+        "--reload",
+        help="Redeploy the workflow on every change to its files, on the same port: "
+        "requests in flight finish on the old code, the next runs the new; data stores "
+        "and the record go on. See docs/watch.md.",
+        rich_help_panel=DEVELOPMENT,
+    ),
+]
+
+# check's project options.
+IncludeInactive = Annotated[
+    bool,
+    typer.Option(
+        "--include-inactive",
+        help="In a project, check the inactive workflows too (inactive: true in "
+        "workflow.yaml), which the platform does not run; skipped otherwise.",
+        rich_help_panel=PROJECT,
+    ),
+]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="K/N",
+        help="In a project, check only part K of N (1 <= K <= N), split by workflow "
+        "id: N CI jobs with 1/N .. N/N check every workflow once.",
+        show_default=False,
+        rich_help_panel=PROJECT,
+    ),
+]

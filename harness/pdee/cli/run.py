@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -10,12 +11,12 @@ from .. import api, interrupts
 from ..errors import PdeeError, RunAborted, UsageError
 from ..interrupts import Interrupted, Terminated
 from ..outputs import debugging, report, terminal
-from ..plan.options import OUTPUT
-from ..plan.run_plan import RunPlan, build_plan
+from ..plan.options import OUTPUT, RunOptions
+from ..plan.run_plan import DEBUG_WAIT, RunPlan, build_plan, validate_options
 from ..results.records import RunResult
 from . import options as o
 from .common import Consoles, HtmlReport, claimed, fail, finish, interrupted
-from .watching import Watch, watch_runs
+from .watching import watch_runs
 
 
 def run(
@@ -69,7 +70,7 @@ def run(
         ),
     ] = False,
     verbose: o.Verbose = False,
-    watch: Watch = False,
+    watch: o.WatchRun = False,
 ) -> None:
     """Run a workflow's steps for a number of events in emulated EEs.
 
@@ -90,13 +91,11 @@ def run(
 
     def once(plan: RunPlan | None = None) -> RunResult:
         plan = plan or build_plan(steps, **given)  # under --watch: the files as they are now
-        if plan.debug_port is not None:
-            Consoles.err.print(debugging.attach_note(plan), markup=False, highlight=False)
         try:
             with terminal.progress(
                 Consoles.out, Consoles.err, plan.executions, enabled=not quiet
             ) as shown:
-                result = api.execute(plan, None, shown.on_execution, shown.phase)
+                result = api.execute(plan, None, shown.on_execution, phases(plan, shown.phase))
         except RunAborted as aborted:
             finish(aborted.result, report_path, junit_path, verbosity, html)
             raise
@@ -106,7 +105,10 @@ def run(
         return result
 
     try:
+        # Under --watch, what no save fixes ends the command here (exit 2), not the watch.
         plan = None if watch else build_plan(steps, **given)
+        if watch:
+            validate_options(RunOptions.of(given, "run"))
         with claimed(
             (report_path, "--report", "report", "report.json"),
             (junit_path, "--junit", "JUnit file", "junit.xml"),
@@ -122,3 +124,18 @@ def run(
     except (KeyboardInterrupt, Terminated) as exc:  # before the run started
         interrupted(exc, None, None)
     raise typer.Exit(report.exit_code(result))
+
+
+def phases(plan: RunPlan, phase: Callable[[str], None]) -> Callable[[str], None]:
+    """The run's progress lines, each passed to ``phase``; under --debug-port the
+    attach note (the ports, a launch.json) comes first when the run starts to wait for
+    the debugger: after the image and the packages are ready, not before a refusal."""
+    if plan.debug_port is None:
+        return phase
+
+    def told(line: str) -> None:
+        if line.startswith(DEBUG_WAIT):
+            Consoles.err.print(debugging.attach_note(plan), markup=False, highlight=False)
+        phase(line)
+
+    return told

@@ -61,7 +61,7 @@ def serve(
     chaos: o.Chaos = o.D.chaos,
     warm_workers: o.WarmWorkers = o.D.warm_workers,
     throttle: o.Throttle = o.D.throttle,
-    queue_size: o.QueueSize = o.D.queue_size,
+    queue_size: o.ServeQueueSize = o.D.queue_size,
     recycle: o.Recycle = o.D.recycle,
     auto_retry: o.AutoRetry = o.D.auto_retry,
     tmp_size: o.TmpSize = o.TMP_SIZE,
@@ -101,16 +101,7 @@ def serve(
             "--quiet", "-q", help="No step logs, only the request lines.", rich_help_panel=OUTPUT
         ),
     ] = False,
-    reload: Annotated[
-        bool,
-        typer.Option(
-            "--reload",
-            help="Redeploy the workflow on every change to its files, on the same port: "
-            "requests in flight finish on the old code, the next runs the new; data stores "
-            "and the record go on. See docs/watch.md.",
-            rich_help_panel=SERVER,
-        ),
-    ] = False,
+    reload: o.Reload = False,
 ) -> None:
     """Serve a workflow's HTTP trigger: each request is an execution in an EE.
 

@@ -11,28 +11,17 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Any, NoReturn
 
 import typer
 
 from .. import api, interrupts
 from ..errors import ExitCode
 from ..interrupts import Interrupted, Terminated
-from ..plan.options import OUTPUT
+from ..plan.sizes import plural
 from ..watching.session import Change
 from ..watching.targets import Targets
 from .common import say, signal_code
-
-Watch = Annotated[
-    bool,
-    typer.Option(
-        "--watch",
-        help="After the run, wait for a change to the step files, the workflow folder or "
-        "the files given (event, inputs, env, schedule), then run again as after a "
-        "redeploy (new EEs); Ctrl-C ends it. See docs/watch.md.",
-        rich_help_panel=OUTPUT,
-    ),
-]
 
 
 def watch_runs(
@@ -45,8 +34,10 @@ def watch_runs(
     """Run ``once`` now and after every change, until a signal; then exit.
 
     ``once`` shows and writes one run; a ``PdeeError`` it raises is shown as one line
-    and the watch goes on. ``options`` are those ``once`` runs with: without ``--seed``
-    one is drawn here, for every run of the watch (runs differ by the code alone).
+    and the watch goes on: the command has checked its options first (what no save
+    can fix ends it with exit 2 before the watch). ``options`` are those ``once`` runs
+    with: without ``--seed`` one is drawn here, for every run of the watch (runs differ
+    by the code alone).
     """
     if "seed" in options and options["seed"] is None:
         options["seed"] = random.SystemRandom().randrange(2**31)  # type: ignore[index]
@@ -68,7 +59,8 @@ def watch_runs(
 
     def waiting(watched: Targets) -> None:
         interrupts.install()
-        say(f"watching {len(watched.files)} file(s) for changes; Ctrl-C ends the watch", True)
+        files = plural(len(watched.files), "file")
+        say(f"watching {files} for changes; Ctrl-C ends the watch", True)
 
     try:
         api.watch(

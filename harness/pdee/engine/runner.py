@@ -52,7 +52,7 @@ from ..lifecycle import clock, retry
 from ..lifecycle.admission import Verdict
 from ..lifecycle.scheduler import Decision, Mode, Retire, Retirement, Scheduler
 from ..plan.events import WorkflowIds, context, trigger_event
-from ..plan.run_plan import RunPlan
+from ..plan.run_plan import DEBUG_WAIT, RunPlan
 from ..plan.sizes import format_size, plural
 from ..provision import packages
 from ..provision.image import check_image, python_note
@@ -255,7 +255,7 @@ class Runner:
             if self.relay is not None:
                 self.relay.open()
                 where = ", ".join(f"127.0.0.1:{port}" for port in sorted(self.relay.ports))
-                self.progress(f"the first execution waits for a debugger on {where}")
+                self.progress(f"{DEBUG_WAIT} {where}")
         except BaseException:
             self._close_stores()
             raise

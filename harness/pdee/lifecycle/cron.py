@@ -21,7 +21,9 @@ from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = "UTC"
-FIELDS = 5  # minute hour day month weekday: croniter's sixth (seconds) and seventh are not the platform's
+# minute hour day month weekday; croniter's sixth (seconds) and seventh (year) are not
+# the platform's.
+FIELDS = 5
 USAGE = 'give five fields (minute hour day month weekday), like "*/15 * * * *"'
 # The instant a schedule is first walked from when it is checked: any fixed instant does,
 # as a schedule that never fires (30 February) fires after none.
@@ -81,8 +83,7 @@ class CronSchedule:
                 instant = walker.get_next(datetime)
             except CroniterError as exc:  # croniter's CroniterBadDateError: none found
                 raise ValueError(
-                    "the schedule names no instant (a day that no month has, such as "
-                    "31 April?)"
+                    "the schedule names no instant (a day that no month has, such as 31 April?)"
                 ) from exc
             yield instant
 

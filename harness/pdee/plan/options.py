@@ -25,12 +25,21 @@ from ..provision.image import DEFAULT_TAG
 if TYPE_CHECKING:
     from .steps import StrPath
 
+# --queue-size's help; ``serve`` adds that it changes nothing for the HTTP trigger it serves.
+QUEUE_SIZE_HELP = (
+    "Events that may wait to start; more are dropped (Event Queue Full). Only a workflow "
+    "with an app (event source) trigger has a queue, of 100 unless given (the free "
+    "plan's); HTTP, timer and email triggers do not queue. See docs/arrivals.md."
+)
+
 # The CLI's help panels, in the order they are shown.
 EVENTS = "Events"
 LIFECYCLE = "Lifecycle"
 LIMITS = "Limits"
 WORKFLOW = "Workflow inputs"
 ENVIRONMENT = "Environment"
+DEVELOPMENT = "Development"  # --watch, --debug-port, --reload
+PROJECT = "Project"  # check's --shard and --include-inactive
 OUTPUT = "Output"
 
 
@@ -56,7 +65,8 @@ class RunOptions:
 
     events: int | None = _option(
         None,
-        "Executions to run (default: one per event in --event-file or --schedule, else 1).",
+        "Executions to run (default: one per event in --event-file or --schedule, else 1: "
+        "--cron alone runs its schedule's first instant; give --events for more).",
         EVENTS,
         show_default=False,
     )
@@ -139,9 +149,7 @@ class RunOptions:
     )
     queue_size: int | None = _option(
         None,
-        "Events that may wait to start; more are dropped (Event Queue Full). The platform "
-        "queues only an event source's events (default 100, the free plan's); see "
-        "docs/arrivals.md.",
+        QUEUE_SIZE_HELP,
         LIFECYCLE,
         show_default=False,
     )
@@ -244,8 +252,9 @@ class RunOptions:
         None,
         "Attach a debugger (debugpy, DAP) at 127.0.0.1:PORT (PORT+1 for the next Python "
         "step, ...); the first execution waits for it, and the timeout stops while it holds "
-        "a step. Runs one execution at a time. See docs/debugging.md.",
-        ENVIRONMENT,
+        "a step. One execution at a time: --concurrency above 1 is refused. See "
+        "docs/debugging.md.",
+        DEVELOPMENT,
         show_default=False,
     )
     trigger: str | None = _option(

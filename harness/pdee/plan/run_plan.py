@@ -29,7 +29,7 @@ from ..lifecycle.scheduler import (
 from ..provision.image import DEFAULT_TAG
 from ..provision.packages import Requirement
 from ..runtime.expressions import steps_named
-from .controls import Controls, check_cron_trigger, controls, cron_schedule
+from .controls import QUEUES, Controls, check_cron_trigger, controls, cron_schedule
 from .environment import build_env
 from .events import MAX_SPAN_S, MAX_SPAN_YEARS, Schedule, load_events, load_schedule, parse_events
 from .options import RunKeywords, RunOptions
@@ -55,6 +55,9 @@ PLATFORM_MAX_TIMEOUT_S = 750.0
 DEFAULT_TIMEOUT_S = {"timer": 60.0}
 HTTP_TIMEOUT_S = 30.0
 TRIGGERS = ("http", "timer", "email")  # what --trigger names, for step files
+# The start of the progress line a run under --debug-port prints as its first execution
+# starts to wait for the debugger (the CLI prints the attach note then).
+DEBUG_WAIT = "the first execution waits for a debugger on"
 MAX_EES = 64  # pdee's own bound on --concurrency and --warm-workers, not the platform's
 # The virtual clock's bounds: a gap between events (interval, idle timeout) of at most a
 # year (the platform's longest delay), and a run that spans at most a century, so that
@@ -196,10 +199,7 @@ def _arrivals(
     cron: CronSchedule | None = None,
 ) -> tuple[Arrivals, dict[str, Any]]:
     """The virtual arrival times, and how the report describes them."""
-    if sum(x is not None for x in (interval, rate, schedule, cron)) > 1:
-        raise UsageError(
-            "--interval, --rate, --schedule and --cron each set arrival times; use one"
-        )
+    _one_arrival_option(interval, rate, schedule, cron)
     if cron is not None:
         count = count if count is not None else len(user_events) if user_events else 1
         times = cron.times(datetime.now(timezone.utc), count)
@@ -246,6 +246,15 @@ def _cron_origin(arrivals: Arrivals) -> datetime | None:
     if isinstance(times, CronTimes):
         return times.first()
     return None
+
+
+def _one_arrival_option(*set_times: object) -> None:
+    """Raises UsageError if more than one of ``--interval``, ``--rate``, ``--schedule``
+    and ``--cron`` is given."""
+    if sum(x is not None for x in set_times) > 1:
+        raise UsageError(
+            "--interval, --rate, --schedule and --cron each set arrival times; use one"
+        )
 
 
 def _check_span(count: int, gap_s: float, option: str) -> None:
@@ -419,6 +428,82 @@ def build_plan(steps: Sequence[StrPath], **options: Unpack[RunKeywords]) -> RunP
     return plan_from(steps, RunOptions.of(options, "build_plan"))
 
 
+def _memory(value: str | int) -> int:
+    memory_bytes = _size(value, "--memory")
+    if memory_bytes > PLATFORM_MAX_MEMORY:
+        raise UsageError(f"--memory {value} is over the platform's maximum of 10GB")
+    return memory_bytes
+
+
+def _timeout(value: Any) -> float | None:
+    timeout: float | None = _number(value, "--timeout")
+    if timeout is not None and not 0 < timeout <= PLATFORM_MAX_TIMEOUT_S:
+        raise UsageError(f"--timeout {timeout:g} is out of range; the platform allows 0 < s <= 750")
+    return timeout
+
+
+def _events(value: Any) -> int | None:
+    events: int | None = _number(value, "--events", int)
+    if events is not None and not 1 <= events <= MAX_EVENTS:
+        raise UsageError(f"--events {events}: give at least 1 execution, at most {MAX_EVENTS:,}")
+    return events
+
+
+def _tmp_size(value: str | int) -> int:
+    tmp_size_bytes = _size(value, "--tmp-size")
+    if tmp_size_bytes > MAX_TMP_BYTES:
+        raise UsageError(
+            f"--tmp-size {value} is over pdee's bound of {format_size(MAX_TMP_BYTES)} "
+            f"(the platform's /tmp is 2GB); give a smaller size"
+        )
+    return tmp_size_bytes
+
+
+def validate_options(given: RunOptions) -> None:
+    """Check the options on their own, reading no file: what no edit of a step or input
+    file can fix (``build_plan`` checks it first; ``--watch`` before it waits).
+
+    Raises:
+        UsageError: an option out of range or of the wrong kind, or two that contradict
+            each other.
+    """
+    _trigger(given.trigger, None)
+    if given.cron is not None:
+        cron_schedule(given.cron, given.timezone, None)
+    _one_arrival_option(given.interval, given.rate, given.schedule, given.cron)
+    if given.schedule is not None and (given.event is not None or given.event_file is not None):
+        raise UsageError("--schedule holds the events; drop --event and --event-file")
+    if given.event is not None:  # inline JSON (with --event-file: refused, read neither)
+        _user_events(given.event, given.event_file)
+    memory_bytes = _memory(given.memory)
+    _timeout(given.timeout)
+    _events(given.events)
+    _cpus(given.cpus, memory_bytes)
+    _number(given.seed, "--seed", int)
+    _arrivals(  # the spacing's ranges; --cron's is checked above, --schedule's file later
+        1, 0, _number(given.interval, "--interval"), _number(given.rate, "--rate"), None, None
+    )
+    port = _number(given.debug_port, "--debug-port", int)
+    if port is not None and not 1024 <= port <= 65535:
+        raise UsageError(f"--debug-port {port}: give a port from 1024 to 65535")
+    _one_at_a_time(given)
+    _policy(
+        _mode(given.mode),
+        _number(given.concurrency, "--concurrency", int),
+        _number(given.idle_timeout, "--idle-timeout"),
+        _number(given.chaos, "--chaos"),
+        _number(given.warm_workers, "--warm-workers", int),
+        0,
+    )
+    data = given.resume_data
+    if isinstance(data, str) and data.startswith("@") and given.resume_after is not None:
+        data = None  # @FILE: a watched file, read with the others
+    _resume(given.resume_after, data)
+    _tmp_size(given.tmp_size)
+    controls(given.throttle, _number(given.queue_size, "--queue-size", int), None, QUEUES)
+    _auto_retry(given.auto_retry, None)
+
+
 def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
     """``build_plan`` for options already taken in (``RunOptions.of``, which names the
     function a misspelled keyword was given to).
@@ -428,6 +513,7 @@ def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
     """
     if isinstance(steps, (str, PathLike)):
         raise UsageError("steps: give a list of step files, e.g. ['step.py']")
+    validate_options(given)  # what no edit of a file fixes, before the files are read
     workflow, synced = load_sources([Path(step) for step in steps])
     given_trigger = _trigger(given.trigger, synced)
     # --cron, else (when no other option sets arrival times) the synced timer's schedule.
@@ -440,24 +526,16 @@ def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
         if synced is None:
             given_trigger = "timer"  # step files on a schedule: a timer's events and timeout
     trigger = given_trigger or (synced.trigger if synced is not None else "http")
-    if given.schedule is not None and (given.event is not None or given.event_file is not None):
-        raise UsageError("--schedule holds the events; drop --event and --event-file")
     user_events = _user_events(given.event, given.event_file)
     schedule = load_schedule(Path(given.schedule)) if given.schedule is not None else None
-    memory_bytes = _size(given.memory, "--memory")
-    if memory_bytes > PLATFORM_MAX_MEMORY:
-        raise UsageError(f"--memory {given.memory} is over the platform's maximum of 10GB")
-    timeout = _number(given.timeout, "--timeout")
+    memory_bytes = _memory(given.memory)
+    timeout = _timeout(given.timeout)
     timeout_from = "given"
     if timeout is None and synced is not None and synced.lambda_timeout_s is not None:
         timeout, timeout_from = synced.lambda_timeout_s, "workflow.yaml"
     if timeout is None:
         timeout, timeout_from = DEFAULT_TIMEOUT_S.get(trigger, HTTP_TIMEOUT_S), "default"
-    if not 0 < timeout <= PLATFORM_MAX_TIMEOUT_S:
-        raise UsageError(f"--timeout {timeout:g} is out of range; the platform allows 0 < s <= 750")
-    events = _number(given.events, "--events", int)
-    if events is not None and not 1 <= events <= MAX_EVENTS:
-        raise UsageError(f"--events {events}: give at least 1 execution, at most {MAX_EVENTS:,}")
+    events = _events(given.events)
     cpus_value, cpus_from = _cpus(given.cpus, memory_bytes)
     seed = given.seed
     if seed is None:
@@ -488,12 +566,7 @@ def plan_from(steps: Sequence[StrPath], given: RunOptions) -> RunPlan:
     resumed_after, resumed_with = _resume(given.resume_after, given.resume_data)
     workflow, stores = with_stores(with_inputs(workflow, inputs), given.data_stores)
     workflow = with_results(workflow, given.step_results)
-    tmp_size_bytes = _size(given.tmp_size, "--tmp-size")
-    if tmp_size_bytes > MAX_TMP_BYTES:
-        raise UsageError(
-            f"--tmp-size {given.tmp_size} is over pdee's bound of {format_size(MAX_TMP_BYTES)} "
-            f"(the platform's /tmp is 2GB); give a smaller size"
-        )
+    tmp_size_bytes = _tmp_size(given.tmp_size)
     code = code_bytes(workflow)
     if code >= tmp_size_bytes:
         raise UsageError(
@@ -564,12 +637,17 @@ def _debug_port(given: RunOptions, steps: Sequence[Step]) -> int | None:
     if not 1024 <= port <= 65536 - count:
         last = f" (and the next {count - 1} for the other Python steps)" if count > 1 else ""
         raise UsageError(f"--debug-port {port}: give a port from 1024 to {65536 - count}{last}")
+    _one_at_a_time(given)
+    return port
+
+
+def _one_at_a_time(given: RunOptions) -> None:
+    """Raises UsageError if --debug-port is given with --concurrency above 1."""
     concurrency = _number(given.concurrency, "--concurrency", int)
-    if concurrency != 1:
+    if given.debug_port is not None and concurrency != 1:
         raise UsageError(
             f"--debug-port debugs one execution at a time: drop --concurrency {concurrency}"
         )
-    return port
 
 
 def debugged_steps(steps: Sequence[Step]) -> list[Step]:
