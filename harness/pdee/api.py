@@ -184,7 +184,7 @@ def watch(
         steps: the step files, in workflow order, or one workflow folder (or, for a
             check, a project).
         each: one run; what it raises as a ``PdeeError`` goes to ``on_problem`` and the
-            watch goes on.
+            watch goes on, but for no Docker daemon or no image, which end it.
         outputs: the files the runs write, which never count as a change.
         on_problem: told of a syntax error in a step file (``each`` is not called) or a
             run refused, with one message.
@@ -194,6 +194,7 @@ def watch(
 
     Raises:
         UsageError: a keyword that is no option, or the watcher failed.
+        BackendUnavailable, ImageError: from ``each``: no save fixes them.
         KeyboardInterrupt, Terminated: Ctrl-C or SIGTERM, the watcher closed.
     """
     RunOptions.of(options, "watch", also=("outputs", "on_problem", "on_waiting", "stop"))

@@ -142,7 +142,7 @@ def test_each_commands_help_says_what_the_option_does_there():
     assert "--cron alone runs its schedule's first instant" in run
     assert "app (event source) trigger" in run
     serve = _text(_help("serve"))
-    assert "No effect on serve, which serves an HTTP trigger" in serve
+    assert "No effect on serve: an HTTP trigger has no queue" in serve
 
 
 def test_every_option_of_the_commands_is_declared_in_cli_options():

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pytest
 
-from pdee.errors import PdeeError, UsageError
+from pdee.errors import BackendUnavailable, ImageError, PdeeError, UsageError
 from pdee.lifecycle.scheduler import Mode, Policy, Retire, Retirement, Scheduler
 from pdee.provision.image import PLATFORM_PYTHON
 from pdee.watching import session
@@ -255,3 +255,19 @@ def test_a_redeploy_starts_the_warm_workers_anew():
     assert len(prestarted) == 2 and not set(prestarted) & set(first)
     assert scheduler.finish(busy, 2.0) == [Retirement(busy, 2.0, Retire.REDEPLOY)]
     assert scheduler.arrive(1, 3.0).prestarted == []  # two new warm workers already
+
+
+@pytest.mark.parametrize(
+    "error", [ImageError("image nope:1 not found"), BackendUnavailable("no Docker daemon")]
+)
+def test_what_no_save_fixes_ends_the_watch(tmp_path, fake_watcher, error):
+    step = _step(tmp_path)
+    fake_watcher.batches = [{step}]
+    problems: list[str] = []
+
+    def each(_change: Change) -> None:
+        raise error
+
+    with pytest.raises(type(error)):
+        session.watch([step], {}, each, on_problem=lambda _c, m: problems.append(m))
+    assert problems == [] and fake_watcher.made[-1].closed

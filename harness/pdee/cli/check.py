@@ -49,6 +49,9 @@ def check(
     allow_link_local: o.AllowLinkLocal = o.D.allow_link_local,
     image: o.Image = o.D.image,
     offline: o.Offline = o.D.offline,
+    include_inactive: o.IncludeInactive = False,
+    shard: o.Shard = None,
+    watch: o.WatchCheck = False,
     json_path: Annotated[
         Path | None,
         typer.Option(
@@ -59,9 +62,6 @@ def check(
     ] = None,
     junit_path: o.Junit = None,
     html_path: o.Html = None,
-    include_inactive: o.IncludeInactive = False,
-    shard: o.Shard = None,
-    watch: o.WatchCheck = False,
 ) -> None:
     """Prove a step safe to deploy: cold, warm, growth, headroom, state, cleanup, chaos.
 

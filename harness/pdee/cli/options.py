@@ -23,7 +23,7 @@ from ..plan.options import (
     OPTION_NAMES,
     OUTPUT,
     PROJECT,
-    QUEUE_SIZE_HELP,
+    QUEUE_SIZE_IS,
     CheckKeywords,
     RunKeywords,
     declared,
@@ -84,7 +84,8 @@ ServeQueueSize = Annotated[
     int | None,
     _run_option(
         "queue_size",
-        help=f"{QUEUE_SIZE_HELP} No effect on serve, which serves an HTTP trigger.",
+        help=f"{QUEUE_SIZE_IS} No effect on serve: an HTTP trigger has no queue on the "
+        "platform (only an app's, an event source's, has). See docs/arrivals.md.",
     ),
 ]
 Cron = Annotated[str | None, _run_option("cron", metavar="EXPR")]
@@ -154,8 +155,8 @@ WatchRun = Annotated[
     typer.Option(
         "--watch",
         help="After the run, wait for a change to the step files, the workflow folder or "
-        "the files given (--event-file, --schedule, --inputs, --env-file, --step-result "
-        f"@FILE), then run again as after a redeploy (new EEs). {WATCH_DOCS}",
+        "the files given (--event-file, --schedule, --inputs, --env-file, --step-result or "
+        f"--resume-data @FILE), then run again as after a redeploy (new EEs). {WATCH_DOCS}",
         rich_help_panel=DEVELOPMENT,
     ),
 ]

@@ -25,11 +25,12 @@ from ..provision.image import DEFAULT_TAG
 if TYPE_CHECKING:
     from .steps import StrPath
 
-# --queue-size's help; ``serve`` adds that it changes nothing for the HTTP trigger it serves.
+# --queue-size's help: what it is, then where it applies (``serve`` says its own).
+QUEUE_SIZE_IS = "Events that may wait to start; more are dropped (Event Queue Full)."
 QUEUE_SIZE_HELP = (
-    "Events that may wait to start; more are dropped (Event Queue Full). Only a workflow "
-    "with an app (event source) trigger has a queue, of 100 unless given (the free "
-    "plan's); HTTP, timer and email triggers do not queue. See docs/arrivals.md."
+    f"{QUEUE_SIZE_IS} Only a workflow with an app (event source) trigger has a queue, of "
+    "100 unless given (the free plan's); HTTP, timer and email triggers do not queue. See "
+    "docs/arrivals.md."
 )
 
 # The CLI's help panels, in the order they are shown.
@@ -96,8 +97,9 @@ class RunOptions:
     )
     cron: str | None = _option(
         None,
-        "A timer trigger's cron schedule: events at its instants on the virtual clock, e.g. "
-        '"*/15 * * * *" (default: the timer\'s schedule in workflow.yaml, if it holds one).',
+        "A timer trigger's cron schedule, five fields (minute hour day month weekday), e.g. "
+        '"*/15 * * * *": events at its instants on the virtual clock (default: the timer\'s '
+        "schedule in workflow.yaml, if it holds one).",
         EVENTS,
         show_default=False,
     )

@@ -5,7 +5,8 @@ the platform runs a workflow again after a redeploy.
 made while a run goes on make the next run start as soon as it ends). Before each call
 the step files are compiled: a syntax error is one message (``on_problem``) and no run,
 and the watch goes on, as it does after a run refused with a ``PdeeError`` (a bad event
-file saved, the daemon gone). What to watch is worked out again after each run, so a
+file saved), but for what no save can fix (``UNFIXABLE``: no Docker daemon, no image),
+which ends it. What to watch is worked out again after each run, so a
 step added to ``workflow.yaml`` is watched from the next run on. A Ctrl-C or SIGTERM
 (on the calling thread) or ``stop`` ends it; the watcher is closed on every way out.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import PdeeError
+from ..errors import BackendUnavailable, ImageError, PdeeError
 from .targets import Targets, divider, syntax_error, targets
 from .watcher import Watcher
 
@@ -46,6 +47,10 @@ class Change:
 OnProblem = Callable[[Change, str], None]
 
 
+# What a run raises that no save of a watched file can fix: it ends the watch.
+UNFIXABLE: tuple[type[PdeeError], ...] = (BackendUnavailable, ImageError)
+
+
 def watch(
     steps: Sequence[Any],
     options: Mapping[str, Any],
@@ -62,7 +67,8 @@ def watch(
     Args:
         steps: the command's step files, workflow folder or project.
         options: its run options (which name the event, inputs, env, schedule files).
-        each: runs the command once; a ``PdeeError`` it raises goes to ``on_problem``.
+        each: runs the command once; a ``PdeeError`` it raises goes to ``on_problem``
+            (one of ``UNFIXABLE`` ends the watch).
         outputs: the files the command writes, which never count as a change.
         on_problem: told of a syntax error (no run) or a refused run (default: ignored).
         on_waiting: told, after each run, what the watch waits for.
@@ -71,6 +77,7 @@ def watch(
     Raises:
         KeyboardInterrupt, Terminated: a signal, once the watcher is closed.
         UsageError: the watcher failed.
+        BackendUnavailable, ImageError: from ``each``: no save fixes them.
     """
     outputs = list(outputs)
     problem = on_problem or (lambda _change, _message: None)
@@ -85,6 +92,8 @@ def watch(
             else:
                 try:
                     each(change)
+                except UNFIXABLE:
+                    raise
                 except PdeeError as exc:
                     problem(change, str(exc))
             now = targets(steps, options, outputs)
