@@ -484,8 +484,8 @@ def validate_options(given: RunOptions) -> None:
         1, 0, _number(given.interval, "--interval"), _number(given.rate, "--rate"), None, None
     )
     port = _number(given.debug_port, "--debug-port", int)
-    if port is not None and not 1024 <= port <= 65535:
-        raise UsageError(f"--debug-port {port}: give a port from 1024 to 65535")
+    if port is not None:
+        _port_range(port, 1)  # a port for each Python step: checked with the steps
     _one_at_a_time(given)
     _policy(
         _mode(given.mode),
@@ -634,11 +634,16 @@ def _debug_port(given: RunOptions, steps: Sequence[Step]) -> int | None:
     count = len(debugged_steps(steps))
     if count == 0:
         raise UsageError("--debug-port: the workflow has no Python step to debug")
+    _port_range(port, count)
+    _one_at_a_time(given)
+    return port
+
+
+def _port_range(port: int, count: int) -> None:
+    """Raises UsageError if ``count`` ports from ``port`` on are not all 1024 to 65535."""
     if not 1024 <= port <= 65536 - count:
         last = f" (and the next {count - 1} for the other Python steps)" if count > 1 else ""
         raise UsageError(f"--debug-port {port}: give a port from 1024 to {65536 - count}{last}")
-    _one_at_a_time(given)
-    return port
 
 
 def _one_at_a_time(given: RunOptions) -> None:
