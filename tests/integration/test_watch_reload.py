@@ -113,7 +113,7 @@ def test_run_watch_runs_new_code_in_new_ees_and_goes_on_past_a_syntax_error(tmp_
         out = pdee.out
         first = wait_for("the first run", lambda: report_of(report))
         assert returned(first) == [{"v": 1, "count": 1}, {"v": 1, "count": 2}]
-        wait_for("the watch", lambda: "watching 1 file(s)" in out()[1] or None)
+        wait_for("the watch", lambda: "watching 1 file for" in out()[1] or None)
         assert containers(pdee.label) == []  # each run removed its own EEs
 
         step.write_text(COUNTER.replace('"v": 1', '"v": 2'))
@@ -133,7 +133,7 @@ def test_run_watch_runs_new_code_in_new_ees_and_goes_on_past_a_syntax_error(tmp_
         step.write_text(COUNTER.replace('"v": 1', '"v": 3'))
         third = wait_for("the run of v3: the watch went on", lambda: _with_v(report, 3))
         assert returned(third) == [{"v": 3, "count": 1}, {"v": 3, "count": 2}]
-        wait_for("the watch again", lambda: out()[1].count("watching 1 file(s)") >= 4 or None)
+        wait_for("the watch again", lambda: out()[1].count("watching 1 file for") >= 4 or None)
 
         assert pdee.interrupt() == 0, out()
     stdout, stderr = out()
