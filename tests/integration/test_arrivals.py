@@ -37,7 +37,7 @@ def test_a_throttle_of_2_a_minute_spreads_a_burst_over_the_next_windows(write_st
     assert windows == [0, 0, 1, 1, 2]  # two a window, the later ones held for the next
     assert [e.at_s for e in result.executions][2::2] == [60.0, 120.0]  # as a window opens
     assert all(e.arrived_at_s == 0.0 for e in result.executions)
-    assert result.settings.controls["throttle"] == {"limit": 2, "interval_s": 60.0}
+    assert result.settings.controls.to_json()["throttle"] == {"limit": 2, "interval_s": 60.0}
 
 
 def test_a_queue_of_1_with_a_slow_step_drops_what_arrives_while_one_waits(tmp_path: Path):

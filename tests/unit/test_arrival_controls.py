@@ -48,7 +48,7 @@ def step(write_step):
 def test_a_throttle_is_checked_and_reported_as_given(step):
     plan = build_plan([step], throttle="2/60")
     assert plan.controls.throttle == Throttle(2, 60.0) and plan.controls.throttle_from == "given"
-    assert plan.controls.describe()["throttle"] == {"limit": 2, "interval_s": 60.0}
+    assert plan.controls.describe().to_json()["throttle"] == {"limit": 2, "interval_s": 60.0}
 
 
 @pytest.mark.parametrize(

@@ -273,7 +273,11 @@ def test_a_run_retries_until_the_step_passes_and_counts_it(tmp_path):
     assert (summary.ok, summary.failed, summary.retried_parts, summary.retried) == (1, 0, 2, 1)
     assert summary.failed_after_retries == 0
     assert result.passed and report.exit_code(result) == 0
-    assert result.settings.auto_retry == {"on": True, "max_retries": 8, "backoff_s": schedule()}
+    assert result.settings.auto_retry.to_json() == {
+        "on": True,
+        "max_retries": 8,
+        "backoff_s": schedule(),
+    }
     line = terminal.summary_line(result)
     assert "3 executions: 1 ok, 0 failed, 2 retried (1 execution retried, 0 failed after" in line
     report.write_run(tmp_path / "r.json", result)
@@ -308,7 +312,7 @@ def test_an_oom_is_not_retried_in_a_run():
 def test_without_auto_retry_a_run_does_not_retry():
     result = Runner(FlakyBackend(), plan({"ok_on": 2}, auto_retry=False)).run()
     assert len(result.executions) == 1 and result.executions[0].retry is None
-    assert result.settings.auto_retry == {"on": False}
+    assert result.settings.auto_retry.to_json() == {"on": False}
 
 
 def test_with_auto_retry_the_writes_a_store_took_are_kept_and_a_forged_call_is_not():

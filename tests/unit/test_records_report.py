@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from pdee.lifecycle.admission import Throttle
+from pdee.lifecycle.retry import described
 from pdee.lifecycle.scheduler import Decision, Retire, Start
 from pdee.outputs import report
-from pdee.outputs.terminal import index_ranges, sparkline
+from pdee.outputs.terminal import index_ranges, packages_line, sparkline, summary_line
+from pdee.plan.settings import ControlsSetting
 from pdee.provision.image import python_note
 from pdee.results import reply as replies
 from pdee.results.log import ExecutionLog
-from pdee.results.records import EELife, Execution, RunResult, Settings, Status
+from pdee.results.records import (
+    EELife,
+    Execution,
+    InstalledPackage,
+    Retry,
+    RunResult,
+    Settings,
+    Status,
+)
 from pdee.runtime import protocol
 
 
@@ -250,6 +262,49 @@ def test_the_report_keeps_its_contract():
     assert built["ees"][0]["retired"] == "chaos" and built["interrupted"] is False
     assert built["aborted"] is None
     assert built["pending_parts"] == 0
+
+
+def test_the_typed_settings_keep_the_reports_shape():
+    result = run_result()
+    settings = result.settings
+    assert settings.to_json()["controls"] == {
+        "throttle": None,
+        "throttle_from": "none",
+        "queue_size": None,
+        "queue_from": "none",
+    }
+    assert settings.to_json()["auto_retry"] == {"on": False}
+    settings.controls = ControlsSetting(Throttle(2, 60.0), "given", 100, "default")
+    settings.auto_retry = described(True)
+    settings.packages = [InstalledPackage("requests", "2.32.3", 400_000)]
+    built = json.loads(json.dumps(report.build(result)))["settings"]
+    assert built["controls"] == {
+        "throttle": {"limit": 2, "interval_s": 60.0},
+        "throttle_from": "given",
+        "queue_size": 100,
+        "queue_from": "default",
+    }
+    assert built["auto_retry"] == {
+        "on": True,
+        "max_retries": 8,
+        "backoff_s": [141.0, 282.0, 565.0, 1129.0, 2259.0, 4518.0, 9035.0, 18071.0],
+    }
+    assert built["packages"] == [{"name": "requests", "version": "2.32.3", "bytes": 400_000}]
+    line = summary_line(result)
+    assert "throttle 2/60s, queue 100" in line and "retried" in line
+    assert "requests==2.32.3" in packages_line(result)
+
+
+def test_an_execution_and_its_brief_agree_on_failed():
+    error = {"type": "ValueError", "message": "boom", "step": "s", "traceback": None}
+    failed = execution(2, "error", error=error)
+    retried = replace(failed, retry=Retry("s", 1, "retried", 141.0, 5))
+    given_up = replace(failed, retry=Retry("s", 9, "failed after 8 retries"))
+    for record, verdict in ((failed, True), (retried, False), (given_up, True)):
+        assert record.failed is record.brief.failed is verdict
+        assert record.passed is record.brief.passed is False
+    ok = execution(0, "ok")
+    assert ok.passed and ok.brief.passed and not ok.failed and not ok.brief.failed
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import PdeeError
+from ..plan.events import iso_ms
 from ..plan.sizes import plural
 from ..services import data_stores
 from .common import fail, say
@@ -28,7 +29,7 @@ def iso_time(ts: float | None) -> str | float | None:
         moment = datetime.fromtimestamp(ts, timezone.utc)
     except (OverflowError, ValueError, OSError):
         return ts
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_ms(moment)
 
 
 @app.command("show")

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..lifecycle.retry import MAX_RETRIES, backoff_s, why_not
 from ..lifecycle.scheduler import Decision, Start
-from ..plan.events import MAX_SPAN_S
+from ..plan.events import MAX_SPAN_S, iso_ms
 from ..results.records import Execution, Retry, StepResult
 from ..runtime.pd import URL_BASE
 from .parts import Part, Resumption, past_the_clock
@@ -102,10 +102,6 @@ def pending(execution: Execution) -> Execution:
     return replace(execution, retry=replace(execution.retry, outcome="pending", retried_as=None))
 
 
-def _iso(when: datetime) -> str:
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _exported(execution: Execution, step: str, attempt: int, next_at: datetime | None) -> Execution:
     """``execution`` with the failed step's ``$summary`` and ``$attempt`` exports."""
     error = execution.error
@@ -114,14 +110,14 @@ def _exported(execution: Execution, step: str, attempt: int, next_at: datetime |
         summary = f"failed on attempt {attempt}, after {attempt - 1} retries: no more retries"
     else:
         summary = (
-            f"retried {attempt - 1} of {MAX_RETRIES} times; retry {attempt} at {_iso(next_at)}"
+            f"retried {attempt - 1} of {MAX_RETRIES} times; retry {attempt} at {iso_ms(next_at)}"
         )
     where = f"{URL_BASE}/{execution.context_id or 'execution'}/retry"
     details: dict[str, Any] = {
         "error": {"name": error.type, "message": error.message, "stack": error.traceback},
         "cancel_url": f"{where}/cancel",
         "rerun_url": f"{where}/rerun",
-        "resume_ts": _iso(next_at) if next_at is not None else None,
+        "resume_ts": iso_ms(next_at) if next_at is not None else None,
     }
     result = execution.steps.get(step) or StepResult(None, {}, "", 0.0)
     exports = {**result.exports, "$summary": summary, "$attempt": details}

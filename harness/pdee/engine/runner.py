@@ -57,7 +57,15 @@ from ..plan.sizes import format_size, plural
 from ..provision import packages
 from ..provision.image import check_image, python_note
 from ..provision.recipe import cache_lock
-from ..results.records import EELife, Execution, RunResult, Settings, StepError, StoreAtEnd
+from ..results.records import (
+    EELife,
+    Execution,
+    InstalledPackage,
+    RunResult,
+    Settings,
+    StepError,
+    StoreAtEnd,
+)
 from ..runtime import protocol
 from ..services.data_stores import DataStore
 from ..version import __version__
@@ -87,7 +95,7 @@ class Deployment:
 
     plan: RunPlan
     image: str
-    packages: list[dict[str, Any]]
+    packages: list[InstalledPackage]
     switched: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
@@ -330,7 +338,7 @@ class Runner:
         tag, self.result.settings.packages = self._package_image(image, self.plan)
         self.spec = replace(self.spec, image=tag)
 
-    def _package_image(self, image: ImageInfo, plan: RunPlan) -> tuple[str, list[dict[str, Any]]]:
+    def _package_image(self, image: ImageInfo, plan: RunPlan) -> tuple[str, list[InstalledPackage]]:
         """The image with ``plan``'s packages, made (once) if need be, and the packages.
 
         Raises:
@@ -351,9 +359,7 @@ class Runner:
         wanted = packages.package_image(image, fetched)
         with cache_lock(f"image-{wanted.tag.replace(':', '-')}"):  # built once, not per run
             tag = self.backend.package_image(wanted, self.progress)
-        return tag, [
-            {"name": w.name, "version": w.version, "bytes": w.bytes} for w in fetched.wheels
-        ]
+        return tag, [InstalledPackage(w.name, w.version, w.bytes) for w in fetched.wheels]
 
     # -- redeploys (serve --reload): any thread prepares, the run's thread switches --
 

@@ -16,6 +16,9 @@ replayable from its seed, and the platform documents none.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 MAX_RETRIES = 8  # "re-rerunning the step up to 8 times"
 SPAN_S = 10 * 3600.0  # "over a 10 hour span"
 FACTOR = 2  # "exponential backoff": each delay doubles
@@ -59,8 +62,21 @@ def why_not(status: str, step: str | None, attempt: int) -> str | None:
     return None
 
 
-def described(on: bool) -> dict[str, object]:
+@dataclass(frozen=True)
+class AutoRetrySetting:
+    """The report's ``settings.auto_retry``: on or off, and when on, how many retries and
+    each one's delay after the attempt before it (seconds)."""
+
+    on: bool = False
+    max_retries: int = MAX_RETRIES
+    backoff_s: tuple[float, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        if not self.on:
+            return {"on": False}
+        return {"on": True, "max_retries": self.max_retries, "backoff_s": list(self.backoff_s)}
+
+
+def described(on: bool) -> AutoRetrySetting:
     """Auto-retry as the report's ``settings.auto_retry`` gives it."""
-    if not on:
-        return {"on": False}
-    return {"on": True, "max_retries": MAX_RETRIES, "backoff_s": schedule()}
+    return AutoRetrySetting(on, MAX_RETRIES, tuple(schedule()) if on else ())

@@ -176,7 +176,7 @@ def executions_table(result: RunResult) -> Table:
     flow = any(brief.flow for brief in briefs)  # a column only when an execution paused
     left = any(brief.tmp_files for brief in briefs)  # only when one left files in /tmp
     columns = ["#", "at", "EE", "start", "status", "duration", "/tmp peak", "memory peak"]
-    attempts = result.settings.auto_retry.get("on", False)  # a column with auto-retry
+    attempts = result.settings.auto_retry.on  # a column with auto-retry
     if attempts:
         columns.insert(5, "attempt")
     columns += ["flow"] * flow + ["left in /tmp"] * left
@@ -468,18 +468,17 @@ def summary_line(result: RunResult) -> str:
     else:
         pace = "schedule"
     env = f" | env {', '.join(settings.env)}" if settings.env else ""
-    controls = settings.controls
-    throttle = controls.get("throttle")
+    throttle, queue_size = settings.controls.throttle, settings.controls.queue_size
     if throttle:
-        pace += f", throttle {throttle['limit']}/{throttle['interval_s']:g}s"
-    if controls.get("queue_size") is not None:
-        pace += f", queue {controls['queue_size']}"
+        pace += f", throttle {throttle.limit}/{throttle.interval_s:g}s"
+    if queue_size is not None:
+        pace += f", queue {queue_size}"
     dropped = f", {s.dropped} dropped" if s.dropped else ""
     lifecycle = ""
     if settings.mode == "realistic":
         lifecycle = f", idle timeout {settings.idle_timeout_s:g} s, chaos {settings.chaos:g}"
     retried = ""
-    if settings.auto_retry.get("on"):
+    if settings.auto_retry.on:
         retried = (
             f", {s.retried_parts} retried ({s.retried} execution{'s' * (s.retried != 1)} "
             f"retried, {s.failed_after_retries} failed after retries)"
@@ -500,9 +499,9 @@ def summary_line(result: RunResult) -> str:
 def packages_line(result: RunResult) -> str:
     """Which packages the EEs got and what they left of /tmp."""
     settings = result.settings
-    names = ", ".join(f"{p['name']}=={p['version']}" for p in settings.packages)
+    names = ", ".join(package.spec for package in settings.packages)
     measured = [e.packages_bytes for e in result.executions.briefs() if e.packages_bytes]
-    taken = max(measured, default=sum(p["bytes"] for p in settings.packages))
+    taken = max(measured, default=sum(package.bytes for package in settings.packages))
     size = settings.tmp_size_bytes
     line = (
         f"packages: {names}: {format_size(taken)} of /tmp ({taken * 100 / size:.1f}%), "

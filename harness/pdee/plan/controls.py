@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import UsageError
 from ..lifecycle.admission import FREE_PLAN_QUEUE_SIZE, MAX_QUEUE_SIZE, Admission, Throttle
 from ..lifecycle.cron import UTC, CronSchedule
+from .settings import ControlsSetting
 from .synced import SyncedWorkflow
 
 QUEUES = "other"  # the trigger kind whose events the platform queues: an event source's
@@ -44,16 +45,9 @@ class Controls:
             return None
         return Admission(self.throttle, self.queue_size)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> ControlsSetting:
         """The report's ``settings.controls``."""
-        return {
-            "throttle": None
-            if self.throttle is None
-            else {"limit": self.throttle.limit, "interval_s": self.throttle.interval_s},
-            "throttle_from": self.throttle_from,
-            "queue_size": self.queue_size,
-            "queue_from": self.queue_from,
-        }
+        return ControlsSetting(self.throttle, self.throttle_from, self.queue_size, self.queue_from)
 
 
 def _throttle(text: Any, where: str) -> Throttle:

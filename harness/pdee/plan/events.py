@@ -151,15 +151,20 @@ class WorkflowIds:
         )
 
 
+def iso_ms(when: datetime) -> str:
+    """``when`` in ISO 8601 to the millisecond, UTC written as the platform writes it:
+    ``2026-12-06T14:30:00.250Z``."""
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def context(
     workflow: WorkflowIds, rng: random.Random, when: datetime | None = None
 ) -> dict[str, Any]:
     """``pd.steps["trigger"]["context"]`` for one execution: a fresh ``id`` each time."""
     execution_id = _id(rng)
-    ts = (when or datetime.now(timezone.utc)).isoformat(timespec="milliseconds")
     return {
         "id": execution_id,
-        "ts": ts.replace("+00:00", "Z"),
+        "ts": iso_ms(when or datetime.now(timezone.utc)),
         "pipeline_id": None,
         "workflow_id": workflow.workflow_id,
         "deployment_id": workflow.deployment_id,

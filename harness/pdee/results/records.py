@@ -16,10 +16,13 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from copy import deepcopy
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
+from ..lifecycle.retry import AutoRetrySetting
 from ..lifecycle.scheduler import Retire, Start
+from ..plan.settings import ControlsSetting
 from ..plan.sizes import plural
 from .log import ExecutionLog
 
@@ -43,6 +46,31 @@ class Status(str, enum.Enum):
     def passed(self) -> bool:
         """True for ``ok`` and ``exit``, which the platform counts as successes."""
         return self in (Status.OK, Status.EXIT)
+
+
+class Ended:
+    """``passed`` and ``failed`` from a ``status`` and ``retried``: one rule for an
+    execution and for its ``Brief``."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        @property
+        def status(self) -> Status: ...
+
+        @property
+        def retried(self) -> bool: ...
+
+    @property
+    def passed(self) -> bool:
+        """It ended ok or by ``pd.flow.exit``: a success on the platform."""
+        return self.status.passed
+
+    @property
+    def failed(self) -> bool:
+        """It failed and no retry followed: the execution failed."""
+        return not self.passed and not self.retried
 
 
 @dataclass(frozen=True)
@@ -265,7 +293,7 @@ class Debugged:
 
 
 @dataclass(frozen=True)
-class Execution:
+class Execution(Ended):
     """One event's execution: where it ran, how it ended, what each step gave."""
 
     index: int
@@ -302,18 +330,9 @@ class Execution:
     debug: Debugged | None = None  # run under --debug-port
 
     @property
-    def passed(self) -> bool:
-        return self.status.passed
-
-    @property
     def retried(self) -> bool:
         """It failed and a retry followed: the execution's outcome is the retry's."""
         return self.retry is not None and self.retry.outcome == "retried"
-
-    @property
-    def failed(self) -> bool:
-        """It failed and no retry followed: the execution failed."""
-        return not self.passed and not self.retried
 
     def __repr__(self) -> str:
         if self.status is Status.DROPPED:
@@ -438,7 +457,7 @@ class Execution:
 
 
 @dataclass(frozen=True, slots=True)
-class Brief:
+class Brief(Ended):
     """One execution in a few fields: what stays in memory of it during a run."""
 
     index: int
@@ -458,14 +477,22 @@ class Brief:
     retried: bool = False  # it failed, and a retry followed
     first_index: int | None = None  # the execution's first part, for parts 2 and on
 
-    @property
-    def passed(self) -> bool:
-        return self.status.passed
+
+@dataclass(frozen=True)
+class InstalledPackage:
+    """A package every EE gets (dependencies included): its version, and the bytes it
+    takes installed in /tmp."""
+
+    name: str
+    version: str
+    bytes: int
 
     @property
-    def failed(self) -> bool:
-        """It failed and no retry followed."""
-        return not self.passed and not self.retried
+    def spec(self) -> str:
+        return f"{self.name}=={self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))  # shallow: its values are JSON already
 
 
 @dataclass
@@ -528,7 +555,7 @@ class Settings:
     pdee_version: str
     run_id: str
     # The packages every EE gets: name, version, bytes installed (dependencies included).
-    packages: list[dict[str, Any]] = field(default_factory=list)
+    packages: list[InstalledPackage] = field(default_factory=list)
     env: list[str] = field(default_factory=list)  # the variables' names (never values)
     cpus: float = 1.0  # each EE's CPU limit
     cpus_from: str = "default"  # "default", "given" or "platform" (scaled with memory)
@@ -537,18 +564,22 @@ class Settings:
     # the file each is kept in (None: the run's).
     data_stores: dict[str, str | None] = field(default_factory=dict)
     # The throttle and the event queue, and where each came from (``plan.controls``).
-    controls: dict[str, Any] = field(default_factory=dict)
+    controls: ControlsSetting = field(default_factory=ControlsSetting)
     # The synced workflow the steps came from: name, id, folder, triggers, trigger.
     workflow: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # what pdee cannot do of the workflow
     recycle: bool = True  # cold starts may remake used EEs fresh (see EELife.recycled)
     # Auto-retry of errored executions: their retries as later parts ("auto_retry" false:
     # off), with each retry's delay after the attempt before it (seconds).
-    auto_retry: dict[str, Any] = field(default_factory=lambda: {"on": False})
+    auto_retry: AutoRetrySetting = field(default_factory=AutoRetrySetting)
     debug_port: int | None = None  # --debug-port: the run was debugged
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = {item.name: deepcopy(getattr(self, item.name)) for item in fields(self)}
+        data["packages"] = [package.to_json() for package in self.packages]
+        data["controls"] = self.controls.to_json()
+        data["auto_retry"] = self.auto_retry.to_json()
+        return data
 
 
 @dataclass(frozen=True)
