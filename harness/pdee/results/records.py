@@ -575,11 +575,16 @@ class Settings:
     debug_port: int | None = None  # --debug-port: the run was debugged
 
     def to_json(self) -> dict[str, Any]:
-        data = {item.name: deepcopy(getattr(self, item.name)) for item in fields(self)}
-        data["packages"] = [package.to_json() for package in self.packages]
-        data["controls"] = self.controls.to_json()
-        data["auto_retry"] = self.auto_retry.to_json()
-        return data
+        return {item.name: _json(getattr(self, item.name)) for item in fields(self)}
+
+
+def _json(value: Any) -> Any:
+    """A field's report form: a record's ``to_json()`` (in a list too), else a copy."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, list):
+        return [_json(item) for item in value]
+    return deepcopy(value)
 
 
 @dataclass(frozen=True)
