@@ -117,13 +117,22 @@ def test_a_suspend_waits_for_its_resume_url_until_its_timeout_and_takes_the_data
 
 class PausingEE(FakeEE):
     """A workflow of two steps whose first pauses as its event says (``pause``: kind and
-    ms), the URLs from the run's ``flow_url``; the second returns what it got."""
+    ms), the URLs from the run's ``flow_url``; the second returns what it got. A body
+    with ``raise`` makes the first step hand out its URL (``backend.handed``) and raise,
+    so its pause is dropped."""
 
     def request(
         self, message: dict[str, Any], timeout_s: float, on_call: OnCall | None = None
     ) -> dict[str, Any]:
         reply = super().request(message, timeout_s, on_call)
         if message["type"] != protocol.RUN:
+            return reply
+        if message["event"].get("body", {}).get("raise"):
+            self.backend.handed.append(message["flow_url"])  # type: ignore[attr-defined]
+            reply["steps"] = {"ask": reply["steps"]["step"]}
+            reply["status"] = "error"
+            reply["error"] = {"type": "ValueError", "message": "after suspend",
+                              "traceback": None, "step": "ask"}  # fmt: skip
             return reply
         if message.get("start_step"):
             reply["steps"] = {"next": {**reply["steps"]["step"], "return_value": message}}
@@ -138,6 +147,10 @@ class PausingEE(FakeEE):
 
 
 class PausingBackend(FakeBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed: list[str] = []  # the flow URLs of the steps that raised
+
     def ee(self, spec: EESpec, run_id: str, ee_id: str) -> FakeEE:
         ee = PausingEE(self, spec, ee_id)
         self.ees.append(ee)
@@ -147,8 +160,8 @@ class PausingBackend(FakeBackend):
 class ServedRun:
     """A ``Runner`` fed by a ``RequestQueue``, with flow URLs, as ``pdee serve`` runs."""
 
-    def __init__(self) -> None:
-        backend = PausingBackend()
+    def __init__(self, auto_retry: bool = False) -> None:
+        backend = self.backend = PausingBackend()
         code = "def handler(pd):\n    return 1\n"
         plan = RunPlan(
             steps=[Step(name=n, path=Path(f"{n}.py"), code=code) for n in ("ask", "next")],
@@ -161,6 +174,7 @@ class ServedRun:
             timeout_s=30.0,
             network="none",
             image="pdee-ee:test",
+            auto_retry=auto_retry,
         )
         self.queue = RequestQueue()
         self.urls = FlowUrls()
@@ -232,6 +246,22 @@ def test_serve_resumes_a_delay_early_cancels_another_and_leaves_a_suspend_pendin
     outcomes = [result.executions.by_index(i).pause for i in (2, 4)]
     assert [p.outcome if p else None for p in outcomes] == ["cancelled", "pending"]
     assert result.pending_parts == 1 and len(result.executions) == 4
+
+
+def test_a_failed_parts_flow_url_is_unknown_even_with_a_retry_to_come():
+    # A step hands out its resume_url and raises: no pause, but auto-retry's retry
+    # follows. Its URLs lead nowhere (404), and the run goes on serving.
+    with ServedRun(auto_retry=True) as run:
+        failed = run.queue.submit({"body": {"raise": True}}).result(10)
+        assert failed.retry is not None and failed.retry.outcome == "retried"
+        token = run.backend.handed[0].split("/")[-1]
+        assert run.call(token, Action.RESUME).status == 404
+        assert run.call(token, Action.CANCEL).status == 404
+        later, _ = run.paused("delay", 3_600_000)  # still serving
+        assert later.pause is not None
+    result = run.result
+    assert result is not None and not result.aborted
+    assert result.executions.by_index(0).retry.outcome == "pending"  # type: ignore[union-attr]
 
 
 def test_the_server_answers_its_flow_urls_and_refuses_bad_bodies_without_using_them(write_step):

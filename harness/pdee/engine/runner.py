@@ -735,11 +735,13 @@ class Runner:
             self.plan.resume_data,
             by_url=self.flow_urls is not None,
         )
+        # Its flow URLs lead to the part that follows a real pause only: not to a
+        # failed part's retry (a step may hand out its URLs and then raise).
+        self.doors.open(decision.index, resumption.part.index if resumption else None)
         if resumption is None:  # a failed part's retry, as a later part too (auto-retry)
             execution, resumption = self.retries.after(
                 part, execution, decision, end_s, self.source.next_index
             )
-        self.doors.open(decision.index, resumption.part.index if resumption else None)
         if resumption is not None:
             self.source.next_index += 1
             heapq.heappush(self.resumptions, (resumption.at_s, resumption.part.index, resumption))
@@ -772,12 +774,12 @@ class Runner:
         found = [entry for entry in self.resumptions if entry[1] == index]
         if index is None or not found:
             return unknown(call.action)
+        record = self.result.executions.by_index(self.paused_by[index])
+        if record.pause is None:  # a retry's, not a pause's: no door leads there
+            return unknown(call.action)
         self.resumptions.remove(found[0])
         heapq.heapify(self.resumptions)
-        resumption = found[0][2]
-        paused = self.paused_by[index]
-        record = self.result.executions.by_index(paused)
-        assert record.pause is not None
+        resumption, paused = found[0][2], record.index
         what = f"#{paused}'s {record.pause.kind} after {record.pause.step}"
         if call.action is Action.CANCEL:
             self._settle(index, outcome="cancelled", resume_at_s=None, resumed_as=None)
@@ -792,10 +794,9 @@ class Runner:
     def _settle(self, index: int, **outcome: Any) -> None:
         """The paused part that part ``index`` follows: its pause's outcome, as a flow
         URL or a timeout decided it (its record replaced in place)."""
-        paused = self.paused_by.pop(index)
-        record = self.result.executions.by_index(paused)
-        assert record.pause is not None
-        self.result.executions.append(replace(record, pause=replace(record.pause, **outcome)))
+        record = self.result.executions.by_index(self.paused_by.pop(index))
+        if record.pause is not None:  # (a retry's part follows no pause: nothing to say)
+            self.result.executions.append(replace(record, pause=replace(record.pause, **outcome)))
 
     def _leave_pending(self) -> None:
         """The later parts that never ran, as the run ends before their time (``pdee
