@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 # serve's own keyword arguments, beside the run options.
 SERVE_KEYWORDS = ("custom_response", "host", "port", "backend", "on_execution", "on_request",
-                  "record", "http_event", "on_flow", "reload", "on_reload")  # fmt: skip
+                  "record", "http_event", "on_flow", "reload", "on_reload",
+                  "outputs")  # fmt: skip
 
 __all__ = ["Change", "Serving", "connections_for", "execute", "run", "serve", "watch"]
 
@@ -98,6 +99,7 @@ def serve(
     on_flow: Callable[[str, str, FlowAnswer], None] | None = None,
     reload: bool = False,
     on_reload: OnReload | None = None,
+    outputs: Sequence[StrPath | None] = (),
     **options: Unpack[RunKeywords],
 ) -> Iterator[Serving]:
     """Serve a workflow's HTTP trigger on ``host:port`` while the block runs.
@@ -124,6 +126,8 @@ def serve(
             record go on. A syntax error keeps the old code serving.
         on_reload: told of each reload, on the watch's thread: the ``Change``, and None
             once the new code serves, or why the old code still does.
+        outputs: the files the caller writes when serving stops (a report, say), which
+            a reload never takes for a change (the record file never is either).
         http_event: the event a request makes (the trigger's event data): ``"full"``
             (the request, with ``bodyRaw``), ``"body"`` (the body alone) or ``"raw"``
             (the full event and ``rawHeaders``, for a signature check).
@@ -154,7 +158,8 @@ def serve(
         if not reload:
             yield serving
             return
-        with reloading(serving, steps, options, on_reload, outputs=[record_path(record)]):
+        written = [record_path(record), *(record_path(path) for path in outputs)]
+        with reloading(serving, steps, options, on_reload, outputs=written):
             yield serving
 
 

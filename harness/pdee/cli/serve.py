@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,12 +12,9 @@ from ..engine.flow_urls import FlowAnswer
 from ..errors import PdeeError, RunAborted
 from ..interrupts import Terminated
 from ..outputs import debugging, report, terminal
-from ..plan.options import OUTPUT, RunOptions
-from ..plan.run_plan import plan_from
+from ..plan.options import OUTPUT
 from ..results.records import Execution, RunResult
-from ..serving.handle import answers_itself, serve_plan
 from ..serving.http_trigger import HttpEvent, custom_answer
-from ..watching.reload import reloading
 from ..watching.session import Change
 from . import options as o
 from .common import Consoles, HtmlReport, claimed, fail, finish, say, signal_code
@@ -113,10 +109,11 @@ def serve(
     interrupts.install()
     server: api.Serving | None = None
     result: RunResult | None = None
-    responds = custom_response  # and a workflow answered by its response action (below)
 
     def served(event: dict[str, Any], execution: Execution) -> None:
         answer = 200  # the default response went at once
+        # What it answers with: as it started (until it listens: as asked, at least).
+        responds = server.custom_response if server is not None else custom_response
         if responds:  # what the app sends (a 500 when the response cannot be sent)
             answer = custom_answer(execution.respond, execution.pause is not None).status
         say(
@@ -134,17 +131,10 @@ def serve(
             terminal.logs(Consoles.out, execution)
 
     def later_part(execution: Execution) -> None:
-        """A later part: a failed execution's retry, or a paused one's (after its delay,
-        or its resume_url)."""
-        if execution.part == 1:
-            return  # a request's: ``served`` says it
-        what = f"attempt {execution.attempt}" if execution.attempt > 1 else "part"
-        say(
-            f"#{execution.index} {what} {execution.part} of #{execution.first_index} "
-            f"{execution.start.value} {execution.ee} {execution.status.value} "
-            f"{execution.duration_ms:.1f} ms"
-        )
-        show(execution)
+        line = later_line(execution)
+        if line is not None:  # (a request's part: ``served`` says it)
+            say(line)
+            show(execution)
 
     def flow_call(method: str, path: str, answer: FlowAnswer) -> None:
         say(f"{method} {path} {answer.status} · {answer.text}")
@@ -170,11 +160,9 @@ def serve(
             options=given,
         ):
             try:
-                plan = plan_from(steps, RunOptions.of(given, "serve"))
-                responds = custom_response or answers_itself(plan)
-                with serve_plan(
-                    plan,
-                    custom_response=responds,
+                with api.serve(
+                    steps,
+                    custom_response=custom_response,
                     host=host,
                     port=port,
                     on_request=served,
@@ -182,7 +170,12 @@ def serve(
                     on_flow=flow_call,
                     record=record_path,
                     http_event=http_event,
+                    reload=reload,
+                    on_reload=reloaded,
+                    outputs=(report_path, junit_path, html_path),
+                    **given,
                 ) as server:
+                    plan = server.plan
                     synced = plan.workflow
                     what = f"workflow {synced.name}" if synced else ", ".join(map(str, steps))
                     say(f"serving {what} on {server.url} (Ctrl-C stops)")
@@ -191,14 +184,8 @@ def serve(
                     if plan.debug_port is not None:
                         note = debugging.attach_note(plan)
                         Consoles.err.print(note, markup=False, highlight=False)
-                    outputs = (report_path, junit_path, html_path, record_path)
                     try:
-                        with (
-                            reloading(server, steps, given, reloaded, outputs)
-                            if reload
-                            else (nullcontext())
-                        ):
-                            server.wait()  # until a signal, or the run ends by itself
+                        server.wait()  # until a signal, or the run ends by itself
                     except (KeyboardInterrupt, Terminated):
                         say(
                             "stopping: the requests in flight finish, every EE goes "
@@ -225,3 +212,20 @@ def serve(
     except PdeeError as exc:
         fail(exc)
     raise typer.Exit(report.exit_code(result))
+
+
+def later_line(execution: Execution) -> str | None:
+    """The line for a later part of an execution (None for a request's first part): a
+    failed part's retry ("#5 attempt 2 of #3") or a paused execution's next part ("#5
+    part 2 of #3"), after its delay or its resume_url."""
+    if execution.part == 1:
+        return None
+    if execution.attempt > 1:
+        what = f"attempt {execution.attempt}"
+    else:
+        what = f"part {execution.part}"
+    return (
+        f"#{execution.index} {what} of #{execution.first_index} "
+        f"{execution.start.value} {execution.ee} {execution.status.value} "
+        f"{execution.duration_ms:.1f} ms"
+    )

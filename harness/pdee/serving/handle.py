@@ -80,6 +80,12 @@ class Serving:
         return f"<Serving {self.url or 'stopped'}>"
 
     @property
+    def custom_response(self) -> bool:
+        """Whether callers wait for the workflow's response (``pd.respond``): as asked,
+        or as the workflow answers itself; as it started, whatever a reload brings."""
+        return self.requests.custom_response
+
+    @property
     def plan(self) -> RunPlan:
         """What it serves: the steps, the limits, the lifecycle's policy."""
         return self.runner.plan
