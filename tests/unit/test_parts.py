@@ -177,3 +177,13 @@ def test_a_yearly_rerun_loop_ends_at_the_century_with_its_report(tmp_path):
     written = json.loads((tmp_path / "report.json").read_text())
     assert written["executions"][-1]["pause"]["outcome"].startswith("not run: it would start")
     assert report.exit_code(result) == 0
+
+
+def test_the_part_that_follows_keeps_the_execution_and_starts_where_it_is_told():
+    first = Part(index=3, first_index=3, event={"a": 1}, trace_id="t", blobs={"k": {}})
+    later = first.following(7, 2, {"s": {"$return_value": 1}}, run={"runs": 2}, attempt=3)
+    assert later == Part(
+        index=7, first_index=3, number=2, event={"a": 1}, trace_id="t", start_step=2,
+        prior_steps={"s": {"$return_value": 1}}, run={"runs": 2}, attempt=3, blobs={"k": {}},
+    )  # fmt: skip
+    assert later.following(9, 2, {}).number == 3 and later.following(9, 2, {}).attempt == 1

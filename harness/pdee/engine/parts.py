@@ -59,6 +59,30 @@ class Part:
     # token's base64 ``data`` and content ``type``, served to the steps in the EE.
     blobs: dict[str, dict[str, str]] | None = field(default=None, repr=False)
 
+    def following(
+        self,
+        index: int,
+        start_step: int,
+        prior_steps: dict[str, Any],
+        run: dict[str, Any] | None = None,
+        attempt: int = 1,
+    ) -> Part:
+        """The part after this one, as execution ``index``: the same execution (its
+        first part, event, trace id and uploads), from step ``start_step`` on, with
+        ``prior_steps`` as its ``pd.steps``."""
+        return Part(
+            index=index,
+            first_index=self.first_index,
+            number=self.number + 1,
+            event=self.event,
+            trace_id=self.trace_id,
+            start_step=start_step,
+            prior_steps=prior_steps,
+            run=run,
+            attempt=attempt,
+            blobs=self.blobs,
+        )
+
     def message(self) -> protocol.RunPart:
         """What the runtime's ``run`` message gets beyond the event and context."""
         extra: protocol.RunPart = {"blobs": self.blobs} if self.blobs else {}
@@ -127,17 +151,7 @@ def follow(
     if not resume_at_s <= MAX_SPAN_S:  # NaN too
         landing = resume_at_s if math.isfinite(resume_at_s) else None
         return _with(execution, outcome=past_the_clock(resume_at_s), resume_at_s=landing), None
-    following = Part(
-        index=next_index,
-        first_index=part.first_index,
-        number=part.number + 1,
-        event=part.event,
-        trace_id=part.trace_id,
-        start_step=start,
-        prior_steps=prior,
-        run=run,
-        blobs=part.blobs,
-    )
+    following = part.following(next_index, start, prior, run)
     if waiting:  # until its resume_url is called, or its timeout (``resume_at_s``)
         return _with(execution, outcome=WAITING, resume_at_s=resume_at_s), Resumption(
             resume_at_s, following, until_called=True

@@ -13,7 +13,10 @@ the rules (8 retries, none after out-of-memory or a timeout).
 The failed step "will export a ``$summary`` property that tells you how many times the
 step has been retried, and an ``$attempt`` object" with ``error``, ``cancel_url``,
 ``rerun_url`` and ``resume_ts`` (the settings page): pdee adds both to the failed step's
-exports in the failed part's record. Its URLs answer nowhere, like pdee's flow URLs.
+exports in the failed part's record. Its ``cancel_url`` and ``rerun_url`` are pdee's own
+(``URL_BASE``) and answer nowhere, on ``serve`` too: the retry cannot be cancelled or run
+early. (``serve`` answers the flow URLs of paused parts only, ``engine.flow_urls``: a
+failed part's own flow URLs lead to no retry.)
 """
 
 from __future__ import annotations
@@ -77,16 +80,11 @@ class Retries:
             for name, result in execution.steps.items()
             if name != step
         }
-        following = Part(
-            index=next_index,
-            first_index=part.first_index,
-            number=part.number + 1,
-            event=part.event,
-            trace_id=part.trace_id,
-            start_step=at,
-            prior_steps={**part.prior_steps, **done},
+        following = part.following(
+            next_index,
+            at,
+            {**part.prior_steps, **done},
             run=part.run if at == part.start_step else None,
-            blobs=part.blobs,
             attempt=attempt + 1,
         )
         self.failed_left[next_index] = (decision.ee, self.left_by_ee[decision.ee])

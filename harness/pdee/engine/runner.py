@@ -483,8 +483,8 @@ class Runner:
             size = self.plan.controls.queue_size
             error = StepError(
                 "Event Queue Full",
-                f"the workflow's queue was full ({size} event{'s' if size != 1 else ''} "
-                f"waiting, queue size {size}): the platform drops this one",
+                f"the workflow's queue was full ({plural(size, 'event')} waiting, queue "
+                f"size {size}): the platform drops this one",
             )
         else:
             error = StepError(
