@@ -39,6 +39,8 @@ YEAR_S = MAX_SPAN_S / MAX_SPAN_YEARS
 # The outcome of a suspend waiting for its resume_url (pdee serve), until it is resumed
 # or cancelled.
 WAITING = "waiting for its resume_url"
+# Why a later part never ran: serve --reload deployed code with other steps before it.
+REDEPLOYED = "redeployed: its steps changed"
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,21 @@ def resumed_by_url(resumption: Resumption, at_s: float, data: Any, step: str) ->
     return Resumption(at_s, part)
 
 
+def redeployed(execution: Execution) -> Execution:
+    """``execution``'s record once a redeploy changed the workflow's steps before its
+    next part ran (``pdee serve --reload``): that part never runs, as its start step
+    means another step in the new code; its pause is cancelled, or its retry is not made
+    (a record with neither to come is as it was)."""
+    pause, retry = execution.pause, execution.retry
+    if pause is not None and pause.outcome in ("resumed", WAITING):
+        pause = replace(pause, outcome=f"cancelled ({REDEPLOYED})", resumed_as=None)
+        execution = replace(execution, pause=pause)
+    if retry is not None and retry.outcome == "retried":
+        retry = replace(retry, outcome=f"not retried ({REDEPLOYED})", retried_as=None)
+        execution = replace(execution, retry=retry)
+    return execution
+
+
 def past_the_clock(at_s: float) -> str:
     """The outcome of a pause whose next part would land at virtual ``at_s``, past the
     century pdee's virtual clock carries: the part is not run."""
@@ -186,4 +203,13 @@ def _with(execution: Execution, **outcome: Any) -> Execution:
     return replace(execution, pause=replace(execution.pause, **outcome))
 
 
-__all__ = ["WAITING", "Part", "Pause", "Resumption", "follow", "resumed_by_url"]
+__all__ = [
+    "REDEPLOYED",
+    "WAITING",
+    "Part",
+    "Pause",
+    "Resumption",
+    "follow",
+    "redeployed",
+    "resumed_by_url",
+]

@@ -46,11 +46,18 @@ class Retries:
     failed_left: dict[int, tuple[str, list[str]]] = field(default_factory=dict)
 
     def after(
-        self, part: Part, execution: Execution, decision: Decision, end_s: float, next_index: int
+        self,
+        part: Part,
+        execution: Execution,
+        decision: Decision,
+        end_s: float,
+        next_index: int,
+        step_names: list[str] | None = None,
     ) -> tuple[Execution, Resumption | None]:
         """The record of ``part`` (which ended at ``end_s`` as ``execution``) with what
         auto-retry adds, and its retry if it gets one (``next_index`` is the index the
-        retry takes)."""
+        retry takes; ``step_names``: the steps the part ran, default the run's)."""
+        names = self.step_names if step_names is None else step_names
         left_before = self.left_by_ee.get(decision.ee, [])
         self.left_by_ee[decision.ee] = list(execution.tmp.some_files) if execution.tmp else []
         if part.attempt > 1:
@@ -61,8 +68,8 @@ class Retries:
         if not self.on or execution.passed:
             return execution, None
         error = execution.error
-        step = error.step if error is not None and error.step in self.step_names else None
-        at = self.step_names.index(step) if step is not None else -1
+        step = error.step if error is not None and error.step in names else None
+        at = names.index(step) if step is not None else -1
         attempt = part.attempt if at == part.start_step else 1
         why = why_not(execution.status.value, step, attempt)
         if step is None or why is not None:

@@ -49,10 +49,11 @@ from ..backends.relay import DebugRelay
 from ..errors import ImageError, PdeeError, RunAborted, UsageError
 from ..interrupts import Terminated, deferred
 from ..lifecycle import clock, retry
-from ..lifecycle.admission import Verdict
+from ..lifecycle.admission import Throttle, Verdict
 from ..lifecycle.scheduler import Decision, Mode, Retire, Retirement, Scheduler
+from ..plan.controls import Controls
 from ..plan.events import WorkflowIds, context, trigger_event
-from ..plan.run_plan import DEBUG_WAIT, RunPlan
+from ..plan.run_plan import DEBUG_WAIT, RunPlan, debugged_steps
 from ..plan.sizes import format_size, plural
 from ..provision import packages
 from ..provision.image import check_image, python_note
@@ -72,7 +73,7 @@ from ..version import __version__
 from .ee_work import EEWork, debug_ports
 from .flow_urls import Action, FlowAnswer, FlowCall, FlowDoors, FlowUrls, unknown
 from .lanes import Failed, Finished, Lane, News, Running, Started, Wake, close_all
-from .parts import Part, Resumption, follow, resumed_by_url
+from .parts import REDEPLOYED, Part, Resumption, follow, redeployed, resumed_by_url
 from .retries import Retries, pending
 from .sources import ArrivalSource, VirtualSchedule
 from .standby import Standby
@@ -176,6 +177,8 @@ class Runner:
         self.placing = False  # an arrival is being placed (counted out of events left)
         self.in_flight: dict[str, Decision] = {}
         self.parts: dict[int, Part] = {}  # the part each execution in flight runs, by index
+        # The steps each execution in flight runs (the code it was dispatched with).
+        self.part_steps: dict[int, list[str]] = {}
         # Later parts of paused executions, by arrival time; the source gives their indexes.
         self.resumptions: list[tuple[float, int, Resumption]] = []
         self.paused_by: dict[int, int] = {}  # a later part's index: the paused part's
@@ -183,6 +186,7 @@ class Runner:
         # The throttle and the event queue (None: arrivals go straight to the scheduler),
         # and the source's next arrival once they admitted it, until it is placed.
         self.admission = plan.controls.admission()
+        self.controls = plan.controls  # the ones ``admission`` enforces
         self.admitted: float | None = None
         self.retries = Retries(plan.auto_retry, [step.name for step in plan.steps], self.origin)
         self.flow_urls = flow_urls
@@ -372,6 +376,12 @@ class Runner:
                 goes on with the old code.
         """
         assert self.image is not None, "a run prepares a deployment once it has started"
+        if self.relay is not None and _debugged(plan) != _debugged(self.plan):
+            # Its relay listens on the ports of the steps it started with.
+            raise UsageError(
+                "--debug-port: the new code debugs other steps; restart pdee serve to debug "
+                "the new steps"
+            )
         if not plan.packages:
             return Deployment(plan, self.image.tag, [])
         tag, wheels = self._package_image(self.image, plan)
@@ -390,7 +400,11 @@ class Runner:
         plan = deployment.plan
         if deployment.image != self.spec.image:
             self.old_image |= set(self.lanes) | {lane.ee.id for lane in self.standby.lanes}
+        steps_changed = _names(plan) != _names(self.plan)
         self.plan = self.work.plan = plan
+        self.retries.on, self.retries.step_names = plan.auto_retry, _names(plan)
+        if steps_changed:
+            self._cancel_pending()
         self.spec = replace(self.spec, image=deployment.image)
         fresh = WorkflowIds.create(self.rng, plan.steps[-1].name, plan.workflow, plan.trigger)
         self.workflow = replace(self.workflow, deployment_id=fresh.deployment_id, name=fresh.name)
@@ -409,6 +423,34 @@ class Runner:
             self._open_lane(ee_id, at_s, warm_worker=True)
         deployment.switched.set()
 
+    def _cancel_pending(self) -> None:
+        """A redeploy changed the steps: the later parts to come (a pause's, a retry's)
+        never run, as their start step means another step in the new code. Each one's
+        earlier part says so; its flow URLs answer no more."""
+        records = self.result.executions
+        for _, index, _resumption in sorted(self.resumptions, key=lambda entry: entry[:2]):
+            self.doors.shut(index)
+            self.retries.failed_left.pop(index, None)
+            records.append(redeployed(records.by_index(self.paused_by.pop(index))))
+        if self.resumptions:
+            log.warning(
+                "%s of paused or failed executions will not run: %s",
+                plural(len(self.resumptions), "later part"),
+                REDEPLOYED,
+            )
+        self.resumptions.clear()
+
+    def _new_controls(self) -> None:
+        """A redeploy brought another throttle or queue size (workflow.yaml): admit the
+        next arrivals by them, between placements. An arrival the old ones admitted
+        waits for the new throttle's window; with a throttle of 0 it never runs."""
+        self.controls = self.plan.controls
+        self.admission = self.plan.controls.admission()
+        if self.admitted is not None and self.admission is not None:
+            if self.admission.arrive(self.admitted) is Verdict.PAUSED:
+                self._not_run(self.source.take(), self.admitted, Verdict.PAUSED)
+                self.admitted = None
+
     def _walk(self) -> None:
         """Place every arrival in time order: the source's, and the later parts of paused
         executions as they become known; then retire every EE."""
@@ -420,6 +462,8 @@ class Runner:
             self.flow_urls.open(lambda: self.inbox.put(Wake()))
         while True:
             self._take_flow_calls()
+            if _admits(self.plan.controls) != _admits(self.controls):
+                self._new_controls()  # a redeploy's, here where no arrival is half-placed
             next_at = self.source.next_at()  # None: no more; inf: none known yet
             until_s = math.inf if next_at is None else next_at
             # The throttle may hold the next arrival until its window opens (release_s);
@@ -480,7 +524,7 @@ class Runner:
     def _not_run(self, part: Part, at_s: float, verdict: Verdict) -> None:
         """An arrival the platform would not run: its ``dropped`` record."""
         if verdict is Verdict.DROPPED:
-            size = self.plan.controls.queue_size
+            size = self.controls.queue_size or 0  # (only a queue drops)
             error = StepError(
                 "Event Queue Full",
                 f"the workflow's queue was full ({plural(size, 'event')} waiting, queue "
@@ -489,7 +533,7 @@ class Runner:
         else:
             error = StepError(
                 "Workflow Paused",
-                f"the throttle's limit of 0 (--throttle {self.plan.controls.throttle}) pauses "
+                f"the throttle's limit of 0 (--throttle {self.controls.throttle}) pauses "
                 f"the workflow: the event waits in its queue and never runs",
             )
         execution = Execution.not_run(part.index, at_s, error)
@@ -598,6 +642,7 @@ class Runner:
         here = self._runs_here(lane)
         self.in_flight[decision.ee] = decision
         self.parts[decision.index] = part
+        self.part_steps[decision.index] = _names(self.plan)
         if not here:
             lane.give(lambda: self.work.execute(lane, decision, message))
         if cold and not self.plan.recycle:
@@ -722,13 +767,14 @@ class Runner:
         end_s = decision.at_s + news.elapsed_s
         self.clock_s = max(self.clock_s, end_s)
         part = self.parts.pop(decision.index)
+        names = self.part_steps.pop(decision.index)  # the steps of the code it ran
         execution = news.execution
         if part.number != 1:  # a later part of a paused execution (records say part 1)
             execution = replace(execution, part=part.number, first_index=part.first_index)
         execution, resumption = follow(
             part,
             execution,
-            [step.name for step in self.plan.steps],
+            names,
             end_s,
             self.source.next_index,
             self.plan.resume_after_s,
@@ -740,8 +786,13 @@ class Runner:
         self.doors.open(decision.index, resumption.part.index if resumption else None)
         if resumption is None:  # a failed part's retry, as a later part too (auto-retry)
             execution, resumption = self.retries.after(
-                part, execution, decision, end_s, self.source.next_index
+                part, execution, decision, end_s, self.source.next_index, names
             )
+        if resumption is not None and names != _names(self.plan):
+            # It ran the code before a redeploy that changed the steps: nothing follows.
+            self.doors.shut(resumption.part.index)
+            self.retries.failed_left.pop(resumption.part.index, None)
+            execution, resumption = redeployed(execution), None
         if resumption is not None:
             self.source.next_index += 1
             heapq.heappush(self.resumptions, (resumption.at_s, resumption.part.index, resumption))
@@ -822,6 +873,21 @@ class Runner:
             self.backend.remove_run(self.run_id)
         except PdeeError as exc:
             log.warning("could not sweep run %s's EEs (%s); run `pdee gc` later", self.run_id, exc)
+
+
+def _names(plan: RunPlan) -> list[str]:
+    """The names of ``plan``'s steps, in order: what a later part's start step counts in."""
+    return [step.name for step in plan.steps]
+
+
+def _debugged(plan: RunPlan) -> list[str]:
+    """The steps a debugger attaches to under --debug-port, each on its own port."""
+    return [step.name for step in debugged_steps(plan.steps)] if plan.debug_port else []
+
+
+def _admits(controls: Controls) -> tuple[Throttle | None, int | None]:
+    """What of the execution controls holds arrivals back: the throttle, the queue."""
+    return controls.throttle, controls.queue_size
 
 
 def _destroy(lane: Lane) -> None:

@@ -49,6 +49,7 @@ def reloading(
     """
     told = on_reload or (lambda _change, _problem: None)
     stop = threading.Event()
+    waiting = threading.Event()  # the watch has read the files as serving started
     given = RunOptions.of(options, "serve")
 
     def each(change: Change) -> None:
@@ -61,6 +62,7 @@ def reloading(
         try:
             session.watch(
                 steps, options, each, outputs=outputs, on_problem=told, stop=stop,
+                on_waiting=lambda _targets: waiting.set(),
             )  # fmt: skip
         except Exception as exc:  # the watcher failed: serving goes on, without reloads
             log.warning("pdee serve --reload stopped watching: %s", exc)
@@ -68,6 +70,9 @@ def reloading(
 
     thread = threading.Thread(target=watch, name="pdee-reload", daemon=True)
     thread.start()
+    # From the block on, a save is a change: not read as the code serving started with.
+    while not waiting.wait(0.05) and thread.is_alive():
+        pass
     try:
         yield
     finally:
