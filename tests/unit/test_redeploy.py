@@ -149,7 +149,9 @@ def _redeployed(run: Any, **changes: Any) -> None:
 
 
 def _steps(*names: str) -> list[Step]:
-    return [Step(name=n, path=Path(f"{n}.py"), code="def handler(pd):\n    return 2\n") for n in names]
+    return [
+        Step(name=n, path=Path(f"{n}.py"), code="def handler(pd):\n    return 2\n") for n in names
+    ]
 
 
 def test_parts_to_come_are_cancelled_when_a_redeploy_changes_the_steps():

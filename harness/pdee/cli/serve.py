@@ -220,10 +220,8 @@ def later_line(execution: Execution) -> str | None:
     part 2 of #3"), after its delay or its resume_url."""
     if execution.part == 1:
         return None
-    if execution.attempt > 1:
-        what = f"attempt {execution.attempt}"
-    else:
-        what = f"part {execution.part}"
+    retry = execution.attempt > 1
+    what = f"attempt {execution.attempt}" if retry else f"part {execution.part}"
     return (
         f"#{execution.index} {what} of #{execution.first_index} "
         f"{execution.start.value} {execution.ee} {execution.status.value} "

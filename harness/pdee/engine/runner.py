@@ -446,10 +446,11 @@ class Runner:
         waits for the new throttle's window; with a throttle of 0 it never runs."""
         self.controls = self.plan.controls
         self.admission = self.plan.controls.admission()
-        if self.admitted is not None and self.admission is not None:
-            if self.admission.arrive(self.admitted) is Verdict.PAUSED:
-                self._not_run(self.source.take(), self.admitted, Verdict.PAUSED)
-                self.admitted = None
+        admitted, admission = self.admitted, self.admission
+        verdict = admission.arrive(admitted) if admitted is not None and admission else None
+        if admitted is not None and verdict is Verdict.PAUSED:
+            self._not_run(self.source.take(), admitted, verdict)
+            self.admitted = None
 
     def _walk(self) -> None:
         """Place every arrival in time order: the source's, and the later parts of paused
