@@ -1,10 +1,19 @@
-"""The lines ``pdee serve`` prints for the later parts of executions: a failed part's
-retry, a paused execution's next part."""
+"""``pdee serve``'s command line: what it hands ``pdee.serve`` (the one place serving
+and its reloads are put together), and the lines it prints for the later parts of
+executions: a failed part's retry, a paused execution's next part."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
+from fake_backend import FakeBackend
+from typer.testing import CliRunner
+
+from pdee import api
+from pdee.cli import commands
 from pdee.cli.serve import later_line
 from pdee.lifecycle.scheduler import Start
 from pdee.results.records import Execution, Status
@@ -27,3 +36,28 @@ def test_a_retry_says_its_attempt_once():
 def test_a_paused_executions_next_part_says_its_part():
     later = replace(FIRST, index=5, part=2, first_index=3, status=Status.OK)
     assert later_line(later) == "#5 part 2 of #3 cold ee-1 ok 12.0 ms"
+
+
+def test_the_command_serves_through_pdee_serve_with_its_reports_left_unwatched(
+    write_step, tmp_path, monkeypatch
+):
+    given: list[dict[str, Any]] = []
+    real = api.serve
+
+    @contextmanager
+    def serve(steps: Any, **keywords: Any) -> Iterator[api.Serving]:
+        given.append(keywords)
+        with real(steps, backend=FakeBackend(), **keywords) as serving:
+            serving.wait = lambda: None  # type: ignore[method-assign]  # no signal to wait for
+            yield serving
+
+    monkeypatch.setattr(api, "serve", serve)
+    step = write_step("hook", "def handler(pd):\n    return 1\n")
+    report = tmp_path / "report.json"
+    argv = ["serve", str(step), "--port", "0", "--reload", "--report", str(report)]
+    result = CliRunner().invoke(commands.app, argv)
+    assert "serving hook.py" in result.output.replace(str(tmp_path) + "/", ""), result.output
+    assert report.exists()
+    (keywords,) = given
+    assert keywords["reload"] is True and keywords["on_reload"] is not None
+    assert report in keywords["outputs"] and keywords["record"] is None
