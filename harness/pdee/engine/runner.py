@@ -411,6 +411,8 @@ class Runner:
         settings = self.result.settings
         settings.steps = [step.name for step in plan.steps]
         settings.notes = plan.notes
+        settings.auto_retry = retry.described(plan.auto_retry)
+        settings.controls = plan.controls.describe()
         if deployment.packages or settings.packages:
             settings.packages = deployment.packages
         for lane in self.standby.drain():  # loaded with the old code
