@@ -394,6 +394,11 @@ class Runner:
         self.deployments.put(deployment)
         self.inbox.put(Wake())
 
+    def _switch_to_new_code(self) -> None:
+        """Take in the deployments ``redeploy`` handed over, in turn."""
+        while not self.deployments.empty():
+            self._switch(self.deployments.get_nowait())
+
     def _switch(self, deployment: Deployment) -> None:
         """The run's thread: take ``deployment`` in, as the platform deploys new code
         (a new deployment id; every EE of the old code retired; warm workers anew)."""
@@ -464,6 +469,7 @@ class Runner:
         if self.flow_urls is not None:
             self.flow_urls.open(lambda: self.inbox.put(Wake()))
         while True:
+            self._switch_to_new_code()
             self._take_flow_calls()
             if _admits(self.plan.controls) != _admits(self.controls):
                 self._new_controls()  # a redeploy's, here where no arrival is half-placed
@@ -747,9 +753,10 @@ class Runner:
             self.lanes[news.ee].running = (news.virtual_s, news.real_s)
         elif isinstance(news, Finished):
             self._take_finished(news)
-        elif isinstance(news, Wake):
-            while not self.deployments.empty():
-                self._switch(self.deployments.get_nowait())
+        elif isinstance(news, Wake) and not self.placing:
+            # (Not while an arrival is placed, waiting for its EE: it was made for the
+            # code before; the run switches once it is dispatched, at ``_walk``'s turn.)
+            self._switch_to_new_code()
 
     def _take_hello(self, hello: protocol.Hello) -> None:
         settings = self.result.settings
