@@ -4,6 +4,7 @@ executions: a failed part's retry, a paused execution's next part."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -12,7 +13,7 @@ from typing import Any
 from fake_backend import FakeBackend
 from typer.testing import CliRunner
 
-from pdee import api
+from pdee import api, interrupts
 from pdee.cli import commands
 from pdee.cli.serve import later_line
 from pdee.lifecycle.scheduler import Start
@@ -55,7 +56,15 @@ def test_the_command_serves_through_pdee_serve_with_its_reports_left_unwatched(
     step = write_step("hook", "def handler(pd):\n    return 1\n")
     report = tmp_path / "report.json"
     argv = ["serve", str(step), "--port", "0", "--reload", "--report", str(report)]
-    result = CliRunner().invoke(commands.app, argv)
+    # The command routes signals through pdee's handler and settles: undone after it.
+    for name in ("_in_command", "_ignoring"):
+        monkeypatch.setattr(interrupts, name, getattr(interrupts, name))
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = CliRunner().invoke(commands.app, argv)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     assert "serving hook.py" in result.output.replace(str(tmp_path) + "/", ""), result.output
     assert report.exists()
     (keywords,) = given
