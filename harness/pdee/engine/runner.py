@@ -892,7 +892,8 @@ def _names(plan: RunPlan) -> list[str]:
 
 def _debugged(plan: RunPlan) -> list[str]:
     """The steps a debugger attaches to under --debug-port, each on its own port."""
-    return [step.name for step in debugged_steps(plan.steps)] if plan.debug_port else []
+    on = plan.debug_port is not None
+    return [step.name for step in debugged_steps(plan.steps)] if on else []
 
 
 def _admits(controls: Controls) -> tuple[Throttle | None, int | None]:
