@@ -76,3 +76,31 @@ def test_a_suspend_resumed_with_json_and_one_cancelled_by_real_requests(write_st
     gone = result.executions.by_index(1).pause
     assert gone is not None and gone.outcome == "cancelled"
     assert len(result.executions) == 3 and result.pending_parts == 0
+
+
+RAISES = """
+def handler(pd):
+    urls = pd.flow.suspend()
+    print(urls["resume_url"])
+    raise ValueError("after suspend")
+"""
+
+
+def test_a_step_that_suspends_then_raises_has_urls_that_answer_404_and_serve_goes_on(
+    write_step,
+):
+    steps = [write_step("approve", RAISES), write_step("after", AFTER)]
+    with pdee.serve(steps, network="none", auto_retry=True) as server:
+        assert requests.post(server.url + "/a").status_code == 200
+        while not server.runner.result.executions:  # (its retry waits 141 s: not run)
+            threading.Event().wait(0.05)
+        failed = server.runner.result.executions.by_index(0)
+        url = failed.steps["approve"].logs.split()[0]
+        assert url.startswith(server.url + "/__pdee__/flow/")
+        resumed = requests.post(url, json={})
+        assert requests.post(server.url + "/b").status_code == 200  # still serving
+    assert resumed.status_code == 404 and "no paused execution" in resumed.text
+    result = server.result
+    assert result is not None and result.aborted is None
+    first = result.executions.by_index(0)
+    assert first.retry is not None and first.retry.outcome == "pending"
