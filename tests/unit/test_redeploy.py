@@ -191,8 +191,8 @@ def test_a_redeploy_brings_its_auto_retry_and_its_execution_controls():
         _redeployed(run, controls=Controls(throttle=Throttle(0, 60.0), throttle_from="given"))
         held = run.queue.submit({"pause": ["delay", 1]}).result(10)
         assert held.error is not None and held.error.type == "Workflow Paused"
-    assert run.result is not None and not run.result.settings.auto_retry["on"]
-    assert run.result.settings.controls["throttle"] is not None
+    assert run.result is not None and not run.result.settings.auto_retry.to_json()["on"]
+    assert run.result.settings.controls.to_json()["throttle"] is not None
 
 
 def test_a_redeploy_that_debugs_other_steps_is_refused():
