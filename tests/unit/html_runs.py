@@ -10,12 +10,14 @@ from fake_backend import FakeBackend
 
 import pdee
 from pdee.checking.verdicts import CheckResult
+from pdee.lifecycle.retry import described
 from pdee.lifecycle.scheduler import Retire, Start
 from pdee.results.log import ExecutionLog
 from pdee.results.records import (
     EELife,
     Execution,
     MemoryUsage,
+    Retry,
     RunResult,
     Settings,
     Status,
@@ -108,3 +110,40 @@ def big_run(count: int, per_ee: int = 50) -> RunResult:
         if index % per_ee == per_ee - 1 or index == count - 1:
             life.retired, life.retired_at_s = Retire.IDLE, index * 5.0 + 600
     return RunResult("big", settings(count), log, ees)
+
+
+def retried_run() -> RunResult:
+    """Auto-retry and a full queue, as records: #0 fails cold and its retry #1 passes warm;
+    #2 is dropped from a full queue at 7 s; #3 passes warm; #4 fails warm, its retry still to come when the run ended."""
+    error = StepError("ValueError", "bad row", "step", TRACEBACK)
+    log = ExecutionLog()
+    for execution in [
+        Execution(
+            index=0, ee="ee-1", start=Start.COLD, status=Status.ERROR, arrived_at_s=0.0,
+            at_s=0.0, duration_ms=10.0, error=error,
+            retry=Retry("step", 1, "retried", 141.0, 1),
+        ),
+        Execution(
+            index=1, ee="ee-1", start=Start.WARM, status=Status.OK, arrived_at_s=141.0,
+            at_s=141.0, duration_ms=10.0, part=2, first_index=0, attempt=2, found_files=[],
+        ),
+        Execution(
+            index=2, ee="", start=Start.COLD, status=Status.DROPPED, arrived_at_s=7.0,
+            at_s=7.0, duration_ms=0.0,
+            error=StepError("Event Queue Full", "the queue holds 1 event", None),
+        ),
+        Execution(
+            index=3, ee="ee-1", start=Start.WARM, status=Status.OK, arrived_at_s=200.0,
+            at_s=200.0, duration_ms=10.0,
+        ),
+        Execution(
+            index=4, ee="ee-1", start=Start.WARM, status=Status.ERROR, arrived_at_s=300.0,
+            at_s=300.0, duration_ms=10.0, error=error,
+            retry=Retry("step", 1, "pending", 441.0),
+        ),
+    ]:  # fmt: skip
+        log.append(execution)
+    ees = {"ee-1": EELife("ee-1", False, 0.0, [0, 1, 3, 4], Retire.END, 300.01)}
+    run_settings = settings(len(log))
+    run_settings.auto_retry = described(True)
+    return RunResult("retried", run_settings, log, ees)

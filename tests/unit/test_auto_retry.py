@@ -17,7 +17,7 @@ from fake_backend import FakeBackend, FakeEE
 
 from pdee.backends import EESpec, OnCall
 from pdee.checking.retries import judge_retries, repeated_writes
-from pdee.checking.verdicts import Outcome, final_attempt
+from pdee.checking.verdicts import ADVICE, Outcome, final_attempt
 from pdee.engine.parts import Part
 from pdee.engine.retries import Retries
 from pdee.engine.runner import Runner
@@ -408,7 +408,7 @@ def test_a_retry_that_writes_anew_what_its_failed_attempt_wrote_fails():
     run = pair([write("count", "a")], [write("count", "b")])
     verdict = judge_retries({"warm": run})
     assert verdict.outcome is Outcome.FAIL and verdict.execution is not None
-    assert "db['count']" in verdict.summary and "idempotent" in verdict.summary
+    assert "db['count']" in verdict.summary and "idempotent" in str(verdict.advice)
     assert verdict.execution.index == 1 and verdict.run == "warm"
 
 
@@ -433,7 +433,8 @@ def test_a_retry_that_errors_on_the_failed_attempts_file_fails_with_advice():
     run = pair(found=["/tmp/out.csv"], retry_error="[Errno 17] File exists: '/tmp/out.csv'")
     verdict = judge_retries({"warm": run})
     assert verdict.outcome is Outcome.FAIL
-    assert "failed on /tmp/out.csv" in verdict.summary and "clean up /tmp" in verdict.summary
+    assert "failed on /tmp/out.csv" in verdict.summary and "clean up /tmp" in str(verdict.advice)
+    assert verdict.advice == ADVICE["retry"] and verdict.to_json()["advice"] == ADVICE["retry"]
 
 
 def test_a_retry_that_found_the_files_and_did_not_open_them_is_a_warning():
@@ -451,10 +452,18 @@ def test_a_retry_that_opened_the_failed_attempts_file_fails():
     assert "opened /tmp/out.csv (to read it or add to it)" in verdict.summary
 
 
+def test_each_finding_after_the_first_is_counted_in_words():
+    one, two = pair(found=["/tmp/a"]), pair(found=["/tmp/b"])
+    verdict = judge_retries({"warm": one, "chaos": two})
+    assert verdict.summary.endswith(" (1 more finding in the report)")
+    assert len(verdict.data["findings"]) == 2
+
+
 def test_no_retry_no_finding():
     assert judge_retries({"warm": run_of(failed(Status.OK))}).outcome is Outcome.PASS
     clean = judge_retries({"warm": pair()})
     assert clean.outcome is Outcome.PASS and clean.data == {"retries": 1}
+    assert clean.advice is None and clean.summary.startswith("1 retry repeated no")
 
 
 def test_serve_retries_on_the_real_clock_and_a_stop_leaves_the_retry_pending(write_step):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from fake_backend import FakeBackend
+from rich.console import Console
 
 import pdee
-from pdee.checking.verdicts import Outcome, growth_of
+from pdee.checking.verdicts import ADVICE, Outcome, growth_of
 from pdee.errors import UsageError
+from pdee.outputs.terminal import show_check
 
 SAME = {"returns": "same", "exports": {}}
 
@@ -41,6 +43,13 @@ def test_a_step_that_fails_only_warm(step):
     assert warm.outcome is Outcome.FAIL and warm.execution.index == 1
     assert "fails only warm, at execution 1" in warm.summary
     assert result.verdict("cold").outcome is Outcome.PASS
+    # The advice is the verdict's: in its JSON and under the terminal's table.
+    assert warm.advice == ADVICE["warm"] and result.verdict("cold").advice is None
+    assert result.to_json()["verdicts"][1]["advice"] == ADVICE["warm"]
+    console = Console(record=True, width=100)
+    show_check(console, result)
+    shown = console.export_text()
+    assert f"advice (warm): {ADVICE['warm']}" in shown and "advice (cold)" not in shown
 
 
 def test_a_step_that_deletes_the_platforms_files_is_not_safe(step):

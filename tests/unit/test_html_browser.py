@@ -7,7 +7,7 @@ run."""
 from __future__ import annotations
 
 import pytest
-from html_runs import FAILING, HOSTILE, TRACEBACK, big_run, fake_check, fake_run
+from html_runs import FAILING, HOSTILE, TRACEBACK, big_run, fake_check, fake_run, retried_run
 from selenium.webdriver.common.by import By
 
 from pdee.outputs.html import write_html
@@ -83,3 +83,46 @@ def test_ten_thousand_executions_load_a_page_at_a_time(browser, tmp_path):
     driver.find_element(By.CSS_SELECTOR, 'tr.failed[data-index="109"]').click()
     assert driver.find_element(By.CSS_SELECTOR, "#details pre.traceback").text == TRACEBACK
     assert "Debian's Python" in driver.find_element(By.ID, "python-note").text
+
+
+TRACES = """return document.getElementById('timeline').data.filter(t => t.customdata)
+    .map(t => [t.name, t.customdata, t.x, t.y])"""
+
+
+def test_a_retried_failure_is_judged_by_its_retry_and_a_dropped_execution_is_drawn(
+    browser, tmp_path
+):
+    result = retried_run()
+    write_html(tmp_path / "retried.html", result)
+    assert browser.open(tmp_path / "retried.html") == []
+    driver = browser.driver
+    traces = {name: (data, x, y) for name, data, x, y in driver.execute_script(TRACES)}
+    # #0 failed and its retry #1 passed: orange, not red; #4 failed (its retry to come).
+    assert traces["cold retried"][0] == [0] and traces["warm failed"][0] == [4]
+    assert "cold failed" not in traces and traces["warm ok"][0] == [1, 3]
+    # #2, dropped from a full queue, at its arrival on a row of its own.
+    data, x, y = traces["dropped"]
+    assert data == [2] and x == [7.0]
+    ticks = driver.execute_script("return document.getElementById('timeline').layout.yaxis")
+    assert ticks["ticktext"][y[0]] == "dropped"
+    assert driver.execute_script(MARKS) == len(result.executions)
+    summary = driver.find_element(By.ID, "summary").text
+    assert "2 ok, 2 failed (1 dropped from a full queue), 1 retried (1 execution" in summary
+    # The table: the attempt after the status, the flow as the terminal gives it.
+    heads = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#executions thead th")]
+    assert heads[3:5] == ["status", "attempt"]
+    cells = [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows(driver)]
+    assert [row[4] for row in cells] == ["1 → retried", "2", "1", "1", "1"]
+    assert cells[1][-1] == "retry 1 of #0 (part 2)"
+    assert [row.get_attribute("class") for row in rows(driver)] == [
+        "execution retried", "execution passed", "execution failed", "execution passed",
+        "execution failed",
+    ]  # fmt: skip
+    driver.find_element(By.CSS_SELECTOR, "#status-filter option[value='failed']").click()
+    shown = [int(row.get_attribute("data-index")) for row in rows(driver)]
+    assert shown == [e.index for e in result.executions if e.failed] == [2, 4]
+    driver.find_element(By.CSS_SELECTOR, "#status-filter option[value='retried']").click()
+    assert [row.get_attribute("data-index") for row in rows(driver)] == ["0"]
+    rows(driver)[0].click()
+    details = driver.find_element(By.ID, "details")
+    assert "retry\nattempt 1 of step failed: retry → #1" in details.text

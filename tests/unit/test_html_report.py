@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import time
 from pathlib import Path
@@ -16,13 +17,25 @@ import plotly.offline
 import pytest
 import typer
 from fake_backend import FakeBackend
-from html_runs import FAILING, HOSTILE, TRACEBACK, big_run, fake_check, fake_run
+from html_runs import (
+    FAILING,
+    HOSTILE,
+    TRACEBACK,
+    big_run,
+    fake_check,
+    fake_run,
+    retried_run,
+    step_file,
+)
 from typer.testing import CliRunner
 
 import pdee
+from pdee.checking.verdicts import ADVICE, Outcome, Verdict
 from pdee.cli import options as o
+from pdee.cli.commands import app as pdee_app
 from pdee.cli.common import typed_command
-from pdee.outputs.html import ADVICE, BRIEF_FIELDS, replay_command, write_html
+from pdee.outputs.html import BRIEF_FIELDS, SCHEDULE_FILE, replay_command, write_html
+from pdee.outputs.html import _verdict as verdict_data
 from pdee.results.report import build
 
 SCRIPT = re.compile(r'<script type="application/json" id="([^"]+)">(.*?)</script>', re.DOTALL)
@@ -71,6 +84,24 @@ def test_the_page_holds_the_json_report_s_data(tmp_path):
     assert run["replay"].endswith("--seed 7")
 
 
+def test_a_brief_has_each_part_s_attempt_and_retry_and_the_terminal_s_flow(tmp_path):
+    result = retried_run()
+    write_html(tmp_path / "report.html", result)
+    page, _ = parts(tmp_path / "report.html")
+    shown = briefs(page["runs"][0])
+    assert [(b["attempt"], b["retried"], b["retry"]) for b in shown] == [
+        (1, True, "retried"), (2, False, None), (1, False, None), (1, False, None),
+        (1, False, "pending"),
+    ]  # fmt: skip
+    assert [b["flow"] for b in shown] == [e.flow for e in result.executions]
+    assert shown[1]["flow"] == "retry 1 of #0 (part 2)"
+    assert shown[0]["flow"] == "attempt 1 of step failed: retry → #1"
+    dropped = shown[2]
+    assert (dropped["status"], dropped["ee"], dropped["start"]) == ("dropped", None, None)
+    summary = page["runs"][0]["report"]["summary"]
+    assert (summary["dropped"], summary["failed"], summary["retried_parts"]) == (1, 2, 1)
+
+
 def test_nothing_a_step_gives_can_end_a_script_or_open_markup(tmp_path):
     event = {"status": "error", "returns": HOSTILE, "leaves": [HOSTILE], "error": FAILING["error"]}
     result = fake_run(tmp_path, event=event)
@@ -95,12 +126,20 @@ def test_a_check_page_has_each_verdict_with_advice_and_its_execution(tmp_path):
     for verdict in verdicts.values():
         advised = verdict["outcome"] in ("warn", "fail")
         assert verdict["advice"] == (ADVICE[verdict["scenario"]] if advised else None)
+        assert verdict["advice"] == checked.verdict(verdict["scenario"]).advice
     warm = verdicts["warm"]
     assert warm["outcome"] == "fail" and warm["advice"]
     assert [r["label"] for r in page["runs"]] == ["warm run", "chaos run"]
     linked = runs[warm["run_number"]][warm["execution"]]
     assert linked["index"] == warm["execution"] and linked["status"] == "error"
     assert all(r["replay"].startswith("pdee check step.py ") for r in page["runs"])
+
+
+def test_a_failing_retry_verdict_has_its_advice_on_the_page():
+    for outcome in (Outcome.FAIL, Outcome.WARN):
+        shown = verdict_data(Verdict("retry", outcome, "wrote again"), {})
+        assert shown["advice"] == ADVICE["retry"] and "clean up /tmp" in shown["advice"]
+    assert verdict_data(Verdict("retry", Outcome.PASS, "fine"), {})["advice"] is None
 
 
 def test_the_replay_command_sets_the_seed_of_the_run(tmp_path):
@@ -116,6 +155,54 @@ def test_the_replay_command_sets_the_seed_of_the_run(tmp_path):
     )
     made = replay_command(settings, "run")
     assert "--tmp-size 2GB --memory 256MB --timeout 30" in made and "--chaos 0.25" in made
+
+
+def parsed(replay: str) -> dict[str, Any]:
+    """What pdee's own command line makes of a replay command (parsed, not run)."""
+    words = shlex.split(replay)
+    assert words[0] == "pdee"
+    group = typer.main.get_command(pdee_app)
+    command = group.commands[words[1]]  # type: ignore[attr-defined]
+    return command.make_context(words[1], words[2:]).params
+
+
+def test_an_api_run_s_replay_command_has_every_option_that_shaped_it(tmp_path):
+    options: dict[str, Any] = {
+        "events": 3, "trigger": "timer", "cron": "*/15 * * * *", "timezone": "Europe/Paris",
+        "throttle": "2/60", "auto_retry": True, "seed": 5,
+    }  # fmt: skip
+    result = pdee.run([step_file(tmp_path)], backend=FakeBackend(), **options)
+    replay = replay_command(result.settings, "run")
+    assert "--cron '*/15 * * * *' --timezone Europe/Paris --throttle 2/60 --auto-retry" in replay
+    params = parsed(replay)
+    assert {name: params[name] for name in options} == options
+    # A check's runs: the same options.
+    del options["events"]
+    checked = pdee.check([step_file(tmp_path)], backend=FakeBackend(), **options)
+    for run in checked.runs.values():
+        params = parsed(replay_command(run.settings, "check"))
+        assert {name: params[name] for name in options} == options
+
+
+def test_the_replay_command_of_a_workflow_keeps_its_queue_and_a_schedule_names_its_file(
+    tmp_path,
+):
+    folder = tmp_path / "w"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "entry.py").write_text("def handler(pd):\n    return 1\n")
+    (folder / "workflow.yaml").write_text(
+        "schema: workflow/2022.04\nname: W\ntriggers:\n- id: dc_abc1234\n"
+        "steps:\n- namespace: a\n  runtime: python3.12\n  uses: ./a/entry.py\n"
+    )
+    result = pdee.run([folder], backend=FakeBackend(), events=2, queue_size=3, seed=2)
+    params = parsed(replay_command(result.settings, "run"))
+    assert params["queue_size"] == 3 and params["auto_retry"] is False
+    assert list(params["steps"]) == [str(folder)]
+    schedule = tmp_path / "schedule.json"
+    schedule.write_text(json.dumps([{"ts": 0, "a": 1}, {"ts": 90, "a": 2}]))
+    result = pdee.run([step_file(tmp_path)], backend=FakeBackend(), schedule=schedule)
+    params = parsed(replay_command(result.settings, "run"))
+    assert params["schedule"] == SCHEDULE_FILE and params["interval"] is None
 
 
 def test_the_typed_command_is_remade_from_what_click_parsed():

@@ -26,17 +26,9 @@ from typing import Any
 
 __all__ = ["final_attempt", "judge_retries"]
 
+from ..plan.sizes import plural
 from ..results.records import Execution, RunResult
 from .verdicts import Outcome, Verdict, final_attempt
-
-ADVICE_TMP = (
-    "clean up /tmp at the start of the step (remove what an earlier attempt left, or "
-    "write into a fresh tempfile.TemporaryDirectory)"
-)
-ADVICE_WRITES = (
-    "make writes idempotent: a key the event decides (its id, not a new uuid or a "
-    "count), and the whole value set at once"
-)
 
 
 def retried_pairs(run: RunResult) -> Iterator[tuple[Execution, Execution]]:
@@ -109,27 +101,25 @@ def _finding(run: str, failed: Execution, retry: Execution) -> tuple[Outcome, st
         return Outcome.FAIL, (
             f"{at} wrote to the data store again ({keys}) after the failed attempt had "
             f"written before it raised: a failed attempt's writes are not undone, so the "
-            f"write is made twice; {ADVICE_WRITES}"
+            f"write is made twice"
         )
     emails = repeated_emails(failed, retry, step)
     if emails:
         return Outcome.FAIL, (
             f"{at} sent the email {emails[0].get('subject')!r} again after the failed "
-            f"attempt had sent it: the owner gets it twice; send it last, once the step's "
-            f"work is done, or record in a data store that it went"
+            f"attempt had sent it: the owner gets it twice"
         )
     path = tripped_on(retry)
     if path is not None:
         return Outcome.FAIL, (
-            f"{at} failed on {path}, which the failed attempt left half-written in that EE's "
-            f"/tmp; {ADVICE_TMP}"
+            f"{at} failed on {path}, which the failed attempt left half-written in that EE's /tmp"
         )
     used = opened_leftovers(retry, step)
     if used:
         return Outcome.FAIL, (
             f"{at} opened {', '.join(used)} (to read it or add to it), which the failed "
             f"attempt left in that EE's /tmp: it builds on a half-done file as if it were "
-            f"its own, and on a cold EE the file is not there; {ADVICE_TMP}"
+            f"its own, and on a cold EE the file is not there"
         )
     if retry.found_files:
         shown = ", ".join(retry.found_files[:5])
@@ -137,7 +127,7 @@ def _finding(run: str, failed: Execution, retry: Execution) -> tuple[Outcome, st
         return Outcome.WARN, (
             f"{at} found the failed attempt's files in /tmp ({shown}) and {ended}, without "
             f"opening them through Python (a subprocess or C code reading them is not "
-            f"seen); on a cold EE they are gone; {ADVICE_TMP}"
+            f"seen); on a cold EE they are gone"
         )
     return None
 
@@ -164,13 +154,15 @@ def judge_retries(runs: dict[str, RunResult]) -> Verdict:
         return Verdict(
             "retry",
             Outcome.PASS,
-            f"{retried} retr{'y' if retried == 1 else 'ies'} repeated no data store write "
+            f"{plural(retried, 'retry', 'retries')} repeated no data store write "
             f"or email, and met no file a failed attempt left in /tmp",
             data=data,
         )
     findings.sort(key=lambda finding: finding[0] is not Outcome.FAIL)
     outcome, summary, execution, run_name = findings[0]
-    more = f" ({len(findings) - 1} more finding(s) in the report)" if len(findings) > 1 else ""
+    more = ""
+    if len(findings) > 1:
+        more = f" ({plural(len(findings) - 1, 'more finding')} in the report)"
     data["findings"] = [
         {"outcome": found.value, "summary": text, "run": name, "execution": at.index}
         for found, text, at, name in findings

@@ -62,6 +62,37 @@ class Outcome(str, enum.Enum):
     SKIPPED = "skipped"  # moot: the step already fails cold
 
 
+# What to do about a verdict that warns or fails, one text per scenario (docs/check.md's
+# table and docs/auto-retry.md's say when each does); ``Verdict.advice`` gives it.
+ADVICE = {
+    "cold": "The step fails on a fresh EE with an empty /tmp, as it would after every "
+    "deploy: fix the error shown (its traceback is in the execution's details).",
+    "warm": "The step fails on an EE that ran it before: it depends on what an earlier "
+    "execution left (a file in /tmp, os.mkdir without exist_ok, a file appended to, a "
+    "global that grows), or it deleted the platform's files in /tmp/__pdg__. Make each "
+    "execution start from what it finds, or clean up after it.",
+    "growth": "/tmp or memory grows with every execution on a warm EE and fills its cap: "
+    "delete the files a step writes when it is done (tempfile.TemporaryDirectory) and do "
+    "not accumulate in module globals.",
+    "headroom": "An execution came close to a cap: /tmp (2GB on the platform, it cannot be "
+    "raised), the memory limit or the timeout. Stream instead of buffering, or raise the "
+    "workflow's memory or timeout in its settings.",
+    "state": "The same event gave another result warm than cold: the step depends on what "
+    "an earlier execution left (a module global, a file in /tmp). Keep what must last in "
+    "a data store.",
+    "cleanup": "Files are left in /tmp: the next execution on a warm EE finds them and they "
+    "count against the cap. Write them with tempfile, or delete them when done.",
+    "chaos": "Executions failed while EEs came and went at random: the step assumes that "
+    "one EE sees every event.",
+    "retry": "A retry runs the failed step again from its start, and what the failed "
+    "attempt did is not undone: clean up /tmp at the start of the step (remove what an "
+    "earlier attempt left, or write into a fresh tempfile.TemporaryDirectory), make writes "
+    "idempotent (a key the event decides, not a new uuid or a count; the whole value set "
+    "at once), and send an email last, once the step's work is done (or record in a data "
+    "store that it went).",
+}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One scenario's verdict: what was seen and what it means on the platform."""
@@ -73,11 +104,19 @@ class Verdict:
     run: str | None = None  # which run that execution is in ("warm", "chaos")
     data: dict[str, Any] = field(default_factory=dict)  # the figures behind it
 
+    @property
+    def advice(self) -> str | None:
+        """What to do about it, when it warns or fails (``ADVICE``); else None."""
+        if self.outcome not in (Outcome.WARN, Outcome.FAIL):
+            return None
+        return ADVICE.get(self.scenario)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
             "outcome": self.outcome.value,
             "summary": self.summary,
+            "advice": self.advice,
             "run": self.run,
             "execution": self.execution.index if self.execution else None,
             **self.data,

@@ -9,7 +9,7 @@ The file holds, inline: the chart library (plotly.js, from the ``plotly`` wheel'
 - ``#pdee-page``: the page (``page``): each run's report without its executions, a
   brief of each execution (one array per execution: what the timeline, the charts and
   the table need), the command that replays it, and for ``check`` the verdicts with
-  their advice;
+  their advice (``Verdict.advice``);
 - ``#pdee-run-N``: run N's executions as the report holds them, one JSON line each,
   parsed only when a reader opens one (lazy: 10,000 executions stay responsive).
 
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from ..checking.project import ProjectCheck
-from ..checking.verdicts import CheckResult, Outcome, Verdict
+from ..checking.verdicts import CheckResult, Verdict
 from ..plan.sizes import format_size, parse_size
-from ..results.records import RunResult, Settings
+from ..results.records import Brief, RunResult, Settings
 from ..results.report import build
 from ..version import __version__
 from .files import write_whole
@@ -39,34 +39,17 @@ from .files import write_whole
 WHAT = "HTML report"
 EXAMPLE = "report.html"
 ERROR_TEXT_LIMIT = 300  # characters of an execution's error in its brief (the table's)
+SCHEDULE_FILE = "SCHEDULE.json"  # the replay command's --schedule: its name is not kept
 
-# What to do about a verdict that warns or fails (the README's table says when each does).
-ADVICE = {
-    "cold": "The step fails on a fresh EE with an empty /tmp, as it would after every "
-    "deploy: fix the error shown (its traceback is in the execution's details).",
-    "warm": "The step fails on an EE that ran it before: it depends on what an earlier "
-    "execution left (a file in /tmp, os.mkdir without exist_ok, a file appended to, a "
-    "global that grows), or it deleted the platform's files in /tmp/__pdg__. Make each "
-    "execution start from what it finds, or clean up after it.",
-    "growth": "/tmp or memory grows with every execution on a warm EE and fills its cap: "
-    "delete the files a step writes when it is done (tempfile.TemporaryDirectory) and do "
-    "not accumulate in module globals.",
-    "headroom": "An execution came close to a cap: /tmp (2GB on the platform, it cannot be "
-    "raised), the memory limit or the timeout. Stream instead of buffering, or raise the "
-    "workflow's memory or timeout in its settings.",
-    "state": "The same event gave another result warm than cold: the step depends on what "
-    "an earlier execution left (a module global, a file in /tmp). Keep what must last in "
-    "a data store.",
-    "cleanup": "Files are left in /tmp: the next execution on a warm EE finds them and they "
-    "count against the cap. Write them with tempfile, or delete them when done.",
-    "chaos": "Executions failed while EEs came and went at random: the step assumes that "
-    "one EE sees every event.",
-}
-
-# The brief of an execution, one array each: the names of its fields, in order.
+# The brief of an execution, one array each: the names of its fields, in order. With
+# auto-retry, "attempt" is which attempt at its first step a part is (2 and on: a retry),
+# "retried" whether a retry followed its failure (the execution is then judged by the
+# retry, as ``Execution.failed`` does), and "retry" what came of its failure ("retried",
+# "pending", "not retried: ...", or None).
 BRIEF_FIELDS = (
     "index", "ee", "start", "status", "arrived_at_s", "at_s", "duration_ms", "tmp_used",
-    "tmp_peak", "tmp_files", "memory_peak", "error", "flow", "cold_start_ms",
+    "tmp_peak", "tmp_files", "memory_peak", "error", "flow", "cold_start_ms", "attempt",
+    "retried", "retry",
 )  # fmt: skip
 
 
@@ -82,9 +65,10 @@ def _escaped(text: str) -> str:
     )
 
 
-def _brief(execution: dict[str, Any]) -> list[Any]:
+def _brief(execution: dict[str, Any], brief: Brief) -> list[Any]:
     """What the timeline, the charts and the table need of an execution (its report
-    form), in ``BRIEF_FIELDS`` order."""
+    form, and its ``Brief``: the same flow text as the terminal's), in ``BRIEF_FIELDS``
+    order."""
     tmp, memory, error = execution.get("tmp") or {}, execution.get("memory") or {}, None
     if execution.get("error"):
         found = execution["error"]
@@ -92,29 +76,23 @@ def _brief(execution: dict[str, Any]) -> list[Any]:
         error = f"{found.get('type')}{step}: {found.get('message')}"[:ERROR_TEXT_LIMIT]
     elif execution.get("exit_reason") is not None:
         error = f"pd.flow.exit: {execution['exit_reason']}"[:ERROR_TEXT_LIMIT]
-    pause = execution.get("pause")
-    flow = ""
-    if execution.get("first_index") is not None:
-        flow = f"part {execution.get('part')} of #{execution['first_index']}"
-    if pause:
-        went = f"{pause['kind']} after {pause['step']}: " + (
-            f"#{pause.get('resumed_as')}" if pause.get("outcome") == "resumed" else
-            str(pause.get("outcome"))
-        )  # fmt: skip
-        flow = f"{flow}; {went}" if flow else went
+    retry = execution.get("retry") or {}
     return [
         execution["index"], execution["ee"], execution["start"], execution["status"],
         execution["arrived_at_s"], execution["at_s"], execution["duration_ms"],
         tmp.get("used_bytes"), tmp.get("peak_used_bytes"), tmp.get("files"),
-        memory.get("peak_bytes"), error, flow, execution.get("cold_start_ms"),
+        memory.get("peak_bytes"), error, brief.flow, execution.get("cold_start_ms"),
+        brief.attempt, brief.retried, retry.get("outcome"),
     ]  # fmt: skip
 
 
 def replay_command(settings: Settings, command: str, argv: Sequence[str] | None = None) -> str:
     """The command that replays a run: ``argv`` (the command line as typed, without the
     program) with ``--seed`` set to the run's seed; without ``argv`` (the API), one made
-    from the settings (the steps as ``NAME.py``, and the options that shape arrivals and
-    the lifecycle; the event options are not in the report)."""
+    from the settings (the steps as ``NAME.py``; the trigger, the arrivals (a cron
+    schedule with its time zone), the lifecycle, the throttle and queue given, auto-retry
+    and the limits; the event options and a ``--schedule`` file's name are not in the
+    report: the command names it ``SCHEDULE_FILE``)."""
     seed = str(settings.seed)
     if argv is not None:
         words = list(argv)
@@ -132,13 +110,17 @@ def replay_command(settings: Settings, command: str, argv: Sequence[str] | None 
         words = [command, str(settings.workflow.get("folder", "."))]
     else:
         words = [command, *(f"{step}.py" for step in settings.steps)]
+        if settings.trigger != "http":  # a synced workflow names its own
+            words += ["--trigger", settings.trigger]
+    arrivals = settings.arrivals
     if command == "run":
         words += ["--events", str(settings.executions), "--mode", settings.mode]
-        arrivals = settings.arrivals
         if arrivals.get("kind") == "interval":
             words += ["--interval", f"{arrivals['interval_s']:g}"]
         elif arrivals.get("kind") == "rate":
             words += ["--rate", f"{arrivals['per_minute']:g}"]
+        elif arrivals.get("kind") == "schedule":  # the file's name is not in the report
+            words += ["--schedule", SCHEDULE_FILE]
         if settings.concurrency != 1:
             words += ["--concurrency", str(settings.concurrency)]
         if settings.mode == "realistic":
@@ -146,6 +128,20 @@ def replay_command(settings: Settings, command: str, argv: Sequence[str] | None 
             words += ["--chaos", f"{settings.chaos:g}"]
         if settings.warm_workers:
             words += ["--warm-workers", str(settings.warm_workers)]
+    if arrivals.get("kind") == "cron":
+        words += ["--cron", str(arrivals["cron"])]
+        if arrivals.get("timezone", "UTC") != "UTC":
+            words += ["--timezone", str(arrivals["timezone"])]
+    controls = settings.controls
+    throttle = controls.get("throttle")
+    if throttle and controls.get("throttle_from") == "given":  # else workflow.yaml's
+        words += ["--throttle", f"{throttle['limit']}/{throttle['interval_s']:g}"]
+    if controls.get("queue_size") is not None and controls.get("queue_from") == "given":
+        words += ["--queue-size", str(controls["queue_size"])]
+    if settings.auto_retry.get("on"):
+        words += ["--auto-retry"]
+    elif settings.workflow:  # its workflow.yaml may turn it on
+        words += ["--no-auto-retry"]
     words += ["--tmp-size", _size(settings.tmp_size_bytes)]
     words += ["--memory", _size(settings.memory_bytes), "--timeout", f"{settings.timeout_s:g}"]
     words += ["--seed", seed]
@@ -213,7 +209,11 @@ class _Page:
     def chunks(self) -> Iterator[str]:
         """The whole file, in pieces; each run's executions streamed from its log."""
         for result, run in zip(self.results, self.data["runs"], strict=True):
-            run["briefs"] = [_brief(json.loads(line)) for line in result.executions.json_lines()]
+            log = result.executions
+            run["briefs"] = [
+                _brief(json.loads(line), brief)
+                for line, brief in zip(log.json_lines(), log.briefs(), strict=True)
+            ]
         title = _text(self.data["title"])
         yield (
             '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -242,10 +242,7 @@ def _text(value: str) -> str:
 
 
 def _verdict(verdict: Verdict, runs: dict[str, int]) -> dict[str, Any]:
-    data = verdict.to_json()
-    data["advice"] = (
-        ADVICE.get(verdict.scenario) if verdict.outcome in (Outcome.WARN, Outcome.FAIL) else None
-    )
+    data = verdict.to_json()  # with its advice (``Verdict.advice``)
     data["run_number"] = runs.get(verdict.run) if verdict.run else None
     return data
 

@@ -627,6 +627,9 @@ def show_check(console: Console, result: CheckResult) -> None:
         )
     console.print(table)
     for verdict in result.verdicts:
+        if verdict.advice:
+            _say(console, f"advice ({verdict.scenario}): {verdict.advice}")
+    for verdict in result.verdicts:
         execution = verdict.execution
         if verdict.outcome is Outcome.FAIL and execution is not None and not execution.passed:
             _say(console, f"{verdict.scenario}, in the {verdict.run} run:", "bold")

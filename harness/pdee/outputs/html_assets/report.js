@@ -10,6 +10,7 @@
   var PAGE_SIZE = 100;
   var GL_ABOVE = 2000; // points above which a chart draws with WebGL, where there is WebGL
   var PASSED = { ok: true, exit: true };
+  var DROPPED = "dropped"; // the timeline's row for executions a full queue dropped
   var RETIRED = {
     idle: "expired (idle timeout)",
     chaos: "destroyed at random",
@@ -74,6 +75,20 @@
 
   function plural(n, word) {
     return n + " " + word + (n === 1 ? "" : "s");
+  }
+
+  // An execution (part) failed when it did not pass and no retry followed: with auto-retry
+  // it is judged by its last attempt (Execution.failed, as the terminal and JUnit judge it).
+  function failed(b) {
+    return !PASSED[b[F.status]] && !b[F.retried];
+  }
+
+  function outcome(b) {
+    return b[F.retried] ? "retried" : PASSED[b[F.status]] ? "passed" : "failed";
+  }
+
+  function attemptText(b) {
+    return String(b[F.attempt]) + (b[F.retried] ? " → retried" : "");
   }
 
   // -- the executions of a run, parsed when first needed --
@@ -166,8 +181,9 @@
       el("section", { id: "summary" }),
       el("h2", { text: "EEs over time" }),
       el("p", { className: "muted", text: "One lane per EE, from its start to its end (× and " +
-        "why); each execution a mark: ◆ cold, ● warm, red when it failed. Click a mark " +
-        "for its details." }),
+        "why); each execution a mark: ◆ cold, ● warm, red when it failed, orange when it " +
+        "failed and a retry followed; an execution dropped from a full queue is a ▼ at its " +
+        "arrival on the last row. Click a mark for its details." }),
       el("div", { id: "timeline", className: "chart" }),
       el("h2", { text: "/tmp and memory per execution" }),
       el("div", { className: "charts" }, [
@@ -248,9 +264,15 @@
     var box = document.getElementById("summary");
     box.textContent = "";
     var s = run.report.summary, settings = run.report.settings;
+    var counts = s.ok + " ok, " + s.failed + " failed" +
+      (s.dropped ? " (" + s.dropped + " dropped from a full queue)" : "");
+    if (settings.auto_retry && settings.auto_retry.on) {
+      counts += ", " + s.retried_parts + " retried (" + plural(s.retried, "execution") +
+        " retried, " + s.failed_after_retries + " failed after retries)";
+    }
     var items = [
-      ["executions", s.executions + " (" + s.ok + " ok, " + s.failed + " failed; " + s.cold +
-        " cold, " + s.warm + " warm)"],
+      ["executions", s.executions + " (" + counts + "; " + s.cold + " cold, " + s.warm +
+        " warm)"],
       ["by status", Object.keys(s.by_status).filter(function (k) { return s.by_status[k]; })
         .map(function (k) { return k + " " + s.by_status[k]; }).join(", ")],
       ["EEs", s.ees_started + " started (" + s.ees_recycled + " recycled), " + s.ees_reused +
@@ -283,10 +305,13 @@
     run.report.ees.forEach(function (ee) {
       if (lanes[ee.id] === undefined) { lanes[ee.id] = names.length; names.push(ee.id); }
     });
+    var dropped = false;
     run.briefs.forEach(function (brief) {
+      if (brief[F.status] === DROPPED) { dropped = true; return; }
       var ee = brief[F.ee] || "(no EE)";
       if (lanes[ee] === undefined) { lanes[ee] = names.length; names.push(ee); }
     });
+    if (dropped) { lanes[DROPPED] = names.length; names.push(DROPPED); }
     return { lanes: lanes, names: names };
   }
 
@@ -314,12 +339,22 @@
     });
     var groups = {};
     run.briefs.forEach(function (b, position) {
-      var key = b[F.start] + (PASSED[b[F.status]] ? " ok" : " failed");
+      var key, at, text;
+      if (b[F.status] === DROPPED) { // never ran: no EE, no start; a mark at its arrival
+        key = DROPPED;
+        at = b[F.arrived_at_s];
+        text = "#" + b[F.index] + " dropped at " + num(at, 1) + " s: " + (b[F.error] || "");
+      } else {
+        key = b[F.start] + " " + { passed: "ok", failed: "failed", retried: "retried" }[outcome(b)];
+        at = b[F.at_s];
+        text = "#" + b[F.index] + " " + b[F.start] + " " + b[F.status] + " on " + b[F.ee] +
+          " at " + num(at, 1) + " s, " + num(b[F.duration_ms], 1) + " ms" +
+          (b[F.flow] ? "; " + b[F.flow] : "");
+      }
       var group = groups[key] || (groups[key] = { x: [], y: [], text: [], data: [] });
-      group.x.push(b[F.at_s]);
-      group.y.push(lanes[b[F.ee] || "(no EE)"]);
-      group.text.push("#" + b[F.index] + " " + b[F.start] + " " + b[F.status] + " on " +
-        b[F.ee] + " at " + num(b[F.at_s], 1) + " s, " + num(b[F.duration_ms], 1) + " ms");
+      group.x.push(at);
+      group.y.push(key === DROPPED ? lanes[DROPPED] : lanes[b[F.ee] || "(no EE)"]);
+      group.text.push(text);
       group.data.push(position);
     });
     var total = run.briefs.length + endX.length;
@@ -328,7 +363,9 @@
       line: { color: "#d0d7de", width: 6 }, hoverinfo: "skip"
     }];
     [["cold ok", "diamond", "#2ca02c"], ["warm ok", "circle", "#1f77b4"],
-      ["cold failed", "diamond", "#d62728"], ["warm failed", "circle", "#d62728"]
+      ["cold failed", "diamond", "#d62728"], ["warm failed", "circle", "#d62728"],
+      ["cold retried", "diamond", "#ff7f0e"], ["warm retried", "circle", "#ff7f0e"],
+      [DROPPED, "triangle-down", "#d62728"]
     ].forEach(function (spec) {
       var group = groups[spec[0]];
       if (!group) return;
@@ -409,10 +446,13 @@
     box.textContent = "";
     var statuses = {};
     run.briefs.forEach(function (b) { statuses[b[F.status]] = (statuses[b[F.status]] || 0) + 1; });
+    var retried = run.briefs.filter(function (b) { return b[F.retried]; }).length;
     var select = el("select", { id: "status-filter", onchange: applyFilter }, [
       el("option", { value: "", text: "every status" }),
-      el("option", { value: "failed", text: "failed" })
-    ].concat(Object.keys(statuses).map(function (status) {
+      el("option", { value: "failed", text: "failed" }),
+      retried ? el("option", { value: "retried", text: "failed, then retried (" + retried +
+        ")" }) : null
+    ].filter(Boolean).concat(Object.keys(statuses).map(function (status) {
       return el("option", { value: status, text: status + " (" + statuses[status] + ")" });
     })));
     var start = el("select", { id: "start-filter", onchange: applyFilter }, [
@@ -431,7 +471,8 @@
     var text = document.getElementById("text-filter").value.toLowerCase();
     current.filtered = [];
     current.run.briefs.forEach(function (b, position) {
-      if (status === "failed" ? PASSED[b[F.status]] : status && b[F.status] !== status) return;
+      if (status === "failed" ? !failed(b) : status === "retried" ? !b[F.retried] :
+        status && b[F.status] !== status) return;
       if (start && b[F.start] !== start) return;
       if (text && (String(b[F.ee]) + " " + (b[F.error] || "")).toLowerCase().indexOf(text) < 0) {
         return;
@@ -443,9 +484,14 @@
 
   var COLUMNS = ["#", "EE", "start", "status", "arrived (s)", "started (s)", "ms",
     "/tmp at end", "/tmp peak", "files left", "memory peak", "error, exit or flow"];
+  var STATUS_COLUMN = 3;
 
   function executionsPage(first) {
     var run = current.run, table = document.getElementById("executions");
+    // With auto-retry, an "attempt" column after the status, as the terminal's table has.
+    var retrying = !!(run.report.settings.auto_retry && run.report.settings.auto_retry.on);
+    var columns = COLUMNS.slice();
+    if (retrying) columns.splice(STATUS_COLUMN + 1, 0, "attempt");
     var all = run.briefs.length, shown = current.filtered.length;
     var count = document.getElementById("exec-count");
     count.setAttribute("data-total", String(all));
@@ -453,25 +499,28 @@
       " match") + (shown ? ": " + (first + 1) + "–" + Math.min(first + PAGE_SIZE, shown) +
       " shown" : "") + ". Click one for its steps, logs and /tmp.";
     table.tHead.textContent = "";
-    table.tHead.appendChild(el("tr", null, COLUMNS.map(function (h) {
+    table.tHead.appendChild(el("tr", null, columns.map(function (h) {
       return el("th", { text: h });
     })));
     var body = table.tBodies[0];
     body.textContent = "";
     current.filtered.slice(first, first + PAGE_SIZE).forEach(function (position) {
       var b = run.briefs[position];
-      var row = el("tr", {
-        className: "execution " + (PASSED[b[F.status]] ? "passed" : "failed"),
-        "data-index": String(b[F.index]), tabindex: "0",
-        onclick: function () { openExecution(position); },
-        onkeydown: function (event) { if (event.key === "Enter") openExecution(position); }
-      }, [
+      var cells = [
         String(b[F.index]), b[F.ee], b[F.start], b[F.status], num(b[F.arrived_at_s], 1),
         num(b[F.at_s], 1), num(b[F.duration_ms], 1), size(b[F.tmp_used]), size(b[F.tmp_peak]),
         b[F.tmp_files] === null ? "" : String(b[F.tmp_files]), size(b[F.memory_peak]),
         [b[F.error], b[F.flow]].filter(Boolean).join("; ")
-      ].map(function (cell, column) {
-        return el("td", { className: column === 3 ? "status " + b[F.status] : "", text: cell });
+      ];
+      if (retrying) cells.splice(STATUS_COLUMN + 1, 0, attemptText(b));
+      var row = el("tr", {
+        className: "execution " + outcome(b),
+        "data-index": String(b[F.index]), tabindex: "0",
+        onclick: function () { openExecution(position); },
+        onkeydown: function (event) { if (event.key === "Enter") openExecution(position); }
+      }, cells.map(function (cell, column) {
+        return el("td", { className: column === STATUS_COLUMN ? "status " + b[F.status] : "",
+          text: cell });
       }));
       body.appendChild(row);
     });
@@ -520,6 +569,9 @@
     field(list, "duration (ms)", num(e.duration_ms, 1));
     field(list, "cold start (ms)", e.cold_start_ms === null ? null : num(e.cold_start_ms, 1));
     field(list, "part", e.part > 1 ? e.part + " of #" + e.first_index : null);
+    var brief = current.run.briefs[position];
+    field(list, "attempt", e.attempt > 1 || e.retry ? attemptText(brief) : null);
+    field(list, e.retry || e.attempt > 1 ? "retry" : "flow", brief[F.flow]);
     field(list, "context id", e.context_id);
     field(list, "trace id", e.trace_id);
     field(list, "restarted step processes", (e.restarted_steps || []).join(", "));
