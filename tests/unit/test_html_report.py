@@ -184,6 +184,15 @@ def test_an_api_run_s_replay_command_has_every_option_that_shaped_it(tmp_path):
         assert {name: params[name] for name in options} == options
 
 
+def test_a_served_run_s_replay_command_has_its_throttle_and_auto_retry(tmp_path):
+    step = step_file(tmp_path)
+    with pdee.serve([step], backend=FakeBackend(), throttle="3/10", auto_retry=True) as server:
+        pass
+    assert server.result is not None
+    params = parsed(replay_command(server.result.settings, "serve"))
+    assert (params["throttle"], params["auto_retry"]) == ("3/10", True)
+
+
 def test_the_replay_command_of_a_workflow_keeps_its_queue_and_a_schedule_names_its_file(
     tmp_path,
 ):

@@ -110,7 +110,7 @@ def replay_command(settings: Settings, command: str, argv: Sequence[str] | None 
         words = [command, str(settings.workflow.get("folder", "."))]
     else:
         words = [command, *(f"{step}.py" for step in settings.steps)]
-        if settings.trigger != "http":  # a synced workflow names its own
+        if settings.trigger != "http" and command != "serve":  # a workflow names its own
             words += ["--trigger", settings.trigger]
     arrivals = settings.arrivals
     if command == "run":
