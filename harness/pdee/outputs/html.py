@@ -133,12 +133,12 @@ def replay_command(settings: Settings, command: str, argv: Sequence[str] | None 
         if arrivals.get("timezone", "UTC") != "UTC":
             words += ["--timezone", str(arrivals["timezone"])]
     controls = settings.controls
-    throttle = controls.get("throttle")
-    if throttle and controls.get("throttle_from") == "given":  # else workflow.yaml's
-        words += ["--throttle", f"{throttle['limit']}/{throttle['interval_s']:g}"]
-    if controls.get("queue_size") is not None and controls.get("queue_from") == "given":
-        words += ["--queue-size", str(controls["queue_size"])]
-    if settings.auto_retry.get("on"):
+    throttle = controls.throttle
+    if throttle is not None and controls.throttle_from == "given":  # else workflow.yaml's
+        words += ["--throttle", f"{throttle.limit}/{throttle.interval_s:g}"]
+    if controls.queue_size is not None and controls.queue_from == "given":
+        words += ["--queue-size", str(controls.queue_size)]
+    if settings.auto_retry.on:
         words += ["--auto-retry"]
     elif settings.workflow:  # its workflow.yaml may turn it on
         words += ["--no-auto-retry"]
