@@ -24,22 +24,21 @@ from .plan.steps import StrPath
 from .results.records import Execution, RunResult
 from .serving.handle import Serving, serve_plan
 from .serving.http_trigger import HttpEvent
-from .watching import session
-from .watching.reload import OnReload, reloading
-from .watching.session import Change, OnProblem
-from .watching.targets import Targets
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the watch's modules load with a watch or a reload only (start-up time)
     from typing_extensions import Unpack
 
     from .plan.options import RunKeywords
+    from .watching.reload import OnReload
+    from .watching.session import Change, OnProblem
+    from .watching.targets import Targets
 
 # serve's own keyword arguments, beside the run options.
 SERVE_KEYWORDS = ("custom_response", "host", "port", "backend", "on_execution", "on_request",
                   "record", "http_event", "on_flow", "reload", "on_reload",
                   "outputs")  # fmt: skip
 
-__all__ = ["Change", "Serving", "connections_for", "execute", "run", "serve", "watch"]
+__all__ = ["Serving", "connections_for", "execute", "run", "serve", "watch"]
 
 
 def run(
@@ -158,6 +157,8 @@ def serve(
         if not reload:
             yield serving
             return
+        from .watching.reload import reloading
+
         written = [record_path(record), *(record_path(path) for path in outputs)]
         with reloading(serving, steps, options, on_reload, outputs=written):
             yield serving
@@ -203,6 +204,8 @@ def watch(
         KeyboardInterrupt, Terminated: Ctrl-C or SIGTERM, the watcher closed.
     """
     RunOptions.of(options, "watch", also=("outputs", "on_problem", "on_waiting", "stop"))
+    from .watching import session
+
     paths = [Path(path) for path in outputs]
     session.watch(
         steps, options, each, outputs=paths, on_problem=on_problem, on_waiting=on_waiting,

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..errors import BackendUnavailable, EEError, EEGone, ImageError
 from ..runtime import protocol
-from .relay import DebugRelay
+
+if TYPE_CHECKING:  # the relay is imported under --debug-port only (start-up time)
+    from .relay import DebugRelay
 
 # Room above /tmp and the step's limit for the supervisor and the sampling slack:
 # the EE's hard memory limit is tmp + memory + this, so /tmp never starves the step.

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import docker
 import docker.errors
@@ -37,7 +37,9 @@ from ..interrupts import deferred
 from ..runtime import protocol
 from . import LABEL_RUN, EESpec, Host, ImageInfo, OnCall, PackageImage, build_command, ownership
 from .channel import AttachedStream, ReplyProgress, next_reply, send_message
-from .relay import Link
+
+if TYPE_CHECKING:  # the relay is imported under --debug-port only (start-up time)
+    from .relay import Link
 
 log = logging.getLogger("pdee.docker")
 

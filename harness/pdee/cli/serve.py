@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,9 +15,11 @@ from ..outputs import debugging, report, terminal
 from ..plan.options import OUTPUT
 from ..results.records import Execution, RunResult
 from ..serving.http_trigger import HttpEvent, custom_answer
-from ..watching.session import Change
 from . import options as o
 from .common import Consoles, HtmlReport, claimed, fail, finish, say, signal_code
+
+if TYPE_CHECKING:  # the watch's modules load with a watch only (start-up time)
+    from ..watching.session import Change
 
 SERVER = "Server"
 

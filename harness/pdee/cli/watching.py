@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
@@ -19,9 +19,11 @@ from .. import api, interrupts
 from ..errors import ExitCode
 from ..interrupts import Interrupted, Terminated
 from ..plan.sizes import plural
-from ..watching.session import Change
-from ..watching.targets import Targets
 from .common import say, signal_code
+
+if TYPE_CHECKING:  # the watch's modules load with a watch only (start-up time)
+    from ..watching.session import Change
+    from ..watching.targets import Targets
 
 
 def watch_runs(

@@ -42,10 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backends import EE, Backend, EESpec, Host, ImageInfo
-from ..backends.relay import DebugRelay
 from ..errors import ImageError, PdeeError, RunAborted, UsageError
 from ..interrupts import Terminated, deferred
 from ..lifecycle import clock, retry
@@ -77,6 +76,9 @@ from .parts import REDEPLOYED, Part, Resumption, follow, redeployed, resumed_by_
 from .retries import Retries, pending
 from .sources import ArrivalSource, VirtualSchedule
 from .standby import Standby
+
+if TYPE_CHECKING:
+    from ..backends.relay import DebugRelay
 
 log = logging.getLogger("pdee")
 
@@ -143,7 +145,11 @@ class Runner:
         self.progress = progress or (lambda _line: None)  # what it does before the first EE
         self.run_id = uuid.uuid4().hex[:12]
         # --debug-port: local ports whose debuggers reach the steps of the EE that runs.
-        self.relay = DebugRelay(debug_ports(plan)) if plan.debug_port is not None else None
+        self.relay: DebugRelay | None = None
+        if plan.debug_port is not None:
+            from ..backends.relay import DebugRelay  # under --debug-port only: start-up time
+
+            self.relay = DebugRelay(debug_ports(plan))
         self.spec = EESpec(
             plan.image,
             plan.tmp_size_bytes,

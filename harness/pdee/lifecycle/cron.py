@@ -18,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import overload
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = "UTC"
 # minute hour day month weekday; croniter's sixth (seconds) and seventh (year) are not
@@ -40,6 +39,8 @@ def zone(name: str) -> tzinfo:
         raise ValueError("give a time zone's IANA name, like UTC or America/New_York")
     if name.upper() == UTC:
         return timezone.utc
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # with a zone only: start-up time
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
